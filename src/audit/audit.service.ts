@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { uuidv7 } from '../common/ids';
+import { Db, DatabaseService } from '../database/database.service';
+import { AuditEvent, AuditEventType } from './audit-event.entity';
+import type { ClientContext } from '../common/client-context';
+
+export interface AuditInput {
+  type: AuditEventType;
+  userId?: string | null;
+  sessionId?: string | null;
+  actorId?: string | null;
+  client?: ClientContext | null;
+  details?: Record<string, unknown> | null;
+}
+
+/** Security events, append-only: this service inserts and reads, and never updates a row. */
+@Injectable()
+export class AuditService {
+  constructor(private readonly database: DatabaseService) {}
+
+  /** Records events; pass the transaction's `db` when they must commit or roll back with it. */
+  async record(events: AuditInput | AuditInput[], db: Db = this.database.manager): Promise<void> {
+    const list = Array.isArray(events) ? events : [events];
+    if (list.length === 0) return;
+    const now = Date.now();
+    const rows = list.map((e) => ({
+      id: uuidv7(now),
+      type: e.type,
+      userId: e.userId ?? null,
+      sessionId: e.sessionId ?? null,
+      actorId: e.actorId ?? null,
+      ip: e.client?.ip ?? null,
+      userAgent: e.client?.userAgent ?? null,
+      details: e.details ? JSON.stringify(e.details) : null,
+      createdAt: now,
+    }));
+    await db.getRepository(AuditEvent).insert(rows);
+  }
+}

@@ -1,0 +1,84 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from '@fastify/helmet';
+import cookie from '@fastify/cookie';
+import { Logger } from 'nestjs-pino';
+import type { AppConfig } from './config/config';
+import { AppModule } from './app.module';
+import { ApiError } from './common/api-error';
+import { pinoOptions, requestId } from './common/logging';
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** Routes that speak RFC 6749/7009 and so also take application/x-www-form-urlencoded. */
+const FORM_ROUTES = new Set(['/auth/token', '/auth/revoke']);
+
+/**
+ * Builds the application exactly as `npm start` runs it; the e2e tests use the same function,
+ * so they exercise the real HTTP stack.
+ */
+export async function createApp(config: AppConfig, options: { bufferLogs?: boolean } = {}): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT,
+    trustProxy: config.trustProxy,
+    routerOptions: { maxParamLength: 200 },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Header size is bounded by Node's --max-http-header-size (16 KiB by default): larger gets 431.
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    logger: pinoOptions(config),
+    genReqId: requestId,
+  });
+  const fastify = adapter.getInstance();
+  // JSON is the contract's body type; text/plain would otherwise be parsed as a string.
+  fastify.removeContentTypeParser(['text/plain']);
+
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
+    bufferLogs: options.bufferLogs ?? true,
+  });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+
+  // Nest's Fastify adapter already parses application/x-www-form-urlencoded; only two routes take it.
+  fastify.addHook('preValidation', async (request) => {
+    const type = request.headers['content-type'];
+    if (type && type.startsWith('application/x-www-form-urlencoded') && !FORM_ROUTES.has(request.url.split('?')[0])) {
+      throw new ApiError(415, 'unsupported_media_type', 'This content type is not supported here; send application/json.');
+    }
+  });
+  await app.register(cookie as never);
+  await app.register(helmet as never, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+  } as never);
+  if (config.corsOrigins.length) {
+    app.enableCors({
+      origin: config.corsOrigins,
+      credentials: true,
+      allowedHeaders: ['authorization', 'content-type', 'x-latchkey-csrf', 'x-request-id'],
+      maxAge: 600,
+    });
+  }
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('latchkey')
+      .setDescription('Authentication backend: JWT access tokens, rotating per-device refresh tokens, instant revocation.')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}

@@ -1,0 +1,112 @@
+import { HttpException } from '@nestjs/common';
+import { QueryFailedError } from 'typeorm';
+import { ApiError, ErrorBody } from './api-error';
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+  headers: Record<string, string>;
+}
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'validation_failed',
+  401: 'invalid_token',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  409: 'conflict',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'too_many_requests',
+  431: 'request_header_fields_too_large',
+  503: 'service_unavailable',
+};
+
+/** Unique indexes and the contract's error for each. */
+const UNIQUE_CONFLICTS: Array<{ match: RegExp; code: string; message: string }> = [
+  { match: /UQ_users_email|users\.email/, code: 'email_taken', message: 'That e-mail address is already registered.' },
+];
+
+/** Errors that mean the database is out of reach, as opposed to a bad statement. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_LOCK_DEADLOCK',
+  'ER_QUERY_TIMEOUT',
+  'ER_STATEMENT_TIMEOUT',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+]);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string }; message?: string } | null;
+  if (!e) return false;
+  const code = e.driverError?.code ?? e.code;
+  if (code && UNAVAILABLE_CODES.has(code)) return true;
+  const message = e.message ?? '';
+  return /Pool is closed|Connection lost|connect ETIMEDOUT|Can't add new command when connection is in closed state|Queue limit reached|Timeout acquiring|Query inactivity timeout|database is locked/i.test(message);
+}
+
+function isUniqueViolation(error: unknown): error is QueryFailedError {
+  if (!(error instanceof QueryFailedError)) return false;
+  const code = (error.driverError as { code?: string } | undefined)?.code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/**
+ * Turns any thrown value into API.md's error body. The one place that decides what a client
+ * sees of a failure: never a stack trace, SQL, or the value that collided.
+ */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof ApiError) return { status: error.statusCode, body: error.body(), headers: error.headers };
+
+  if (isUniqueViolation(error)) {
+    const conflict = UNIQUE_CONFLICTS.find((c) => c.match.test(error.message));
+    return {
+      status: 409,
+      body: { statusCode: 409, error: conflict?.code ?? 'conflict', message: conflict?.message ?? 'This conflicts with an existing record.' },
+      headers: {},
+    };
+  }
+  if (isDatabaseUnavailable(error)) {
+    const e = ApiError.serviceUnavailable();
+    return { status: 503, body: e.body(), headers: e.headers };
+  }
+
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const message = status === 404 ? 'Not found.' : status >= 500 ? 'Internal server error.' : error.message;
+    return { status, body: { statusCode: status, error: CODE_BY_STATUS[status] ?? 'error', message }, headers: {} };
+  }
+
+  // Fastify's own errors (body parsing, content type, limits) carry a 4xx statusCode.
+  const fe = error as { statusCode?: number; code?: string } | null;
+  if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const status = fe.statusCode;
+    const message = FASTIFY_MESSAGES[fe.code ?? ''] ?? 'The request could not be processed.';
+    return { status, body: { statusCode: status, error: CODE_BY_STATUS[status] ?? 'bad_request', message }, headers: {} };
+  }
+
+  return { status: 500, body: { statusCode: 500, error: 'internal_error', message: 'Internal server error.' }, headers: {} };
+}
+
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The body is not valid JSON.',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'The body is empty but the content type says JSON.',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'The body is larger than 64 KiB.',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'This content type is not supported; send application/json.',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The Content-Length header does not match the body.',
+  FST_ERR_CTP_INVALID_TYPE: 'The Content-Type header is not valid.',
+};

@@ -1,0 +1,175 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  ConfigError,
+  MysqlUrl,
+  RateLimit,
+  RefreshKey,
+  parseBoolean,
+  parseDuration,
+  parseEnum,
+  parseInteger,
+  parseKey,
+  parseMysqlUrl,
+  parseOrigins,
+  parseRateLimit,
+  parseRefreshKeys,
+  parseUrl,
+} from './parse';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AppConfig {
+  production: boolean;
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Unset: the embedded SQLite database in `dataDir`. */
+  mysql: MysqlUrl | null;
+  /** Seconds. */
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  refreshIdleTtl: number;
+  refreshReuseGrace: number;
+  maxSessionsPerUser: number;
+  jwtIssuer: string;
+  jwtAudience: string;
+  adminEmail: string | null;
+  adminPassword: string | null;
+  registration: 'open' | 'closed';
+  authRateLimit: RateLimit | null;
+  loginLockout: RateLimit | null;
+  redisUrl: string | null;
+  trustProxy: boolean;
+  cookieSecure: boolean;
+  corsOrigins: string[];
+  logLevel: LogLevel;
+  /** Seconds a revoked or expired session row is kept after it stopped mattering. */
+  sessionRetention: number;
+  auditRetention: number;
+  /** Milliseconds between polls of `sessions.revoked_at` for other instances' revocations. */
+  revocationPollMs: number;
+  /** Bounded connect and query time for the database, in milliseconds. */
+  dbTimeoutMs: number;
+  /** First entry signs new refresh tokens; all are accepted. */
+  refreshKeys: RefreshKey[];
+  /** AES-256-GCM key for signing keys at rest. */
+  keyEncryptionKey: Buffer;
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v;
+}
+
+/**
+ * Reads and validates every setting once, at start. Throws a ConfigError naming the
+ * variable on the first bad value.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const production = env.NODE_ENV === 'production';
+  const get = (name: string) => read(env, name);
+  const or = <T>(name: string, fallback: T, parse: (raw: string) => T): T => {
+    const raw = get(name);
+    return raw === undefined ? fallback : parse(raw);
+  };
+
+  const jwtIssuer = or('JWT_ISSUER', 'http://localhost:3000', (raw) => {
+    const url = parseUrl('JWT_ISSUER', raw, ['http:', 'https:']);
+    return raw.trim().replace(/\/$/, '') === url.origin ? url.origin : raw.trim();
+  });
+  const localIssuer = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?(\/|$)/.test(jwtIssuer);
+  const accessTokenTtl = or('ACCESS_TOKEN_TTL', 900, (raw) => parseDuration('ACCESS_TOKEN_TTL', raw));
+  const refreshTokenTtl = or('REFRESH_TOKEN_TTL', 30 * 86400, (raw) => parseDuration('REFRESH_TOKEN_TTL', raw));
+  const refreshIdleTtl = or('REFRESH_IDLE_TTL', 7 * 86400, (raw) => parseDuration('REFRESH_IDLE_TTL', raw));
+  const refreshReuseGrace = or('REFRESH_REUSE_GRACE', 10, (raw) => parseDuration('REFRESH_REUSE_GRACE', raw, { min: 0 }));
+  if (refreshReuseGrace >= refreshIdleTtl) throw new ConfigError('REFRESH_REUSE_GRACE', 'a window shorter than REFRESH_IDLE_TTL');
+
+  const adminEmail = get('ADMIN_EMAIL')?.trim().toLowerCase() ?? null;
+  const adminPassword = get('ADMIN_PASSWORD') ?? null;
+  if ((adminEmail === null) !== (adminPassword === null)) {
+    throw new ConfigError(adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'to be set together with ' + (adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'));
+  }
+  if (adminEmail !== null && !/^[^\s@]+@[^\s@]+$/.test(adminEmail)) throw new ConfigError('ADMIN_EMAIL', 'an e-mail address', adminEmail);
+  if (adminPassword !== null && (adminPassword.length < 8 || adminPassword.length > 128)) {
+    throw new ConfigError('ADMIN_PASSWORD', 'a password of 8 to 128 characters');
+  }
+
+  const dataDir = resolve(get('DATA_DIR') ?? './data');
+  const secrets = loadSecrets(env, production, dataDir);
+
+  return {
+    production,
+    port: or('PORT', 3000, (raw) => parseInteger('PORT', raw, 0, 65535)),
+    host: get('HOST')?.trim() ?? '0.0.0.0',
+    dataDir,
+    mysql: or<MysqlUrl | null>('DATABASE_URL', null, (raw) => parseMysqlUrl('DATABASE_URL', raw)),
+    accessTokenTtl,
+    refreshTokenTtl,
+    refreshIdleTtl,
+    refreshReuseGrace,
+    maxSessionsPerUser: or('MAX_SESSIONS_PER_USER', 50, (raw) => parseInteger('MAX_SESSIONS_PER_USER', raw, 1, 10000)),
+    jwtIssuer,
+    jwtAudience: get('JWT_AUDIENCE')?.trim() ?? 'latchkey',
+    adminEmail,
+    adminPassword,
+    registration: or('REGISTRATION', 'open' as const, (raw) => parseEnum('REGISTRATION', raw, ['open', 'closed'] as const)),
+    authRateLimit: or('AUTH_RATE_LIMIT', { limit: 20, windowSeconds: 60 }, (raw) => parseRateLimit('AUTH_RATE_LIMIT', raw)),
+    loginLockout: or('LOGIN_LOCKOUT', { limit: 5, windowSeconds: 900 }, (raw) => parseRateLimit('LOGIN_LOCKOUT', raw)),
+    redisUrl: or<string | null>('REDIS_URL', null, (raw) => parseUrl('REDIS_URL', raw, ['redis:', 'rediss:']).toString()),
+    trustProxy: or('TRUST_PROXY', false, (raw) => parseBoolean('TRUST_PROXY', raw)),
+    cookieSecure: or('COOKIE_SECURE', !localIssuer, (raw) => parseBoolean('COOKIE_SECURE', raw)),
+    corsOrigins: or('CORS_ORIGINS', [] as string[], (raw) => parseOrigins('CORS_ORIGINS', raw)),
+    logLevel: or('LOG_LEVEL', 'info' as LogLevel, (raw) => parseEnum('LOG_LEVEL', raw, LOG_LEVELS)),
+    sessionRetention: or('SESSION_RETENTION', 30 * 86400, (raw) => parseDuration('SESSION_RETENTION', raw, { min: 0 })),
+    auditRetention: or('AUDIT_RETENTION', 180 * 86400, (raw) => parseDuration('AUDIT_RETENTION', raw)),
+    revocationPollMs: or('REVOCATION_POLL_MS', 1000, (raw) => parseInteger('REVOCATION_POLL_MS', raw, 50, 60000)),
+    dbTimeoutMs: or('DB_TIMEOUT_MS', 5000, (raw) => parseInteger('DB_TIMEOUT_MS', raw, 100, 120000)),
+    refreshKeys: secrets.refreshKeys,
+    keyEncryptionKey: secrets.keyEncryptionKey,
+  };
+}
+
+interface Secrets {
+  refreshKeys: RefreshKey[];
+  keyEncryptionKey: Buffer;
+}
+
+/**
+ * Production takes secrets from the environment only. The embedded default generates them on
+ * first start and keeps them in `data/secrets.json` (mode 0600) so `npm start` needs no setup.
+ */
+function loadSecrets(env: Env, production: boolean, dataDir: string): Secrets {
+  const refreshRaw = read(env, 'REFRESH_TOKEN_KEYS');
+  const kekRaw = read(env, 'KEY_ENCRYPTION_KEY');
+  if (production) {
+    if (!refreshRaw) throw new ConfigError('REFRESH_TOKEN_KEYS', 'to be set in production: id:base64key, e.g. k1:$(openssl rand -base64 32)');
+    if (!kekRaw) throw new ConfigError('KEY_ENCRYPTION_KEY', 'to be set in production: a 32-byte base64 key (openssl rand -base64 32)');
+  }
+  let stored: { refreshKeys?: string; keyEncryptionKey?: string } = {};
+  const file = join(dataDir, 'secrets.json');
+  if (!refreshRaw || !kekRaw) {
+    if (existsSync(file)) {
+      stored = JSON.parse(readFileSync(file, 'utf8'));
+    } else {
+      stored = {
+        refreshKeys: `k1:${randomBytes(32).toString('base64url')}`,
+        keyEncryptionKey: randomBytes(32).toString('base64url'),
+      };
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(file, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      chmodSync(file, 0o600);
+    }
+  }
+  return {
+    refreshKeys: parseRefreshKeys('REFRESH_TOKEN_KEYS', refreshRaw ?? stored.refreshKeys ?? ''),
+    keyEncryptionKey: parseKey('KEY_ENCRYPTION_KEY', kekRaw ?? stored.keyEncryptionKey ?? ''),
+  };
+}
+
+/** Injection token for the validated configuration. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

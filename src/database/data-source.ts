@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import type { AppConfig } from '../config/config';
+import { User } from '../users/user.entity';
+import { Session } from '../sessions/session.entity';
+import { AuditEvent } from '../audit/audit-event.entity';
+import { SigningKey } from '../auth/signing-key.entity';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-InitialSchema';
+
+export const ENTITIES = [User, Session, AuditEvent, SigningKey];
+export const MIGRATIONS = [InitialSchema1764000000000];
+
+type DbConfig = Pick<AppConfig, 'mysql' | 'dataDir' | 'dbTimeoutMs'>;
+
+/** The one place that turns configuration into TypeORM options, for the app and the CLI. */
+export function dataSourceOptions(config: DbConfig): DataSourceOptions {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: false,
+    synchronize: false,
+    logging: false,
+  } as const;
+  if (config.mysql) {
+    const m = config.mysql;
+    return {
+      ...common,
+      type: 'mysql',
+      host: m.host,
+      port: m.port,
+      username: m.user,
+      password: m.password,
+      database: m.database,
+      charset: 'utf8mb4_unicode_ci',
+      // BIGINT epoch milliseconds fit in a double; read them as numbers, not strings.
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      connectTimeout: config.dbTimeoutMs,
+      poolSize: 10,
+      extra: {
+        // Bounded waits so a dead database gives a quick 503, not a hung request.
+        connectTimeout: config.dbTimeoutMs,
+        waitForConnections: true,
+        queueLimit: 200,
+        enableKeepAlive: true,
+      },
+    };
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return {
+    ...common,
+    type: 'better-sqlite3',
+    database: join(config.dataDir, 'latchkey.sqlite'),
+    enableWAL: true,
+    timeout: config.dbTimeoutMs,
+    prepareDatabase: (db: { pragma(sql: string): unknown }) => {
+      db.pragma('foreign_keys = ON');
+      db.pragma('synchronous = NORMAL');
+    },
+  };
+}
+
+export function createDataSource(config: DbConfig): DataSource {
+  return new DataSource(dataSourceOptions(config));
+}
+
+/** MySQL only: create the database named in DATABASE_URL when it is missing. */
+export async function ensureMysqlDatabase(config: DbConfig): Promise<void> {
+  if (!config.mysql) return;
+  const mysql = await import('mysql2/promise');
+  const m = config.mysql;
+  const conn = await mysql.createConnection({ host: m.host, port: m.port, user: m.user, password: m.password, connectTimeout: config.dbTimeoutMs });
+  try {
+    // The name was checked against [A-Za-z0-9_] in config; identifiers cannot be bound.
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${m.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await conn.end();
+  }
+}

@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import { loadConfig } from './config/config';
+import { ConfigError } from './config/parse';
+import { createApp } from './bootstrap';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`latchkey: configuration error: ${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+  const app = await createApp(config);
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.getHttpServer().address();
+  const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : String(address);
+  process.stderr.write(`latchkey listening on ${where} (${config.mysql ? 'MySQL' : 'SQLite in ' + config.dataDir})\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`latchkey: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { ApiError } from '../common/api-error';
+import { uuidv7 } from '../common/ids';
+import type { ClientContext } from '../common/client-context';
+import { Db, DatabaseService } from '../database/database.service';
+import { AuditService } from '../audit/audit.service';
+import { normalizeEmail } from './email';
+import { PasswordService } from './password.service';
+import { Role, User } from './user.entity';
+
+export interface NewUser {
+  email: string;
+  password: string;
+  name?: string | null;
+  role?: Role;
+}
+
+@Injectable()
+export class UsersService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(UsersService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly database: DatabaseService,
+    private readonly passwords: PasswordService,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** Self sign-up. A duplicate e-mail surfaces as a unique violation, mapped to 409 in one place. */
+  async register(input: NewUser, client: ClientContext): Promise<User> {
+    if (this.config.registration === 'closed') throw ApiError.forbidden('Registration is closed.');
+    return this.create({ ...input, role: 'user' }, client);
+  }
+
+  async create(input: NewUser, client: ClientContext | null, actorId: string | null = null): Promise<User> {
+    const passwordHash = await this.passwords.hash(input.password);
+    const now = Date.now();
+    const user: User = {
+      id: uuidv7(now),
+      email: normalizeEmail(input.email),
+      name: input.name ?? null,
+      passwordHash,
+      role: input.role ?? 'user',
+      disabledAt: null,
+      passwordChangedAt: null,
+      createdAt: now,
+      updatedAt: now,
+      lastLoginAt: null,
+    };
+    await this.database.transaction(async (db) => {
+      await db.getRepository(User).insert(user);
+      await this.audit.record({ type: 'user_registered', userId: user.id, actorId, client, details: { role: user.role } }, db);
+    });
+    return user;
+  }
+
+  findById(id: string, db: Db = this.database.manager): Promise<User | null> {
+    return db.getRepository(User).findOneBy({ id });
+  }
+
+  findByEmail(email: string, db: Db = this.database.manager): Promise<User | null> {
+    return db.getRepository(User).findOneBy({ email: normalizeEmail(email) });
+  }
+
+  async recordLogin(userId: string, at: number, db: Db): Promise<void> {
+    await db.getRepository(User).update({ id: userId }, { lastLoginAt: at });
+  }
+
+  async setPassword(userId: string, passwordHash: string, at: number, db: Db): Promise<void> {
+    await db.getRepository(User).update({ id: userId }, { passwordHash, passwordChangedAt: at, updatedAt: at });
+  }
+
+  /**
+   * ADMIN_EMAIL/ADMIN_PASSWORD: create that admin when absent. Never overwrites a password,
+   * and never promotes an existing account (someone may have registered that address first).
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const { adminEmail, adminPassword } = this.config;
+    if (!adminEmail || !adminPassword) return;
+    const existing = await this.findByEmail(adminEmail);
+    if (existing) {
+      if (existing.role !== 'admin') this.logger.warn(`ADMIN_EMAIL ${adminEmail} belongs to an existing non-admin account; not promoting it (use: npm run cli -- promote <email>)`);
+      return;
+    }
+    try {
+      await this.create({ email: adminEmail, password: adminPassword, name: 'Administrator', role: 'admin' }, null);
+      this.logger.log(`created admin ${adminEmail}`);
+    } catch (error) {
+      // Another instance starting at the same moment may have created it first.
+      if (!(await this.findByEmail(adminEmail))) throw error;
+    }
+  }
+}
