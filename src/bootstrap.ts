@@ -58,6 +58,8 @@ export async function createApp(config: AppConfig, options: { bufferLogs?: boole
         imgSrc: ["'self'", 'data:'],
         connectSrc: ["'self'"],
         frameAncestors: ["'none'"],
+        // Served over plain http on localhost in development; TLS is the proxy's job.
+        upgradeInsecureRequests: null,
       },
     },
   } as never);

@@ -1,0 +1,42 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { SigningKeysService } from './signing-keys.service';
+
+@ApiTags('discovery')
+@Controller('.well-known')
+export class DiscoveryController {
+  private readonly metadata: Record<string, unknown>;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly keys: SigningKeysService,
+  ) {
+    const base = config.jwtIssuer.replace(/\/$/, '');
+    this.metadata = {
+      issuer: config.jwtIssuer,
+      token_endpoint: `${base}/auth/token`,
+      revocation_endpoint: `${base}/auth/revoke`,
+      jwks_uri: `${base}/.well-known/jwks.json`,
+      grant_types_supported: ['refresh_token'],
+      token_endpoint_auth_methods_supported: ['none'],
+      revocation_endpoint_auth_methods_supported: ['none'],
+      response_types_supported: [],
+    };
+  }
+
+  @Get('jwks.json')
+  @Header('content-type', 'application/json; charset=utf-8')
+  // Short enough that a rotated-in key is picked up well within one access-token lifetime.
+  @Header('cache-control', 'public, max-age=300')
+  @ApiOkResponse({ description: 'RFC 7517 JWK Set: every key that may have signed a still-valid access token.' })
+  jwks(): string {
+    return this.keys.jwks();
+  }
+
+  @Get('oauth-authorization-server')
+  @ApiOkResponse({ description: 'RFC 8414 authorization server metadata.' })
+  metadataDocument(): Record<string, unknown> {
+    return this.metadata;
+  }
+}

@@ -1,0 +1,58 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ApiError } from '../common/api-error';
+import { Client, ClientContext } from '../common/client-context';
+import { IdPipe } from '../common/id.pipe';
+import { UsersService } from '../users/users.service';
+import { toUserView, UserView } from '../users/user.view';
+import { SessionsService } from '../sessions/sessions.service';
+import { SessionList, toSessionView } from '../sessions/session.view';
+import { AuthService, TokenResponse } from './auth.service';
+import { Auth, CurrentPrincipal } from './auth.guard';
+import { ChangePasswordDto, TokenResponseView } from './dto';
+import type { Principal } from './jwt.strategy';
+import { RefreshCookie } from './refresh-cookie';
+
+@ApiTags('me')
+@Controller('me')
+@Auth()
+export class MeController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+    private readonly auth: AuthService,
+    private readonly cookie: RefreshCookie,
+  ) {}
+
+  @Get()
+  @ApiOkResponse({ type: UserView })
+  async me(@CurrentPrincipal() principal: Principal): Promise<UserView> {
+    const user = await this.users.findById(principal.userId);
+    if (!user) throw ApiError.invalidToken(true);
+    return toUserView(user);
+  }
+
+  @Post('password')
+  @HttpCode(200)
+  @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
+  async changePassword(@Body() dto: ChangePasswordDto, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
+    return this.cookie.respond(reply, await this.auth.changePassword(principal, dto.currentPassword, dto.newPassword, client), false);
+  }
+
+  @Get('sessions')
+  @ApiOkResponse({ type: SessionList })
+  async listSessions(@CurrentPrincipal() principal: Principal): Promise<SessionList> {
+    const sessions = await this.sessions.listForUser(principal.userId);
+    return { items: sessions.map((s) => toSessionView(s, principal.sessionId)) };
+  }
+
+  @Delete('sessions/:id')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: 'not_found: no such session of yours' })
+  async revokeSession(@Param('id', IdPipe) id: string, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<void> {
+    const revoked = await this.sessions.revoke({ userId: principal.userId, sessionId: id }, 'user_revoked', { actorId: principal.userId, client });
+    if (revoked.length === 0) throw ApiError.notFound('No such session.');
+  }
+}

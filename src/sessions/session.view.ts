@@ -1,0 +1,40 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { iso } from '../users/user.view';
+import { REVOKE_REASONS, Session } from './session.entity';
+
+export class SessionView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() deviceId: string;
+  @ApiProperty({ nullable: true, type: String }) deviceName: string | null;
+  @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
+  @ApiProperty({ nullable: true, type: String }) ip: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) lastUsedAt: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt: string;
+  @ApiProperty({ format: 'date-time' }) idleExpiresAt: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) revokedAt: string | null;
+  @ApiProperty({ enum: REVOKE_REASONS, nullable: true }) revokedReason: string | null;
+  @ApiProperty() current: boolean;
+}
+
+export class SessionList {
+  @ApiProperty({ type: [SessionView] }) items: SessionView[];
+}
+
+/** What a session looks like to its owner or an admin: never the salt or the chain state. */
+export function toSessionView(s: Session, currentSessionId: string | null): SessionView {
+  return {
+    id: s.id,
+    deviceId: s.deviceId,
+    deviceName: s.deviceName,
+    userAgent: s.userAgent,
+    ip: s.ip,
+    createdAt: iso(s.createdAt)!,
+    lastUsedAt: iso(s.lastUsedAt)!,
+    expiresAt: iso(s.expiresAt)!,
+    idleExpiresAt: iso(Math.min(s.idleExpiresAt, s.expiresAt))!,
+    revokedAt: iso(s.revokedAt),
+    revokedReason: s.revokedReason,
+    current: s.id === currentSessionId,
+  };
+}
