@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiConsumes, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
@@ -68,6 +68,14 @@ export class AuthController {
     const params = readOAuthParams(body, ['token', 'token_type_hint']);
     if (!params.token) throw ApiError.oauth('invalid_request', 'token is required.');
     await this.auth.revokeRefreshToken(params.token, client);
+  }
+
+  /** What the access token says, verified and checked against revocation, with no database read. */
+  @Get('session')
+  @Auth()
+  @ApiOkResponse({ description: '{userId, sessionId, role}: the verified claims of the presented access token.' })
+  session(@CurrentPrincipal() principal: Principal): { userId: string; sessionId: string; role: string } {
+    return { userId: principal.userId, sessionId: principal.sessionId, role: principal.role };
   }
 
   @Post('logout')
