@@ -12,6 +12,7 @@ export const AUDIT_EVENT_TYPES = [
   'user_disabled',
   'user_enabled',
   'user_promoted',
+  'user_demoted',
   'rate_limited',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { uuidv7 } from '../common/ids';
 import { Db, DatabaseService } from '../database/database.service';
 import { AuditEvent, AuditEventType } from './audit-event.entity';
+import { AuditQuery, AuditRepository, AuditRow } from './audit.repository';
 import type { ClientContext } from '../common/client-context';
 
 export interface AuditInput {
@@ -16,7 +17,10 @@ export interface AuditInput {
 /** Security events, append-only: this service inserts and reads, and never updates a row. */
 @Injectable()
 export class AuditService {
-  constructor(private readonly database: DatabaseService) {}
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly repository: AuditRepository,
+  ) {}
 
   /** Records events; pass the transaction's `db` when they must commit or roll back with it. */
   async record(events: AuditInput | AuditInput[], db: Db = this.database.manager): Promise<void> {
@@ -35,5 +39,21 @@ export class AuditService {
       createdAt: now,
     }));
     await db.getRepository(AuditEvent).insert(rows);
+  }
+
+  /** Events newest first, one page (keyset over created_at, id); details are parsed from their JSON text. */
+  async list(query: AuditQuery): Promise<Array<Omit<AuditRow, 'details'> & { details: Record<string, unknown> | null }>> {
+    const rows = await this.repository.list(query);
+    return rows.map((row) => ({ ...row, details: parseDetails(row.details) }));
+  }
+}
+
+function parseDetails(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+  } catch {
+    return null;
   }
 }

@@ -42,6 +42,8 @@ export interface AppConfig {
   authRateLimit: RateLimit | null;
   loginLockout: RateLimit | null;
   redisUrl: string | null;
+  /** Namespace for every Redis key and channel, so several deployments can share one Redis. */
+  redisKeyPrefix: string;
   trustProxy: boolean;
   cookieSecure: boolean;
   corsOrigins: string[];
@@ -121,6 +123,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authRateLimit: or('AUTH_RATE_LIMIT', { limit: 20, windowSeconds: 60 }, (raw) => parseRateLimit('AUTH_RATE_LIMIT', raw)),
     loginLockout: or('LOGIN_LOCKOUT', { limit: 5, windowSeconds: 900 }, (raw) => parseRateLimit('LOGIN_LOCKOUT', raw)),
     redisUrl: or<string | null>('REDIS_URL', null, (raw) => parseUrl('REDIS_URL', raw, ['redis:', 'rediss:']).toString()),
+    redisKeyPrefix: or('REDIS_KEY_PREFIX', 'latchkey:', (raw) => {
+      if (!/^[A-Za-z0-9:._-]{1,64}$/.test(raw.trim())) throw new ConfigError('REDIS_KEY_PREFIX', '1 to 64 characters of A-Z a-z 0-9 : . _ -', raw);
+      return raw.trim();
+    }),
     trustProxy: or('TRUST_PROXY', false, (raw) => parseBoolean('TRUST_PROXY', raw)),
     cookieSecure: or('COOKIE_SECURE', !localIssuer, (raw) => parseBoolean('COOKIE_SECURE', raw)),
     corsOrigins: or('CORS_ORIGINS', [] as string[], (raw) => parseOrigins('CORS_ORIGINS', raw)),

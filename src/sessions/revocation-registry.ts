@@ -3,7 +3,8 @@ import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { SessionsRepository } from './sessions.repository';
 
-const CHANNEL = 'latchkey:revoked-sessions';
+/** Prefixed with REDIS_KEY_PREFIX (default `latchkey:`). */
+const CHANNEL = 'revoked-sessions';
 /** Covers clock skew between instances and commit lag when re-reading recent revocations. */
 const OVERLAP_MS = 5_000;
 const SKEW_MS = 60_000;
@@ -23,6 +24,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
   /** session id → when the entry may be forgotten (ms). */
   private readonly revoked = new Map<string, number>();
   private readonly ttlMs: number;
+  private readonly channel: string;
   private pollCursor = 0;
   private pollTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
@@ -35,6 +37,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
     private readonly repository: SessionsRepository,
   ) {
     this.ttlMs = config.accessTokenTtl * 1000 + SKEW_MS;
+    this.channel = config.redisKeyPrefix + CHANNEL;
   }
 
   async onModuleInit(): Promise<void> {
@@ -60,7 +63,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
   announce(sessionIds: string[], revokedAt = Date.now()): void {
     if (sessionIds.length === 0) return;
     this.add(sessionIds, revokedAt);
-    this.publisher?.publish(CHANNEL, JSON.stringify({ ids: sessionIds, at: revokedAt })).catch((error: Error) => {
+    this.publisher?.publish(this.channel, JSON.stringify({ ids: sessionIds, at: revokedAt })).catch((error: Error) => {
       this.logger.warn(`revocation fan-out over Redis failed (polling still covers it): ${error.message}`);
     });
   }
@@ -102,7 +105,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
     for (const client of [this.publisher, this.subscriber]) {
       client.on('error', (error: Error) => this.logger.warn(`redis: ${error.message}`));
     }
-    this.subscriber.subscribe(CHANNEL).catch((error: Error) => this.logger.warn(`redis subscribe failed: ${error.message}`));
+    this.subscriber.subscribe(this.channel).catch((error: Error) => this.logger.warn(`redis subscribe failed: ${error.message}`));
     this.subscriber.on('message', (_channel: string, message: string) => {
       try {
         const { ids, at } = JSON.parse(message) as { ids: unknown; at: unknown };

@@ -8,6 +8,7 @@ import { AuditService } from '../audit/audit.service';
 import { normalizeEmail } from './email';
 import { PasswordService } from './password.service';
 import { Role, User } from './user.entity';
+import { IsNull, Not } from 'typeorm';
 
 export interface NewUser {
   email: string;
@@ -90,5 +91,46 @@ export class UsersService implements OnApplicationBootstrap {
       // Another instance starting at the same moment may have created it first.
       if (!(await this.findByEmail(adminEmail))) throw error;
     }
+  }
+
+  /**
+   * Sets (disabled=true) or clears disabled_at inside the caller's transaction. Returns false
+   * when nothing changed: no such user, or already in that state.
+   */
+  async setDisabled(userId: string, disabled: boolean, at: number, db: Db): Promise<boolean> {
+    const result = await db.getRepository(User).update({ id: userId, disabledAt: disabled ? IsNull() : Not(IsNull()) }, { disabledAt: disabled ? at : null, updatedAt: at });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Makes an existing user an administrator (CLI `promote`), recording `user_promoted`. */
+  async promote(email: string, actor: { actorId?: string | null; client?: ClientContext | null } = {}): Promise<User> {
+    return this.database.transaction(async (db) => {
+      const user = await this.findByEmail(email, db);
+      if (!user) throw ApiError.notFound(`No user with the e-mail address ${normalizeEmail(email)}.`);
+      if (user.role === 'admin') return user;
+      const now = Date.now();
+      await db.getRepository(User).update({ id: user.id }, { role: 'admin', updatedAt: now });
+      await this.audit.record({ type: 'user_promoted', userId: user.id, actorId: actor.actorId ?? null, client: actor.client ?? null, details: { from: 'user', to: 'admin' } }, db);
+      return { ...user, role: 'admin' as const, updatedAt: now };
+    });
+  }
+
+  /**
+   * Makes an administrator an ordinary user (CLI `demote`), recording `user_demoted`. Refuses
+   * to remove the last enabled administrator; the admin rows are locked first (MySQL; SQLite
+   * transactions are queued) so two concurrent demotions cannot both pass the check.
+   */
+  async demote(email: string, actor: { actorId?: string | null; client?: ClientContext | null } = {}): Promise<User> {
+    return this.database.transaction(async (db) => {
+      const admins = await db.getRepository(User).find({ where: { role: 'admin' }, ...(this.database.sqlite ? {} : { lock: { mode: 'pessimistic_write' as const } }) });
+      const user = await this.findByEmail(email, db);
+      if (!user) throw ApiError.notFound(`No user with the e-mail address ${normalizeEmail(email)}.`);
+      if (user.role !== 'admin') return user;
+      if (!admins.some((a) => a.id !== user.id && a.disabledAt === null)) throw ApiError.forbidden('This is the last administrator; promote another user first.');
+      const now = Date.now();
+      await db.getRepository(User).update({ id: user.id }, { role: 'user', updatedAt: now });
+      await this.audit.record({ type: 'user_demoted', userId: user.id, actorId: actor.actorId ?? null, client: actor.client ?? null, details: { from: 'admin', to: 'user' } }, db);
+      return { ...user, role: 'user' as const, updatedAt: now };
+    });
   }
 }

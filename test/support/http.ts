@@ -97,8 +97,8 @@ export async function login(http: Http, email: string, password = PASSWORD, extr
   return r.body;
 }
 
-export async function refresh(http: Http, refreshToken: string): Promise<Reply<Tokens>> {
-  return http.post<Tokens>('/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, { form: true });
+export async function refresh(http: Http, refreshToken: string): Promise<Reply<Tokens & { error?: string; error_description?: string }>> {
+  return http.post('/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, { form: true });
 }
 
 /** Retries `check` until it is true or `timeoutMs` passes; returns the elapsed milliseconds. */

@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseService } from '../database/database.service';
+import type { Role } from '../users/user.entity';
+import { KeysetCursor, likeContains } from './cursor';
+
+/** A user as the admin API shows it, with the number of sessions that still work. */
+export interface AdminUserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  disabledAt: number | null;
+  createdAt: number;
+  lastLoginAt: number | null;
+  activeSessions: number;
+}
+
+export interface UserListQuery {
+  /** Matched as a substring of the e-mail address or the name, case-insensitively. */
+  q?: string;
+  /** The last row of the previous page. */
+  after?: KeysetCursor | null;
+  limit: number;
+  now: number;
+}
+
+/**
+ * The admin's view of the users table. One statement per page: keyset pagination over
+ * (created_at, id) newest first (IDX_users_created), and the active-session count as a
+ * correlated subquery that runs for the page's rows only, on IDX_sessions_user_revoked.
+ */
+@Injectable()
+export class AdminUsersRepository {
+  constructor(private readonly database: DatabaseService) {}
+
+  private select(where: string): string {
+    return `SELECT u.id, u.email, u.name, u.role, u.disabled_at, u.created_at, u.last_login_at,
+              (SELECT COUNT(*) FROM sessions s
+                WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ? AND s.idle_expires_at > ?) AS active_sessions
+         FROM users u
+        ${where}`;
+  }
+
+  async list(query: UserListQuery): Promise<AdminUserRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [query.now, query.now];
+    if (query.q) {
+      // '!' escapes LIKE's wildcards; a backslash is an ordinary character in both dialects.
+      const pattern = likeContains(query.q.toLowerCase());
+      where.push(`(u.email LIKE ? ESCAPE '!' OR LOWER(COALESCE(u.name, '')) LIKE ? ESCAPE '!')`);
+      params.push(pattern, pattern);
+    }
+    if (query.after) {
+      where.push('(u.created_at < ? OR (u.created_at = ? AND u.id < ?))');
+      params.push(query.after.createdAt, query.after.createdAt, query.after.id);
+    }
+    const limit = Math.max(1, Math.min(1000, Math.floor(query.limit)));
+    const rows = await this.database.rows<Record<string, unknown>>(
+      `${this.select(where.length ? `WHERE ${where.join(' AND ')}` : '')}
+        ORDER BY u.created_at DESC, u.id DESC
+        LIMIT ${limit}`,
+      params,
+    );
+    return rows.map(toRow);
+  }
+
+  async findById(id: string, now: number): Promise<AdminUserRow | null> {
+    const rows = await this.database.rows<Record<string, unknown>>(this.select('WHERE u.id = ?'), [now, now, id]);
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+}
+
+function toRow(r: Record<string, unknown>): AdminUserRow {
+  return {
+    id: r.id as string,
+    email: r.email as string,
+    name: (r.name as string | null) ?? null,
+    role: r.role as Role,
+    disabledAt: r.disabled_at === null || r.disabled_at === undefined ? null : Number(r.disabled_at),
+    createdAt: Number(r.created_at),
+    lastLoginAt: r.last_login_at === null || r.last_login_at === undefined ? null : Number(r.last_login_at),
+    activeSessions: Number(r.active_sessions),
+  };
+}

@@ -1,0 +1,147 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, statSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/config';
+import { ConfigError, parseDuration, parseRateLimit, parseRefreshKeys, parseMysqlUrl } from '../../src/config/parse';
+
+const key = () => randomBytes(32).toString('base64');
+const base = () => ({ DATA_DIR: mkdtempSync(join(tmpdir(), 'lk-config-')), REFRESH_TOKEN_KEYS: `k1:${key()}`, KEY_ENCRYPTION_KEY: key() });
+
+function failsNaming(env: Record<string, string>, variable: string): void {
+  assert.throws(
+    () => loadConfig({ ...base(), ...env }),
+    (error: unknown) => error instanceof ConfigError && error.variable === variable && error.message.startsWith(`${variable}:`),
+    `${JSON.stringify(env)} should fail naming ${variable}`,
+  );
+}
+
+describe('durations', () => {
+  it('accepts s, m, h, d and plain seconds', () => {
+    assert.equal(parseDuration('X', '10s'), 10);
+    assert.equal(parseDuration('X', '15m'), 900);
+    assert.equal(parseDuration('X', '2h'), 7200);
+    assert.equal(parseDuration('X', '30d'), 2592000);
+    assert.equal(parseDuration('X', '900'), 900);
+  });
+  it('rejects other shapes, naming the variable', () => {
+    for (const bad of ['', '15 minutes', '1.5h', '-5s', '10w', 'abc', '0']) {
+      assert.throws(() => parseDuration('ACCESS_TOKEN_TTL', bad), /ACCESS_TOKEN_TTL/, bad);
+    }
+  });
+  it('allows a zero grace window where asked', () => {
+    assert.equal(parseDuration('REFRESH_REUSE_GRACE', '0', { min: 0 }), 0);
+  });
+});
+
+describe('rate limits', () => {
+  it('parses limit/window and off', () => {
+    assert.deepEqual(parseRateLimit('X', '20/1m'), { limit: 20, windowSeconds: 60 });
+    assert.deepEqual(parseRateLimit('X', '5/15m'), { limit: 5, windowSeconds: 900 });
+    assert.equal(parseRateLimit('X', 'off'), null);
+    for (const bad of ['20', '0/1m', '20/', 'x/1m', '20/1w']) assert.throws(() => parseRateLimit('AUTH_RATE_LIMIT', bad), /AUTH_RATE_LIMIT/, bad);
+  });
+});
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig(base());
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.mysql, null);
+    assert.equal(c.accessTokenTtl, 900);
+    assert.equal(c.refreshTokenTtl, 30 * 86400);
+    assert.equal(c.refreshIdleTtl, 7 * 86400);
+    assert.equal(c.refreshReuseGrace, 10);
+    assert.equal(c.maxSessionsPerUser, 50);
+    assert.equal(c.jwtIssuer, 'http://localhost:3000');
+    assert.equal(c.jwtAudience, 'latchkey');
+    assert.equal(c.registration, 'open');
+    assert.deepEqual(c.authRateLimit, { limit: 20, windowSeconds: 60 });
+    assert.deepEqual(c.loginLockout, { limit: 5, windowSeconds: 900 });
+    assert.equal(c.trustProxy, false);
+    assert.equal(c.cookieSecure, false, 'a localhost issuer defaults to non-Secure cookies');
+    assert.equal(c.logLevel, 'info');
+  });
+
+  it('defaults COOKIE_SECURE to true for a non-localhost issuer', () => {
+    assert.equal(loadConfig({ ...base(), JWT_ISSUER: 'https://auth.example.com' }).cookieSecure, true);
+  });
+
+  it('fails at start on a bad value, naming the variable', () => {
+    failsNaming({ PORT: 'eighty' }, 'PORT');
+    failsNaming({ PORT: '70000' }, 'PORT');
+    failsNaming({ ACCESS_TOKEN_TTL: '15 min' }, 'ACCESS_TOKEN_TTL');
+    failsNaming({ REFRESH_TOKEN_TTL: 'forever' }, 'REFRESH_TOKEN_TTL');
+    failsNaming({ REFRESH_IDLE_TTL: '-1' }, 'REFRESH_IDLE_TTL');
+    failsNaming({ REFRESH_REUSE_GRACE: 'ten' }, 'REFRESH_REUSE_GRACE');
+    failsNaming({ MAX_SESSIONS_PER_USER: '0' }, 'MAX_SESSIONS_PER_USER');
+    failsNaming({ JWT_ISSUER: 'not a url' }, 'JWT_ISSUER');
+    failsNaming({ DATABASE_URL: 'postgres://localhost/db' }, 'DATABASE_URL');
+    failsNaming({ DATABASE_URL: 'mysql://root@localhost/bad-name;drop' }, 'DATABASE_URL');
+    failsNaming({ REGISTRATION: 'maybe' }, 'REGISTRATION');
+    failsNaming({ AUTH_RATE_LIMIT: 'lots' }, 'AUTH_RATE_LIMIT');
+    failsNaming({ LOGIN_LOCKOUT: '5' }, 'LOGIN_LOCKOUT');
+    failsNaming({ REDIS_URL: 'http://localhost' }, 'REDIS_URL');
+    failsNaming({ TRUST_PROXY: 'sometimes' }, 'TRUST_PROXY');
+    failsNaming({ COOKIE_SECURE: 'perhaps' }, 'COOKIE_SECURE');
+    failsNaming({ LOG_LEVEL: 'loud' }, 'LOG_LEVEL');
+    failsNaming({ ADMIN_EMAIL: 'root@example.com' }, 'ADMIN_PASSWORD');
+    failsNaming({ ADMIN_EMAIL: 'nope', ADMIN_PASSWORD: 'long enough' }, 'ADMIN_EMAIL');
+    failsNaming({ REFRESH_TOKEN_KEYS: 'k1:short' }, 'REFRESH_TOKEN_KEYS');
+    failsNaming({ KEY_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }, 'KEY_ENCRYPTION_KEY');
+  });
+
+  it('does not echo a database password in the error', () => {
+    assert.throws(
+      () => loadConfig({ ...base(), DATABASE_URL: 'postgres://root:hunter2@localhost/db' }),
+      (error: Error) => !error.message.includes('hunter2'),
+    );
+  });
+
+  it('parses a MySQL URL', () => {
+    assert.deepEqual(parseMysqlUrl('DATABASE_URL', 'mysql://app:p%40ss@db.internal:3307/latchkey'), {
+      host: 'db.internal',
+      port: 3307,
+      user: 'app',
+      password: 'p@ss',
+      database: 'latchkey',
+    });
+  });
+
+  it('orders refresh keys newest first and rejects duplicates', () => {
+    const keys = parseRefreshKeys('REFRESH_TOKEN_KEYS', `new:${key()}, old:${key()}`);
+    assert.deepEqual(
+      keys.map((k) => k.id),
+      ['new', 'old'],
+    );
+    const k = key();
+    assert.throws(() => parseRefreshKeys('REFRESH_TOKEN_KEYS', `a:${k},a:${key()}`), /distinct/);
+  });
+
+  it('generates secrets once under DATA_DIR with mode 0600 when none are given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lk-secrets-'));
+    const first = loadConfig({ DATA_DIR: dir });
+    const file = join(dir, 'secrets.json');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const again = loadConfig({ DATA_DIR: dir });
+    assert.ok(first.keyEncryptionKey.equals(again.keyEncryptionKey), 'the same secrets on the next start');
+    assert.ok(first.refreshKeys[0].key.equals(again.refreshKeys[0].key));
+    assert.ok(JSON.parse(readFileSync(file, 'utf8')).refreshKeys);
+  });
+
+  it('refuses to start in production without secrets from the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lk-prod-'));
+    assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir }), (e: unknown) => e instanceof ConfigError && e.variable === 'REFRESH_TOKEN_KEYS');
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, REFRESH_TOKEN_KEYS: `k1:${key()}` }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'KEY_ENCRYPTION_KEY',
+    );
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, REFRESH_TOKEN_KEYS: `k1:${Buffer.alloc(32, 'a').toString('base64')}`, KEY_ENCRYPTION_KEY: key() }),
+      /placeholder/,
+    );
+  });
+});
