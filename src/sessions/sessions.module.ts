@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { AuditRetentionRepository } from '../audit/audit-retention.repository';
+import { HousekeepingService } from './housekeeping.service';
 import { RevocationRegistry } from './revocation-registry';
 import { SessionsRepository } from './sessions.repository';
 import { SessionsService } from './sessions.service';
 
 @Module({
   imports: [AuditModule],
-  providers: [SessionsService, SessionsRepository, RevocationRegistry],
-  exports: [SessionsService, RevocationRegistry],
+  providers: [SessionsService, SessionsRepository, RevocationRegistry, HousekeepingService, AuditRetentionRepository],
+  exports: [SessionsService, RevocationRegistry, HousekeepingService],
 })
 export class SessionsModule {}

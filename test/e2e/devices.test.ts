@@ -1,0 +1,290 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApp, TestApp, TEST_DB } from '../support/app';
+import { Http, PASSWORD, Tokens, login, refresh, register, uniqueEmail } from '../support/http';
+import { HousekeepingService } from '../../src/sessions/housekeeping.service';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function column<T = unknown>(app: TestApp, sql: string, params: unknown[]): Promise<T[]> {
+  return app.database.rows<T>(sql, params);
+}
+
+const works = async (http: Http, t: { access_token: string }) => (await http.get('/me', { token: t.access_token })).status === 200;
+
+describe(`your devices [${TEST_DB}]`, () => {
+  let app: TestApp;
+  let http: Http;
+
+  before(async () => {
+    app = await startApp({ REFRESH_REUSE_GRACE: '1s', MAX_SESSIONS_PER_USER: '3' });
+    http = new Http(app.url);
+  });
+  after(async () => app.close());
+
+  async function threeDevices(): Promise<{ user: { id: string; email: string }; devices: Tokens[] }> {
+    const user = await register(http);
+    const devices: Tokens[] = [];
+    for (const [i, ua] of ['Mozilla/5.0 (iPhone) Safari/604.1', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0', 'Mozilla/5.0 (Windows NT 10.0) Firefox/131.0'].entries()) {
+      const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: `device-${i}-abcdefgh`, deviceName: `Device ${i}` }, { headers: { 'user-agent': ua } });
+      assert.equal(r.status, 200);
+      devices.push(r.body);
+      await sleep(5);
+    }
+    return { user, devices };
+  }
+
+  it('lists the active sessions of three devices, newest use first, the caller marked current', async () => {
+    const { devices } = await threeDevices();
+    // Device 0 refreshes, so it becomes the most recently used.
+    await sleep(10);
+    const r0 = await refresh(http, devices[0].refresh_token);
+    assert.equal(r0.status, 200);
+    const list = await http.get('/me/sessions', { token: devices[1].access_token });
+    assert.equal(list.status, 200);
+    const items = list.body.items;
+    assert.equal(items.length, 3);
+    assert.deepEqual(
+      items.map((s: { deviceName: string }) => s.deviceName),
+      ['Device 0', 'Device 2', 'Device 1'],
+    );
+    assert.deepEqual(
+      items.map((s: { current: boolean }) => s.current),
+      [false, false, true],
+    );
+    const s = items[0];
+    assert.deepEqual(Object.keys(s).sort(), ['createdAt', 'current', 'deviceId', 'deviceName', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'].sort());
+    assert.equal(s.deviceId, 'device-0-abcdefgh');
+    assert.match(s.userAgent, /iPhone/);
+    assert.equal(s.ip, '127.0.0.1');
+    assert.equal(s.revokedAt, null);
+    for (const k of ['createdAt', 'lastUsedAt', 'expiresAt', 'idleExpiresAt']) assert.ok(!Number.isNaN(Date.parse(s[k])), k);
+    assert.ok(Date.parse(s.lastUsedAt) > Date.parse(s.createdAt), 'refresh wrote lastUsedAt');
+    assert.ok(!list.text.includes('salt') && !list.text.includes('generation'));
+  });
+
+  it('never writes lastUsedAt on access-token requests', async () => {
+    const user = await register(http);
+    const t = await login(http, user.email);
+    const before = await column<{ last_used_at: unknown }>(app, 'SELECT last_used_at FROM sessions WHERE id = ?', [t.session_id]);
+    await sleep(20);
+    for (let i = 0; i < 5; i++) assert.equal((await http.get('/me', { token: t.access_token })).status, 200);
+    await http.get('/me/sessions', { token: t.access_token });
+    const afterRows = await column<{ last_used_at: unknown }>(app, 'SELECT last_used_at FROM sessions WHERE id = ?', [t.session_id]);
+    assert.equal(Number(afterRows[0].last_used_at), Number(before[0].last_used_at));
+    await refresh(http, t.refresh_token);
+    const refreshed = await column<{ last_used_at: unknown }>(app, 'SELECT last_used_at FROM sessions WHERE id = ?', [t.session_id]);
+    assert.ok(Number(refreshed[0].last_used_at) > Number(before[0].last_used_at));
+  });
+
+  it('DELETE /me/sessions/:id revokes one device (user_revoked); others keep working', async () => {
+    const { devices } = await threeDevices();
+    const r = await http.delete(`/me/sessions/${devices[2].session_id}`, { token: devices[0].access_token });
+    assert.equal(r.status, 204);
+    assert.deepEqual(await Promise.all(devices.map((d) => works(http, d))), [true, true, false]);
+    assert.equal((await refresh(http, devices[2].refresh_token)).status, 400);
+    assert.equal((await refresh(http, devices[1].refresh_token)).status, 200);
+    const rows = await column<{ revoked_reason: string }>(app, 'SELECT revoked_reason FROM sessions WHERE id = ?', [devices[2].session_id]);
+    assert.equal(rows[0].revoked_reason, 'user_revoked');
+    const events = await column<{ actor_id: string; details: string }>(app, "SELECT actor_id, details FROM audit_events WHERE type = 'session_revoked' AND session_id = ?", [devices[2].session_id]);
+    assert.equal(events.length, 1);
+    assert.match(events[0].details, /user_revoked/);
+  });
+
+  it("answers 404 for another user's session or a missing one, 400 for a malformed id, and changes nothing", async () => {
+    const mine = await threeDevices();
+    const theirs = await threeDevices();
+    const other = await http.delete(`/me/sessions/${theirs.devices[0].session_id}`, { token: mine.devices[0].access_token });
+    assert.equal(other.status, 404);
+    assert.equal(other.body.error, 'not_found');
+    const missing = await http.delete('/me/sessions/01a20000-0000-7000-8000-000000000000', { token: mine.devices[0].access_token });
+    assert.deepEqual(missing.body, other.body, 'the two 404s are indistinguishable');
+    const malformed = await http.delete('/me/sessions/not-a-uuid', { token: mine.devices[0].access_token });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error, 'validation_failed');
+    assert.ok(await works(http, theirs.devices[0]));
+  });
+
+  it('enforces MAX_SESSIONS_PER_USER by revoking the least recently used (session_limit)', async () => {
+    const { user, devices } = await threeDevices();
+    await sleep(5);
+    await refresh(http, devices[0].refresh_token); // device 1 is now the least recently used
+    const fourth = await login(http, user.email, PASSWORD, { deviceId: 'device-3-abcdefgh' });
+    assert.ok(await works(http, fourth));
+    assert.equal(await works(http, devices[1]), false, 'LRU device was signed out');
+    const rows = await column<{ revoked_reason: string }>(app, 'SELECT revoked_reason FROM sessions WHERE id = ?', [devices[1].session_id]);
+    assert.equal(rows[0].revoked_reason, 'session_limit');
+    const list = await http.get('/me/sessions', { token: fourth.access_token });
+    assert.equal(list.body.items.length, 3);
+  });
+
+  it('holds the session limit under concurrent logins', async () => {
+    const user = await register(http);
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: `concurrent-${i}-device` })));
+    for (const r of results) assert.equal(r.status, 200);
+    const active = await column<{ n: number }>(app, 'SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL', [user.id]);
+    assert.equal(Number(active[0].n), 3);
+  });
+
+  it('password change: other devices are signed out at once, the caller gets a fresh pair, its old tokens die', async () => {
+    const { user, devices } = await threeDevices();
+    const caller = devices[0];
+    const wrong = await http.post('/me/password', { currentPassword: 'not it at all', newPassword: 'a brand new secret' }, { token: caller.access_token });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.error, 'invalid_credentials');
+    assert.ok(await works(http, devices[1]), 'a wrong current password changes nothing');
+
+    const weak = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'short' }, { token: caller.access_token });
+    assert.equal(weak.status, 400);
+
+    const r = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'a brand new secret' }, { token: caller.access_token });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    const fresh: Tokens = r.body;
+    assert.equal(fresh.device_id, caller.device_id, 'same device');
+    assert.ok(fresh.refresh_token && fresh.access_token);
+    assert.ok(await works(http, fresh));
+    for (const d of devices) {
+      assert.equal(await works(http, d), false, 'every old access token stops working at once');
+      assert.equal((await refresh(http, d.refresh_token)).status, 400, 'every old refresh token stops working');
+    }
+    assert.equal((await refresh(http, fresh.refresh_token)).status, 200);
+    const reasons = await column<{ revoked_reason: string }>(app, 'SELECT revoked_reason FROM sessions WHERE user_id = ? AND revoked_at IS NOT NULL', [user.id]);
+    assert.deepEqual(new Set(reasons.map((x) => x.revoked_reason)), new Set(['password_changed']));
+    const me = await http.get('/me', { token: fresh.access_token });
+    assert.ok(me.body.passwordChangedAt);
+    assert.equal((await http.post('/auth/login', { email: user.email, password: PASSWORD })).status, 401);
+    assert.equal((await http.post('/auth/login', { email: user.email, password: 'a brand new secret' })).status, 200);
+    const events = await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM audit_events WHERE type = 'password_changed' AND user_id = ?", [user.id]);
+    assert.equal(Number(events[0].n), 1);
+  });
+
+  it('password change is atomic: a database failure halfway leaves the password and every session as they were', async () => {
+    const { user, devices } = await threeDevices();
+    const trigger = `lk_fail_pw_${process.pid}`;
+    // A real database error inside the transaction, raised by the last statement of the change.
+    if (TEST_DB === 'mysql') {
+      await app.database.exec(`CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_events FOR EACH ROW BEGIN IF NEW.type = 'password_changed' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'; END IF; END`, []);
+    } else {
+      await app.database.exec(`CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_events WHEN NEW.type = 'password_changed' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`, []);
+    }
+    try {
+      const r = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'another new secret' }, { token: devices[0].access_token });
+      assert.equal(r.status, 500);
+      assert.equal(r.body.error, 'internal_error');
+      assert.ok(!r.text.includes('injected') && !r.text.includes('INSERT'), 'no SQL or driver message in the body');
+    } finally {
+      await app.database.exec(`DROP TRIGGER ${trigger}`, []);
+    }
+    for (const d of devices) assert.ok(await works(http, d), 'every session lives');
+    assert.equal((await refresh(http, devices[1].refresh_token)).status, 200);
+    assert.equal((await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'device-0-abcdefgh' })).status, 200, 'the old password still works');
+    const changed = await column<{ password_changed_at: unknown }>(app, 'SELECT password_changed_at FROM users WHERE id = ?', [user.id]);
+    assert.equal(changed[0].password_changed_at, null);
+  });
+});
+
+describe(`browser cookie mode [${TEST_DB}]`, () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startApp({ REFRESH_REUSE_GRACE: '1s' });
+  });
+  after(async () => app.close());
+
+  it('keeps the refresh token in an HttpOnly SameSite=Strict cookie scoped to /auth', async () => {
+    const http = new Http(app.url);
+    const user = await register(http);
+    const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.refresh_token, undefined, 'not in the body');
+    assert.ok(r.body.access_token);
+    const setCookie = r.headers.getSetCookie().join('\n');
+    assert.match(setCookie, /latchkey_refresh=[^;]+/);
+    assert.match(setCookie, /HttpOnly/i);
+    assert.match(setCookie, /SameSite=Strict/i);
+    assert.match(setCookie, /Path=\/auth/);
+    assert.doesNotMatch(setCookie, /Secure/i, 'COOKIE_SECURE defaults to false for a localhost issuer');
+  });
+
+  it('refreshes from the cookie only with X-Latchkey-CSRF: 1, and without it consumes nothing', async () => {
+    const http = new Http(app.url);
+    const user = await register(http);
+    await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
+    const cookieBefore = http.cookies.get('latchkey_refresh');
+    const noHeader = await http.post('/auth/token', { grant_type: 'refresh_token' }, { form: true });
+    assert.equal(noHeader.status, 403);
+    assert.equal(noHeader.body.error, 'forbidden');
+    assert.equal(http.cookies.get('latchkey_refresh'), cookieBefore);
+    await sleep(1200); // past the grace window: had the token been consumed, using it now would be a replay
+    const ok = await http.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.body.refresh_token, undefined);
+    assert.notEqual(http.cookies.get('latchkey_refresh'), cookieBefore, 'the cookie rotated');
+    const again = await http.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
+    assert.equal(again.status, 200);
+    const me = await http.get('/me', { token: again.body.access_token });
+    assert.equal(me.status, 200);
+  });
+
+  it('logout clears the cookie', async () => {
+    const http = new Http(app.url);
+    const user = await register(http);
+    const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
+    const out = await http.post('/auth/logout', undefined, { token: r.body.access_token });
+    assert.equal(out.status, 204);
+    assert.match(out.headers.getSetCookie().join('\n'), /latchkey_refresh=;.*(Max-Age=0|Expires=Thu, 01 Jan 1970)/i);
+    assert.equal(http.cookies.has('latchkey_refresh'), false);
+  });
+
+  it('has CORS off by default', async () => {
+    const r = await fetch(`${app.url}/auth/token`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(r.headers.get('access-control-allow-origin'), null);
+  });
+});
+
+describe(`CORS allow-list [${TEST_DB}]`, () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startApp({ CORS_ORIGINS: 'https://app.example.com' });
+  });
+  after(async () => app.close());
+
+  it('allows only configured origins, with credentials', async () => {
+    const allowed = await fetch(`${app.url}/auth/token`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-latchkey-csrf' } });
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
+    assert.equal(allowed.headers.get('access-control-allow-credentials'), 'true');
+    const denied = await fetch(`${app.url}/auth/token`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.notEqual(denied.headers.get('access-control-allow-origin'), 'https://evil.example');
+  });
+});
+
+describe(`housekeeping [${TEST_DB}]`, () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startApp({ SESSION_RETENTION: '1d', AUDIT_RETENTION: '2d' });
+  });
+  after(async () => app.close());
+
+  it('deletes long-revoked and long-expired sessions and old audit events, keeping the rest', async () => {
+    const http = new Http(app.url);
+    const user = await register(http, uniqueEmail('housekeeping'));
+    const keep = await login(http, user.email, PASSWORD, { deviceId: 'keep-device-1' });
+    const recentRevoked = await login(http, user.email, PASSWORD, { deviceId: 'recent-revoked-1' });
+    const oldRevoked = await login(http, user.email, PASSWORD, { deviceId: 'old-revoked-1' });
+    const oldExpired = await login(http, user.email, PASSWORD, { deviceId: 'old-expired-1' });
+    const day = 86400_000;
+    const now = Date.now();
+    await app.database.exec('UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ?', [now - 3600_000, 'user_logout', recentRevoked.session_id]);
+    await app.database.exec('UPDATE sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ?', [now - 2 * day, 'user_logout', oldRevoked.session_id]);
+    await app.database.exec('UPDATE sessions SET expires_at = ?, idle_expires_at = ? WHERE id = ?', [now - 2 * day, now - 2 * day, oldExpired.session_id]);
+    await app.database.exec("INSERT INTO audit_events (id, type, created_at) VALUES ('01a20000-0000-7000-8000-00000000000a', 'login_failed', ?)", [now - 3 * day]);
+    const result = await app.app.get(HousekeepingService).run(now);
+    assert.equal(result.sessions, 2);
+    assert.equal(result.events, 1);
+    const left = await app.database.rows<{ id: string }>('SELECT id FROM sessions WHERE user_id = ?', [user.id]);
+    assert.deepEqual(new Set(left.map((r) => r.id)), new Set([keep.session_id, recentRevoked.session_id]));
+    const recentEvents = await app.database.rows<{ n: number }>('SELECT COUNT(*) AS n FROM audit_events', []);
+    assert.ok(Number(recentEvents[0].n) > 0, 'recent events stay');
+    assert.ok(await works(http, keep));
+  });
+});
