@@ -31,6 +31,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
   private polling = false;
   private publisher?: Redis;
   private subscriber?: Redis;
+  private subscribed = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -98,6 +99,11 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** True once this instance both listens and can publish on the revocation channel. */
+  get redisReady(): boolean {
+    return this.subscribed && this.publisher?.status === 'ready';
+  }
+
   private connectRedis(url: string): void {
     const options = { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 };
     this.publisher = new Redis(url, options);
@@ -105,7 +111,10 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
     for (const client of [this.publisher, this.subscriber]) {
       client.on('error', (error: Error) => this.logger.warn(`redis: ${error.message}`));
     }
-    this.subscriber.subscribe(this.channel).catch((error: Error) => this.logger.warn(`redis subscribe failed: ${error.message}`));
+    this.subscriber
+      .subscribe(this.channel)
+      .then(() => (this.subscribed = true))
+      .catch((error: Error) => this.logger.warn(`redis subscribe failed: ${error.message}`));
     this.subscriber.on('message', (_channel: string, message: string) => {
       try {
         const { ids, at } = JSON.parse(message) as { ids: unknown; at: unknown };
