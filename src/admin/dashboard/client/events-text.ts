@@ -1,0 +1,66 @@
+import type { AuditEvent } from './types.js';
+
+const REASONS: Record<string, string> = {
+  user_logout: 'signed out',
+  user_revoked: 'removed by the user',
+  admin_revoked: 'revoked by an administrator',
+  password_changed: 'password changed',
+  refresh_token_reuse: 'stolen refresh token detected',
+  user_disabled: 'account disabled',
+  device_relogin: 'signed in again on the same device',
+  session_limit: 'too many devices',
+  wrong_password: 'wrong password',
+  unknown_user: 'unknown e-mail address',
+  account_disabled: 'account disabled',
+};
+
+export const TYPE_LABELS: Record<string, string> = {
+  user_registered: 'Account created',
+  login_succeeded: 'Signed in',
+  login_failed: 'Sign-in failed',
+  token_refreshed: 'Token refreshed',
+  refresh_token_reuse: 'Theft detected',
+  session_revoked: 'Device signed out',
+  password_changed: 'Password changed',
+  user_disabled: 'Account disabled',
+  user_enabled: 'Account enabled',
+  user_promoted: 'Made administrator',
+  user_demoted: 'Administrator role removed',
+  rate_limited: 'Rate limited',
+};
+
+export function typeLabel(type: string): string {
+  return TYPE_LABELS[type] ?? type.replace(/_/g, ' ');
+}
+
+function reason(value: unknown): string | null {
+  return typeof value === 'string' ? (REASONS[value] ?? value.replace(/_/g, ' ')) : null;
+}
+
+/** One readable sentence of what the event's details say; never the raw JSON. */
+export function describe(event: AuditEvent): string {
+  const d = event.details ?? {};
+  switch (event.type) {
+    case 'login_failed':
+      return reason(d.reason) ? `Reason: ${reason(d.reason)}` : '';
+    case 'session_revoked':
+      return reason(d.reason) ? `Reason: ${reason(d.reason)}` : '';
+    case 'refresh_token_reuse':
+      return 'An old refresh token was presented again; the whole session was revoked.';
+    case 'user_disabled':
+      return typeof d.revokedSessions === 'number' ? `${d.revokedSessions} device(s) signed out` : '';
+    case 'password_changed':
+      return typeof d.revokedSessions === 'number' ? `${d.revokedSessions} other device(s) signed out` : '';
+    case 'login_succeeded':
+    case 'token_refreshed':
+      return '';
+    case 'user_registered':
+      return d.role === 'admin' ? 'As an administrator' : '';
+    default: {
+      const parts = Object.entries(d)
+        .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+        .map(([k, v]) => `${k.replace(/([A-Z])/g, ' $1').toLowerCase()}: ${String(v)}`);
+      return parts.join(', ');
+    }
+  }
+}

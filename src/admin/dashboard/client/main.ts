@@ -1,0 +1,82 @@
+import { currentUserId, isAdmin, me, restore, signOut, whenSignedOut } from './api.js';
+import { h, loading, mount } from './dom.js';
+import { renderEvents } from './events.js';
+import { NOT_ADMIN, renderSignIn } from './signin.js';
+import { renderUser } from './user.js';
+import { renderUsers } from './users.js';
+
+const root = document.getElementById('app') as HTMLElement;
+let view: HTMLElement | null = null;
+let navLinks: HTMLAnchorElement[] = [];
+
+function showSignIn(notice?: string): void {
+  view = null;
+  document.title = 'Sign in · latchkey admin';
+  renderSignIn(root, () => void showApp(), notice);
+}
+
+async function notAdmin(): Promise<void> {
+  await signOut();
+  showSignIn(NOT_ADMIN);
+}
+
+async function showApp(): Promise<void> {
+  if (!isAdmin()) return notAdmin();
+  const who = h('span', { class: 'who' }, '');
+  const signOutButton = h('button', { type: 'button', class: 'button button-quiet' }, 'Sign out');
+  signOutButton.addEventListener('click', () => {
+    void signOut().then(() => showSignIn('You are signed out.'));
+  });
+  navLinks = [h('a', { href: '#/users', 'data-nav': 'users' }, 'Users'), h('a', { href: '#/events', 'data-nav': 'events' }, 'Events')];
+  view = h('main', { id: 'main', tabindex: '-1' });
+  mount(
+    root,
+    h('a', { href: '#main', class: 'skip' }, 'Skip to content'),
+    h('header', { class: 'topbar' }, h('span', { class: 'brand' }, 'latchkey', h('span', { class: 'brand-sub' }, ' admin')), h('nav', { class: 'nav', 'aria-label': 'Main' }, navLinks), h('div', { class: 'account' }, who, signOutButton)),
+    view,
+    h('div', { id: 'toast', class: 'toast', role: 'status', 'aria-live': 'polite' }),
+  );
+  route();
+  try {
+    who.textContent = (await me()).email;
+  } catch {
+    /* the name is decoration */
+  }
+}
+
+function route(): void {
+  if (!view) return;
+  const [path, query] = (location.hash.replace(/^#/, '') || '/users').split('?');
+  const params = new URLSearchParams(query ?? '');
+  const userMatch = /^\/users\/([0-9a-f-]{36})$/.exec(path);
+  const section = userMatch || path.startsWith('/users') ? 'users' : path.startsWith('/events') ? 'events' : 'users';
+  for (const link of navLinks) {
+    if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  const forbidden = () => void notAdmin();
+  if (userMatch) {
+    document.title = 'User · latchkey admin';
+    renderUser(view, userMatch[1], forbidden);
+  } else if (section === 'events') {
+    document.title = 'Events · latchkey admin';
+    renderEvents(view, params, forbidden);
+  } else {
+    document.title = 'Users · latchkey admin';
+    renderUsers(view, forbidden);
+  }
+  if (document.activeElement === document.body || document.activeElement?.closest('.nav, .back')) view.focus({ preventScroll: false });
+}
+
+window.addEventListener('hashchange', route);
+whenSignedOut((reason) => showSignIn(reason));
+
+async function start(): Promise<void> {
+  mount(root, h('main', { class: 'signin' }, loading('Loading…')));
+  if (await restore()) {
+    if (currentUserId()) return showApp();
+  }
+  showSignIn();
+}
+
+void start();

@@ -1,0 +1,163 @@
+import { api, ApiFailure, currentUserId } from './api.js';
+import { confirmAction } from './dialog.js';
+import { empty, errorState, h, loading, mount, toast } from './dom.js';
+import { eventRow } from './events.js';
+import { plural, timeEl } from './format.js';
+import { deviceLabel, parseUserAgent } from './ua.js';
+import type { AdminUser, AuditEvent, Page, Session } from './types.js';
+import { userBadges } from './users.js';
+
+const REVOKE_REASONS: Record<string, string> = {
+  user_logout: 'Signed out',
+  user_revoked: 'Removed by the user',
+  admin_revoked: 'Revoked by an administrator',
+  password_changed: 'Password changed',
+  refresh_token_reuse: 'Stolen token detected',
+  user_disabled: 'Account disabled',
+  device_relogin: 'Replaced by a new sign-in',
+  session_limit: 'Too many devices',
+};
+
+export function renderUser(view: HTMLElement, userId: string, onForbidden: () => void): void {
+  let showRevoked = false;
+  const header = h('div', { class: 'user-head' });
+  const actions = h('div', { class: 'actions' });
+  const devices = h('div', { id: 'devices', 'aria-live': 'polite' });
+  const events = h('div', { id: 'user-events' });
+  const toggle = h('input', { type: 'checkbox', id: 'show-revoked' });
+  toggle.addEventListener('change', () => {
+    showRevoked = toggle.checked;
+    void loadDevices();
+  });
+
+  const fail = (what: string, error: unknown, target: HTMLElement, retry: () => void) => {
+    if (error instanceof ApiFailure && error.status === 403) return onForbidden();
+    mount(target, errorState(`${what} could not be loaded: ${(error as Error).message}`, retry));
+  };
+
+  const loadUser = async () => {
+    try {
+      const user = await api<AdminUser>('GET', `/admin/users/${userId}`);
+      renderHeader(user);
+    } catch (error) {
+      if (error instanceof ApiFailure && error.status === 404) {
+        mount(view, h('div', { class: 'page-head' }, h('h1', {}, 'User not found')), empty('There is no user with this id.'), h('a', { href: '#/users' }, '← All users'));
+        return;
+      }
+      fail('The user', error, header, () => void loadUser());
+    }
+  };
+
+  const renderHeader = (user: AdminUser) => {
+    const self = user.id === currentUserId();
+    mount(
+      header,
+      h('h1', {}, user.email, ' ', userBadges(user)),
+      user.name ? h('p', { class: 'lead' }, user.name) : null,
+      h('dl', { class: 'meta' }, h('div', {}, h('dt', {}, 'Created'), h('dd', {}, timeEl(user.createdAt))), h('div', {}, h('dt', {}, 'Last sign-in'), h('dd', {}, timeEl(user.lastLoginAt))), h('div', {}, h('dt', {}, 'Active devices'), h('dd', { id: 'active-count' }, String(user.activeSessions)))),
+    );
+    const signOutAll = h('button', { type: 'button', class: 'button button-danger', disabled: user.activeSessions === 0 }, 'Sign out all devices');
+    signOutAll.addEventListener('click', () => void run(signOutAll, { title: 'Sign out all devices?', body: `Every device of ${user.email} will be signed out at once. They can sign in again with their password.`, confirm: 'Sign out all devices' }, async () => {
+      const r = await api<{ revoked: number }>('DELETE', `/admin/users/${user.id}/sessions`);
+      toast(`${plural(r.revoked, 'device')} signed out.`);
+    }));
+    const toggleDisabled = user.disabled
+      ? h('button', { type: 'button', class: 'button' }, 'Enable account')
+      : h('button', { type: 'button', class: 'button button-danger', disabled: self, title: self ? 'You cannot disable your own account' : null }, 'Disable account');
+    toggleDisabled.addEventListener('click', () =>
+      void (user.disabled
+        ? run(toggleDisabled, { title: 'Enable this account?', body: `${user.email} will be able to sign in again.`, confirm: 'Enable account' }, async () => {
+            await api('POST', `/admin/users/${user.id}/enable`);
+            toast('Account enabled.');
+          })
+        : run(toggleDisabled, { title: 'Disable this account?', body: `${user.email} will be signed out of every device and cannot sign in until the account is enabled again.`, confirm: 'Disable account', danger: true }, async () => {
+            await api('POST', `/admin/users/${user.id}/disable`);
+            toast('Account disabled and every device signed out.');
+          })),
+    );
+    mount(actions, signOutAll, toggleDisabled, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
+  };
+
+  /** Confirm, act, then reload what the action changed. */
+  const run = async (button: HTMLButtonElement, question: { title: string; body: string; confirm: string; danger?: boolean }, action: () => Promise<void>) => {
+    if (!(await confirmAction({ danger: true, ...question }))) return;
+    button.disabled = true;
+    try {
+      await action();
+    } catch (error) {
+      if (error instanceof ApiFailure && error.status === 403 && error.code === 'forbidden' && /administrator/.test(error.message)) return onForbidden();
+      toast(`That did not work: ${(error as Error).message}`, 'error');
+    }
+    await Promise.all([loadUser(), loadDevices(), loadEvents()]);
+  };
+
+  const loadDevices = async () => {
+    devices.setAttribute('aria-busy', 'true');
+    mount(devices, loading('Loading devices…'));
+    try {
+      const list = await api<{ items: Session[] }>('GET', `/admin/users/${userId}/sessions${showRevoked ? '?include=revoked' : ''}`);
+      devices.removeAttribute('aria-busy');
+      if (list.items.length === 0) {
+        mount(devices, empty(showRevoked ? 'This user has no devices on record.' : 'No active devices: this user is signed out everywhere.'));
+        return;
+      }
+      mount(devices, h('ul', { class: 'devices' }, list.items.map((s) => deviceCard(s))));
+    } catch (error) {
+      devices.removeAttribute('aria-busy');
+      fail('The devices', error, devices, () => void loadDevices());
+    }
+  };
+
+  const deviceCard = (s: Session): HTMLElement => {
+    const agent = parseUserAgent(s.userAgent);
+    const label = deviceLabel(s.deviceName, s.userAgent);
+    const active = s.revokedAt === null && new Date(s.expiresAt).getTime() > Date.now() && new Date(s.idleExpiresAt).getTime() > Date.now();
+    const expires = new Date(s.idleExpiresAt) < new Date(s.expiresAt) ? s.idleExpiresAt : s.expiresAt;
+    let revoke: HTMLButtonElement | null = null;
+    if (active) {
+      revoke = h('button', { type: 'button', class: 'button button-danger', 'aria-label': `Revoke ${label}` }, 'Revoke');
+      const button = revoke;
+      revoke.addEventListener('click', () => void run(button, { title: `Revoke ${label}?`, body: 'This device is signed out at once: its access token stops working and its refresh token is refused.', confirm: 'Revoke device', danger: true }, async () => {
+        await api('DELETE', `/admin/sessions/${s.id}`);
+        toast(`${label} signed out.`);
+      }));
+    }
+    return h(
+      'li',
+      { class: active ? 'device' : 'device device-revoked', 'data-session-id': s.id },
+      h('div', { class: 'device-head' }, h('span', { class: `device-icon device-${agent.kind}`, 'aria-hidden': 'true' }), h('div', {}, h('h3', { class: 'device-name' }, label), h('p', { class: 'device-agent' }, agent.kind === 'app' ? `${agent.browser} · not a browser` : `${agent.browser} · ${agent.os}`)), revoke),
+      h(
+        'dl',
+        { class: 'meta' },
+        h('div', {}, h('dt', {}, 'IP address'), h('dd', {}, s.ip ?? 'unknown')),
+        h('div', {}, h('dt', {}, 'Signed in'), h('dd', {}, timeEl(s.createdAt))),
+        h('div', {}, h('dt', {}, 'Last active'), h('dd', {}, timeEl(s.lastUsedAt, 'relative'))),
+        active
+          ? h('div', {}, h('dt', {}, 'Expires'), h('dd', {}, timeEl(expires)))
+          : h('div', {}, h('dt', {}, 'Signed out'), h('dd', {}, s.revokedAt ? timeEl(s.revokedAt) : 'expired', s.revokedReason ? ` — ${REVOKE_REASONS[s.revokedReason] ?? s.revokedReason}` : '')),
+      ),
+    );
+  };
+
+  const loadEvents = async () => {
+    mount(events, loading('Loading events…'));
+    try {
+      const page = await api<Page<AuditEvent>>('GET', `/admin/events?userId=${userId}&limit=15`);
+      if (page.items.length === 0) return mount(events, empty('No security events for this user.'));
+      mount(events, h('ul', { class: 'events' }, page.items.map((e) => eventRow(e, { showUser: false }))), page.nextCursor ? h('a', { href: `#/events?userId=${userId}` }, 'All events of this user →') : null);
+    } catch (error) {
+      fail('The events', error, events, () => void loadEvents());
+    }
+  };
+
+  mount(
+    view,
+    h('a', { href: '#/users', class: 'back' }, '← All users'),
+    header,
+    actions,
+    h('section', { 'aria-labelledby': 'devices-title', class: 'section' }, h('div', { class: 'section-head' }, h('h2', { id: 'devices-title' }, 'Devices'), h('label', { class: 'check' }, toggle, ' Show signed-out devices')), devices),
+    h('section', { 'aria-labelledby': 'events-title', class: 'section' }, h('h2', { id: 'events-title' }, 'Recent security events'), events),
+  );
+  mount(header, loading('Loading user…'));
+  void Promise.all([loadUser(), loadDevices(), loadEvents()]);
+}

@@ -1,0 +1,110 @@
+import { api, ApiFailure } from './api.js';
+import { empty, errorState, h, loading, mount } from './dom.js';
+import { timeEl } from './format.js';
+import type { AdminUser, Page } from './types.js';
+
+/** Kept across navigation, so "back to users" returns to the same search and page. */
+const state = { q: '', cursors: [null] as Array<string | null>, page: 0 };
+
+export function userBadges(user: AdminUser): HTMLElement[] {
+  return [user.role === 'admin' ? h('span', { class: 'badge badge-admin' }, 'Admin') : null, user.disabled ? h('span', { class: 'badge badge-disabled' }, 'Disabled') : null].filter(
+    (x): x is HTMLElement => x !== null,
+  );
+}
+
+export function renderUsers(view: HTMLElement, onForbidden: () => void): void {
+  const search = h('input', { id: 'user-search', type: 'search', value: state.q, autocomplete: 'off', spellcheck: 'false', placeholder: 'e-mail or name', 'aria-controls': 'user-results' });
+  const results = h('div', { id: 'user-results', 'aria-live': 'polite' });
+  const prev = h('button', { type: 'button', class: 'button' }, '← Previous');
+  const next = h('button', { type: 'button', class: 'button' }, 'Next →');
+  const pageInfo = h('span', { class: 'muted' });
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of users' }, prev, pageInfo, next);
+  let controller: AbortController | null = null;
+  let timer: number | undefined;
+
+  const load = async () => {
+    controller?.abort();
+    controller = new AbortController();
+    const signal = controller.signal;
+    results.setAttribute('aria-busy', 'true');
+    mount(results, loading('Loading users…'));
+    pager.hidden = true;
+    const query = new URLSearchParams({ limit: '20' });
+    if (state.q) query.set('q', state.q);
+    const cursor = state.cursors[state.page];
+    if (cursor) query.set('cursor', cursor);
+    try {
+      const page = await api<Page<AdminUser>>('GET', `/admin/users?${query}`, { signal });
+      state.cursors[state.page + 1] = page.nextCursor;
+      state.cursors.length = state.page + 2;
+      results.removeAttribute('aria-busy');
+      if (page.items.length === 0) {
+        mount(results, empty(state.q ? `No users match “${state.q}”.` : 'There are no users yet.'));
+      } else {
+        mount(results, table(page.items));
+      }
+      prev.disabled = state.page === 0;
+      next.disabled = !page.nextCursor;
+      pageInfo.textContent = `Page ${state.page + 1}`;
+      pager.hidden = state.page === 0 && !page.nextCursor;
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') return;
+      results.removeAttribute('aria-busy');
+      if (error instanceof ApiFailure && error.status === 403) return onForbidden();
+      mount(results, errorState(`The users could not be loaded: ${(error as Error).message}`, () => void load()));
+    }
+  };
+
+  search.addEventListener('input', () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => {
+      const q = search.value.trim();
+      if (q === state.q) return;
+      state.q = q;
+      state.cursors = [null];
+      state.page = 0;
+      void load();
+    }, 250);
+  });
+  prev.addEventListener('click', () => {
+    if (state.page > 0) state.page -= 1;
+    void load();
+  });
+  next.addEventListener('click', () => {
+    if (state.cursors[state.page + 1]) state.page += 1;
+    void load();
+  });
+
+  mount(
+    view,
+    h('div', { class: 'page-head' }, h('h1', {}, 'Users')),
+    h('div', { class: 'field field-search' }, h('label', { for: 'user-search' }, 'Search by e-mail or name'), search),
+    results,
+    pager,
+  );
+  void load();
+}
+
+function table(users: AdminUser[]): HTMLElement {
+  return h(
+    'table',
+    { class: 'table table-users' },
+    h('caption', { class: 'visually-hidden' }, 'Users, newest first'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Active devices'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Last sign-in'))),
+    h(
+      'tbody',
+      {},
+      users.map((u) =>
+        h(
+          'tr',
+          { class: u.disabled ? 'row-disabled' : '', 'data-user-id': u.id },
+          h('td', { 'data-label': 'User' }, h('a', { href: `#/users/${u.id}`, class: 'user-link' }, u.email), u.name ? h('div', { class: 'muted' }, u.name) : null),
+          h('td', { 'data-label': 'Status' }, userBadges(u).length ? userBadges(u) : h('span', { class: 'muted' }, 'Active')),
+          h('td', { 'data-label': 'Active devices', class: 'num' }, h('span', { class: u.activeSessions ? 'count' : 'count count-zero' }, String(u.activeSessions))),
+          h('td', { 'data-label': 'Created' }, timeEl(u.createdAt)),
+          h('td', { 'data-label': 'Last sign-in' }, timeEl(u.lastLoginAt, 'relative')),
+        ),
+      ),
+    ),
+  );
+}
