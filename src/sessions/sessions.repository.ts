@@ -77,9 +77,13 @@ export class SessionsRepository {
     await db.getRepository(Session).insert(session);
   }
 
-  /** Serialises concurrent logins of one user (MySQL row lock; SQLite transactions are queued). */
-  async lockUser(userId: string, db: Db): Promise<void> {
-    if (!this.database.sqlite) await db.query('SELECT id FROM users WHERE id = ? FOR UPDATE', [userId]);
+  /**
+   * Locks the user row for the enclosing transaction (SQLite transactions are queued instead),
+   * serialising concurrent logins, and returns the user's standing as of that lock.
+   */
+  async lockUser(userId: string, db: Db): Promise<{ disabledAt: number | null } | null> {
+    const rows = await db.query(`SELECT disabled_at FROM users WHERE id = ?${this.database.sqlite ? '' : ' FOR UPDATE'}`, [userId]);
+    return rows[0] ? { disabledAt: num(rows[0].disabled_at) } : null;
   }
 
   /** Ids of not-yet-revoked sessions in scope, locked for the enclosing transaction. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { ApiError } from '../common/api-error';
 import { uuidv7 } from '../common/ids';
 import type { ClientContext } from '../common/client-context';
 import { Db, DatabaseService } from '../database/database.service';
@@ -72,7 +73,9 @@ export class SessionsService {
     db: Db,
     now = Date.now(),
   ): Promise<{ session: IssuedSession; revoked: Revoked[] }> {
-    await this.repository.lockUser(user.id, db);
+    // Re-checked under the lock: a disable that committed after the caller's check still wins.
+    const standing = await this.repository.lockUser(user.id, db);
+    if (!standing || standing.disabledAt !== null) throw ApiError.accountDisabled();
     const deviceId = device.deviceId ?? uuidv7(now);
     const revoked: Revoked[] = [];
 
