@@ -3,11 +3,15 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
 import cookie from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from './config/config';
 import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
 import { pinoOptions, requestId } from './common/logging';
+import { clientErrorResponse } from './common/error-mapping';
+import { sendError } from './common/exception.filter';
+import { strictJsonParser } from './common/json-body';
 
 export const BODY_LIMIT = 64 * 1024;
 
@@ -30,6 +34,18 @@ export async function createApp(config: AppConfig, options: { bufferLogs?: boole
     return503OnClosing: true,
     logger: pinoOptions(config),
     genReqId: requestId,
+    // Bad percent-encoding and over-long path parameters: the contract's error body, not Fastify's.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => sendError(reply, error, request),
+    // Requests Node refuses before routing (headers over 16 KiB → 431, malformed HTTP → 400).
+    clientErrorHandler: (error, socket) => {
+      if ((error as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) {
+        const { status, reason, body } = clientErrorResponse(error as { code?: string });
+        const text = JSON.stringify(body);
+        socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+      }
+      socket.destroy(error);
+    },
   });
   const fastify = adapter.getInstance();
   // JSON is the contract's body type; text/plain would otherwise be parsed as a string.
@@ -39,6 +55,8 @@ export async function createApp(config: AppConfig, options: { bufferLogs?: boole
     bufferLogs: options.bufferLogs ?? true,
   });
   app.useLogger(app.get(Logger));
+  // JSON with repeated keys or absurd nesting is refused; the rest is Fastify's own parser.
+  app.useBodyParser('application/json', { bodyLimit: BODY_LIMIT }, strictJsonParser(fastify) as never);
   app.enableShutdownHooks();
 
   // Nest's Fastify adapter already parses application/x-www-form-urlencoded; only two routes take it.

@@ -9,6 +9,7 @@ import { Auth, CurrentPrincipal } from './auth.guard';
 import { LoginDto, LogoutQuery, TokenResponseView } from './dto';
 import type { Principal } from './jwt.strategy';
 import { readOAuthParams } from './oauth-request';
+import { AuthRateLimit } from './rate-limit';
 import { RefreshCookie } from './refresh-cookie';
 
 class LoginResponse extends TokenResponseView {
@@ -25,6 +26,7 @@ export class AuthController {
 
   @Post('login')
   @HttpCode(200)
+  @AuthRateLimit()
   @ApiOkResponse({ type: LoginResponse })
   @ApiUnauthorizedResponse({ description: 'invalid_credentials' })
   @ApiForbiddenResponse({ description: 'account_disabled' })

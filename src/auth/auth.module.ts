@@ -10,12 +10,13 @@ import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { DiscoveryController } from './discovery.controller';
 import { JwtStrategy } from './jwt.strategy';
+import { RateLimitModule } from './rate-limit';
 import { MeController } from './me.controller';
 import { RefreshCookie } from './refresh-cookie';
 import { SigningKeysService } from './signing-keys.service';
 
 @Module({
-  imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule],
+  imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule],
   controllers: [AuthController, MeController, DiscoveryController],
   providers: [AuthService, AccessTokensService, SigningKeysService, JwtStrategy, AccessTokenGuard, RefreshCookie],
   exports: [AccessTokenGuard, SigningKeysService, AuthService],

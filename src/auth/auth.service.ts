@@ -9,6 +9,7 @@ import { User } from '../users/user.entity';
 import { IssuedSession, SessionsService } from '../sessions/sessions.service';
 import { AccessTokensService } from './access-tokens.service';
 import type { Principal } from './jwt.strategy';
+import { LoginLockoutService } from './login-lockout.service';
 
 /** RFC 6749 §5.1 token response, plus the session and device it belongs to. */
 export interface TokenResponse {
@@ -40,6 +41,7 @@ export class AuthService {
     private readonly sessions: SessionsService,
     private readonly accessTokens: AccessTokensService,
     private readonly audit: AuditService,
+    private readonly lockout: LoginLockoutService,
   ) {}
 
   /**
@@ -48,6 +50,8 @@ export class AuthService {
    */
   async login(input: LoginInput, client: ClientContext): Promise<{ tokens: TokenResponse; user: User }> {
     const user = await this.users.findByEmail(input.email);
+    // LOGIN_LOCKOUT, the same for known and unknown addresses; a locked one never reaches argon2.
+    await this.lockout.attempt(input.email, user?.id ?? null, client);
     const ok = await this.passwords.verify(user?.passwordHash, input.password);
     if (!user || !ok) {
       await this.audit.record({ type: 'login_failed', userId: user?.id ?? null, client, details: { reason: user ? 'wrong_password' : 'unknown_user' } });
@@ -57,6 +61,7 @@ export class AuthService {
       await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'account_disabled' } });
       throw ApiError.accountDisabled();
     }
+    await this.lockout.succeeded(input.email);
     const now = Date.now();
     const { session, revoked } = await this.database.transaction(async (db) => {
       const opened = await this.sessions.open(user, { deviceId: input.deviceId, deviceName: input.deviceName }, client, db, now);

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, IsString, Length, Matches, MaxLength, MinLength, Validate } from 'class-validator';
-import { PasswordPolicy, Trim } from '../users/dto';
+import { IsBoolean, IsIn, IsOptional, IsString, Length, Matches, Validate } from 'class-validator';
+import { DISPLAY_CHARACTERS, PasswordPolicy, PresentedPassword, Trim } from '../users/dto';
 import { PASSWORD_MAX } from '../users/password.service';
 
 export class LoginDto {
@@ -11,10 +11,8 @@ export class LoginDto {
   email: string;
 
   @ApiProperty({ maxLength: PASSWORD_MAX })
-  @IsString()
-  @MinLength(1)
   // Refused before hashing: a megabyte password would otherwise buy argon2 time.
-  @MaxLength(PASSWORD_MAX * 2)
+  @Validate(PresentedPassword)
   password: string;
 
   @ApiPropertyOptional({ description: "The client's stable random id for this installation; generated when absent.", maxLength: 64 })
@@ -28,6 +26,7 @@ export class LoginDto {
   @IsString()
   @Trim()
   @Length(1, 100)
+  @Matches(DISPLAY_CHARACTERS, { message: 'deviceName must not contain control characters' })
   deviceName?: string;
 
   @ApiPropertyOptional({ description: 'Put the refresh token in an HttpOnly cookie instead of the body.' })
@@ -45,9 +44,7 @@ export class LogoutQuery {
 
 export class ChangePasswordDto {
   @ApiProperty()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(PASSWORD_MAX * 2)
+  @Validate(PresentedPassword)
   currentPassword: string;
 
   @ApiProperty({ minLength: 8, maxLength: PASSWORD_MAX })

@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
-import type { ThrottlerStorage, ThrottlerStorageRecord } from '@nestjs/throttler';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
+
+type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 /** One counter after a hit: how many hits its window has seen, and how long the window has left. */
 export interface Hit {
@@ -119,7 +121,9 @@ export class RedisCounterStore implements CounterStore {
 
   async close(): Promise<void> {
     await this.fallback.close();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // quit() alone would leave a client that never connected reconnecting forever.
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    this.redis.disconnect();
   }
 }
 

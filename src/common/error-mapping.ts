@@ -94,7 +94,8 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   // Fastify's own errors (body parsing, content type, limits) carry a 4xx statusCode.
   const fe = error as { statusCode?: number; code?: string } | null;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const status = fe.statusCode;
+    // An over-long path parameter is a malformed id (API.md: 400), not a 414.
+    const status = fe.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 400 : fe.statusCode;
     const message = FASTIFY_MESSAGES[fe.code ?? ''] ?? 'The request could not be processed.';
     return { status, body: { statusCode: status, error: CODE_BY_STATUS[status] ?? 'bad_request', message }, headers: {} };
   }
@@ -109,4 +110,24 @@ const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'This content type is not supported; send application/json.',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'The Content-Length header does not match the body.',
   FST_ERR_CTP_INVALID_TYPE: 'The Content-Type header is not valid.',
+  FST_ERR_BAD_URL: 'The URL is not valid (bad percent-encoding).',
+  FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is too long.',
 };
+
+/**
+ * Node rejects some requests before Fastify or Nest see them (headers over 16 KiB, malformed
+ * HTTP, a request that took too long); this writes those answers in the contract's shape too.
+ */
+export function clientErrorResponse(error: { code?: string }): { status: number; reason: string; body: ErrorBody } {
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return {
+      status: 431,
+      reason: 'Request Header Fields Too Large',
+      body: { statusCode: 431, error: 'request_header_fields_too_large', message: 'The request headers are larger than 16 KiB.' },
+    };
+  }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { status: 408, reason: 'Request Timeout', body: { statusCode: 408, error: 'request_timeout', message: 'The request took too long to arrive.' } };
+  }
+  return { status: 400, reason: 'Bad Request', body: { statusCode: 400, error: 'validation_failed', message: 'The request is not valid HTTP.' } };
+}

@@ -2,8 +2,18 @@ import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toErrorResponse } from './error-mapping';
 
+/** RFC 6749/7009 endpoints: their errors use the RFC's codes and are never cached. */
+const OAUTH_ROUTES = new Set(['/auth/token', '/auth/revoke']);
+const OAUTH_CODES = new Set(['invalid_request', 'invalid_grant', 'unsupported_grant_type']);
+
 export function sendError(reply: FastifyReply, error: unknown, request?: FastifyRequest): void {
-  const { status, body, headers } = toErrorResponse(error);
+  let { status, body, headers } = toErrorResponse(error);
+  if (request && OAUTH_ROUTES.has(request.url.split('?')[0])) {
+    // A body that failed before the handler (malformed JSON, a pollution key, a repeated
+    // field) is RFC 6749 §5.2 `invalid_request` here, with error_description.
+    if (status === 400 && !OAUTH_CODES.has(body.error)) body = { statusCode: 400, error: 'invalid_request', message: body.message, error_description: body.message };
+    headers = { ...headers, 'cache-control': 'no-store', pragma: 'no-cache' };
+  }
   if (status >= 500 && status !== 503) {
     // The error itself is logged server-side; the client gets only the generic body.
     new Logger('Error').error({ err: error, reqId: request?.id }, 'unhandled error');

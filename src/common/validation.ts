@@ -1,6 +1,30 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError, FieldError } from './api-error';
 
+/** With the u flag this matches only unpaired surrogates, which no UTF-8 column can store. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Rules for every value of every body and query, before any validator sees them: no null
+ * (an optional field is left out, not nulled), no NUL character, no lone surrogate (some
+ * validators throw on them, and no database column can keep them faithfully). Iterative, so
+ * depth costs no stack.
+ */
+function valueProblem(root: unknown): FieldError | null {
+  const stack: Array<[string, unknown]> = Object.entries(root as object);
+  while (stack.length) {
+    const [path, value] = stack.pop()!;
+    if (value === null) return { field: path, message: `${path} must not be null; leave it out instead` };
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return { field: path, message: `${path} must not contain NUL characters` };
+      if (LONE_SURROGATE.test(value)) return { field: path, message: `${path} must be well-formed Unicode` };
+    } else if (typeof value === 'object') {
+      for (const [k, v] of Object.entries(value as object)) stack.push([`${path}.${k}`, v]);
+    }
+  }
+  return null;
+}
+
 function flatten(errors: ValidationError[], prefix = ''): FieldError[] {
   return errors.flatMap((e) => {
     const field = prefix + e.property;
@@ -38,6 +62,8 @@ export class StrictValidationPipe extends ValidationPipe {
       }
       const pollution = Object.keys(value as object).find((k) => k === '__proto__' || k === 'constructor' || k === 'prototype');
       if (pollution) throw ApiError.validation([{ field: pollution, message: `${pollution} is not an accepted field` }]);
+      const problem = valueProblem(value);
+      if (problem) throw ApiError.validation([problem]);
     }
     return super.transform(value, metadata);
   }

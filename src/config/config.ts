@@ -171,10 +171,13 @@ function loadSecrets(env: Env, production: boolean, dataDir: string): Secrets {
       chmodSync(file, 0o600);
     }
   }
-  return {
-    refreshKeys: parseRefreshKeys('REFRESH_TOKEN_KEYS', refreshRaw ?? stored.refreshKeys ?? ''),
-    keyEncryptionKey: parseKey('KEY_ENCRYPTION_KEY', kekRaw ?? stored.keyEncryptionKey ?? ''),
-  };
+  const refreshKeys = parseRefreshKeys('REFRESH_TOKEN_KEYS', refreshRaw ?? stored.refreshKeys ?? '');
+  const keyEncryptionKey = parseKey('KEY_ENCRYPTION_KEY', kekRaw ?? stored.keyEncryptionKey ?? '');
+  // One key, one purpose: a copy-pasted key would tie the refresh MACs to the key vault.
+  if (refreshKeys.some((k) => k.key.equals(keyEncryptionKey))) {
+    throw new ConfigError('KEY_ENCRYPTION_KEY', 'a key of its own, not one of the REFRESH_TOKEN_KEYS (generate one with: openssl rand -base64 32)');
+  }
+  return { refreshKeys, keyEncryptionKey };
 }
 
 /** Injection token for the validated configuration. */

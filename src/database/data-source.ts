@@ -7,9 +7,11 @@ import { Session } from '../sessions/session.entity';
 import { AuditEvent } from '../audit/audit-event.entity';
 import { SigningKey } from '../auth/signing-key.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-InitialSchema';
+import { EmailExactCollation1764100000000 } from './migrations/1764100000000-EmailExactCollation';
+import { DropTimedOutConnections, StatementLogger } from './bounded-queries';
 
 export const ENTITIES = [User, Session, AuditEvent, SigningKey];
-export const MIGRATIONS = [InitialSchema1764000000000];
+export const MIGRATIONS = [InitialSchema1764000000000, EmailExactCollation1764100000000];
 
 type DbConfig = Pick<AppConfig, 'mysql' | 'dataDir' | 'dbTimeoutMs'>;
 
@@ -37,6 +39,13 @@ export function dataSourceOptions(config: DbConfig): DataSourceOptions {
       supportBigNumbers: true,
       bigNumberStrings: false,
       connectTimeout: config.dbTimeoutMs,
+      // Every statement is bounded too: a database that accepts connections but never answers
+      // (a partition, a hung server) gives a 503 after DB_TIMEOUT_MS, not a request that hangs.
+      // A connection whose statement timed out is dropped from the pool (bounded-queries.ts).
+      enableQueryTimeout: true,
+      maxQueryExecutionTime: config.dbTimeoutMs,
+      subscribers: [DropTimedOutConnections],
+      logger: new StatementLogger(),
       poolSize: 10,
       extra: {
         // Bounded waits so a dead database gives a quick 503, not a hung request.
@@ -76,5 +85,20 @@ export async function ensureMysqlDatabase(config: DbConfig): Promise<void> {
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${m.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   } finally {
     await conn.end();
+  }
+}
+
+/**
+ * Pending migrations, without the per-statement timeout: a schema change on a large table may
+ * legitimately take longer than any request should wait.
+ */
+export async function runMigrations(dataSource: DataSource): Promise<Array<{ name: string }>> {
+  const options = dataSource.driver.options as { enableQueryTimeout?: boolean };
+  const bounded = options.enableQueryTimeout;
+  options.enableQueryTimeout = false;
+  try {
+    return await dataSource.runMigrations({ transaction: 'each' });
+  } finally {
+    options.enableQueryTimeout = bounded;
   }
 }

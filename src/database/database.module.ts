@@ -1,7 +1,7 @@
 import { Global, Logger, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { createDataSource, ensureMysqlDatabase } from './data-source';
+import { createDataSource, ensureMysqlDatabase, runMigrations } from './data-source';
 import { DatabaseService } from './database.service';
 
 /** Connects, creates the MySQL database when missing, and runs pending migrations at start. */
@@ -9,7 +9,7 @@ export async function openDatabase(config: AppConfig): Promise<DataSource> {
   await ensureMysqlDatabase(config);
   const dataSource = createDataSource(config);
   await dataSource.initialize();
-  const applied = await dataSource.runMigrations({ transaction: 'each' });
+  const applied = await runMigrations(dataSource);
   if (applied.length) new Logger('Database').log(`applied migrations: ${applied.map((m) => m.name).join(', ')}`);
   return dataSource;
 }

@@ -25,7 +25,11 @@ export function parseRefreshToken(token: unknown): RefreshTokenParts | null {
   if (typeof token !== 'string' || token.length > REFRESH_TOKEN_MAX_LENGTH) return null;
   const m = TOKEN.exec(token);
   if (!m) return null;
-  return { sessionId: m[1], generation: Number(m[2]), keyId: m[3], mac: Buffer.from(m[4], 'base64url') };
+  const mac = Buffer.from(m[4], 'base64url');
+  // One spelling per token: the 43rd character also carries two unused bits, and a decoder
+  // ignores them, so without this check four different strings would be the same token.
+  if (mac.toString('base64url') !== m[4]) return null;
+  return { sessionId: m[1], generation: Number(m[2]), keyId: m[3], mac };
 }
 
 function mac(key: Buffer, sessionId: string, generation: number, keyId: string, salt: string): Buffer {

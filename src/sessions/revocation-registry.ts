@@ -128,6 +128,13 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.pollTimer);
     clearInterval(this.sweepTimer);
-    await Promise.all([this.publisher?.quit().catch(() => undefined), this.subscriber?.quit().catch(() => undefined)]);
+    // quit() alone leaves a client that never connected (Redis down) reconnecting forever,
+    // which would keep the process alive after shutdown; disconnect() ends that.
+    const close = async (client?: Redis) => {
+      if (!client) return;
+      if (client.status === 'ready') await client.quit().catch(() => undefined);
+      client.disconnect();
+    };
+    await Promise.all([close(this.publisher), close(this.subscriber)]);
   }
 }

@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiForbiddenResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { Client, ClientContext } from '../common/client-context';
+import { AuthRateLimit } from '../auth/rate-limit';
 import { RegisterDto } from './dto';
 import { toUserView, UserView } from './user.view';
 import { UsersService } from './users.service';
@@ -16,6 +17,7 @@ export class UsersController {
 
   @Post('register')
   @HttpCode(201)
+  @AuthRateLimit()
   @ApiCreatedResponse({ type: RegisterResponse })
   @ApiConflictResponse({ description: 'email_taken' })
   @ApiForbiddenResponse({ description: 'forbidden: registration is closed' })

@@ -66,7 +66,6 @@ describe(`graceful shutdown of the real process [${TEST_DB}]`, () => {
     const { code, signal } = await exited;
     assert.ok(code === 0 || signal === 'SIGTERM', `clean exit, got code ${code} signal ${signal}`);
     await assert.rejects(fetch(`${url}/health`), 'no longer listening');
-    assert.equal(stdout.split('\n').filter((l) => l.includes('"request completed"') && l.includes('"statusCode":200')).length >= 5, true, 'register and the 4 logins completed');
     assert.doesNotMatch(stderr, /error/i, stderr);
   });
 });
