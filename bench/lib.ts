@@ -4,11 +4,12 @@
  * JSON/table output. Everything targets 127.0.0.1 only.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, createPrivateKey, KeyObject, randomBytes, sign } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as mysql from 'mysql2/promise';
+import { uuidv7 } from '../src/common/ids';
 // autocannon ships no typings; the subset used here is typed below.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult> & { stop?: () => void };
@@ -166,7 +167,9 @@ export async function startApp(options: StartOptions): Promise<AppProcess> {
   const logFile = join(logDir, `${options.name}-${port}.log`);
   const out = createWriteStream(logFile);
   const script = options.script ?? join(ROOT, 'dist', 'src', 'main.js');
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script], {
+  // Diagnostics only, e.g. BENCH_APP_NODE_ARGS=--trace-gc (output in the app's log file).
+  const extraArgs = process.env.BENCH_APP_NODE_ARGS ? process.env.BENCH_APP_NODE_ARGS.split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...extraArgs, ...(options.nodeArgs ?? []), script], {
     cwd: ROOT,
     env: appEnv(options.database, options.secrets, port, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -279,6 +282,39 @@ export async function seedViaLogin(app: { url: string }, tag: string, users: num
   await parallel(users, concurrency, (i) => register(app, emails[i]));
   return parallel(users * perUser, concurrency, (i) => login(app, emails[i % users], `dev-${tag}-${i}`));
 }
+
+/** The app's current signing key, unsealed exactly as SigningKeysService does (AES-256-GCM, AAD = kid). */
+export async function appSigningKey(database: string, secrets: Secrets): Promise<{ kid: string; key: KeyObject }> {
+  const conn = await connect(database);
+  try {
+    const [rows] = (await conn.query('SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1')) as unknown as [Array<{ kid: string; private_key: string }>];
+    const { kid, private_key: sealed } = rows[0];
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', secrets.keyEncryptionKey, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(kid));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    const der = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
+    return { kid, key: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }) };
+  } finally {
+    await conn.end();
+  }
+}
+
+/** `count` distinct RS256 access tokens with the app's claims, signed on libuv's thread pool. */
+export async function mintAccessTokens(signing: { kid: string; key: KeyObject }, sessions: Array<{ session_id: string; user: { id: string } }>, count: number): Promise<string[]> {
+  const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: signing.kid })).toString('base64url');
+  const out: string[] = new Array(count);
+  await parallel(count, 8, async (i) => {
+    const s = sessions[i % sessions.length];
+    const iat = Math.floor(Date.now() / 1000);
+    const claims = { sid: s.session_id, role: 'user', iat, exp: iat + 900, aud: 'latchkey', iss: 'http://localhost:3000', sub: s.user.id, jti: uuidv7() };
+    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const signature = await new Promise<Buffer>((resolve, reject) => sign('sha256', Buffer.from(input), signing.key, (err, sig) => (err ? reject(err) : resolve(sig))));
+    out[i] = `${input}.${signature.toString('base64url')}`;
+  });
+  return out;
+}
+
 
 // ---------------------------------------------------------------- autocannon
 

@@ -1,6 +1,9 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 
+/** A transaction InnoDB rolled back as a deadlock victim is run again, at most this many times in all. */
+const MAX_DEADLOCK_ATTEMPTS = 4;
+
 /** A connection-bound handle: the transaction's manager, or the data source's default one. */
 export type Db = EntityManager;
 
@@ -46,7 +49,23 @@ export class DatabaseService implements OnApplicationShutdown {
    * instead. MySQL transactions each get their own pooled connection.
    */
   async transaction<T>(work: (db: Db) => Promise<T>): Promise<T> {
-    if (!this.sqlite) return this.dataSource.transaction(work);
+    if (!this.sqlite) {
+      // READ COMMITTED: locking reads take no gap locks. Under REPEATABLE READ, concurrent logins
+      // of *different* users deadlocked on the gap at the end of IDX_sessions_user_revoked (the
+      // device-relogin SELECT ... FOR UPDATE against the next user's INSERT; bench/logins.ts).
+      // What must be serialised is serialised by row locks (the user row, the sessions in scope).
+      // A deadlock victim is rolled back whole by InnoDB; work functions only touch the database,
+      // so it is run again, a bounded number of times.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.dataSource.transaction('READ COMMITTED', work);
+        } catch (error) {
+          const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
+          if (code !== 'ER_LOCK_DEADLOCK' || attempt >= MAX_DEADLOCK_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+        }
+      }
+    }
     const run = this.sqliteTail.then(() => this.dataSource.transaction(work));
     this.sqliteTail = run.catch(() => undefined);
     return run;

@@ -1,0 +1,76 @@
+/**
+ * `npm run bench`: every scenario in turn, each in its own process (which starts the app
+ * processes it needs), with a time limit per scenario and for the whole run (15 minutes).
+ * Then `npm run bench:report` turns bench/results/*.json into docs/BENCHMARKS.md.
+ * Run one scenario alone with: node dist/bench/<scenario>.js
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import * as mysql from 'mysql2/promise';
+import { MYSQL, ROOT, log, round, writeResult } from './lib';
+
+const SCENARIOS: Array<{ name: string; file: string; nodeArgs?: string[]; limitS: number }> = [
+  { name: 'argon2-hash', file: 'argon2-hash.js', limitS: 60 },
+  { name: 'jwt-algorithms', file: 'jwt-algorithms.js', limitS: 60 },
+  { name: 'registry-memory', file: 'registry-memory.js', nodeArgs: ['--expose-gc'], limitS: 60 },
+  { name: 'session-row-size', file: 'session-row-size.js', limitS: 120 },
+  { name: 'guard', file: 'guard.js', limitS: 300 },
+  { name: 'refresh', file: 'refresh.js', limitS: 120 },
+  { name: 'logins', file: 'logins.js', limitS: 150 },
+  { name: 'propagation', file: 'propagation.js', limitS: 240 },
+  { name: 'scale', file: 'scale.js', limitS: 480 },
+];
+const TOTAL_LIMIT_S = 15 * 60;
+
+function runOne(file: string, nodeArgs: string[], limitS: number): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'bench', file)], { cwd: ROOT, stdio: 'inherit' });
+    const timer = setTimeout(() => {
+      log(`${file}: over ${limitS} s, killing it`);
+      child.kill('SIGTERM');
+    }, limitS * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code ?? 1);
+    });
+  });
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  try {
+    const conn = await mysql.createConnection(MYSQL);
+    const [[row]] = (await conn.query('SELECT VERSION() AS v')) as unknown as [Array<{ v: string }>];
+    out.mariadb = row.v;
+    await conn.end();
+  } catch (error) {
+    out.mariadb = `unreachable: ${(error as Error).message}`;
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const started = Date.now();
+  const runs: Array<{ name: string; seconds: number; exitCode: number }> = [];
+  for (const s of SCENARIOS) {
+    if (only.length && !only.includes(s.name)) continue;
+    const left = TOTAL_LIMIT_S - (Date.now() - started) / 1000;
+    if (left < 10) {
+      log(`skipping ${s.name}: the 15-minute budget is spent`);
+      runs.push({ name: s.name, seconds: 0, exitCode: -1 });
+      continue;
+    }
+    log(`=== ${s.name}`);
+    const t = Date.now();
+    const code = await runOne(s.file, s.nodeArgs ?? [], Math.min(s.limitS, left));
+    runs.push({ name: s.name, seconds: round((Date.now() - t) / 1000, 1), exitCode: code });
+  }
+  const totalSeconds = round((Date.now() - started) / 1000, 1);
+  writeResult('run', { startedAt: new Date(started).toISOString(), totalSeconds, runs, ...(await versions()) });
+  console.table(runs);
+  log(`all scenarios in ${totalSeconds} s; now: npm run bench:report`);
+  process.exit(runs.some((r) => r.exitCode !== 0) ? 1 : 0);
+}
+
+void main();
