@@ -46,6 +46,11 @@ export class AuditService {
     const rows = await this.repository.list(query);
     return rows.map((row) => ({ ...row, details: parseDetails(row.details) }));
   }
+
+  /** Housekeeping: one bounded batch of events older than `before`. */
+  deleteOlderThan(before: number, batch: number): Promise<number> {
+    return this.repository.deleteOlderThan(before, batch);
+  }
 }
 
 function parseDetails(text: string | null): Record<string, unknown> | null {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { AuditRetentionRepository } from '../audit/audit-retention.repository';
+import { AuditService } from '../audit/audit.service';
 import { SessionsRepository } from './sessions.repository';
 
 const BATCH = 1000;
@@ -21,7 +21,7 @@ export class HousekeepingService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly sessions: SessionsRepository,
-    private readonly audit: AuditRetentionRepository,
+    private readonly audit: AuditService,
   ) {}
 
   @Cron(CronExpression.EVERY_HOUR)

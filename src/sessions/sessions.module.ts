@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
-import { AuditRetentionRepository } from '../audit/audit-retention.repository';
 import { HousekeepingService } from './housekeeping.service';
 import { RevocationRegistry } from './revocation-registry';
 import { SessionsRepository } from './sessions.repository';
@@ -8,7 +7,7 @@ import { SessionsService } from './sessions.service';
 
 @Module({
   imports: [AuditModule],
-  providers: [SessionsService, SessionsRepository, RevocationRegistry, HousekeepingService, AuditRetentionRepository],
+  providers: [SessionsService, SessionsRepository, RevocationRegistry, HousekeepingService],
   exports: [SessionsService, RevocationRegistry, HousekeepingService],
 })
 export class SessionsModule {}
