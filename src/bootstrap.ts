@@ -22,7 +22,7 @@ const FORM_ROUTES = new Set(['/auth/token', '/auth/revoke']);
  * Builds the application exactly as `npm start` runs it; the e2e tests use the same function,
  * so they exercise the real HTTP stack.
  */
-export async function createApp(config: AppConfig, options: { bufferLogs?: boolean } = {}): Promise<NestFastifyApplication> {
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
@@ -52,7 +52,8 @@ export async function createApp(config: AppConfig, options: { bufferLogs?: boole
   fastify.removeContentTypeParser(['text/plain']);
 
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
-    bufferLogs: options.bufferLogs ?? true,
+    // Start-up logs wait for pino, so they honour LOG_LEVEL and come out as JSON.
+    bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
   // JSON with repeated keys or absurd nesting is refused; the rest is Fastify's own parser.

@@ -65,7 +65,7 @@ export async function startApp(env: Record<string, string> = {}, database?: Test
     ...env,
   };
   const config = loadConfig(fullEnv);
-  const app = await createApp(config, { bufferLogs: false });
+  const app = await createApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : 0;
