@@ -105,13 +105,16 @@ export class AuthService {
     const user = await this.users.findById(principal.userId);
     const current = await this.sessions.findById(principal.sessionId);
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
+    // A stolen access token must not become an unthrottled password oracle.
+    await this.lockout.attempt(user.email, user.id, client);
     if (!(await this.passwords.verify(user.passwordHash, currentPassword))) throw ApiError.invalidCredentials();
+    await this.lockout.succeeded(user.email);
     const newHash = await this.passwords.hash(newPassword);
     const now = Date.now();
     const { session, revoked } = await this.database.transaction(async (db) => {
-      await this.users.setPassword(user.id, newHash, now, db);
+      if (!(await this.users.setPassword(user.id, user.passwordHash, newHash, now, db))) throw ApiError.invalidCredentials();
       const all = await this.sessions.revoke({ userId: user.id }, 'password_changed', { actorId: user.id, client }, db);
-      const opened = await this.sessions.open(user, { deviceId: current.deviceId, deviceName: current.deviceName }, client, db, now);
+      const opened = await this.sessions.open({ ...user, passwordHash: newHash }, { deviceId: current.deviceId, deviceName: current.deviceName }, client, db, now);
       await this.audit.record({ type: 'password_changed', userId: user.id, sessionId: opened.session.sessionId, actorId: user.id, client, details: { revokedSessions: all.length } }, db);
       return { session: opened.session, revoked: [...all, ...opened.revoked] };
     });

@@ -81,9 +81,9 @@ export class SessionsRepository {
    * Locks the user row for the enclosing transaction (SQLite transactions are queued instead),
    * serialising concurrent logins, and returns the user's standing as of that lock.
    */
-  async lockUser(userId: string, db: Db): Promise<{ disabledAt: number | null } | null> {
-    const rows = await db.query(`SELECT disabled_at FROM users WHERE id = ?${this.database.sqlite ? '' : ' FOR UPDATE'}`, [userId]);
-    return rows[0] ? { disabledAt: num(rows[0].disabled_at) } : null;
+  async lockUser(userId: string, db: Db): Promise<{ disabledAt: number | null; passwordHash: string } | null> {
+    const rows = await db.query(`SELECT disabled_at, password_hash FROM users WHERE id = ?${this.database.sqlite ? '' : ' FOR UPDATE'}`, [userId]);
+    return rows[0] ? { disabledAt: num(rows[0].disabled_at), passwordHash: rows[0].password_hash as string } : null;
   }
 
   /** Ids of not-yet-revoked sessions in scope, locked for the enclosing transaction. */

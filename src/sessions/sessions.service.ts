@@ -67,15 +67,18 @@ export class SessionsService {
    * of one user cannot both slip under the limit.
    */
   async open(
-    user: { id: string; role: 'user' | 'admin' },
+    /** `passwordHash`: the hash the caller's password was checked against. */
+    user: { id: string; role: 'user' | 'admin'; passwordHash: string },
     device: DeviceInfo,
     client: ClientContext,
     db: Db,
     now = Date.now(),
   ): Promise<{ session: IssuedSession; revoked: Revoked[] }> {
-    // Re-checked under the lock: a disable that committed after the caller's check still wins.
+    // Re-checked under the lock: a disable or a password change that committed after the
+    // caller checked the password still wins over this login.
     const standing = await this.repository.lockUser(user.id, db);
-    if (!standing || standing.disabledAt !== null) throw ApiError.accountDisabled();
+    if (!standing || standing.passwordHash !== user.passwordHash) throw ApiError.invalidCredentials();
+    if (standing.disabledAt !== null) throw ApiError.accountDisabled();
     const deviceId = device.deviceId ?? uuidv7(now);
     const revoked: Revoked[] = [];
 

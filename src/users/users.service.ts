@@ -68,8 +68,13 @@ export class UsersService implements OnApplicationBootstrap {
     await db.getRepository(User).update({ id: userId }, { lastLoginAt: at });
   }
 
-  async setPassword(userId: string, passwordHash: string, at: number, db: Db): Promise<void> {
-    await db.getRepository(User).update({ id: userId }, { passwordHash, passwordChangedAt: at, updatedAt: at });
+  /**
+   * Compare-and-swap on the hash the current password was checked against: of two concurrent
+   * changes only one succeeds; the other finds the hash changed and returns false.
+   */
+  async setPassword(userId: string, checkedHash: string, passwordHash: string, at: number, db: Db): Promise<boolean> {
+    const result = await db.getRepository(User).update({ id: userId, passwordHash: checkedHash }, { passwordHash, passwordChangedAt: at, updatedAt: at });
+    return result.affected === 1;
   }
 
   /**

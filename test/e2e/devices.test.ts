@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, Tokens, login, refresh, register, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, Reply, Tokens, login, refresh, register, uniqueEmail } from '../support/http';
 import { HousekeepingService } from '../../src/sessions/housekeeping.service';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -157,6 +157,46 @@ describe(`your devices [${TEST_DB}]`, () => {
     assert.equal((await http.post('/auth/login', { email: user.email, password: 'a brand new secret' })).status, 200);
     const events = await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM audit_events WHERE type = 'password_changed' AND user_id = ?", [user.id]);
     assert.equal(Number(events[0].n), 1);
+  });
+
+  it('of two concurrent password changes exactly one wins; the loser is told so', async () => {
+    const { user, devices } = await threeDevices();
+    const [a, b] = await Promise.all([
+      http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'first new secret' }, { token: devices[0].access_token }),
+      http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'second new secret' }, { token: devices[1].access_token }),
+    ]);
+    assert.deepEqual([a.status, b.status].sort(), [200, 401], `${a.text} / ${b.text}`);
+    const winner = a.status === 200 ? { reply: a, password: 'first new secret' } : { reply: b, password: 'second new secret' };
+    assert.ok(await works(http, winner.reply.body), "the winner's fresh token works");
+    assert.equal((await http.post('/auth/login', { email: user.email, password: winner.password })).status, 200);
+    const loser = winner.password === 'first new secret' ? 'second new secret' : 'first new secret';
+    assert.equal((await http.post('/auth/login', { email: user.email, password: loser })).status, 401);
+  });
+
+  it('a login with the old password that races a password change never outlives it', async () => {
+    const user = await register(http);
+    const changer = await login(http, user.email, PASSWORD, { deviceId: 'changer-device-1' });
+    // Logins with the old password keep starting while the change runs, so some pass their
+    // password check before it commits and open their session after. One racing device, so
+    // relogins replace each other and the session limit (3) never touches the changer.
+    let done = false;
+    const change = http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'changed under load' }, { token: changer.access_token }).finally(() => (done = true));
+    const logins: Array<Promise<Reply>> = [];
+    while (!done && logins.length < 80) {
+      logins.push(http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'racer-device' }));
+      await sleep(3);
+    }
+    for (let i = 0; i < 4; i++) logins.push(http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'racer-device' }));
+    const [changed, ...results] = await Promise.all([change, ...logins]);
+    assert.equal(changed.status, 200, changed.text);
+    for (const r of results) assert.ok(r.status === 200 || r.status === 401, r.text);
+    const active = await column<{ id: string }>(app, 'SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL', [user.id]);
+    assert.deepEqual(
+      active.map((r) => r.id),
+      [changed.body.session_id],
+      'only the session from the password change is left',
+    );
+    for (const r of results.filter((x) => x.status === 200)) assert.equal(await works(http, r.body), false);
   });
 
   it('password change is atomic: a database failure halfway leaves the password and every session as they were', async () => {

@@ -87,8 +87,9 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
         const user = await register(http, uniqueEmail('chain'));
         let now = Date.now();
         const model: ModelSession[] = [];
+        const [{ password_hash: passwordHash }] = await app.database.rows<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = ?', [user.id]);
         for (let i = 0; i < 2; i++) {
-          const opened = await app.database.transaction((db) => sessions.open({ id: user.id, role: 'user' }, { deviceId: `device-${i}-${now}` }, CLIENT, db, now));
+          const opened = await app.database.transaction((db) => sessions.open({ id: user.id, role: 'user', passwordHash }, { deviceId: `device-${i}-${now}` }, CLIENT, db, now));
           model.push({
             id: opened.session.sessionId,
             generation: 0,
