@@ -20,7 +20,8 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
 
   override handleRequest<T = Principal>(err: unknown, principal: Principal | false, _info: unknown, context: ExecutionContext): T {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    if (err || !principal) throw ApiError.invalidToken(request.headers.authorization !== undefined);
+    // RFC 6750 §3.1: no error code when the request carried no bearer credential at all.
+    if (err || !principal) throw ApiError.invalidToken(/^bearer(\s|$)/i.test(request.headers.authorization ?? ''));
     const options = this.reflector.getAllAndOverride<AuthOptions | undefined>(AUTH_OPTIONS, [context.getHandler(), context.getClass()]);
     if (options?.admin && principal.role !== 'admin') throw ApiError.forbidden('This needs an administrator.');
     return principal as T;

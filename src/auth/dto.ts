@@ -50,6 +50,11 @@ export class ChangePasswordDto {
   @ApiProperty({ minLength: 8, maxLength: PASSWORD_MAX })
   @Validate(PasswordPolicy)
   newPassword: string;
+
+  @ApiPropertyOptional({ description: 'Browser clients in cookie mode: set the new refresh token as the cookie, as at login, instead of returning it in the body.' })
+  @IsOptional()
+  @IsBoolean()
+  useCookie?: boolean;
 }
 
 export class TokenResponseView {

@@ -36,8 +36,14 @@ export class MeController {
   @Post('password')
   @HttpCode(200)
   @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
-  async changePassword(@Body() dto: ChangePasswordDto, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
-    return this.cookie.respond(reply, await this.auth.changePassword(principal, dto.currentPassword, dto.newPassword, client), false);
+  async changePassword(
+    @Body() dto: ChangePasswordDto,
+    @CurrentPrincipal() principal: Principal,
+    @Client() client: ClientContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse> {
+    // The refresh cookie is scoped to /auth, so a browser cannot show it here: it says useCookie, as at login.
+    return this.cookie.respond(reply, await this.auth.changePassword(principal, dto.currentPassword, dto.newPassword, client), dto.useCookie === true);
   }
 
   @Get('sessions')

@@ -16,7 +16,10 @@ export function sendError(reply: FastifyReply, error: unknown, request?: Fastify
   }
   if (status >= 500 && status !== 503) {
     // The error itself is logged server-side; the client gets only the generic body.
-    new Logger('Error').error({ err: error, reqId: request?.id }, 'unhandled error');
+    // Name, message and driver code only: a query error carries its bound parameters
+    // (e-mail addresses, hashes), which must not reach the log.
+    const e = error as { name?: string; message?: string; code?: string; driverError?: { code?: string } } | null;
+    new Logger('Error').error({ error: { name: e?.name, message: e?.message, code: e?.driverError?.code ?? e?.code }, reqId: request?.id }, 'unhandled error');
   }
   reply.status(status).headers(headers).header('content-type', 'application/json; charset=utf-8').send(body);
 }

@@ -5,9 +5,14 @@ import { SessionsRepository } from './sessions.repository';
 
 /** Prefixed with REDIS_KEY_PREFIX (default `latchkey:`). */
 const CHANNEL = 'revoked-sessions';
-/** Covers clock skew between instances and commit lag when re-reading recent revocations. */
-const OVERLAP_MS = 5_000;
 const SKEW_MS = 60_000;
+/**
+ * How far back each poll re-reads. A revocation's `revoked_at` is taken before its transaction
+ * waits for locks (bounded by DB_TIMEOUT_MS per statement and a few deadlock retries) and by
+ * another instance's clock (skew), so a row can appear with a time well behind this poll's.
+ * Re-reading two minutes of revocations is a small indexed range scan.
+ */
+const OVERLAP_MS = 2 * SKEW_MS;
 
 /**
  * Session ids revoked within the last access-token lifetime, in memory, so that the access-token

@@ -266,6 +266,20 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     assert.equal(me.status, 200);
   });
 
+  it('password change in cookie mode rotates the cookie and keeps the token out of the body', async () => {
+    const http = new Http(app.url);
+    const user = await register(http);
+    const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
+    const before = http.cookies.get('latchkey_refresh');
+    const changed = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'cookie mode secret', useCookie: true }, { token: r.body.access_token });
+    assert.equal(changed.status, 200, changed.text);
+    assert.equal(changed.body.refresh_token, undefined);
+    assert.match(changed.headers.getSetCookie().join('\n'), /latchkey_refresh=[^;]+;.*HttpOnly/i);
+    assert.notEqual(http.cookies.get('latchkey_refresh'), before);
+    const next = await http.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
+    assert.equal(next.status, 200, 'the rotated cookie works');
+  });
+
   it('logout clears the cookie', async () => {
     const http = new Http(app.url);
     const user = await register(http);

@@ -142,6 +142,12 @@ describe(`token pairs [${TEST_DB}]`, () => {
       assert.equal(r.body.error, 'invalid_token');
     });
 
+    it('answers plain Bearer when the credential is not a bearer token at all', async () => {
+      const r = await http.get('/me', { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+    });
+
     const rejected: Array<[string, () => string]> = [
       ['an expired token', () => sign(claims(), { ...good, expiresIn: -10 })],
       ['a wrong audience', () => sign(claims(), { ...good, audience: 'someone-else' })],
