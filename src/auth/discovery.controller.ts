@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { SigningKeysService } from './signing-keys.service';
+import { JWKS_MAX_AGE_S, SigningKeysService } from './signing-keys.service';
 
 @ApiTags('discovery')
 @Controller('.well-known')
@@ -27,8 +27,8 @@ export class DiscoveryController {
 
   @Get('jwks.json')
   @Header('content-type', 'application/json; charset=utf-8')
-  // Short enough that a rotated-in key is picked up well within one access-token lifetime.
-  @Header('cache-control', 'public, max-age=300')
+  // A rotated-in key signs only after this has passed (ACTIVATION_DELAY_MS), so caches never miss it.
+  @Header('cache-control', `public, max-age=${JWKS_MAX_AGE_S}`)
   @ApiOkResponse({ description: 'RFC 7517 JWK Set: every key that may have signed a still-valid access token.' })
   jwks(): string {
     return this.keys.jwks();

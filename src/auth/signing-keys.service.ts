@@ -13,6 +13,13 @@ import { SigningKey } from './signing-key.entity';
  */
 export const ACCESS_TOKEN_ALG = 'RS256';
 const RELOAD_MS = 60_000;
+/** JWKS max-age (discovery.controller.ts) */
+export const JWKS_MAX_AGE_S = 300;
+/**
+ * A new key is published at once but signs only after every resource server's cached JWKS
+ * (max-age) and every instance's key list (reload) can have picked it up.
+ */
+export const ACTIVATION_DELAY_MS = JWKS_MAX_AGE_S * 1000 + RELOAD_MS;
 const UNKNOWN_KID_RELOAD_MS = 5_000;
 const SKEW_MS = 60_000;
 
@@ -38,7 +45,6 @@ function thumbprint(jwk: JsonWebKey): string {
 export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SigningKeysService.name);
   private byKid = new Map<string, LoadedKey>();
-  private current!: LoadedKey;
   private jwksJson = '{"keys":[]}';
   private timer?: NodeJS.Timeout;
   private lastUnknownReload = 0;
@@ -61,8 +67,19 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.timer);
   }
 
+  /**
+   * A key whose retirement is scheduled (a gradual rotation is under way) keeps signing until
+   * then, the earliest-retiring first; otherwise the newest unretired key signs.
+   */
   get signingKey(): { kid: string; privateKey: KeyObject } {
-    return this.current;
+    const now = Date.now();
+    let outgoing: LoadedKey | undefined;
+    let newest: LoadedKey | undefined;
+    for (const key of this.byKid.values()) {
+      if (key.retiredAt === null) newest ??= key;
+      else if (key.retiredAt > now && (!outgoing || key.retiredAt < outgoing.retiredAt!)) outgoing = key;
+    }
+    return outgoing ?? newest ?? this.byKid.values().next().value!;
   }
 
   /** The public key for a `kid`, or undefined. An unknown kid triggers at most one reload per 5 s. */
@@ -82,15 +99,25 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     return this.jwksJson;
   }
 
-  /** Adds a new current key; older ones retire now and leave the JWKS one access-token lifetime later. */
-  async rotate(): Promise<string> {
+  /**
+   * Adds a new key. It is in the JWKS at once and takes over signing after ACTIVATION_DELAY_MS,
+   * when the older keys retire; they stay in the JWKS one access-token lifetime longer.
+   * `immediate` (a suspected key compromise) switches signing now, at the price of a few
+   * minutes in which resource servers with a cached JWKS reject the new tokens.
+   */
+  async rotate(options: { immediate?: boolean } = {}): Promise<string> {
     const { publicKey, privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
     const jwk = publicKey.export({ format: 'jwk' });
     const kid = thumbprint(jwk);
     const now = Date.now();
     await this.database.transaction(async (db) => {
       const repo = db.getRepository(SigningKey);
-      await repo.update({ retiredAt: IsNull() }, { retiredAt: now });
+      if (options.immediate) {
+        // Every other key stops signing now, including outgoing ones of an earlier gradual rotation.
+        await repo.createQueryBuilder().update().set({ retiredAt: now }).where('retired_at IS NULL OR retired_at > :now', { now }).execute();
+      } else {
+        await repo.update({ retiredAt: IsNull() }, { retiredAt: now + ACTIVATION_DELAY_MS });
+      }
       await repo.insert({
         kid,
         alg: ACCESS_TOKEN_ALG,
@@ -131,9 +158,8 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
       });
     }
     if (next.size === 0) return;
-    // Newest unretired key signs; if two instances raced to create the first key, both verify.
-    const active = [...next.values()].filter((k) => k.retiredAt === null);
-    this.current = active[0] ?? [...next.values()][0];
+    // Newest first (the query's order), which is what signingKey walks. If two instances raced to
+    // create the first key, both verify.
     this.byKid = next;
     this.jwksJson = JSON.stringify({ keys: [...next.values()].map((k) => k.jwk) });
   }

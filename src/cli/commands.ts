@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { SigningKeysService } from '../auth/signing-keys.service';
+import { ACTIVATION_DELAY_MS, SigningKeysService } from '../auth/signing-keys.service';
 import { UsersService } from '../users/users.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { passwordPolicyError } from '../users/password.service';
@@ -23,11 +23,12 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
   'keys:rotate': {
-    args: '',
-    help: 'add a new access-token signing key; the old one stays in the JWKS until its tokens expire',
-    run: async (app) => {
-      const kid = await app.get(SigningKeysService).rotate();
-      process.stdout.write(`new signing key: ${kid}\n`);
+    args: '[--immediate]',
+    help: 'add a signing key: published now, signing in 6 min (--immediate: now); old keys stay in the JWKS until their tokens expire',
+    run: async (app, args) => {
+      const immediate = args.includes('--immediate');
+      const kid = await app.get(SigningKeysService).rotate({ immediate });
+      process.stdout.write(`new signing key: ${kid} (${immediate ? 'signing now' : `in the JWKS now, signing from ${new Date(Date.now() + ACTIVATION_DELAY_MS).toISOString()}`})\n`);
       return 0;
     },
   },

@@ -412,7 +412,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
   });
 
   describe('signing-key rotation', () => {
-    it('keeps old tokens valid and both keys in the JWKS after keys:rotate', async () => {
+    it('publishes a rotated key at once but signs with it only after JWKS caches have expired', async () => {
       const user = await register(http);
       const before = await login(http, user.email);
       const oldKid = decodeJwt(before.access_token).header.kid;
@@ -421,10 +421,23 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const jwks = await http.get('/.well-known/jwks.json');
       const kids = jwks.body.keys.map((k: { kid: string }) => k.kid);
       assert.ok(kids.includes(oldKid) && kids.includes(newKid), kids.join(','));
-      assert.equal((await http.get('/me', { token: before.access_token })).status, 200, 'a token of the old key still works');
+      assert.match(jwks.headers.get('cache-control') ?? '', /max-age=300/);
+      const during = await login(http, user.email);
+      assert.equal(decodeJwt(during.access_token).header.kid, oldKid, 'the old key keeps signing while caches may lack the new one');
+      assert.equal((await http.get('/me', { token: before.access_token })).status, 200);
+    });
+
+    it('keys:rotate --immediate signs with the new key at once; tokens of the old key keep working', async () => {
+      const user = await register(http);
+      const before = await login(http, user.email);
+      const oldKid = decodeJwt(before.access_token).header.kid;
+      const newKid = await app.app.get(SigningKeysService).rotate({ immediate: true });
       const after = await login(http, user.email);
-      assert.equal(decodeJwt(after.access_token).header.kid, newKid, 'new tokens use the new key');
+      assert.equal(decodeJwt(after.access_token).header.kid, newKid);
       assert.equal((await http.get('/me', { token: after.access_token })).status, 200);
+      assert.equal((await http.get('/me', { token: before.access_token })).status, 200, 'a token of the old key still works');
+      const kids = (await http.get('/.well-known/jwks.json')).body.keys.map((k: { kid: string }) => k.kid);
+      assert.ok(kids.includes(oldKid) && kids.includes(newKid));
     });
   });
 });
