@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 
@@ -15,6 +16,7 @@ export type Db = EntityManager;
 export class DatabaseService implements OnApplicationShutdown {
   readonly sqlite: boolean;
   private sqliteTail: Promise<unknown> = Promise.resolve();
+  private readonly inSqliteTransaction = new AsyncLocalStorage<boolean>();
 
   constructor(@Inject(DataSource) readonly dataSource: DataSource) {
     this.sqlite = dataSource.options.type === 'better-sqlite3';
@@ -66,7 +68,9 @@ export class DatabaseService implements OnApplicationShutdown {
         }
       }
     }
-    const run = this.sqliteTail.then(() => this.dataSource.transaction(work));
+    // A transaction started from inside another would wait for itself forever: fail loudly instead.
+    if (this.inSqliteTransaction.getStore()) throw new Error('nested DatabaseService.transaction(): pass the outer db instead');
+    const run = this.sqliteTail.then(() => this.inSqliteTransaction.run(true, () => this.dataSource.transaction(work)));
     this.sqliteTail = run.catch(() => undefined);
     return run;
   }
