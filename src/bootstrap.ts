@@ -10,13 +10,11 @@ import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
 import { pinoOptions, requestId } from './common/logging';
 import { clientErrorResponse } from './common/error-mapping';
-import { sendError } from './common/exception.filter';
+import { OAUTH_ROUTES, sendError } from './common/exception.filter';
 import { strictJsonParser } from './common/json-body';
 
 export const BODY_LIMIT = 64 * 1024;
 
-/** Routes that speak RFC 6749/7009 and so also take application/x-www-form-urlencoded. */
-const FORM_ROUTES = new Set(['/auth/token', '/auth/revoke']);
 
 /**
  * Builds the application exactly as `npm start` runs it; the e2e tests use the same function,
@@ -63,7 +61,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // Nest's Fastify adapter already parses application/x-www-form-urlencoded; only two routes take it.
   fastify.addHook('preValidation', async (request) => {
     const type = request.headers['content-type'];
-    if (type && type.startsWith('application/x-www-form-urlencoded') && !FORM_ROUTES.has(request.url.split('?')[0])) {
+    if (type && type.startsWith('application/x-www-form-urlencoded') && !OAUTH_ROUTES.has(request.url.split('?')[0])) {
       throw new ApiError(415, 'unsupported_media_type', 'This content type is not supported here; send application/json.');
     }
   });

@@ -2,8 +2,11 @@ import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toErrorResponse } from './error-mapping';
 
-/** RFC 6749/7009 endpoints: their errors use the RFC's codes and are never cached. */
-const OAUTH_ROUTES = new Set(['/auth/token', '/auth/revoke']);
+/**
+ * The RFC 6749/7009 endpoints: they also take form bodies, their errors use the RFC's codes,
+ * and nothing they answer is cached.
+ */
+export const OAUTH_ROUTES = new Set(['/auth/token', '/auth/revoke']);
 const OAUTH_CODES = new Set(['invalid_request', 'invalid_grant', 'unsupported_grant_type']);
 
 export function sendError(reply: FastifyReply, error: unknown, request?: FastifyRequest): void {

@@ -17,6 +17,7 @@ import {
   parseRefreshKeys,
   parseUrl,
 } from './parse';
+import { normalizeEmail } from '../users/email';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -63,6 +64,8 @@ export interface AppConfig {
 
 type Env = Record<string, string | undefined>;
 
+const maybe = <T>(raw: string | undefined, parse: (raw: string) => T): T | null => (raw === undefined ? null : parse(raw));
+
 function read(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === '' ? undefined : v;
@@ -91,7 +94,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const refreshReuseGrace = or('REFRESH_REUSE_GRACE', 10, (raw) => parseDuration('REFRESH_REUSE_GRACE', raw, { min: 0 }));
   if (refreshReuseGrace >= refreshIdleTtl) throw new ConfigError('REFRESH_REUSE_GRACE', 'a window shorter than REFRESH_IDLE_TTL');
 
-  const adminEmail = get('ADMIN_EMAIL')?.trim().toLowerCase() ?? null;
+  const adminEmail = maybe(get('ADMIN_EMAIL'), normalizeEmail);
   const adminPassword = get('ADMIN_PASSWORD') ?? null;
   if ((adminEmail === null) !== (adminPassword === null)) {
     throw new ConfigError(adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'to be set together with ' + (adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'));
