@@ -284,6 +284,44 @@ describe('admin dashboard in Chromium', () => {
     assert.equal(await page.getByRole('heading', { name: 'Users' }).count(), 0, 'no session to restore');
   });
 
+  it('pages through search results with Next and Previous', async () => {
+    for (let i = 0; i < 23; i++) await register(http, `pager-${i}@example.com`, PASSWORD, `Pager Person ${i}`);
+    // A context of its own: the users added here would push others off the first page above.
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    try {
+      const p = await ctx.newPage();
+      const pageErrors = watchErrors(p);
+      await p.goto(`${app.url}/admin`);
+      await p.getByLabel('E-mail address').fill(ADMIN_EMAIL);
+      await p.getByLabel('Password').fill(ADMIN_PASSWORD);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('heading', { name: 'Users' }).waitFor();
+      // The unfiltered list also has 20 rows: wait for the (debounced) search's own answer.
+      const searched = p.waitForResponse((r) => r.url().includes('/admin/users?') && r.url().includes('q=pager'));
+      await p.getByLabel('Search by e-mail or name').fill('pager person');
+      await searched;
+      const rows = p.locator('table.table-users tbody tr');
+      await p.waitForFunction(() => document.querySelectorAll('table.table-users tbody tr').length === 20);
+      const firstPage = await rows.allInnerTexts();
+      const pager = p.getByRole('navigation', { name: 'Pages of users' });
+      await pager.getByText('Page 1').waitFor();
+      assert.equal(await pager.getByRole('button', { name: '← Previous' }).isDisabled(), true);
+      await pager.getByRole('button', { name: 'Next →' }).click();
+      await pager.getByText('Page 2').waitFor();
+      await p.waitForFunction(() => document.querySelectorAll('table.table-users tbody tr').length === 3);
+      assert.equal(await pager.getByRole('button', { name: 'Next →' }).isDisabled(), true, 'the last page');
+      const secondPage = await rows.allInnerTexts();
+      assert.equal(new Set([...firstPage, ...secondPage]).size, 23, 'no duplicates across pages');
+      await pager.getByRole('button', { name: '← Previous' }).click();
+      await pager.getByText('Page 1').waitFor();
+      await p.waitForFunction(() => document.querySelectorAll('table.table-users tbody tr').length === 20);
+      assert.deepEqual(await rows.allInnerTexts(), firstPage, 'Previous returns to exactly the first page');
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('refreshes the access token silently before it expires, with the CSRF header', async () => {
     const short = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD, ACCESS_TOKEN_TTL: '3s' });
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });

@@ -3,6 +3,7 @@ import { chartPanel } from './chart.js';
 import { empty, errorState, h, loading, mount } from './dom.js';
 import { describe, typeLabel } from './events-text.js';
 import { timeEl } from './format.js';
+import { CursorPages, pagerNav } from './pager.js';
 import { parseUserAgent } from './ua.js';
 import { EVENT_TYPES, type AdminUser, type AuditEvent, type Page } from './types.js';
 
@@ -44,12 +45,15 @@ export function eventRow(e: AuditEvent, options: { showUser: boolean }): HTMLEle
   );
 }
 
-const state = { type: '', userId: '', cursors: [null] as Array<string | null>, page: 0 };
+const state = { type: '', userId: '', pages: new CursorPages() };
 
 export function renderEvents(view: HTMLElement, params: URLSearchParams, onForbidden: () => void): void {
   const type = params.get('type') ?? '';
   const userId = params.get('userId') ?? '';
-  if (type !== state.type || userId !== state.userId) Object.assign(state, { type, userId, cursors: [null], page: 0 });
+  if (type !== state.type || userId !== state.userId) {
+    Object.assign(state, { type, userId });
+    state.pages.reset();
+  }
 
   const select = h(
     'select',
@@ -64,43 +68,30 @@ export function renderEvents(view: HTMLElement, params: URLSearchParams, onForbi
     location.hash = `#/events${next.size ? `?${next}` : ''}`;
   });
   const list = h('div', { id: 'event-list', 'aria-live': 'polite' });
-  const prev = h('button', { type: 'button', class: 'button' }, '← Newer');
-  const next = h('button', { type: 'button', class: 'button' }, 'Older →');
-  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of events' }, prev, next);
+  const pager = pagerNav(state.pages, { previous: '← Newer', next: 'Older →', label: 'Pages of events' }, () => void load());
 
   const load = async () => {
     list.setAttribute('aria-busy', 'true');
     mount(list, loading('Loading events…'));
-    pager.hidden = true;
+    pager.hide();
     const query = new URLSearchParams({ limit: '25' });
     if (state.type) query.set('type', state.type);
     if (state.userId) query.set('userId', state.userId);
-    const cursor = state.cursors[state.page];
+    const cursor = state.pages.cursor;
     if (cursor) query.set('cursor', cursor);
     try {
       const page = await api<Page<AuditEvent>>('GET', `/admin/events?${query}`);
       await resolveEmails(page.items);
-      state.cursors[state.page + 1] = page.nextCursor;
-      state.cursors.length = state.page + 2;
+      state.pages.record(page.nextCursor);
       list.removeAttribute('aria-busy');
       mount(list, page.items.length ? h('ul', { class: 'events' }, page.items.map((e) => eventRow(e, { showUser: true }))) : empty('No events match this filter.'));
-      prev.disabled = state.page === 0;
-      next.disabled = !page.nextCursor;
-      pager.hidden = state.page === 0 && !page.nextCursor;
+      pager.update();
     } catch (error) {
       list.removeAttribute('aria-busy');
       if (error instanceof ApiFailure && error.status === 403) return onForbidden();
       mount(list, errorState(`The events could not be loaded: ${(error as Error).message}`, () => void load()));
     }
   };
-  prev.addEventListener('click', () => {
-    if (state.page > 0) state.page -= 1;
-    void load();
-  });
-  next.addEventListener('click', () => {
-    if (state.cursors[state.page + 1]) state.page += 1;
-    void load();
-  });
 
   mount(
     view,
@@ -113,7 +104,7 @@ export function renderEvents(view: HTMLElement, params: URLSearchParams, onForbi
       state.userId ? h('p', { class: 'chip' }, 'Only user ', h('a', { href: `#/users/${state.userId}` }, who(state.userId)), ' · ', h('a', { href: `#/events${state.type ? `?type=${state.type}` : ''}` }, 'show everyone')) : null,
     ),
     list,
-    pager,
+    pager.element,
   );
   void load();
 }

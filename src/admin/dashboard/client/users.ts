@@ -1,10 +1,11 @@
 import { api, ApiFailure } from './api.js';
 import { empty, errorState, h, loading, mount } from './dom.js';
 import { timeEl } from './format.js';
+import { CursorPages, pagerNav } from './pager.js';
 import type { AdminUser, Page } from './types.js';
 
 /** Kept across navigation, so "back to users" returns to the same search and page. */
-const state = { q: '', cursors: [null] as Array<string | null>, page: 0 };
+const state = { q: '', pages: new CursorPages() };
 
 export function userBadges(user: AdminUser): HTMLElement[] {
   return [user.role === 'admin' ? h('span', { class: 'badge badge-admin' }, 'Admin') : null, user.disabled ? h('span', { class: 'badge badge-disabled' }, 'Disabled') : null].filter(
@@ -15,38 +16,31 @@ export function userBadges(user: AdminUser): HTMLElement[] {
 export function renderUsers(view: HTMLElement, onForbidden: () => void): void {
   const search = h('input', { id: 'user-search', type: 'search', value: state.q, autocomplete: 'off', spellcheck: 'false', placeholder: 'e-mail or name', 'aria-controls': 'user-results' });
   const results = h('div', { id: 'user-results', 'aria-live': 'polite' });
-  const prev = h('button', { type: 'button', class: 'button' }, '← Previous');
-  const next = h('button', { type: 'button', class: 'button' }, 'Next →');
-  const pageInfo = h('span', { class: 'muted' });
-  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages of users' }, prev, pageInfo, next);
   let controller: AbortController | null = null;
   let timer: number | undefined;
 
+  const pager = pagerNav(state.pages, { previous: '← Previous', next: 'Next →', label: 'Pages of users', numbered: true }, () => void load());
   const load = async () => {
     controller?.abort();
     controller = new AbortController();
     const signal = controller.signal;
     results.setAttribute('aria-busy', 'true');
     mount(results, loading('Loading users…'));
-    pager.hidden = true;
+    pager.hide();
     const query = new URLSearchParams({ limit: '20' });
     if (state.q) query.set('q', state.q);
-    const cursor = state.cursors[state.page];
+    const cursor = state.pages.cursor;
     if (cursor) query.set('cursor', cursor);
     try {
       const page = await api<Page<AdminUser>>('GET', `/admin/users?${query}`, { signal });
-      state.cursors[state.page + 1] = page.nextCursor;
-      state.cursors.length = state.page + 2;
+      state.pages.record(page.nextCursor);
       results.removeAttribute('aria-busy');
       if (page.items.length === 0) {
         mount(results, empty(state.q ? `No users match “${state.q}”.` : 'There are no users yet.'));
       } else {
         mount(results, table(page.items));
       }
-      prev.disabled = state.page === 0;
-      next.disabled = !page.nextCursor;
-      pageInfo.textContent = `Page ${state.page + 1}`;
-      pager.hidden = state.page === 0 && !page.nextCursor;
+      pager.update();
     } catch (error) {
       if ((error as Error).name === 'AbortError') return;
       results.removeAttribute('aria-busy');
@@ -61,18 +55,9 @@ export function renderUsers(view: HTMLElement, onForbidden: () => void): void {
       const q = search.value.trim();
       if (q === state.q) return;
       state.q = q;
-      state.cursors = [null];
-      state.page = 0;
+      state.pages.reset();
       void load();
     }, 250);
-  });
-  prev.addEventListener('click', () => {
-    if (state.page > 0) state.page -= 1;
-    void load();
-  });
-  next.addEventListener('click', () => {
-    if (state.cursors[state.page + 1]) state.page += 1;
-    void load();
   });
 
   mount(
@@ -80,7 +65,7 @@ export function renderUsers(view: HTMLElement, onForbidden: () => void): void {
     h('div', { class: 'page-head' }, h('h1', {}, 'Users')),
     h('div', { class: 'field field-search' }, h('label', { for: 'user-search' }, 'Search by e-mail or name'), search),
     results,
-    pager,
+    pager.element,
   );
   void load();
 }
