@@ -43,7 +43,7 @@ export class AuthController {
   @ApiBadRequestResponse({ description: 'invalid_request, invalid_grant, unsupported_grant_type (RFC 6749 §5.2)' })
   @ApiForbiddenResponse({ description: 'forbidden: cookie mode without the X-Latchkey-CSRF: 1 header' })
   async token(@Body() body: unknown, @Req() request: FastifyRequest, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    // Success is shaped (and marked no-store) by RefreshCookie.respond; errors by the exception filter.
     const params = readOAuthParams(body, ['grant_type', 'refresh_token']);
     if (!params.grant_type) throw ApiError.oauth('invalid_request', 'grant_type is required.');
     if (params.grant_type !== 'refresh_token') throw ApiError.oauth('unsupported_grant_type', 'Only the refresh_token grant is supported.');

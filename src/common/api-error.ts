@@ -58,6 +58,7 @@ export class ApiError extends HttpException {
   }
   /** RFC 6749 §5.2 errors for the token and revocation endpoints. */
   static oauth(code: 'invalid_request' | 'invalid_grant' | 'unsupported_grant_type', description: string): ApiError {
-    return new ApiError(400, code, description, { error_description: description }, { 'cache-control': 'no-store', pragma: 'no-cache' });
+    // Cache-Control: no-store is added by the exception filter for every answer of these routes.
+    return new ApiError(400, code, description, { error_description: description });
   }
 }

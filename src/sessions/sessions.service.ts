@@ -205,19 +205,21 @@ export class SessionsService {
    * `session_revoked` event for each. Pass `db` to join an outer transaction (and announce later).
    */
   async revoke(scope: SessionScope & { userId: string }, reason: RevokeReason, actor: RevokeActor, db?: Db): Promise<Revoked[]> {
-    const now = Date.now();
-    if (db) return this.revokeRows(await this.repository.unrevokedIds(scope, db), reason, now, actor, db);
-    const revoked = await this.database.transaction(async (tx) => this.revokeRows(await this.repository.unrevokedIds(scope, tx), reason, now, actor, tx));
-    this.announce(revoked, now);
-    return revoked;
+    if (db) return this.revokeRows(await this.repository.unrevokedIds(scope, db), reason, Date.now(), actor, db);
+    return this.revokeNow(scope, reason, actor);
   }
 
   /** Revokes one session whoever owns it (admin), reporting its owner; null when there was none to revoke. */
   async revokeById(sessionId: string, reason: RevokeReason, actor: RevokeActor): Promise<Revoked | null> {
+    return (await this.revokeNow({ sessionId }, reason, actor))[0] ?? null;
+  }
+
+  /** Its own transaction, then announced to the registry once committed. */
+  private async revokeNow(scope: SessionScope, reason: RevokeReason, actor: RevokeActor): Promise<Revoked[]> {
     const now = Date.now();
-    const revoked = await this.database.transaction(async (tx) => this.revokeRows(await this.repository.unrevokedIds({ sessionId }, tx), reason, now, actor, tx));
+    const revoked = await this.database.transaction(async (tx) => this.revokeRows(await this.repository.unrevokedIds(scope, tx), reason, now, actor, tx));
     this.announce(revoked, now);
-    return revoked[0] ?? null;
+    return revoked;
   }
 
   private async revokeRows(rows: Array<{ id: string; userId: string }>, reason: RevokeReason, now: number, actor: RevokeActor, db: Db): Promise<Revoked[]> {
