@@ -65,8 +65,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   fastify.addHook('preClose', async () => {
     closing = true;
   });
-  fastify.addHook('onSend', async (_request, reply) => {
+  // Callback style: no promise per request on the hot path.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   fastify.addHook('preValidation', async (request) => {
     const type = request.headers['content-type'];
