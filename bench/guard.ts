@@ -7,12 +7,13 @@
  * request of that run can be a cache hit. (Minting that many through POST /auth/token would
  * take minutes; the tokens are byte-for-byte what the app would issue.) Then the usual stack (bench/baseline: NestJS
  * on Express, passport-jwt, HS256 with a string secret) on the same two routes.
+ * A second instance with METRICS_PORT set runs the reused-token load too: the counters' cost.
  * Ratios are taken within each round; rounds alternate the runs back to back.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as jwt from 'jsonwebtoken';
-import { CONNECTIONS, DURATION, LoadSummary, ROOT, appSigningKey, dbName, mintAccessTokens, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, printTable, refresh, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
+import { CONNECTIONS, DURATION, LoadSummary, ROOT, appSigningKey, dbName, freePort, mintAccessTokens, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, printTable, refresh, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
 
 const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 2);
 const POOL = Number(process.env.BENCH_TOKEN_POOL ?? 180_000);
@@ -35,6 +36,11 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
   const secrets = generateSecrets();
   const app = await startApp({ name: 'guard-app', database, secrets });
   cleanup.push(() => app.stop());
+  // The same app with METRICS_PORT set (same database and keys, so the same tokens work): the
+  // counters must cost the guard nothing visible (issue 11).
+  const metricsPort = freePort();
+  const metered = await startApp({ name: 'guard-app-metrics', database, secrets, env: { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } });
+  cleanup.push(() => metered.stop());
   const baselineSecret = randomBytes(32).toString('hex');
   const baseline = await startApp({ name: 'guard-baseline', database, secrets, script: join(ROOT, 'dist', 'bench', 'baseline', 'main.js'), env: { BASELINE_JWT_SECRET: baselineSecret } });
   cleanup.push(() => baseline.stop());
@@ -65,10 +71,13 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
     const health = await load({ label: `r${r + 1} latchkey GET /health`, url: app.url, path: '/health' });
     const protectedReused = await load({ label: `r${r + 1} latchkey GET /auth/session, tokens reused`, url: app.url, path: '/auth/session', setupRequest: cycling(reused) });
     const protectedFresh = await load({ label: `r${r + 1} latchkey GET /auth/session, fresh token each request`, url: app.url, path: '/auth/session', setupRequest: fresh });
+    const meteredReused = await load({ label: `r${r + 1} latchkey with METRICS_PORT GET /auth/session, tokens reused`, url: metered.url, path: '/auth/session', setupRequest: cycling(reused) });
+    const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    if (scrape.status !== 200 || !(await scrape.text()).includes('latchkey_')) throw new Error('the metered app serves no latchkey metrics');
     const baselineHealth = await load({ label: `r${r + 1} baseline (Express) GET /health`, url: baseline.url, path: '/health' });
     const baselineProtected = await load({ label: `r${r + 1} baseline (Express, passport-jwt HS256 string secret) GET /auth/session`, url: baseline.url, path: '/auth/session', setupRequest: cycling(baselineTokens) });
-    for (const s of [protectedReused, protectedFresh, baselineProtected]) if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} non-2xx responses; the tokens are not accepted`);
-    rounds.push({ health, protectedReused, protectedFresh, baselineHealth, baselineProtected });
+    for (const s of [protectedReused, protectedFresh, meteredReused, baselineProtected]) if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} non-2xx responses; the tokens are not accepted`);
+    rounds.push({ health, protectedReused, protectedFresh, meteredReused, baselineHealth, baselineProtected });
   }
 
   if (repeats) log(`warning: the pool ran out; ${repeats} requests repeated a token (BENCH_TOKEN_POOL)`);
@@ -79,11 +88,13 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
     freshVsHealth: { value: ratioMed('protectedFresh', 'health'), target: 0.35, direction: '>=' },
     reusedVsUsualStack: { value: ratioMed('protectedReused', 'baselineProtected'), target: 5, direction: '>=' },
     freshVsUsualStack: { value: ratioMed('protectedFresh', 'baselineProtected'), target: 5, direction: '>=' },
+    reusedMetricsOnVsOff: { value: ratioMed('meteredReused', 'protectedReused'), target: 0.95, direction: '>=' },
   };
   const table = [
     { run: 'latchkey GET /health', 'req/s (median)': med('health') },
     { run: 'latchkey GET /auth/session, tokens reused', 'req/s (median)': med('protectedReused') },
     { run: 'latchkey GET /auth/session, fresh token', 'req/s (median)': med('protectedFresh') },
+    { run: 'latchkey with METRICS_PORT GET /auth/session, tokens reused', 'req/s (median)': med('meteredReused') },
     { run: 'usual stack GET /health', 'req/s (median)': med('baselineHealth') },
     { run: 'usual stack GET /auth/session', 'req/s (median)': med('baselineProtected') },
   ];

@@ -4,7 +4,9 @@
  * JSON/table output. Everything targets 127.0.0.1 only.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { createDecipheriv, createPrivateKey, KeyObject, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, KeyObject, randomBytes, sign } from 'node:crypto';
+import { cryptoArguments, SigningAlg, signingInput } from '../src/common/jws';
+import { unseal } from '../src/common/sealed';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,6 +48,8 @@ export interface LoadSummary {
   max: number;
   total: number;
   non2xx: number;
+  /** Responses by status code. */
+  statuses: Record<string, number>;
   errors: number;
   connections: number;
   durationS: number;
@@ -139,6 +143,8 @@ export interface StartOptions {
   nodeArgs?: string[];
   /** Defaults to dist/src/main.js. */
   script?: string;
+  /** Defaults to the next free one (freePort()). */
+  port?: number;
 }
 
 export function appEnv(database: string, secrets: Secrets, port: number, extra: Record<string, string> = {}): Record<string, string> {
@@ -161,7 +167,7 @@ export function appEnv(database: string, secrets: Secrets, port: number, extra: 
 
 /** Starts `node dist/src/main.js` and waits (bounded) until /health answers. */
 export async function startApp(options: StartOptions): Promise<AppProcess> {
-  const port = freePort();
+  const port = options.port ?? freePort();
   const logDir = join(tmpdir(), 'latchkey-bench-logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${options.name}-${port}.log`);
@@ -178,6 +184,11 @@ export async function startApp(options: StartOptions): Promise<AppProcess> {
   child.stderr!.pipe(out);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? -1));
+  // A bench that dies outright (autocannon can throw from its parser, past every cleanup) takes
+  // its apps with it instead of leaving them serving, and loading the machine, for hours.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   const url = `http://${HOST}:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -214,6 +225,13 @@ export async function startApp(options: StartOptions): Promise<AppProcess> {
   };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** VmRSS of a process, in MiB, from /proc. */
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -246,10 +264,15 @@ export async function register(app: { url: string }, email: string): Promise<voi
   if (r.status !== 201) throw new Error(`register ${email}: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
+/** A setup login: waits out load shedding (503 while the hashing queue drains after a flood), for up to 30 s. */
 export async function login(app: { url: string }, email: string, deviceId?: string): Promise<TokenResponse> {
-  const r = await postJson<TokenResponse>(`${app.url}/auth/login`, { email, password: PASSWORD, ...(deviceId ? { deviceId } : {}) });
-  if (r.status !== 200) throw new Error(`login ${email}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await postJson<TokenResponse>(`${app.url}/auth/login`, { email, password: PASSWORD, ...(deviceId ? { deviceId } : {}) });
+    if (r.status === 200) return r.body;
+    if (r.status !== 503 || Date.now() > deadline) throw new Error(`login ${email}: ${r.status} ${JSON.stringify(r.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 export async function refresh(app: { url: string }, refreshToken: string): Promise<TokenResponse> {
@@ -283,38 +306,38 @@ export async function seedViaLogin(app: { url: string }, tag: string, users: num
   return parallel(users * perUser, concurrency, (i) => login(app, emails[i % users], `dev-${tag}-${i}`));
 }
 
-/** The app's current signing key, unsealed exactly as SigningKeysService does (AES-256-GCM, AAD = kid). */
-export async function appSigningKey(database: string, secrets: Secrets): Promise<{ kid: string; key: KeyObject }> {
+/** The app's current signing key, unsealed as SigningKeysService does. */
+export async function appSigningKey(database: string, secrets: Secrets): Promise<AppSigningKey> {
   const conn = await connect(database);
   try {
-    const [rows] = (await conn.query('SELECT kid, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1')) as unknown as [Array<{ kid: string; private_key: string }>];
-    const { kid, private_key: sealed } = rows[0];
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', secrets.keyEncryptionKey, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(kid));
-    decipher.setAuthTag(raw.subarray(12, 28));
-    const der = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
-    return { kid, key: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }) };
+    const [rows] = (await conn.query('SELECT kid, alg, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1')) as unknown as [Array<{ kid: string; alg: SigningAlg; private_key: string }>];
+    const { kid, alg, private_key: box } = rows[0];
+    return { kid, alg, key: createPrivateKey({ key: unseal(secrets.keyEncryptionKey, box, kid), format: 'der', type: 'pkcs8' }) };
   } finally {
     await conn.end();
   }
 }
 
-/** `count` distinct RS256 access tokens with the app's claims, signed on libuv's thread pool. */
-export async function mintAccessTokens(signing: { kid: string; key: KeyObject }, sessions: Array<{ session_id: string; user: { id: string } }>, count: number): Promise<string[]> {
-  const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: signing.kid })).toString('base64url');
+export interface AppSigningKey {
+  kid: string;
+  alg: SigningAlg;
+  key: KeyObject;
+}
+
+/** `count` distinct access tokens with the app's claims and algorithm, signed on libuv's thread pool. */
+export async function mintAccessTokens(signing: AppSigningKey, sessions: Array<{ session_id: string; user: { id: string } }>, count: number, issuer = 'http://localhost:3000'): Promise<string[]> {
+  const [digest, key] = cryptoArguments(signing.alg, signing.key);
   const out: string[] = new Array(count);
   await parallel(count, 8, async (i) => {
     const s = sessions[i % sessions.length];
     const iat = Math.floor(Date.now() / 1000);
-    const claims = { sid: s.session_id, role: 'user', iat, exp: iat + 900, aud: 'latchkey', iss: 'http://localhost:3000', sub: s.user.id, jti: uuidv7() };
-    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    const signature = await new Promise<Buffer>((resolve, reject) => sign('sha256', Buffer.from(input), signing.key, (err, sig) => (err ? reject(err) : resolve(sig))));
+    const claims = { sid: s.session_id, role: 'user', iat, exp: iat + 900, aud: 'latchkey', iss: issuer, sub: s.user.id, jti: uuidv7() };
+    const input = signingInput(signing.alg, { typ: 'at+jwt', kid: signing.kid }, claims);
+    const signature = await new Promise<Buffer>((resolve, reject) => sign(digest, Buffer.from(input), key, (err, sig) => (err ? reject(err) : resolve(sig))));
     out[i] = `${input}.${signature.toString('base64url')}`;
   });
   return out;
 }
-
 
 // ---------------------------------------------------------------- autocannon
 
@@ -362,6 +385,7 @@ export async function load(o: LoadOptions): Promise<LoadSummary> {
     max: r.latency.max,
     total: r.requests.total,
     non2xx: r.non2xx,
+    statuses: Object.fromEntries(Object.entries((r as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {}).map(([code, v]) => [code, v.count])),
     errors: r.errors + r.timeouts,
     connections,
     durationS: duration,
@@ -394,6 +418,8 @@ export function runScenario(name: string, limitMs: number, main: (cleanup: Array
     void runCleanup().then(() => process.exit(2));
   }, limitMs);
   timer.unref();
+  // run-all's time limit sends SIGTERM: exit through 'exit', where started apps are killed.
+  process.once('SIGTERM', () => process.exit(143));
   const runCleanup = async () => {
     for (const fn of cleanup.reverse()) await fn().catch((e: Error) => log(`cleanup: ${e.message}`));
   };

@@ -58,7 +58,8 @@ runScenario(`profile-${what}`, 4 * 60_000, async (cleanup) => {
   const secrets = generateSecrets();
   // Seeding and token minting happen on an unprofiled instance; a second instance on the same
   // database, under --cpu-prof, serves only the measured load (and its own start-up).
-  const seeder = await startApp({ name: `profile-${what}-seeder`, database, secrets });
+  const algEnv: Record<string, string> = process.env.BENCH_JWT_ALG ? { JWT_ALG: process.env.BENCH_JWT_ALG } : {};
+  const seeder = await startApp({ name: `profile-${what}-seeder`, database, secrets, env: algEnv });
   cleanup.push(() => seeder.stop());
   const sessions = await seedViaLogin(seeder, 'prof', 20, 25);
   let tokens = sessions.map((s) => s.access_token);
@@ -67,7 +68,7 @@ runScenario(`profile-${what}`, 4 * 60_000, async (cleanup) => {
     tokens = await mintAccessTokens(await appSigningKey(database, secrets), sessions as unknown as Array<{ session_id: string; user: { id: string } }>, 90_000);
   } else tokens = tokens.slice(0, 50);
   await seeder.stop();
-  const app = await startApp({ name: `profile-${what}`, database, secrets, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const app = await startApp({ name: `profile-${what}`, database, secrets, env: algEnv, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   let stopped = false;
   cleanup.push(async () => {
     if (!stopped) await app.stop();

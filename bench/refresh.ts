@@ -11,7 +11,7 @@ import * as mysql from 'mysql2/promise';
 import { CONNECTIONS, DURATION, MYSQL, WARMUP, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, printTable, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
 
 export const SELECT_FOR_REFRESH = `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
-              s.idle_expires_at, u.role, u.disabled_at
+              s.idle_expires_at, s.dpop_jkt, u.role, u.disabled_at
          FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.id = ?`;
 export const ROTATE = `UPDATE sessions SET generation = ?, rotated_at = ?, last_used_at = ?, idle_expires_at = ?

@@ -7,7 +7,9 @@ import 'reflect-metadata';
 import { uuidv7 } from '../src/common/ids';
 import { RevocationRegistry } from '../src/sessions/revocation-registry';
 import type { AppConfig } from '../src/config/config';
-import type { SessionsRepository } from '../src/sessions/sessions.repository';
+import type { RevocationLog } from '../src/sessions/revocation-log';
+import { RedisService } from '../src/redis/redis.service';
+import { MetricsService } from '../src/metrics/metrics.service';
 import { printTable, round, writeResult } from './lib';
 
 const COUNT = Number(process.env.BENCH_REGISTRY_COUNT ?? 100_000);
@@ -19,8 +21,8 @@ function gc(): void {
 }
 
 function main(): void {
-  const config = { accessTokenTtl: 900, revocationPollMs: 1000, redisUrl: null } as unknown as AppConfig;
-  const registry = new RevocationRegistry(config, {} as SessionsRepository);
+  const config = { accessTokenTtl: 900, revocationPollMs: 1000, redisUrl: null, redisKeyPrefix: 'latchkey:', metricsPort: null } as unknown as AppConfig;
+  const registry = new RevocationRegistry(config, {} as RevocationLog, new RedisService(config), new MetricsService(config));
   // Ids made before the measurement: the strings belong to whoever revoked them, in the app
   // too (the request or the database row); what the registry adds is the Map's own storage.
   const ids = Array.from({ length: COUNT }, () => uuidv7());
@@ -36,7 +38,7 @@ function main(): void {
   // And the worst case, where the registry holds the only copy of each id string (ids that
   // arrived over Redis or from the database poll).
   // Flat strings, as JSON.parse (Redis message) and the database driver produce them.
-  const registry2 = new RevocationRegistry(config, {} as SessionsRepository);
+  const registry2 = new RevocationRegistry(config, {} as RevocationLog, new RedisService(config), new MetricsService(config));
   const serialized = JSON.stringify(Array.from({ length: COUNT }, () => uuidv7()));
   gc();
   const before2 = process.memoryUsage().heapUsed;

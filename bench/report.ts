@@ -93,6 +93,11 @@ function main(): void {
   const rows = load('session-row-size');
   const registry = load('registry-memory');
   const jwtAlg = load('jwt-algorithms');
+  const jwtAlgEndToEnd = load('jwt-alg');
+  const rs = load('resource-servers');
+  const galera = load('galera');
+  const verifierMemory = load('verifier-memory');
+  const mail = load('mail');
 
   const out: string[] = [];
   const cpu = cpus();
@@ -125,7 +130,7 @@ function main(): void {
   out.push(
     `Method: every scenario starts the real app (\`node dist/src/main.js\`, LOG_LEVEL=warn, rate limits off) as a child process on a ` +
       `fresh database and loads it with autocannon from the bench process, on 127.0.0.1. Runs are short so that the whole suite fits in ` +
-      `15 minutes: ${guard?.durationS ?? 6} s per measurement after a 1 s warm-up (2–3 s for the scale runs), ${guard?.connections ?? 50} connections unless noted. ` +
+      `35 minutes: ${guard?.durationS ?? 6} s per measurement after a 1 s warm-up (2–3 s for the scale runs), ${guard?.connections ?? 50} connections unless noted. ` +
       `The load generator, MariaDB and the app share the same ${cpu.length} cores, and other work ran on the machine at the same time, ` +
       `so absolute figures are noisy (±30% between runs is common); each ratio is taken within one run, back to back, which is the signal.`,
     '',
@@ -150,6 +155,16 @@ function main(): void {
   if (scale?.ratios?.rssAt1MMb) add('app RSS at 1M sessions', { ...scale.ratios.rssAt1MMb, target: 250 }, `${scale.ratios.rssAt1MMb.value} MB`);
   out.push(table(['ratio', 'measured', 'target', ''], t), '');
 
+  out.push('## Issue 11 targets', '');
+  const t11: Array<Array<string | number>> = [];
+  const add11 = (what: string, r: Json | undefined) => t11.push(r ? [what, `${r.value}×`, `${r.direction} ${r.target}×`, verdict(r.value, r.target, r.direction)] : [what, 'not measured', '', '']);
+  add11('logins / raw argon2, whole machine', logins?.ratios?.loginsVsRawArgon2);
+  add11('logins / raw argon2 with ARGON2_WORKERS hashes in flight', logins?.ratios?.loginsVsRawArgon2AtWorkers);
+  add11('guard p99 during a 50-connection login flood / alone', logins?.ratios?.p99DuringFloodVsQuiet);
+  add11('refresh / raw mysql2 loop (default JWT_ALG)', refresh?.ratios?.appVsRawMysql2);
+  add11('guard with METRICS_PORT / without (tokens reused)', guard?.ratios?.reusedMetricsOnVsOff);
+  out.push(table(['ratio', 'measured', 'target', ''], t11), '');
+
   // ---- guard
   if (guard) {
     out.push('## 1. Guard overhead', '');
@@ -162,6 +177,8 @@ function main(): void {
       '',
     );
     out.push(table(['run', 'req/s'], (guard.medians as Json[]).map((m) => [m.run, m['req/s (median)']])), '');
+    const metricsCost = guard.ratios?.reusedMetricsOnVsOff as Json | undefined;
+    if (metricsCost) out.push(`With METRICS_PORT set (a second instance, same tokens), the guard with reused tokens runs at ${metricsCost.value}× the instance without metrics (target ≥ ${metricsCost.target}×: ${verdict(metricsCost.value, metricsCost.target, metricsCost.direction)}).`, '');
     out.push(
       chart(
         'bench-guard.svg',
@@ -225,6 +242,21 @@ function main(): void {
       ]),
       '',
     );
+    if (logins.floods) {
+      const q = logins.quietProbes as Json | undefined;
+      out.push(
+        `Floods against the defaults (ARGON2_WORKERS=${logins.defaults.workers}, ARGON2_QUEUE=${logins.defaults.queue}): accepted logins, logins shed ` +
+          `(503 with Retry-After, before any hashing), and what else the app serves meanwhile, each probed at a fixed rate by users the flood ` +
+          `never touches: the guard (GET /auth/session, ${logins.probeRate}/s), refresh (POST /auth/token, 100/s) and the admin API (GET /admin/users, 50/s)` +
+          (q ? `; alone, their p99 is ${q.guard.p99}, ${q.refresh.p99} and ${q.admin.p99} ms.` : '.'),
+        '',
+      );
+      const cols = ['connections', 'logins/s', 'shed/s', 'login p99 ms', 'probe p50 ms', 'probe p99 ms', 'p99 / quiet', 'refresh p99 ms', 'refresh p99 / quiet', 'admin p99 ms', 'admin p99 / quiet', 'probe answers not 2xx'];
+      const present = cols.filter((c) => (logins.floods as Json[]).some((r) => r[c] !== undefined));
+      out.push(table(present.map((c) => c.replace(/^probe /, 'guard ').replace(/^p99 \/ quiet$/, 'guard p99 / quiet')), (logins.floods as Json[]).map((r) => present.map((c) => r[c] ?? ''))), '');
+      out.push('The queue length, at a 200-connection flood (one instance per value, same workers):', '');
+      out.push(table(['ARGON2_QUEUE', ...present.slice(1).map((c) => c.replace(/^probe /, 'guard ').replace(/^p99 \/ quiet$/, 'guard p99 / quiet'))], (logins.queues as Json[]).map((r) => [r.queue, ...present.slice(1).map((c) => r[c] ?? '')])), '');
+    }
   }
 
   // ---- scale
@@ -262,7 +294,7 @@ function main(): void {
     out.push('## 5. Revocation propagation', '');
     out.push(
       `Two instances on one database. ${prop.revocations} sessions are revoked on A (POST /auth/logout) and B is polled with the old access token ` +
-        `until it answers 401; time from A's 204 to B's first 401. Without Redis, B learns of it from its poll of sessions.revoked_at ` +
+        `until it answers 401; time from A's 204 to B's first 401. Without Redis, B learns of it from its poll of the revocation log ` +
         `(every ${prop.pollIntervalMs} ms; each revocation starts at a random phase of that poll).`,
       '',
     );
@@ -276,6 +308,121 @@ function main(): void {
           { label: `${String(r.label).split(' (')[0]}: median`, value: r.medianMs, accent: true },
           { label: `${String(r.label).split(' (')[0]}: max`, value: r.maxMs },
         ]),
+      ),
+      '',
+    );
+  }
+
+  // ---- resource servers
+  if (rs) {
+    out.push('## 6. Resource servers (issue 10)', '');
+    out.push(
+      'One latchkey process and the example resource server (examples/resource-server: Fastify with @latchkey/verifier) as a real process. ' +
+        'Propagation: for each session, the resource server accepts its access token, the session is revoked at latchkey (POST /auth/logout), ' +
+        "and the resource server is asked every millisecond until it answers 401; time from latchkey's 204 to that first 401.",
+      '',
+    );
+    const verifierTargets: Array<Array<string | number>> = [];
+    for (const p of rs.propagation as Json[]) verifierTargets.push([p.label, `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms (${p.n})`, p.label.includes('stream') ? 'p99 ≤ 100 ms' : 'p99 ≤ poll interval + 100 ms', verdict(p.p99, 100, '<=')]);
+    verifierTargets.push(['verifier, 50 tokens reused / unauthenticated route', `${rs.throughput.reusedRatio}× (${rs.throughput.hotRps} / ${rs.throughput.openRps} req/s)`, '≥ 0.8×', verdict(rs.throughput.reusedRatio, 0.8, '>=')]);
+    verifierTargets.push(['verifier, a fresh token every request / unauthenticated route', `${rs.throughput.freshRatio}× (${rs.throughput.coldRps} / ${rs.throughput.openRps} req/s)`, '≥ 0.35×', verdict(rs.throughput.freshRatio, 0.35, '>=')]);
+    out.push(table(['what', 'measured', 'target', ''], verifierTargets), '');
+    const f = rs.feedLoad;
+    out.push(
+      `The feed under load: ${f.loaded.receivers} Server-Sent-Event receivers (${f.loaded.receivers / f.servers} for each of ${f.servers} resource servers) while ${f.rate} sessions a second are revoked for ${f.seconds} s, against the same revocations with no receiver.`,
+      '',
+    );
+    out.push(
+      table(
+        ['receivers', 'revocations', 'latchkey CPU (cores)', 'delivery p50 ms', 'delivery p99 ms', 'max ms', 'deliveries missing'],
+        [f.quiet, f.loaded].map((r: Json) => [r.receivers, r.revocations, r.latchkeyCores, r.delivery?.p50 ?? '', r.delivery?.p99 ?? '', r.delivery?.max ?? '', r.missingDeliveries]),
+      ),
+      '',
+    );
+    out.push(`The feed itself costs latchkey ${f.feedCpuCores} cores at this load (the difference between the two rows).`, '');
+    if (verifierMemory) out.push(`Verifier memory for ${verifierMemory.sessions.toLocaleString('en-US')} revoked sessions: ${verifierMemory.heapMiB} MiB of heap (${verifierMemory.bytesPerSession} bytes each, id strings included).`, '');
+    out.push(
+      chart(
+        'bench-resource-servers.svg',
+        'Resource server throughput (req/s, higher is better)',
+        'req/s',
+        [
+          { label: 'unauthenticated route', value: rs.throughput.openRps },
+          { label: 'verifier, tokens reused', value: rs.throughput.hotRps, accent: true },
+          { label: 'verifier, fresh token', value: rs.throughput.coldRps, accent: true },
+        ],
+      ),
+      '',
+    );
+  }
+
+  // ---- access-token algorithm
+  if (jwtAlgEndToEnd) {
+    out.push('## 8. The access-token algorithm (issue 11)', '');
+    out.push(
+      'For each JWT_ALG, a latchkey process on a fresh database and the example resource server, back to back in one run: refresh against ' +
+        'the raw mysql2 loop; the guard against GET /health with reused tokens and with a fresh token each request (a pool of ' +
+        `${jwtAlgEndToEnd.pool.toLocaleString('en-US')} signed with the app's key); the verifier against the resource server's open route, the same way.`,
+      '',
+    );
+    const cols = ['alg', 'refresh/s', 'raw mysql2/s', 'refresh / raw', 'guard reused / health', 'guard fresh / health', 'verifier reused / open', 'verifier fresh / open'];
+    out.push(table(cols, (jwtAlgEndToEnd.rows as Json[]).map((r) => cols.map((c) => r[c]))), '');
+    out.push(
+      chart(
+        'bench-jwt-alg.svg',
+        'Refresh rotations per second by JWT_ALG',
+        '/s',
+        (jwtAlgEndToEnd.rows as Json[]).map((r) => ({ label: `${r.alg}: POST /auth/token`, value: r['refresh/s'], accent: r.alg === 'ES256' })),
+      ),
+      '',
+    );
+  }
+
+  // ---- mail
+  if (mail) {
+    out.push('## 9. Mail through the outbox (issue 12)', '');
+    out.push(
+      `One latchkey process on MariaDB sending to an SMTP server (smtp-server) in the bench process, over a real SMTP connection. ` +
+        `Throughput: ${mail.users} reset requests for ${mail.users} accounts, ${50} at a time, from the first request to the last mail's arrival. ` +
+        `Latency: requests paced at ${mail.latency.rate}/s, from sending the request to the mail's arrival. Then POST /auth/password/forgot ` +
+        `for known addresses (past their 3 mails an hour, as an attacker's would be) and unknown ones, back to back, against GET /health.`,
+      '',
+    );
+    out.push(
+      table(
+        ['what', 'measured'],
+        [
+          [`mails per second (${mail.throughput.delivered} of ${mail.throughput.mails} delivered, last after ${mail.throughput.lastArrivalS} s)`, mail.throughput.mailsPerSecond],
+          [`request to arrival at ${mail.latency.rate}/s, p50 / p99 / max`, `${mail.latency.p50Ms} / ${mail.latency.p99Ms} / ${mail.latency.maxMs} ms (${mail.latency.delivered} of ${mail.latency.requests})`],
+          ['forgot, unknown / known addresses (req/s)', `${mail.ratios.unknownVsKnown}×`],
+          ['forgot (known) / GET /health (req/s)', `${mail.ratios.knownVsHealth}×`],
+        ],
+      ),
+      '',
+    );
+    out.push(table(['run', 'req/s', 'p50 ms', 'p99 ms'], (mail.forgot as Json[]).map((r) => [r.run, r['req/s'], r['p50 ms'], r['p99 ms']])), '');
+  }
+
+  // ---- galera
+  if (galera) {
+    out.push('## 7. A 3-node Galera cluster (issue 14)', '');
+    out.push(
+      'scripts/galera.sh runs three MariaDB nodes on 127.0.0.1:3311-3313 with wsrep_retry_autocommit=0 and wsrep_sync_wait=0, so latchkey\'s own ' +
+        'handling of stale reads and certification conflicts is what is measured; instance A on node 1, B on node 2.',
+      '',
+    );
+    const g = galera;
+    out.push(
+      table(
+        ['what', 'measured', 'target', ''],
+        [
+          [`${g.alternating.refreshes.toLocaleString('en-US')} refreshes, ${g.alternating.chains} chains alternating between B and A: false invalid_grant`, g.alternating.invalidGrant, '0', verdict(g.alternating.invalidGrant, 0, '<=')],
+          ['the same: 5xx', g.alternating.serverErrors, '0', verdict(g.alternating.serverErrors, 0, '<=')],
+          ['refresh throughput, Galera node / single MariaDB', `${g.throughput.refreshRatio}× (${g.throughput.refreshGaleraRps} / ${g.throughput.refreshSingleRps} req/s)`, 'reported', ''],
+          ['login throughput, Galera node / single MariaDB', `${g.throughput.loginsRatio}× (${g.throughput.loginsGaleraRps} / ${g.throughput.loginsSingleRps} req/s)`, 'reported', ''],
+          ...(g.propagation as Json[]).map((p) => [`revocation A → B, ${p.label}`, `median ${p.medianMs} ms, max ${p.maxMs} ms (${p.n})`, 'reported', '']),
+          ['the refresh read on node 2, plain / causal (wsrep_sync_wait=1)', `${g.causalRead.plainUs} / ${g.causalRead.causalUs} µs`, 'reported', ''],
+        ],
       ),
       '',
     );
@@ -306,7 +453,7 @@ function main(): void {
   }
   if (run) {
     out.push('## Run', '');
-    out.push(table(['scenario', 'seconds', 'exit code'], (run.runs as Json[]).map((r) => [r.name, r.seconds, r.exitCode])), '');
+    out.push(table(['scenario', 'seconds', 'exit code', 'note'], (run.runs as Json[]).map((r) => [r.name, r.seconds, r.exitCode, r.rerunAt ? `re-run alone at ${r.rerunAt}` : ''])), '');
   }
   const notes = join(ROOT, 'bench', 'NOTES.md');
   if (existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '');

@@ -1,7 +1,10 @@
-// `npm test`: every suite, in order: unit, e2e on SQLite, e2e on MariaDB/MySQL, browser.
-// A missing MySQL or Chromium is announced loudly and skips only that suite, unless
-// REQUIRE_MYSQL=1 / REQUIRE_BROWSER=1 (set by .ci/run), which turn the skip into a failure.
-// Pass suite names to run a subset: `npm test -- unit e2e-sqlite`.
+// `npm test`: every suite, in order: unit, the workspace packages (packages/verifier, and any
+// other with a dist/test of its own), e2e on SQLite, e2e on
+// MariaDB/MySQL, e2e on a Galera cluster, browser. A missing MySQL or Chromium is announced loudly and skips only that
+// suite, unless REQUIRE_MYSQL=1 / REQUIRE_BROWSER=1 (set by .ci/run), which turn the skip into a
+// failure. Pass suite names to run a subset: `npm test -- unit e2e-sqlite`.
+// An e2e file named *.mysql.test.ts or *.sqlite.test.ts is a scenario of that database only
+// (a network outage, a file lock) and runs in that suite alone; every other e2e file runs in both.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -12,21 +15,24 @@ process.chdir(root);
 const requested = process.argv.slice(2);
 const wants = (name) => requested.length === 0 || requested.includes(name);
 
-const build = spawnSync(process.execPath, ['scripts/build-if-needed.mjs'], { stdio: 'inherit' });
+const build = spawnSync(process.execPath, ['scripts/build-if-needed.mjs', '--all'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const mysqlUrl = new URL(process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306');
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 mkdirSync('test-output', { recursive: true });
 
-function files(dir) {
-  const full = join('dist/test', dir);
+function files(dir, only = () => true) {
+  const full = join(dir.startsWith('packages/') ? '' : 'dist/test', dir);
   if (!existsSync(full)) return [];
   return readdirSync(full)
-    .filter((f) => f.endsWith('.test.js'))
+    .filter((f) => f.endsWith('.test.js') && only(f))
     .sort()
     .map((f) => join(full, f));
 }
+
+const e2eFor = (db) => files('e2e', (f) => !/\.(mysql|sqlite)\.test\.js$/.test(f) || f.endsWith(`.${db}.test.js`));
+const workspaces = existsSync('packages') ? readdirSync('packages').filter((p) => existsSync(join('packages', p, 'package.json'))).sort() : [];
 
 function banner(lines) {
   const width = Math.max(...lines.map((l) => l.length)) + 4;
@@ -71,19 +77,25 @@ function runSuite(name, testFiles, env = {}) {
 }
 
 if (wants('unit')) runSuite('unit', files('unit'));
-if (wants('e2e-sqlite')) runSuite('e2e-sqlite', files('e2e'), { TEST_DB: 'sqlite' });
+if (wants('packages')) runSuite('packages', workspaces.flatMap((p) => files(`packages/${p}/dist/test`)));
+if (wants('e2e-sqlite')) runSuite('e2e-sqlite', e2eFor('sqlite'), { TEST_DB: 'sqlite' });
 
 if (wants('e2e-mysql')) {
   if (await mysqlAnswers()) {
-    runSuite('e2e-mysql', files('e2e'), { TEST_DB: 'mysql' });
+    runSuite('e2e-mysql', e2eFor('mysql'), { TEST_DB: 'mysql' });
   } else if (process.env.REQUIRE_MYSQL === '1') {
     banner([`MySQL/MariaDB does not answer at ${mysqlUrl.host}, and REQUIRE_MYSQL=1.`, 'The MySQL e2e suite cannot run: FAILING.']);
     failedSuites.push('e2e-mysql (no database)');
   } else {
     banner([`SKIPPING the MySQL e2e suite: nothing answers at ${mysqlUrl.host}.`, 'Start MariaDB (or set TEST_MYSQL_URL) to run it; REQUIRE_MYSQL=1 makes this fatal.']);
-    totals.skipped += files('e2e').length;
+    totals.skipped += e2eFor('mysql').length;
   }
 }
+
+// The multi-primary suite (issue 14): latchkey instances on two nodes of the 3-node Galera
+// cluster that `scripts/galera.sh start` runs on 127.0.0.1:3311-3313. The test file itself
+// skips loudly without a cluster, and fails instead under REQUIRE_GALERA=1.
+if (wants('galera')) runSuite('galera', files('galera'));
 
 if (wants('browser')) {
   if (existsSync(chromium)) {

@@ -4,6 +4,9 @@ import { LoggerModule } from 'nestjs-pino';
 import { ScheduleModule } from '@nestjs/schedule';
 import type { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { CommonModule } from './common/common.module';
+import { RedisModule } from './redis/redis.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { DatabaseModule } from './database/database.module';
 import { ApiExceptionFilter } from './common/exception.filter';
 import { StrictValidationPipe } from './common/validation';
@@ -14,6 +17,9 @@ import { UsersModule } from './users/users.module';
 import { SessionsModule } from './sessions/sessions.module';
 import { AuthModule } from './auth/auth.module';
 import { AdminModule } from './admin/admin.module';
+import { ResourceServersModule } from './resource-servers/resource-servers.module';
+import { MailModule } from './mail/mail.module';
+import { AccountModule } from './account/account.module';
 
 @Module({})
 export class AppModule {
@@ -22,14 +28,20 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        CommonModule,
         LoggerModule.forRoot(loggerModuleParams(config)),
         DatabaseModule,
+        RedisModule,
+        MetricsModule,
         ScheduleModule.forRoot(),
         HealthModule,
         AuditModule,
         UsersModule,
         SessionsModule,
+        MailModule,
         AuthModule,
+        AccountModule,
+        ResourceServersModule,
         AdminModule,
       ],
       providers: [

@@ -1,7 +1,8 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import helmet from '@fastify/helmet';
+import helmet from 'helmet';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
@@ -10,20 +11,34 @@ import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
 import { pinoOptions, requestId } from './common/logging';
 import { clientErrorResponse } from './common/error-mapping';
-import { OAUTH_ROUTES, sendError } from './common/exception.filter';
+import { sendError } from './common/exception.filter';
 import { strictJsonParser } from './common/json-body';
+import { addInputErrors, ErrorBodyView } from './common/openapi';
+import { FORM, mediaType, routeFlags } from './common/route-flags';
+import { clearRefreshCookie } from './auth/refresh-cookie';
+import { HashingPool } from './users/hashing-pool';
 
 export const BODY_LIMIT = 64 * 1024;
 
 
 /**
- * Builds the application exactly as `npm start` runs it; the e2e tests use the same function,
- * so they exercise the real HTTP stack.
+ * Builds the application exactly as `npm start` runs it. Tests build theirs with
+ * `Test.createTestingModule` (so they can override a provider) and the same adapter and
+ * configuration (test/support/app.ts), so they exercise the real HTTP stack.
  */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), createAdapter(config), {
+    // Start-up logs wait for pino, so they honour LOG_LEVEL and come out as JSON.
+    bufferLogs: true,
+  });
+  return configureApp(app, config);
+}
+
+/** Fastify with the limits, logger and error answers latchkey needs. */
+export function createAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyFunction(config.trustProxy),
     routerOptions: { maxParamLength: 200 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -45,39 +60,33 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       socket.destroy(error);
     },
   });
-  const fastify = adapter.getInstance();
-  // JSON is the contract's body type; text/plain would otherwise be parsed as a string.
-  fastify.removeContentTypeParser(['text/plain']);
+}
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, {
-    // Start-up logs wait for pino, so they honour LOG_LEVEL and come out as JSON.
-    bufferLogs: true,
-  });
-  app.useLogger(app.get(Logger));
-  // JSON with repeated keys or absurd nesting is refused; the rest is Fastify's own parser.
-  app.useBodyParser('application/json', { bodyLimit: BODY_LIMIT }, strictJsonParser(fastify) as never);
-  app.enableShutdownHooks();
+/**
+ * TRUST_PROXY as Fastify's trust function (proxy-addr walks the socket address, then the
+ * X-Forwarded-For entries right to left, and the client is the first address not trusted).
+ * A hop count trusts the socket and the next N-1 entries: with 1, the address the nearest proxy
+ * saw, never an entry the client wrote itself. Never Fastify's `true`, which believes the
+ * left-most entry, written by the client.
+ */
+function trustProxyFunction(trust: AppConfig['trustProxy']): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return trust;
+}
 
-  // Nest's Fastify adapter already parses application/x-www-form-urlencoded; only two routes take it.
-  // On SIGTERM, answers still in flight tell keep-alive clients to hang up; otherwise close()
-  // waits for those now-idle connections until the keep-alive timeout (72 s).
-  let closing = false;
-  fastify.addHook('preClose', async () => {
-    closing = true;
-  });
-  // Callback style: no promise per request on the hot path.
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
-    done(null, payload);
-  });
-  fastify.addHook('preValidation', async (request) => {
-    const type = request.headers['content-type'];
-    if (type && type.startsWith('application/x-www-form-urlencoded') && !OAUTH_ROUTES.has(request.url.split('?')[0])) {
-      throw new ApiError(415, 'unsupported_media_type', 'This content type is not supported here; send application/json.');
-    }
-  });
-  await app.register(cookie as never);
-  await app.register(helmet as never, {
+/**
+ * helmet's security headers (a strict CSP and the rest), computed once: they are the same for
+ * every answer, and helmet as a hook would rebuild the CSP string on each one (2–3% of a
+ * refresh's CPU in the profile).
+ */
+const SECURITY_HEADERS: Record<string, string> = (() => {
+  const headers: Record<string, string> = {};
+  const response = {
+    setHeader: (name: string, value: unknown) => void (headers[name.toLowerCase()] = String(value)),
+    removeHeader: (name: string) => void delete headers[name.toLowerCase()],
+    getHeader: (name: string) => headers[name.toLowerCase()],
+  };
+  helmet({
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -90,12 +99,67 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
         upgradeInsecureRequests: null,
       },
     },
-  } as never);
+  })({} as IncomingMessage, response as unknown as ServerResponse, () => undefined);
+  return Object.freeze(headers);
+})();
+
+/** Everything between the module graph and `listen()`: body parsing, hooks, headers, CORS, docs. */
+export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<NestFastifyApplication> {
+  const fastify = app.getHttpAdapter().getInstance();
+  // JSON is the contract's body type; text/plain would otherwise be parsed as a string.
+  fastify.removeContentTypeParser(['text/plain']);
+  app.useLogger(app.get(Logger));
+  // JSON with repeated keys or absurd nesting is refused; the rest is Fastify's own parser.
+  app.useBodyParser('application/json', { bodyLimit: BODY_LIMIT }, strictJsonParser(fastify) as never);
+
+  // On SIGTERM, answers still in flight tell keep-alive clients to hang up; otherwise close()
+  // waits for those now-idle connections until the keep-alive timeout (72 s).
+  let closing = false;
+  fastify.addHook('preClose', async () => {
+    closing = true;
+  });
+  // Callback style: no promise per request on the hot path.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    reply.headers(SECURITY_HEADERS);
+    const flags = routeFlags(request);
+    if (flags.noStore) reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    if (flags.clearsRefreshCookie) clearRefreshCookie(reply, config);
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+  // Password-hashing routes are shed at the door while hashing is saturated: before the body is
+  // read, parsed or validated, so a flood's excess costs as little as possible (users/hashing-pool.ts).
+  const hashing = app.get(HashingPool);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const shed = routeFlags(request).hashesPassword ? hashing.shedAtTheDoor() : null;
+    if (shed) return sendError(reply, shed, request);
+    done();
+  });
+  // Room is reserved once the body has arrived (a client trickling its body holds none) and
+  // until the answer has gone: 'close' comes then, or when the connection goes, whichever path.
+  fastify.addHook('preHandler', (request, reply, done) => {
+    if (!routeFlags(request).hashesPassword) return done();
+    const admission = hashing.admit();
+    if (admission instanceof ApiError) return sendError(reply, admission, request);
+    reply.raw.once('close', admission.release);
+    done();
+  });
+  // Nest's Fastify adapter parses form bodies for every route; only the routes marked as taking
+  // them (the OAuth endpoints) may receive one. The media type is compared case-insensitively.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    if (mediaType(request.headers['content-type']) === FORM && !routeFlags(request).form) {
+      return done(new ApiError(415, 'unsupported_media_type', 'This content type is not supported here; send application/json.'));
+    }
+    done();
+  });
+  await app.register(cookie as never);
   if (config.corsOrigins.length) {
     app.enableCors({
       origin: config.corsOrigins,
       credentials: true,
-      allowedHeaders: ['authorization', 'content-type', 'x-latchkey-csrf', 'x-request-id'],
+      allowedHeaders: ['authorization', 'content-type', 'dpop', 'x-latchkey-csrf', 'x-request-id'],
+      // A browser client reads the server's clock (DPoP iat) and why a proof was refused.
+      exposedHeaders: ['date', 'www-authenticate'],
       maxAge: 600,
     });
   }
@@ -105,10 +169,13 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     new DocumentBuilder()
       .setTitle('latchkey')
       .setDescription('Authentication backend: JWT access tokens, rotating per-device refresh tokens, instant revocation.')
-      .setVersion('1')
+      .setVersion('2')
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+      .addBasicAuth({ type: 'http', scheme: 'basic', description: 'A resource server: client_id and client_secret (client_secret_basic).' }, 'resource-server')
       .build(),
+    { extraModels: [ErrorBodyView] },
   );
+  addInputErrors(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
 }

@@ -15,6 +15,22 @@ async function main(): Promise<void> {
     throw error;
   }
   const app = await createApp(config);
+  // SIGTERM/SIGINT: stop accepting, finish what is in flight, close the pools, exit 0. A
+  // process that exits any other way was not shut down cleanly.
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      app.close().then(
+        () => process.exit(0),
+        (error: Error) => {
+          process.stderr.write(`latchkey: shutdown failed: ${error.message}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  }
   await app.listen({ port: config.port, host: config.host });
   const address = app.getHttpServer().address();
   const where = typeof address === 'object' && address ? `${address.address}:${address.port}` : String(address);

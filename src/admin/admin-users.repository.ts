@@ -1,7 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service';
-import type { Role } from '../users/user.entity';
-import { KeysetCursor, likeContains } from './cursor';
+import type { Role } from '../common/role';
+import type { KeysetCursor } from '../common/keyset';
+
+/** Escapes LIKE's wildcards for the `ESCAPE '!'` clause: %, _ and the escape character itself. */
+export function likeContains(text: string): string {
+  return `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+}
 
 /** A user as the admin API shows it, with the number of sessions that still work. */
 export interface AdminUserRow {
@@ -12,6 +17,7 @@ export interface AdminUserRow {
   disabledAt: number | null;
   createdAt: number;
   lastLoginAt: number | null;
+  emailVerifiedAt: number | null;
   activeSessions: number;
 }
 
@@ -25,7 +31,7 @@ export interface UserListQuery {
 }
 
 /**
- * The admin's view of the users table. One statement per page: keyset pagination over
+ * The admin's read model of the users table (read-only; UsersRepository is its only writer). One statement per page: keyset pagination over
  * (created_at, id) newest first (IDX_users_created), and the active-session count as a
  * correlated subquery that runs for the page's rows only, on IDX_sessions_user_revoked.
  */
@@ -34,7 +40,7 @@ export class AdminUsersRepository {
   constructor(private readonly database: DatabaseService) {}
 
   private select(where: string): string {
-    return `SELECT u.id, u.email, u.name, u.role, u.disabled_at, u.created_at, u.last_login_at,
+    return `SELECT u.id, u.email, u.name, u.role, u.disabled_at, u.created_at, u.last_login_at, u.email_verified_at,
               (SELECT COUNT(*) FROM sessions s
                 WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ? AND s.idle_expires_at > ?) AS active_sessions
          FROM users u
@@ -79,6 +85,7 @@ function toRow(r: Record<string, unknown>): AdminUserRow {
     disabledAt: r.disabled_at === null || r.disabled_at === undefined ? null : Number(r.disabled_at),
     createdAt: Number(r.created_at),
     lastLoginAt: r.last_login_at === null || r.last_login_at === undefined ? null : Number(r.last_login_at),
+    emailVerifiedAt: r.email_verified_at === null || r.email_verified_at === undefined ? null : Number(r.email_verified_at),
     activeSessions: Number(r.active_sessions),
   };
 }

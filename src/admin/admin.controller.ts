@@ -1,74 +1,101 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { AccountService } from '../account/account.service';
 import { Auth, CurrentPrincipal } from '../auth/auth.guard';
 import type { Principal } from '../auth/jwt.strategy';
-import { Client, ClientContext } from '../common/client-context';
+import { Actor, Client, ClientContext } from '../common/client-context';
 import { IdPipe } from '../common/id.pipe';
+import { ApiErrorResponse, Endpoint } from '../common/openapi';
 import { SessionList } from '../sessions/session.view';
 import { AdminService } from './admin.service';
 import { AdminUserPage, AdminUserView, AuditEventPage, RevokedCount } from './admin.view';
 import { ListEventsQuery, ListUsersQuery, UserSessionsQuery } from './dto';
 
-/** API.md "Admin". Every route needs an access token with role admin (401 / 403 otherwise). */
+const NO_USER = () => ApiErrorResponse(404, 'not_found: no such user');
+const as = (admin: Principal, client: ClientContext): Actor => ({ actorId: admin.userId, client });
+
+/** Every route needs an access token with role admin (401 / 403 otherwise). */
 @ApiTags('admin')
 @Controller('admin')
 @Auth({ admin: true })
 export class AdminController {
-  constructor(private readonly admin: AdminService) {}
+  constructor(
+    private readonly admin: AdminService,
+    private readonly account: AccountService,
+  ) {}
 
   @Get('users')
+  @Endpoint('Find users by e-mail or name, newest first, one page at a time')
   @ApiOkResponse({ type: AdminUserPage })
   listUsers(@Query() query: ListUsersQuery): Promise<AdminUserPage> {
     return this.admin.listUsers(query);
   }
 
   @Get('users/:id')
+  @Endpoint('One user, with the number of active sessions')
   @ApiOkResponse({ type: AdminUserView })
-  @ApiNotFoundResponse({ description: 'not_found' })
+  @NO_USER()
   getUser(@Param('id', IdPipe) id: string): Promise<AdminUserView> {
     return this.admin.getUser(id);
   }
 
   @Get('users/:id/sessions')
+  @Endpoint("A user's devices (active only, unless include=revoked)")
   @ApiOkResponse({ type: SessionList })
-  @ApiNotFoundResponse({ description: 'not_found: no such user' })
+  @NO_USER()
   userSessions(@Param('id', IdPipe) id: string, @Query() query: UserSessionsQuery): Promise<SessionList> {
     return this.admin.userSessions(id, query.include === 'revoked');
   }
 
   @Delete('users/:id/sessions')
   @HttpCode(200)
+  @Endpoint('Sign out every device of a user')
   @ApiOkResponse({ type: RevokedCount })
-  @ApiNotFoundResponse({ description: 'not_found: no such user' })
+  @NO_USER()
   revokeAllSessions(@Param('id', IdPipe) id: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<RevokedCount> {
-    return this.admin.revokeAllSessions(id, { adminId: admin.userId, client });
+    return this.admin.revokeAllSessions(id, as(admin, client));
   }
 
   @Delete('sessions/:sessionId')
   @HttpCode(204)
+  @Endpoint('Sign out one device of any user')
   @ApiNoContentResponse({ description: 'Revoked (reason admin_revoked).' })
-  @ApiNotFoundResponse({ description: 'not_found: no such active session' })
+  @ApiErrorResponse(404, 'not_found: no such active session')
   revokeSession(@Param('sessionId', IdPipe) sessionId: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<void> {
-    return this.admin.revokeSession(sessionId, { adminId: admin.userId, client });
+    return this.admin.revokeSession(sessionId, as(admin, client));
   }
 
   @Post('users/:id/disable')
   @HttpCode(200)
+  @Endpoint('Disable an account: every device signed out, no new sign-in')
   @ApiOkResponse({ type: AdminUserView, description: 'Disabled; every session revoked (reason user_disabled).' })
-  @ApiNotFoundResponse({ description: 'not_found' })
+  @ApiErrorResponse(403, 'forbidden: an admin cannot disable their own account')
+  @NO_USER()
   disable(@Param('id', IdPipe) id: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<AdminUserView> {
-    return this.admin.disable(id, { adminId: admin.userId, client });
+    return this.admin.disable(id, as(admin, client));
   }
 
   @Post('users/:id/enable')
   @HttpCode(200)
+  @Endpoint('Enable a disabled account')
   @ApiOkResponse({ type: AdminUserView })
-  @ApiNotFoundResponse({ description: 'not_found' })
+  @NO_USER()
   enable(@Param('id', IdPipe) id: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<AdminUserView> {
-    return this.admin.enable(id, { adminId: admin.userId, client });
+    return this.admin.enable(id, as(admin, client));
+  }
+
+  @Post('users/:id/password-reset')
+  @HttpCode(202)
+  @Endpoint('Send the user a password-reset mail (the link never passes through the admin)')
+  @ApiAcceptedResponse({ description: '{}: the mail is on its way (none for a disabled account).' })
+  @NO_USER()
+  async sendPasswordReset(@Param('id', IdPipe) id: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<Record<string, never>> {
+    await this.account.sendPasswordReset(id, as(admin, client));
+    return {};
   }
 
   @Get('events')
+  @Endpoint('The security log, newest first, filtered by user or type')
   @ApiOkResponse({ type: AuditEventPage })
   listEvents(@Query() query: ListEventsQuery): Promise<AuditEventPage> {
     return this.admin.listEvents(query);

@@ -1,16 +1,20 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
+import { AccountModule } from '../account/account.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AdminUsersRepository } from './admin-users.repository';
 import { AdminController } from './admin.controller';
+import { AdminResourceServersController } from './admin-resource-servers.controller';
+import { ResourceServersModule } from '../resource-servers/resource-servers.module';
 import { AdminService } from './admin.service';
 import { DashboardController } from './dashboard.controller';
 
 @Module({
-  imports: [AuthModule, UsersModule, SessionsModule, AuditModule],
-  controllers: [AdminController, DashboardController],
+  imports: [AuthModule, UsersModule, SessionsModule, AuditModule, ResourceServersModule, AccountModule],
+  controllers: [AdminController, AdminResourceServersController, DashboardController],
   providers: [AdminService, AdminUsersRepository],
+  exports: [AdminService],
 })
 export class AdminModule {}

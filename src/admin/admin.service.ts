@@ -1,24 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
-import type { ClientContext } from '../common/client-context';
+import type { Actor } from '../common/client-context';
+import { decodeCursor, keysetPage, pageFetchSize } from '../common/keyset';
+import type { Role } from '../common/role';
+import { iso } from '../common/time';
 import { DatabaseService } from '../database/database.service';
 import { AuditService } from '../audit/audit.service';
 import type { AuditEventType } from '../audit/audit-event.entity';
 import { UsersService } from '../users/users.service';
-import { iso } from '../users/user.view';
+import type { User } from '../users/user.entity';
 import { SessionsService } from '../sessions/sessions.service';
 import { SessionView, toSessionView } from '../sessions/session.view';
 import { AdminUsersRepository } from './admin-users.repository';
 import { AdminUserPage, AdminUserView, AuditEventPage, toAdminUserView } from './admin.view';
-import { decodeCursor, encodeCursor } from './cursor';
-
-/** The administrator acting, as recorded on every audit event an admin action causes. */
-export interface AdminActor {
-  adminId: string;
-  client: ClientContext;
-}
-
-export const DEFAULT_PAGE_SIZE = 20;
+import { DEFAULT_PAGE_SIZE } from './dto';
+import { AccountService } from '../account/account.service';
 
 /**
  * Admin rules: who may be acted on, what one action changes, and what it records. Every
@@ -32,16 +28,13 @@ export class AdminService {
     private readonly adminUsers: AdminUsersRepository,
     private readonly sessions: SessionsService,
     private readonly audit: AuditService,
+    private readonly account: AccountService,
   ) {}
 
   async listUsers(query: { q?: string; limit?: number; cursor?: string }): Promise<AdminUserPage> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const after = decodeCursor(query.cursor);
-    // One row more than asked tells whether there is a next page without a COUNT.
-    const rows = await this.adminUsers.list({ q: query.q || undefined, after, limit: limit + 1, now: Date.now() });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return { items: page.map(toAdminUserView), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    const rows = await this.adminUsers.list({ q: query.q || undefined, after: decodeCursor(query.cursor), limit: pageFetchSize(limit), now: Date.now() });
+    return keysetPage(rows, limit, toAdminUserView);
   }
 
   async getUser(id: string): Promise<AdminUserView> {
@@ -56,69 +49,55 @@ export class AdminService {
     return { items: sessions.map((s) => toSessionView(s, null)) };
   }
 
-  async revokeSession(sessionId: string, actor: AdminActor): Promise<void> {
-    const revoked = await this.sessions.revokeById(sessionId, 'admin_revoked', { actorId: actor.adminId, client: actor.client });
-    if (!revoked) throw ApiError.notFound('No such active session.');
+  async revokeSession(sessionId: string, admin: Actor): Promise<void> {
+    const revoked = await this.sessions.revoke({ sessionId }, 'admin_revoked', admin);
+    if (revoked.length === 0) throw ApiError.notFound('No such active session.');
   }
 
-  async revokeAllSessions(userId: string, actor: AdminActor): Promise<{ revoked: number }> {
+  async revokeAllSessions(userId: string, admin: Actor): Promise<{ revoked: number }> {
     await this.requireUser(userId);
-    const revoked = await this.sessions.revoke({ userId }, 'admin_revoked', { actorId: actor.adminId, client: actor.client });
+    const revoked = await this.sessions.revoke({ userId }, 'admin_revoked', admin);
     return { revoked: revoked.length };
   }
 
-  /**
-   * One transaction: disabled_at set, every session revoked (user_disabled), the event
-   * recorded. The revocations reach the access-token registry only after the commit.
-   */
-  async disable(userId: string, actor: AdminActor): Promise<AdminUserView> {
-    if (userId === actor.adminId) throw ApiError.forbidden('You cannot disable your own account.');
+  /** One transaction: disabled_at set, every session revoked (user_disabled), the event recorded. */
+  async disable(userId: string, admin: Actor): Promise<AdminUserView> {
+    if (userId === admin.actorId) throw ApiError.forbidden('You cannot disable your own account.');
     await this.requireUser(userId);
-    const now = Date.now();
-    const revoked = await this.database.transaction(async (db) => {
-      const changed = await this.users.setDisabled(userId, true, now, db);
+    await this.database.transaction(async (db) => {
+      const changed = await this.users.setDisabled(userId, true, Date.now(), db);
       // Also sweeps sessions of an already disabled user (a login that raced the disable).
-      const done = await this.sessions.revoke({ userId }, 'user_disabled', { actorId: actor.adminId, client: actor.client }, db);
-      if (changed) {
-        await this.audit.record({ type: 'user_disabled', userId, actorId: actor.adminId, client: actor.client, details: { revokedSessions: done.length } }, db);
-      }
-      return done;
+      const revoked = await this.sessions.revoke({ userId }, 'user_disabled', admin, db);
+      await this.account.cancelPasswordResets(userId, db);
+      if (changed) await this.audit.record({ type: 'user_disabled', userId, ...admin, details: { revokedSessions: revoked.length } }, db);
     });
-    this.sessions.announce(revoked, now);
     return this.getUser(userId);
   }
 
-  async enable(userId: string, actor: AdminActor): Promise<AdminUserView> {
+  async enable(userId: string, admin: Actor): Promise<AdminUserView> {
     await this.requireUser(userId);
-    const now = Date.now();
     await this.database.transaction(async (db) => {
-      if (await this.users.setDisabled(userId, false, now, db)) {
-        await this.audit.record({ type: 'user_enabled', userId, actorId: actor.adminId, client: actor.client }, db);
-      }
+      if (await this.users.setDisabled(userId, false, Date.now(), db)) await this.audit.record({ type: 'user_enabled', userId, ...admin }, db);
     });
     return this.getUser(userId);
+  }
+
+  /**
+   * One transaction: the new role, and (for a demotion) every session signed out with reason
+   * `role_changed`, because access tokens carry the role and an admin claim must die now.
+   */
+  async setRole(email: string, role: Role, admin: Actor): Promise<{ user: User; signedOut: number }> {
+    return this.database.transaction(async (db) => {
+      const { user, changed } = await this.users.setRole(email, role, admin, db);
+      const signedOut = changed && role === 'user' ? await this.sessions.revoke({ userId: user.id }, 'role_changed', admin, db) : [];
+      return { user, signedOut: signedOut.length };
+    });
   }
 
   async listEvents(query: { userId?: string; type?: AuditEventType; limit?: number; cursor?: string }): Promise<AuditEventPage> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const before = decodeCursor(query.cursor);
-    const rows = await this.audit.list({ userId: query.userId, type: query.type, before, limit: limit + 1 });
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((e) => ({
-        id: e.id,
-        type: e.type,
-        userId: e.userId,
-        sessionId: e.sessionId,
-        actorId: e.actorId,
-        ip: e.ip,
-        userAgent: e.userAgent,
-        createdAt: iso(e.createdAt)!,
-        details: e.details,
-      })),
-      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
-    };
+    const rows = await this.audit.list({ userId: query.userId, type: query.type, before: decodeCursor(query.cursor), limit: pageFetchSize(limit) });
+    return keysetPage(rows, limit, (e) => ({ ...e, createdAt: iso(e.createdAt)! }));
   }
 
   private async requireUser(userId: string): Promise<void> {

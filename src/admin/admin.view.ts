@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { AUDIT_EVENT_TYPES } from '../audit/audit-event.entity';
-import { iso } from '../users/user.view';
+import { iso } from '../common/time';
+import { ROLES } from '../common/role';
 import type { AdminUserRow } from './admin-users.repository';
 
 /** A user as an administrator sees it: never the password hash. */
@@ -8,11 +9,12 @@ export class AdminUserView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() email: string;
   @ApiProperty({ nullable: true, type: String }) name: string | null;
-  @ApiProperty({ enum: ['user', 'admin'] }) role: string;
+  @ApiProperty({ enum: ROLES }) role: string;
   @ApiProperty() disabled: boolean;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastLoginAt: string | null;
   @ApiProperty({ description: 'Sessions that are neither revoked nor expired.' }) activeSessions: number;
+  @ApiProperty({ description: 'Whether the owner has proved they read mail at this address.' }) emailVerified: boolean;
 }
 
 export class AdminUserPage {
@@ -51,5 +53,6 @@ export function toAdminUserView(row: AdminUserRow): AdminUserView {
     createdAt: iso(row.createdAt)!,
     lastLoginAt: iso(row.lastLoginAt),
     activeSessions: row.activeSessions,
+    emailVerified: row.emailVerifiedAt !== null,
   };
 }

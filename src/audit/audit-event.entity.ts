@@ -1,21 +1,8 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '../database/columns';
+import type { AuditEventType } from './event-types';
 
-export const AUDIT_EVENT_TYPES = [
-  'user_registered',
-  'login_succeeded',
-  'login_failed',
-  'token_refreshed',
-  'refresh_token_reuse',
-  'session_revoked',
-  'password_changed',
-  'user_disabled',
-  'user_enabled',
-  'user_promoted',
-  'user_demoted',
-  'rate_limited',
-] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+export { AUDIT_EVENT_TYPES, type AuditEventType } from './event-types';
 
 /** Append-only: rows are inserted, read and, past their retention, deleted; never updated. */
 @Entity('audit_events')

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JwtService } from '@nestjs/jwt';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { uuidv7 } from '../common/ids';
-import { ACCESS_TOKEN_ALG, SigningKeysService } from './signing-keys.service';
+import type { Role } from '../common/role';
+import { TokenSigner } from './token-signer';
 
 export interface AccessTokenClaims {
   iss: string;
@@ -12,7 +12,9 @@ export interface AccessTokenClaims {
   jti: string;
   iat: number;
   exp: number;
-  role: 'user' | 'admin';
+  role: Role;
+  /** RFC 9449 §6: the DPoP key a bound session's tokens must be presented with. */
+  cnf?: { jkt: string };
 }
 
 /** RFC 9068-style access tokens: `typ: at+jwt`, signed with the current key. */
@@ -20,26 +22,22 @@ export interface AccessTokenClaims {
 export class AccessTokensService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly jwt: JwtService,
-    private readonly keys: SigningKeysService,
+    private readonly signer: TokenSigner,
   ) {}
 
-  issue(subject: { userId: string; sessionId: string; role: 'user' | 'admin' }): { token: string; expiresIn: number } {
-    const { kid, privateKey } = this.keys.signingKey;
-    const token = this.jwt.sign(
-      { sid: subject.sessionId, role: subject.role },
-      {
-        privateKey,
-        algorithm: ACCESS_TOKEN_ALG,
-        keyid: kid,
-        header: { alg: ACCESS_TOKEN_ALG, kid, typ: 'at+jwt' },
-        expiresIn: this.config.accessTokenTtl,
-        issuer: this.config.jwtIssuer,
-        audience: this.config.jwtAudience,
-        subject: subject.userId,
-        jwtid: uuidv7(),
-      },
-    );
-    return { token, expiresIn: this.config.accessTokenTtl };
+  issue(subject: { userId: string; sessionId: string; role: Role; dpopJkt?: string | null }, now = Date.now()): { token: string; expiresIn: number } {
+    const iat = Math.floor(now / 1000);
+    const claims: AccessTokenClaims = {
+      iss: this.config.jwtIssuer,
+      aud: this.config.jwtAudience,
+      sub: subject.userId,
+      sid: subject.sessionId,
+      jti: uuidv7(now),
+      iat,
+      exp: iat + this.config.accessTokenTtl,
+      role: subject.role,
+      ...(subject.dpopJkt ? { cnf: { jkt: subject.dpopJkt } } : {}),
+    };
+    return { token: this.signer.sign({ ...claims }, 'at+jwt'), expiresIn: this.config.accessTokenTtl };
   }
 }

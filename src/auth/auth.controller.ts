@@ -1,16 +1,20 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiConsumes, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
-import { Client, ClientContext } from '../common/client-context';
+import { Client, ClientContext, HangUp } from '../common/client-context';
+import { ApiErrorResponse, Endpoint } from '../common/openapi';
+import { ClearsRefreshCookie, IssuesTokens, OAuthEndpoint } from '../common/route-flags';
+import { AuthRateLimit } from '../rate-limit/rate-limit.module';
 import { toUserView, UserView } from '../users/user.view';
 import { AuthService, TokenResponse } from './auth.service';
 import { Auth, CurrentPrincipal } from './auth.guard';
 import { LoginDto, LogoutQuery, TokenResponseView } from './dto';
 import type { Principal } from './jwt.strategy';
-import { readOAuthParams } from './oauth-request';
-import { AuthRateLimit } from './rate-limit';
+import { readOAuthParams } from '../common/oauth-request';
 import { RefreshCookie } from './refresh-cookie';
+import { DpopProof, ProofRequest } from './dpop.service';
+import { SessionEvents } from './session-events';
 
 class LoginResponse extends TokenResponseView {
   @ApiProperty({ type: UserView }) user: UserView;
@@ -22,38 +26,40 @@ export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly cookie: RefreshCookie,
+    private readonly events: SessionEvents,
   ) {}
 
   @Post('login')
   @HttpCode(200)
+  @Endpoint('Sign in one device: a token pair for a new session')
+  @IssuesTokens({ hashesPassword: true })
   @AuthRateLimit()
   @ApiOkResponse({ type: LoginResponse })
-  @ApiUnauthorizedResponse({ description: 'invalid_credentials' })
-  @ApiForbiddenResponse({ description: 'account_disabled' })
-  async login(@Body() dto: LoginDto, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
-    const { tokens, user } = await this.auth.login(dto, client);
+  @ApiErrorResponse(401, 'invalid_credentials: unknown e-mail or wrong password (the same answer for both)')
+  @ApiErrorResponse(403, 'account_disabled (only after a correct password)')
+  @ApiErrorResponse(400, 'invalid_dpop_proof: the DPoP header is not a valid proof for this request, or DPOP=required and there is none')
+  async login(@Body() dto: LoginDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @HangUp() hangUp: AbortSignal, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
+    const { tokens, user } = await this.auth.login(dto, client, proof, hangUp);
     return { ...this.cookie.respond(reply, tokens, dto.useCookie === true), user: toUserView(user) };
   }
 
   @Post('token')
   @HttpCode(200)
-  @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
+  @Endpoint('Refresh: exchange a refresh token for a new pair (RFC 6749 §6)')
+  @OAuthEndpoint('invalid_request, invalid_grant, unsupported_grant_type')
   @ApiBody({ schema: { type: 'object', required: ['grant_type'], properties: { grant_type: { enum: ['refresh_token'] }, refresh_token: { type: 'string' } } } })
   @ApiOkResponse({ type: TokenResponseView })
-  @ApiBadRequestResponse({ description: 'invalid_request, invalid_grant, unsupported_grant_type (RFC 6749 §5.2)' })
-  @ApiForbiddenResponse({ description: 'forbidden: cookie mode without the X-Latchkey-CSRF: 1 header' })
-  async token(@Body() body: unknown, @Req() request: FastifyRequest, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
-    // Success is shaped (and marked no-store) by RefreshCookie.respond; errors by the exception filter.
+  @ApiErrorResponse(403, 'forbidden: cookie mode without the X-Latchkey-CSRF: 1 header')
+  @ApiErrorResponse(400, 'invalid_dpop_proof: an invalid or replayed proof, or a DPoP-bound session without a proof by its key (nothing is consumed)')
+  async token(@Body() body: unknown, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
     const params = readOAuthParams(body, ['grant_type', 'refresh_token']);
     if (!params.grant_type) throw ApiError.oauth('invalid_request', 'grant_type is required.');
     if (params.grant_type !== 'refresh_token') throw ApiError.oauth('unsupported_grant_type', 'Only the refresh_token grant is supported.');
-    const fromCookie = !params.refresh_token ? this.cookie.read(request) : undefined;
+    const fromCookie = params.refresh_token === undefined ? this.cookie.fromBrowser(request) : undefined;
     const refreshToken = params.refresh_token ?? fromCookie;
     if (!refreshToken) throw ApiError.oauth('invalid_request', 'refresh_token is required.');
-    // Checked before the token is looked at, so a cross-site request consumes nothing.
-    if (fromCookie && !this.cookie.hasCsrfHeader(request)) throw ApiError.forbidden('Cookie refreshes need the X-Latchkey-CSRF: 1 header.');
     try {
-      return this.cookie.respond(reply, await this.auth.refresh(refreshToken, client), fromCookie !== undefined);
+      return this.cookie.respond(reply, await this.auth.refresh(refreshToken, client, proof), fromCookie !== undefined);
     } catch (error) {
       if (fromCookie && error instanceof ApiError && error.code === 'invalid_grant') this.cookie.clear(reply);
       throw error;
@@ -62,30 +68,47 @@ export class AuthController {
 
   @Post('revoke')
   @HttpCode(200)
-  @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
-  @ApiBody({ schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } } })
-  @ApiOkResponse({ description: 'Always 200 (RFC 7009), also for unknown tokens.' })
-  async revoke(@Body() body: unknown, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  @Endpoint('Revoke a refresh token and its session (RFC 7009); in cookie mode, the cookie\'s, with X-Latchkey-CSRF: 1')
+  @OAuthEndpoint('invalid_request', { clearsRefreshCookie: true })
+  @ApiBody({ schema: { type: 'object', properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } } })
+  @ApiOkResponse({ description: 'Always 200 (RFC 7009), also for unknown tokens. The refresh cookie is cleared.' })
+  @ApiErrorResponse(403, 'forbidden: the refresh cookie without the X-Latchkey-CSRF: 1 header')
+  async revoke(@Body() body: unknown, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest): Promise<void> {
     const params = readOAuthParams(body, ['token', 'token_type_hint']);
-    if (!params.token) throw ApiError.oauth('invalid_request', 'token is required.');
-    await this.auth.revokeRefreshToken(params.token, client);
+    const token = params.token ?? this.cookie.fromBrowser(request);
+    if (!token) throw ApiError.oauth('invalid_request', 'token is required (or the refresh cookie with X-Latchkey-CSRF: 1).');
+    await this.auth.revokeRefreshToken(token, client, proof);
   }
 
-  /** What the access token says, verified and checked against revocation, with no database read. */
   @Get('session')
   @Auth()
-  @ApiOkResponse({ description: '{userId, sessionId, role}: the verified claims of the presented access token.' })
+  @Endpoint("The presented access token's verified claims, checked against revocation; no database read", { database: false })
+  @ApiOkResponse({ description: '{userId, sessionId, role}' })
   session(@CurrentPrincipal() principal: Principal): { userId: string; sessionId: string; role: string } {
     return { userId: principal.userId, sessionId: principal.sessionId, role: principal.role };
   }
 
+  @Get('session/events')
+  @Auth()
+  @Endpoint('Server-Sent Events about this session: `revoked` the moment it is revoked anywhere, `expired` when the access token that opened the stream expires (reopen it with the next one)', { database: false })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'text/event-stream: comments as heartbeats, then one event, `revoked` or `expired`, and the end of the stream.' })
+  sessionEvents(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply): void {
+    this.events.stream(principal, reply);
+  }
+
   @Post('logout')
   @HttpCode(204)
-  @Auth()
-  @ApiNoContentResponse({ description: 'Signed out; the refresh cookie, if any, is cleared.' })
-  async logout(@Query() query: LogoutQuery, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
-    await this.auth.logout(principal, query.scope ?? 'local', client);
-    this.cookie.clear(reply);
+  @Auth({ orRefreshCookie: true })
+  @ClearsRefreshCookie()
+  @Endpoint('Sign out this device (local), every other device (others) or all of them (global); a browser may use its refresh cookie for local')
+  @ApiNoContentResponse({ description: 'Signed out. Every answer clears the refresh cookie.' })
+  @ApiErrorResponse(403, 'forbidden: the refresh cookie without the X-Latchkey-CSRF: 1 header')
+  async logout(@Query() query: LogoutQuery, @CurrentPrincipal() principal: Principal | undefined, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest): Promise<void> {
+    const scope = query.scope ?? 'local';
+    if (principal) return this.auth.logout(principal, scope, client);
+    // Entered with the refresh cookie (the guard checked the CSRF header): this device only.
+    if (scope !== 'local') throw ApiError.invalidToken(false, 'Signing out other devices needs an access token.');
+    await this.auth.revokeRefreshToken(this.cookie.read(request)!, client, proof);
   }
 }

@@ -1,29 +1,53 @@
 import { ExecutionContext, Injectable, SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
+import { NOT_ADMIN, UNAUTHENTICATED } from '../common/openapi';
 import type { Principal } from './jwt.strategy';
+import { RefreshCookie } from './refresh-cookie';
+import { DpopService } from './dpop.service';
 
 export interface AuthOptions {
   admin?: boolean;
+  /**
+   * Also let in a browser that sends no access token but its refresh cookie with
+   * `X-Latchkey-CSRF: 1` (sign-out after the access token expired); the handler then has no
+   * principal and acts on the cookie's session.
+   */
+  orRefreshCookie?: boolean;
 }
 
 const AUTH_OPTIONS = 'latchkey:auth';
 
 @Injectable()
 export class AccessTokenGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly cookie: RefreshCookie,
+    private readonly dpop: DpopService,
+  ) {
     super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const options = this.reflector.getAllAndOverride<AuthOptions | undefined>(AUTH_OPTIONS, [context.getHandler(), context.getClass()]);
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
+    if (options?.orRefreshCookie && request.headers.authorization === undefined && this.cookie.fromBrowser(request) !== undefined) return true;
+    if (!(await super.canActivate(context))) return false;
+    const principal = request.user!;
+    // The presentation before the role: a stolen bound token without its key learns nothing.
+    await this.dpop.checkPresentation(request, principal.dpopJkt);
+    if (options?.admin && principal.role !== 'admin') throw ApiError.forbidden('This needs an administrator.');
+    return true;
   }
 
   override handleRequest<T = Principal>(err: unknown, principal: Principal | false, _info: unknown, context: ExecutionContext): T {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    // RFC 6750 §3.1: no error code when the request carried no bearer credential at all.
-    if (err || !principal) throw ApiError.invalidToken(/^bearer(\s|$)/i.test(request.headers.authorization ?? ''));
-    const options = this.reflector.getAllAndOverride<AuthOptions | undefined>(AUTH_OPTIONS, [context.getHandler(), context.getClass()]);
-    if (options?.admin && principal.role !== 'admin') throw ApiError.forbidden('This needs an administrator.');
+    // RFC 6750 §3.1: no error code when the request carried no credential at all.
+    const scheme = /^dpop(\s|$)/i.test(request.headers.authorization ?? '') ? 'DPoP' : 'Bearer';
+    if (err || !principal) throw ApiError.invalidToken(/^(bearer|dpop)(\s|$)/i.test(request.headers.authorization ?? ''), undefined, scheme);
     return principal as T;
   }
 }
@@ -34,10 +58,10 @@ export function Auth(options: AuthOptions = {}): MethodDecorator & ClassDecorato
     SetMetadata(AUTH_OPTIONS, options),
     UseGuards(AccessTokenGuard),
     ApiBearerAuth(),
-    ApiUnauthorizedResponse({ description: 'invalid_token: missing, invalid, expired or revoked access token' }),
-    ...(options.admin ? [ApiForbiddenResponse({ description: 'forbidden: not an administrator' })] : []),
+    UNAUTHENTICATED(),
+    ...(options.admin ? [NOT_ADMIN()] : []),
   );
 }
 
-/** The verified caller, set by AccessTokenGuard. */
+/** The verified caller, set by AccessTokenGuard (absent only on `orRefreshCookie` routes entered with the cookie). */
 export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => ctx.switchToHttp().getRequest<FastifyRequest & { user: Principal }>().user);

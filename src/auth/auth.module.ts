@@ -2,23 +2,28 @@ import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { AuditModule } from '../audit/audit.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
+import { MailModule } from '../mail/mail.module';
 import { AccessTokensService } from './access-tokens.service';
+import { AccessTokenVerifier } from './access-token-verifier';
 import { AccessTokenGuard } from './auth.guard';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { DiscoveryController } from './discovery.controller';
+import { DpopService } from './dpop.service';
+import { SessionEvents } from './session-events';
 import { JwtStrategy } from './jwt.strategy';
-import { RateLimitModule } from './rate-limit';
 import { MeController } from './me.controller';
 import { RefreshCookie } from './refresh-cookie';
 import { SigningKeysService } from './signing-keys.service';
+import { TokenSigner } from './token-signer';
 
 @Module({
-  imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule],
+  imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule],
   controllers: [AuthController, MeController, DiscoveryController],
-  providers: [AuthService, AccessTokensService, SigningKeysService, JwtStrategy, AccessTokenGuard, RefreshCookie],
-  exports: [AccessTokenGuard, SigningKeysService, AuthService],
+  providers: [AuthService, DpopService, SessionEvents, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie],
+  exports: [AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })
 export class AuthModule {}

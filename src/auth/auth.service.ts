@@ -1,20 +1,29 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
-import type { ClientContext } from '../common/client-context';
-import { DatabaseService } from '../database/database.service';
+import { Clock } from '../common/clock';
+import type { Actor, ClientContext } from '../common/client-context';
+import { Db, DatabaseService } from '../database/database.service';
+import { MailOutbox } from '../mail/mail-outbox';
 import { AuditService } from '../audit/audit.service';
+import { LoginLockoutService } from '../rate-limit/login-lockout.service';
+import { MetricsService } from '../metrics/metrics.service';
+import type { LoginOutcomeLabel } from '../metrics/metrics.service';
 import { PasswordService } from '../users/password.service';
 import { UsersService } from '../users/users.service';
 import { User } from '../users/user.entity';
-import { IssuedSession, SessionsService } from '../sessions/sessions.service';
+import { IssuedSession, Revoked, SessionsService } from '../sessions/sessions.service';
+import { keyIsProven } from '../sessions/refresh-decision';
 import { AccessTokensService } from './access-tokens.service';
+import { DpopService, ProofRequest } from './dpop.service';
 import type { Principal } from './jwt.strategy';
-import { LoginLockoutService } from './login-lockout.service';
+import type { LOGOUT_SCOPES } from './dto';
 
 /** RFC 6749 §5.1 token response, plus the session and device it belongs to. */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` for a session bound to a key (RFC 9449 §5): present its access tokens with that scheme. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   refresh_token?: string;
   refresh_token_expires_in: number;
@@ -29,12 +38,13 @@ export interface LoginInput {
   deviceName?: string;
 }
 
-export type LogoutScope = 'local' | 'others' | 'global';
+export type LogoutScope = (typeof LOGOUT_SCOPES)[number];
 
-/** Orchestrates users and sessions into logins, refreshes, logouts and password changes. */
+/** Orchestrates users and sessions into logins, refreshes, logouts and password changes, and turns their outcomes into HTTP errors. */
 @Injectable()
 export class AuthService {
   constructor(
+    private readonly clock: Clock,
     private readonly database: DatabaseService,
     private readonly users: UsersService,
     private readonly passwords: PasswordService,
@@ -42,17 +52,33 @@ export class AuthService {
     private readonly accessTokens: AccessTokensService,
     private readonly audit: AuditService,
     private readonly lockout: LoginLockoutService,
+    private readonly metrics: MetricsService,
+    private readonly mail: MailOutbox,
+    private readonly dpop: DpopService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
    * Unknown e-mail and wrong password cost the same (a full argon2 verify against a dummy
    * hash) and answer the same. A disabled account is told so only after a correct password.
    */
-  async login(input: LoginInput, client: ClientContext): Promise<{ tokens: TokenResponse; user: User }> {
-    const user = await this.users.findByEmail(input.email);
-    // LOGIN_LOCKOUT, the same for known and unknown addresses; a locked one never reaches argon2.
-    await this.lockout.attempt(input.email, user?.id ?? null, client);
-    const ok = await this.passwords.verify(user?.passwordHash, input.password);
+  async login(input: LoginInput, client: ClientContext, proof: ProofRequest, hangUp?: AbortSignal): Promise<{ tokens: TokenResponse; user: User }> {
+    try {
+      const result = await this.checkAndOpen(input, client, await this.dpop.loginKey(proof), hangUp);
+      this.metrics.logins.inc({ outcome: 'success' });
+      return result;
+    } catch (error) {
+      this.metrics.logins.inc({ outcome: loginOutcome(error) });
+      throw error;
+    }
+  }
+
+  /** `dpopJkt`: the key the login's DPoP proof was signed with; the new session is bound to it. */
+  private async checkAndOpen(input: LoginInput, client: ClientContext, dpopJkt: string | null, hangUp?: AbortSignal): Promise<{ tokens: TokenResponse; user: User }> {
+    const user = await this.users.findForLogin(input.email);
+    // LOGIN_LOCKOUT, the same for known and unknown addresses, counted once hashing is granted;
+    // a locked address never reaches argon2.
+    const ok = await this.passwords.verify(user?.passwordHash, input.password, () => this.lockout.attempt(input.email, user?.id ?? null, client), hangUp);
     if (!user || !ok) {
       await this.audit.record({ type: 'login_failed', userId: user?.id ?? null, client, details: { reason: user ? 'wrong_password' : 'unknown_user' } });
       throw ApiError.invalidCredentials();
@@ -61,39 +87,66 @@ export class AuthService {
       await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'account_disabled' } });
       throw ApiError.accountDisabled();
     }
-    await this.lockout.succeeded(input.email);
-    const now = Date.now();
-    const { session, revoked } = await this.database.transaction(async (db) => {
-      const opened = await this.sessions.open(user, { deviceId: input.deviceId, deviceName: input.deviceName }, client, db, now);
+    if (this.config.requireEmailVerification && user.emailVerifiedAt === null) {
+      // The one way back in for someone whose first link expired or got lost: a fresh one.
+      await this.database.transaction(async (db) => {
+        await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'email_unverified' } }, db);
+        await this.mail.enqueue({ kind: 'email_verification', userId: user.id, data: { origin: 'login' } }, db);
+      });
+      throw ApiError.emailUnverified();
+    }
+    await this.lockout.clear(input.email);
+    const now = this.clock.now();
+    const session = await this.database.transaction(async (db) => {
+      // Re-checked under the user's row lock: a disable or a password change that committed
+      // after the password was checked above still wins over this login.
+      const standing = await this.users.lock(user.id, db);
+      if (!standing || standing.passwordHash !== user.passwordHash) throw ApiError.invalidCredentials();
+      if (standing.disabledAt !== null) throw ApiError.accountDisabled();
+      const knownDevice = input.deviceId !== undefined && (await this.sessions.deviceSeen(user.id, input.deviceId, db));
+      const opened = await this.sessions.open(user, { deviceId: input.deviceId, deviceName: input.deviceName, dpopJkt }, client, db);
       await this.users.recordLogin(user.id, now, db);
-      await this.audit.record({ type: 'login_succeeded', userId: user.id, sessionId: opened.session.sessionId, client, details: { deviceId: opened.session.deviceId } }, db);
+      await this.audit.record({ type: 'login_succeeded', userId: user.id, sessionId: opened.sessionId, client, details: { deviceId: opened.deviceId } }, db);
+      // The alert people find a theft by: a device this account has never used, on an account that has signed in before.
+      if (!knownDevice && user.lastLoginAt !== null) {
+        const data = { sessionId: opened.sessionId, deviceName: input.deviceName ?? null, userAgent: client.userAgent, ip: client.ip, at: now };
+        await this.mail.enqueue({ kind: 'new_device', userId: user.id, data }, db);
+      }
       return opened;
     });
-    this.sessions.announce(revoked, now);
     user.lastLoginAt = now;
-    return { tokens: this.tokenResponse(session, now), user };
+    return { tokens: this.tokenResponse(session), user };
   }
 
-  /** RFC 6749 §6. Every failure is the same `invalid_grant` to the client. */
-  async refresh(refreshToken: string, client: ClientContext): Promise<TokenResponse> {
-    const now = Date.now();
-    const outcome = await this.sessions.refresh(refreshToken, client, now);
+  /**
+   * RFC 6749 §6. Every failure is the same `invalid_grant` to the client, but one: a bound
+   * session refreshed without a proof by its key (RFC 9449 §5), which changes nothing.
+   */
+  async refresh(refreshToken: string, client: ClientContext, proof: ProofRequest): Promise<TokenResponse> {
+    const outcome = await this.sessions.refresh(refreshToken, client, await this.dpop.tokenRequestKey(proof));
+    if (!outcome.ok && outcome.reason === 'unproven_key') throw ApiError.invalidDpopProof(400, 'This session is bound to a DPoP key: send a DPoP proof signed by it.');
     if (!outcome.ok) throw ApiError.oauth('invalid_grant', 'The refresh token is invalid, expired or revoked.');
-    return this.tokenResponse(outcome.session, now);
+    return this.tokenResponse(outcome.session);
   }
 
-  /** RFC 7009: revokes the session of an authentic refresh token; silent about anything else. */
-  async revokeRefreshToken(token: string, client: ClientContext): Promise<void> {
-    const session = await this.sessions.sessionOfToken(token);
-    if (session) await this.sessions.revoke({ userId: session.userId, sessionId: session.id }, 'user_logout', { actorId: session.userId, client });
+  /**
+   * RFC 7009: revokes the session of an authentic refresh token; silent about anything else. A
+   * DPoP-bound session's token needs a proof by its key here too: a copied token must not be a
+   * way to sign its owner out.
+   */
+  async revokeRefreshToken(token: string, client: ClientContext, proof?: ProofRequest): Promise<void> {
+    const inspection = await this.sessions.inspect(token);
+    if (!inspection.authentic) return;
+    const provenJkt = inspection.session.dpopJkt === null || proof === undefined ? null : await this.dpop.tokenRequestKey(proof);
+    if (!keyIsProven(inspection.session.dpopJkt, provenJkt)) return;
+    const { id, userId } = inspection.session;
+    await this.sessions.revoke({ userId, sessionId: id }, 'user_logout', { actorId: userId, client });
   }
 
   async logout(principal: Principal, scope: LogoutScope, client: ClientContext): Promise<void> {
-    const actor = { actorId: principal.userId, client };
-    const base = { userId: principal.userId };
-    if (scope === 'local') await this.sessions.revoke({ ...base, sessionId: principal.sessionId }, 'user_logout', actor);
-    else if (scope === 'others') await this.sessions.revoke({ ...base, excludeId: principal.sessionId }, 'user_logout', actor);
-    else await this.sessions.revoke(base, 'user_logout', actor);
+    const mine = { userId: principal.userId };
+    const which = scope === 'local' ? { ...mine, sessionId: principal.sessionId } : scope === 'others' ? { ...mine, excludeId: principal.sessionId } : mine;
+    await this.sessions.revoke(which, 'user_logout', { actorId: principal.userId, client });
   }
 
   /**
@@ -103,36 +156,61 @@ export class AuthService {
    */
   async changePassword(principal: Principal, currentPassword: string, newPassword: string, client: ClientContext): Promise<TokenResponse> {
     const user = await this.users.findById(principal.userId);
-    const current = await this.sessions.findById(principal.sessionId);
+    // Causal: the caller's session may have been opened a moment ago on another database node.
+    const current = await this.sessions.findById(principal.sessionId, true);
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
     // A stolen access token must not become an unthrottled password oracle.
-    await this.lockout.attempt(user.email, user.id, client);
-    if (!(await this.passwords.verify(user.passwordHash, currentPassword))) throw ApiError.invalidCredentials();
-    await this.lockout.succeeded(user.email);
+    if (!(await this.passwords.verify(user.passwordHash, currentPassword, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
+    await this.lockout.clear(user.email);
     const newHash = await this.passwords.hash(newPassword);
-    const now = Date.now();
-    const { session, revoked } = await this.database.transaction(async (db) => {
-      if (!(await this.users.setPassword(user.id, user.passwordHash, newHash, now, db))) throw ApiError.invalidCredentials();
-      const all = await this.sessions.revoke({ userId: user.id }, 'password_changed', { actorId: user.id, client }, db);
-      const opened = await this.sessions.open({ ...user, passwordHash: newHash }, { deviceId: current.deviceId, deviceName: current.deviceName }, client, db, now);
-      await this.audit.record({ type: 'password_changed', userId: user.id, sessionId: opened.session.sessionId, actorId: user.id, client, details: { revokedSessions: all.length } }, db);
-      return { session: opened.session, revoked: [...all, ...opened.revoked] };
+    const actor = { actorId: user.id, client };
+    const session = await this.database.transaction(async (db) => {
+      const revoked = await this.replacePassword(user, newHash, 'password_changed', actor, db);
+      if (!revoked) throw ApiError.invalidCredentials();
+      // The caller's device keeps its key: a bound session is replaced by one bound to the same key.
+      const opened = await this.sessions.open(user, { deviceId: current.deviceId, deviceName: current.deviceName, dpopJkt: current.dpopJkt }, client, db);
+      await this.audit.record({ type: 'password_changed', userId: user.id, sessionId: opened.sessionId, ...actor, details: { revokedSessions: revoked.length } }, db);
+      return opened;
     });
-    this.sessions.announce(revoked, now);
-    return this.tokenResponse(session, now);
+    return this.tokenResponse(session);
   }
 
-  private tokenResponse(session: IssuedSession, now: number): TokenResponse {
+  /**
+   * The one way a password is replaced (a change, a reset), inside the caller's transaction: a
+   * compare-and-swap on the hash it was checked against, which also takes the user's row lock
+   * that logins wait for, then every session of the user revoked, so their access tokens stop
+   * at once here and, through the revocation feed, at every resource server. Null when another
+   * change of the password won the race.
+   */
+  async replacePassword(user: { id: string; passwordHash: string }, newHash: string, reason: 'password_changed' | 'password_reset', actor: Actor, db: Db, at = this.clock.now()): Promise<Revoked[] | null> {
+    if (!(await this.users.setPasswordHash(user.id, user.passwordHash, newHash, at, db))) return null;
+    return this.sessions.revoke({ userId: user.id }, reason, actor, db);
+  }
+
+  private tokenResponse(session: IssuedSession): TokenResponse {
     const access = this.accessTokens.issue(session);
     return {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: session.dpopJkt ? 'DPoP' : 'Bearer',
       expires_in: access.expiresIn,
       refresh_token: session.refreshToken,
       // The absolute lifetime left; each use also slides the idle window (REFRESH_IDLE_TTL).
-      refresh_token_expires_in: Math.max(0, Math.floor((session.expiresAt - now) / 1000)),
+      refresh_token_expires_in: Math.max(0, Math.floor((session.expiresAt - session.issuedAt) / 1000)),
       session_id: session.sessionId,
       device_id: session.deviceId,
     };
   }
+}
+
+/** The metric label of a failed login: the error's code, from a fixed set. */
+const LOGIN_FAILURES = new Map<string, LoginOutcomeLabel>([
+  ['invalid_credentials', 'invalid_credentials'],
+  ['account_disabled', 'account_disabled'],
+  ['email_unverified', 'email_unverified'],
+  ['too_many_requests', 'rate_limited'],
+  ['service_unavailable', 'unavailable'],
+]);
+
+function loginOutcome(error: unknown): LoginOutcomeLabel {
+  return (error instanceof ApiError && LOGIN_FAILURES.get(error.code)) || 'error';
 }

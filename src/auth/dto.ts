@@ -1,32 +1,25 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, IsString, Length, Matches, Validate } from 'class-validator';
-import { DISPLAY_CHARACTERS, PasswordPolicy, PresentedPassword, Trim } from '../users/dto';
-import { PASSWORD_MAX } from '../users/password.service';
+import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { PASSWORD_MAX, PASSWORD_MIN } from '../common/password-policy';
+import { IsDeviceId, IsDisplayText, IsEmailLookup, IsNewPassword, IsPresentedPassword } from '../common/validators';
 
 export class LoginDto {
   @ApiProperty({ example: 'ada@example.com' })
-  @IsString()
-  @Trim()
-  @Length(3, 320)
+  @IsEmailLookup()
   email: string;
 
   @ApiProperty({ maxLength: PASSWORD_MAX })
-  // Refused before hashing: a megabyte password would otherwise buy argon2 time.
-  @Validate(PresentedPassword)
+  @IsPresentedPassword()
   password: string;
 
   @ApiPropertyOptional({ description: "The client's stable random id for this installation; generated when absent.", maxLength: 64 })
   @IsOptional()
-  @IsString()
-  @Matches(/^[A-Za-z0-9._:-]{8,64}$/, { message: 'deviceId must be 8 to 64 characters of A-Z a-z 0-9 . _ : -' })
+  @IsDeviceId()
   deviceId?: string;
 
   @ApiPropertyOptional({ example: "Ada's phone", maxLength: 100 })
   @IsOptional()
-  @IsString()
-  @Trim()
-  @Length(1, 100)
-  @Matches(DISPLAY_CHARACTERS, { message: 'deviceName must not contain control characters' })
+  @IsDisplayText(100)
   deviceName?: string;
 
   @ApiPropertyOptional({ description: 'Put the refresh token in an HttpOnly cookie instead of the body.' })
@@ -35,20 +28,22 @@ export class LoginDto {
   useCookie?: boolean;
 }
 
+export const LOGOUT_SCOPES = ['local', 'others', 'global'] as const;
+
 export class LogoutQuery {
-  @ApiPropertyOptional({ enum: ['local', 'others', 'global'], default: 'local' })
+  @ApiPropertyOptional({ enum: LOGOUT_SCOPES, default: 'local' })
   @IsOptional()
-  @IsIn(['local', 'others', 'global'])
-  scope?: 'local' | 'others' | 'global';
+  @IsIn(LOGOUT_SCOPES)
+  scope?: (typeof LOGOUT_SCOPES)[number];
 }
 
 export class ChangePasswordDto {
   @ApiProperty()
-  @Validate(PresentedPassword)
+  @IsPresentedPassword()
   currentPassword: string;
 
-  @ApiProperty({ minLength: 8, maxLength: PASSWORD_MAX })
-  @Validate(PasswordPolicy)
+  @ApiProperty({ minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX })
+  @IsNewPassword()
   newPassword: string;
 
   @ApiPropertyOptional({ description: 'Browser clients in cookie mode: set the new refresh token as the cookie, as at login, instead of returning it in the body.' })
@@ -59,7 +54,7 @@ export class ChangePasswordDto {
 
 export class TokenResponseView {
   @ApiProperty() access_token: string;
-  @ApiProperty({ enum: ['Bearer'] }) token_type: string;
+  @ApiProperty({ enum: ['Bearer', 'DPoP'] }) token_type: string;
   @ApiProperty() expires_in: number;
   @ApiPropertyOptional({ description: 'Absent in cookie mode.' }) refresh_token?: string;
   @ApiProperty() refresh_token_expires_in: number;

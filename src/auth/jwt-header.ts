@@ -25,9 +25,15 @@ export function isAccessTokenType(typ: unknown): boolean {
   return typeof typ === 'string' && /^(application\/)?at\+jwt$/i.test(typ);
 }
 
-/** `Authorization: Bearer <token>`; null when absent or not a bearer credential. */
-export function bearerToken(header: unknown): string | null {
+/** `Authorization: Bearer <token>` or `DPoP <token>` (RFC 9449 §7.1); null when absent or neither. */
+export function presentedToken(header: unknown): { scheme: 'Bearer' | 'DPoP'; token: string } | null {
   if (typeof header !== 'string' || header.length > MAX_ACCESS_TOKEN_LENGTH + 16) return null;
-  const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header);
-  return match ? match[1] : null;
+  const match = /^(Bearer|DPoP) +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header);
+  if (!match) return null;
+  return { scheme: match[1].toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2] };
+}
+
+/** The access token of `Authorization`, whichever of the two schemes carries it. */
+export function accessTokenOf(header: unknown): string | null {
+  return presentedToken(header)?.token ?? null;
 }

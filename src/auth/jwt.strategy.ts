@@ -1,19 +1,24 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import type { FastifyRequest } from 'fastify';
-import { APP_CONFIG, AppConfig } from '../config/config';
-import { RevocationRegistry } from '../sessions/revocation-registry';
-import { ACCESS_TOKEN_ALG, SigningKeysService } from './signing-keys.service';
-import { bearerToken, isAccessTokenType, readJwtHeader } from './jwt-header';
+import type { Role } from '../common/role';
+import { SigningKeysService } from './signing-keys.service';
+import { accessTokenOf, readJwtHeader } from './jwt-header';
 import type { AccessTokenClaims } from './access-tokens.service';
+import { AccessTokenVerifier } from './access-token-verifier';
+import { JSONWEBTOKEN_ALGS, SIGNING_ALGS, SigningAlg } from '../common/jws';
 
 /** Who is calling, as established by a verified access token. */
 export interface Principal {
   userId: string;
   sessionId: string;
-  role: 'user' | 'admin';
+  role: Role;
   tokenId: string;
+  /** The DPoP key the token is bound to (`cnf.jkt`), or null: a bound token needs a proof by it with every request. */
+  dpopJkt: string | null;
+  /** When the access token expires (ms). */
+  expiresAt: number;
 }
 
 /** Verified tokens kept at most; beyond it the oldest entry is dropped (Map insertion order). */
@@ -53,22 +58,18 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   private missesSinceAdmission = 0;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
     private readonly keys: SigningKeysService,
-    private readonly registry: RevocationRegistry,
+    private readonly verifier: AccessTokenVerifier,
   ) {
     super({
-      jwtFromRequest: (request: FastifyRequest) => bearerToken(request.headers.authorization),
+      jwtFromRequest: (request: FastifyRequest) => accessTokenOf(request.headers.authorization),
       secretOrKeyProvider: (_request: unknown, rawToken: string, done: (err: Error | null, key?: string | Buffer) => void) => {
-        const header = readJwtHeader(rawToken);
-        const key = header && header.alg === ACCESS_TOKEN_ALG && isAccessTokenType(header.typ) && typeof header.kid === 'string' ? keys.verificationKey(header.kid) : undefined;
+        const key = verifier.keyFor(rawToken);
         if (!key) return done(new Error('unacceptable token header'));
         // jsonwebtoken accepts a KeyObject; the typings only name strings and buffers.
-        done(null, key as unknown as Buffer);
+        done(null, key.key as unknown as Buffer);
       },
-      algorithms: [ACCESS_TOKEN_ALG],
-      issuer: config.jwtIssuer,
-      audience: config.jwtAudience,
+      ...verifier.options,
       ignoreExpiration: false,
       passReqToCallback: true,
     });
@@ -80,15 +81,22 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
    * passport-jwt path (and a success there fills the cache, in validate()).
    */
   override authenticate(request: Parameters<Strategy['authenticate']>[0], options?: unknown): void {
-    const token = bearerToken(request.headers.authorization);
+    const token = accessTokenOf(request.headers.authorization);
     if (token !== null) {
       const hit = this.verified.get(token);
       if (hit !== undefined) {
         if (Math.floor(Date.now() / 1000) < hit.exp && this.keys.verificationKey(hit.kid) !== undefined) {
-          if (this.registry.isRevoked(hit.principal.sessionId)) return (this as unknown as PassportActions).fail('revoked session', 401);
+          if (this.verifier.isRevoked(hit.principal.sessionId)) return (this as unknown as PassportActions).fail('revoked session', 401);
           return (this as unknown as PassportActions).success(hit.principal);
         }
         this.verified.delete(token);
+      }
+      // jsonwebtoken (passport-jwt's verifier) has no EdDSA: those tokens take the shared verifier's node:crypto path.
+      const alg = readJwtHeader(token)?.alg;
+      if (typeof alg === 'string' && SIGNING_ALGS.includes(alg as SigningAlg) && !JSONWEBTOKEN_ALGS.includes(alg as SigningAlg)) {
+        const claims = this.verifier.verify(token);
+        const principal = claims ? this.validate(request as unknown as FastifyRequest, claims) : false;
+        return principal ? (this as unknown as PassportActions).success(principal) : (this as unknown as PassportActions).fail('invalid token', 401);
       }
     }
     (Strategy.prototype.authenticate as (this: unknown, req: unknown, options?: unknown) => void).call(this, request, options);
@@ -96,13 +104,13 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 
   /** Runs after passport-jwt verified the signature and every registered claim. */
   validate(request: FastifyRequest, claims: AccessTokenClaims): Principal | false {
-    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || (claims.role !== 'user' && claims.role !== 'admin')) return false;
+    if (!this.verifier.hasValidClaims(claims)) return false;
     // Frozen: a cached principal is handed to every request that presents the same token.
-    const principal: Principal = Object.freeze({ userId: claims.sub, sessionId: claims.sid, role: claims.role, tokenId: claims.jti });
-    const token = bearerToken(request.headers.authorization);
+    const principal: Principal = Object.freeze({ userId: claims.sub, sessionId: claims.sid, role: claims.role, tokenId: claims.jti, dpopJkt: claims.cnf?.jkt ?? null, expiresAt: claims.exp * 1000 });
+    const token = accessTokenOf(request.headers.authorization);
     const kid = token === null ? undefined : readJwtHeader(token)?.kid;
     if (token !== null && typeof kid === 'string' && typeof claims.exp === 'number') this.remember(token, { principal, exp: claims.exp, kid });
-    if (this.registry.isRevoked(claims.sid)) return false;
+    if (this.verifier.isRevoked(claims.sid)) return false;
     return principal;
   }
 

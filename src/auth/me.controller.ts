@@ -1,9 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { Client, ClientContext } from '../common/client-context';
 import { IdPipe } from '../common/id.pipe';
+import { ApiErrorResponse, Endpoint, RATE_LIMITED } from '../common/openapi';
+import { IssuesTokens } from '../common/route-flags';
 import { UsersService } from '../users/users.service';
 import { toUserView, UserView } from '../users/user.view';
 import { SessionsService } from '../sessions/sessions.service';
@@ -26,6 +28,7 @@ export class MeController {
   ) {}
 
   @Get()
+  @Endpoint('The signed-in user')
   @ApiOkResponse({ type: UserView })
   async me(@CurrentPrincipal() principal: Principal): Promise<UserView> {
     const user = await this.users.findById(principal.userId);
@@ -35,6 +38,10 @@ export class MeController {
 
   @Post('password')
   @HttpCode(200)
+  @Endpoint('Change the password: every other device is signed out, this one gets a new pair')
+  @IssuesTokens({ hashesPassword: true })
+  @ApiErrorResponse(401, 'invalid_credentials: the current password is wrong; invalid_token: see above')
+  @RATE_LIMITED()
   @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
   async changePassword(
     @Body() dto: ChangePasswordDto,
@@ -47,6 +54,7 @@ export class MeController {
   }
 
   @Get('sessions')
+  @Endpoint('My signed-in devices, newest use first; this one is marked current')
   @ApiOkResponse({ type: SessionList })
   async listSessions(@CurrentPrincipal() principal: Principal): Promise<SessionList> {
     const sessions = await this.sessions.listForUser(principal.userId);
@@ -55,8 +63,9 @@ export class MeController {
 
   @Delete('sessions/:id')
   @HttpCode(204)
+  @Endpoint('Sign out one of my devices')
   @ApiNoContentResponse()
-  @ApiNotFoundResponse({ description: 'not_found: no such session of yours' })
+  @ApiErrorResponse(404, 'not_found: no such session of yours')
   async revokeSession(@Param('id', IdPipe) id: string, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<void> {
     const revoked = await this.sessions.revoke({ userId: principal.userId, sessionId: id }, 'user_revoked', { actorId: principal.userId, client });
     if (revoked.length === 0) throw ApiError.notFound('No such session.');

@@ -1,45 +1,66 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { ApiError } from '../common/api-error';
 import type { TokenResponse } from './auth.service';
 
-export const REFRESH_COOKIE = 'latchkey_refresh';
 export const CSRF_HEADER = 'x-latchkey-csrf';
 
 /**
+ * The cookie's name. With `Secure`, the `__Secure-` prefix makes browsers refuse it unless it
+ * was set over HTTPS with Secure, so a network attacker cannot plant one over plain HTTP.
+ */
+export function refreshCookieName(config: Pick<AppConfig, 'cookieSecure'>): string {
+  return config.cookieSecure ? '__Secure-latchkey_refresh' : 'latchkey_refresh';
+}
+
+export function refreshCookieOptions(config: Pick<AppConfig, 'cookieSecure'>) {
+  return { httpOnly: true, secure: config.cookieSecure, sameSite: 'strict' as const, path: '/auth' };
+}
+
+/** Clears the refresh cookie on an answer (also used by the sign-out routes' header hook). */
+export function clearRefreshCookie(reply: FastifyReply, config: Pick<AppConfig, 'cookieSecure'>): void {
+  reply.clearCookie(refreshCookieName(config), refreshCookieOptions(config));
+}
+
+/**
  * Browser mode: the refresh token lives in an HttpOnly, SameSite=Strict cookie scoped to /auth,
- * out of reach of page scripts; the token endpoint also demands a custom header, which a
- * cross-site form cannot send.
+ * out of reach of page scripts; every route that acts on it also demands a custom header,
+ * which a cross-site form cannot send.
  */
 @Injectable()
 export class RefreshCookie {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  private readonly name: string;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.name = refreshCookieName(config);
+  }
 
   read(request: FastifyRequest): string | undefined {
-    const value = request.cookies?.[REFRESH_COOKIE];
+    const value = request.cookies?.[this.name];
     return value ? value : undefined;
   }
 
-  hasCsrfHeader(request: FastifyRequest): boolean {
-    return request.headers[CSRF_HEADER] === '1';
+  /**
+   * The cookie's refresh token, for a route that may act on it: undefined without a cookie;
+   * 403 when the cookie came without `X-Latchkey-CSRF: 1` (checked before the token is looked
+   * at, so a cross-site request consumes and revokes nothing).
+   */
+  fromBrowser(request: FastifyRequest): string | undefined {
+    const token = this.read(request);
+    if (token !== undefined && request.headers[CSRF_HEADER] !== '1') throw ApiError.forbidden('Requests that use the refresh cookie need the X-Latchkey-CSRF: 1 header.');
+    return token;
   }
 
   /** Shapes a token response for the client: in cookie mode the token moves to the cookie. */
   respond(reply: FastifyReply, tokens: TokenResponse, cookieMode: boolean): TokenResponse {
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     if (!cookieMode) return tokens;
     const { refresh_token, ...body } = tokens;
-    reply.setCookie(REFRESH_COOKIE, refresh_token ?? '', {
-      httpOnly: true,
-      secure: this.config.cookieSecure,
-      sameSite: 'strict',
-      path: '/auth',
-      maxAge: tokens.refresh_token_expires_in,
-    });
+    reply.setCookie(this.name, refresh_token ?? '', { ...refreshCookieOptions(this.config), maxAge: tokens.refresh_token_expires_in });
     return body;
   }
 
   clear(reply: FastifyReply): void {
-    reply.clearCookie(REFRESH_COOKIE, { httpOnly: true, secure: this.config.cookieSecure, sameSite: 'strict', path: '/auth' });
+    clearRefreshCookie(reply, this.config);
   }
 }

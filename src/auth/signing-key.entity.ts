@@ -28,4 +28,8 @@ export class SigningKey {
   /** When a newer key took over signing; the key stays in the JWKS one access-token lifetime longer. */
   @Column({ name: 'retired_at', type: 'bigint', nullable: true, transformer: epochMs })
   retiredAt: number | null;
+
+  /** When it was revoked (keys:revoke): out of the JWKS and of verification at once, everywhere. */
+  @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: epochMs })
+  revokedAt: number | null;
 }

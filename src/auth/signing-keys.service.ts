@@ -1,17 +1,15 @@
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, generateKeyPair, JsonWebKey, KeyObject, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { IsNull } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { DatabaseService } from '../database/database.service';
+import { RedisService } from '../redis/redis.service';
+import { generateSigningKey, publicJwk, SigningAlg, SIGNING_ALGS, thumbprint } from '../common/jws';
+import * as sealed from '../common/sealed';
+import { SKEW_MS } from '../common/time';
 import { SigningKey } from './signing-key.entity';
 
-/**
- * RS256: verification (every request, on every resource server) is the hot operation, and
- * RSA verifies about 2× faster than ES256 (bench/jwt-algorithms.ts); its slower signing is
- * paid once per login or refresh. jsonwebtoken has no EdDSA.
- */
-export const ACCESS_TOKEN_ALG = 'RS256';
+/** Every instance reloads its keys at least this often (and as soon as the table changes, see watch()). */
 const RELOAD_MS = 60_000;
 /** JWKS max-age (discovery.controller.ts) */
 export const JWKS_MAX_AGE_S = 300;
@@ -21,10 +19,12 @@ export const JWKS_MAX_AGE_S = 300;
  */
 export const ACTIVATION_DELAY_MS = JWKS_MAX_AGE_S * 1000 + RELOAD_MS;
 const UNKNOWN_KID_RELOAD_MS = 5_000;
-const SKEW_MS = 60_000;
+/** Prefixed with REDIS_KEY_PREFIX: "the signing keys changed", so other instances reload at once. */
+const KEYS_CHANNEL = 'signing-keys';
 
 interface LoadedKey {
   kid: string;
+  alg: SigningAlg;
   publicKey: KeyObject;
   privateKey: KeyObject;
   jwk: JsonWebKey & { kid: string; alg: string; use: 'sig' };
@@ -32,46 +32,69 @@ interface LoadedKey {
   retiredAt: number | null;
 }
 
-/** RFC 7638 thumbprint of an RSA public key. */
-function thumbprint(jwk: JsonWebKey): string {
-  return createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })).digest('base64url');
+/** A verification key: the algorithm a token's header must name, and the key. */
+export interface VerificationKey {
+  alg: SigningAlg;
+  key: KeyObject;
 }
 
 /**
  * Access-token signing keys, shared by every instance through the `signing_keys` table.
- * Keys are parsed into KeyObjects once (a PEM string would be re-parsed on every verify).
+ * Keys are parsed into KeyObjects once (a PEM string would be re-parsed on every verify). The
+ * algorithm is per key, so a change of JWT_ALG is an ordinary gradual rotation: old tokens keep
+ * verifying with their own key and algorithm until they expire.
  */
 @Injectable()
 export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SigningKeysService.name);
   private byKid = new Map<string, LoadedKey>();
   private jwksJson = '{"keys":[]}';
-  private timer?: NodeJS.Timeout;
+  private jwksVersion = '';
+  private readonly listeners = new Set<() => void>();
+  private reloadTimer?: NodeJS.Timeout;
+  private watchTimer?: NodeJS.Timeout;
+  private tableState = '';
   private lastUnknownReload = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly database: DatabaseService,
+    private readonly redis: RedisService,
   ) {}
 
   async onModuleInit(): Promise<void> {
     await this.reload();
-    if (!this.byKid.size || [...this.byKid.values()].every((k) => k.retiredAt !== null)) {
+    const current = [...this.byKid.values()].find((k) => k.retiredAt === null);
+    if (!current) {
+      await this.rotate({ immediate: true });
+    } else if (current.alg !== this.config.jwtAlg) {
+      // JWT_ALG changed: a gradual rotation to a key of the new algorithm.
+      this.logger.log(`JWT_ALG is ${this.config.jwtAlg} but the current key is ${current.alg}: rotating`);
       await this.rotate();
     }
-    this.timer = setInterval(() => void this.reload().catch((e: Error) => this.logger.warn(`key reload failed: ${e.message}`)), RELOAD_MS);
-    this.timer.unref();
+    this.reloadTimer = setInterval(() => void this.reload().catch((e: Error) => this.logger.warn(`key reload failed: ${e.message}`)), RELOAD_MS);
+    this.reloadTimer.unref();
+    this.watchTimer = setInterval(() => void this.watch(), this.config.revocationPollMs);
+    this.watchTimer.unref();
+    this.redis.subscribe(KEYS_CHANNEL, () => void this.reload().catch(() => undefined));
   }
 
   onApplicationShutdown(): void {
-    clearInterval(this.timer);
+    clearInterval(this.reloadTimer);
+    clearInterval(this.watchTimer);
+  }
+
+  /** Called whenever the key set changes (the feed tells resource servers to refetch the JWKS). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**
    * A key whose retirement is scheduled (a gradual rotation is under way) keeps signing until
    * then, the earliest-retiring first; otherwise the newest unretired key signs.
    */
-  get signingKey(): { kid: string; privateKey: KeyObject } {
+  get signingKey(): { kid: string; alg: SigningAlg; privateKey: KeyObject } {
     const now = Date.now();
     let outgoing: LoadedKey | undefined;
     let newest: LoadedKey | undefined;
@@ -82,10 +105,10 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     return outgoing ?? newest ?? this.byKid.values().next().value!;
   }
 
-  /** The public key for a `kid`, or undefined. An unknown kid triggers at most one reload per 5 s. */
-  verificationKey(kid: string): KeyObject | undefined {
+  /** The key for a `kid`, or undefined (unknown, retired long ago, or revoked). An unknown kid triggers at most one reload per 5 s. */
+  verificationKey(kid: string): VerificationKey | undefined {
     const key = this.byKid.get(kid);
-    if (key) return key.publicKey;
+    if (key) return { alg: key.alg, key: key.publicKey };
     const now = Date.now();
     if (now - this.lastUnknownReload > UNKNOWN_KID_RELOAD_MS) {
       this.lastUnknownReload = now;
@@ -99,49 +122,98 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     return this.jwksJson;
   }
 
+  /** Changes whenever the set of keys in the JWKS changes (resource servers compare it with theirs). */
+  get version(): string {
+    return this.jwksVersion;
+  }
+
   /**
-   * Adds a new key. It is in the JWKS at once and takes over signing after ACTIVATION_DELAY_MS,
-   * when the older keys retire; they stay in the JWKS one access-token lifetime longer.
-   * `immediate` (a suspected key compromise) switches signing now, at the price of a few
-   * minutes in which resource servers with a cached JWKS reject the new tokens.
+   * Adds a new key (of JWT_ALG, unless told otherwise). It is in the JWKS at once and takes over
+   * signing after ACTIVATION_DELAY_MS, when the older keys retire; they stay in the JWKS one
+   * access-token lifetime longer. `immediate` switches signing now, at the price of a few
+   * minutes in which resource servers with a cached JWKS do not know the new key yet.
    */
-  async rotate(options: { immediate?: boolean } = {}): Promise<string> {
-    const { publicKey, privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
-    const jwk = publicKey.export({ format: 'jwk' });
-    const kid = thumbprint(jwk);
-    const now = Date.now();
-    await this.database.transaction(async (db) => {
-      const repo = db.getRepository(SigningKey);
-      if (options.immediate) {
-        // Every other key stops signing now, including outgoing ones of an earlier gradual rotation.
-        await repo.createQueryBuilder().update().set({ retiredAt: now }).where('retired_at IS NULL OR retired_at > :now', { now }).execute();
-      } else {
-        await repo.update({ retiredAt: IsNull() }, { retiredAt: now + ACTIVATION_DELAY_MS });
-      }
-      await repo.insert({
-        kid,
-        alg: ACCESS_TOKEN_ALG,
-        publicKey: JSON.stringify(jwk),
-        privateKey: this.seal(privateKey.export({ format: 'der', type: 'pkcs8' }), kid),
-        createdAt: now,
-        retiredAt: null,
-      });
-    });
-    await this.reload();
+  async rotate(options: { immediate?: boolean; alg?: SigningAlg } = {}): Promise<string> {
+    const kid = await this.database.transaction((db) => this.insertKey(options, db));
+    await this.changed();
     this.logger.log(`new signing key ${kid}`);
     return kid;
   }
 
+  /**
+   * Takes a key out of service at once (a suspected compromise): out of the JWKS and of
+   * verification here now, on every other instance within REVOCATION_POLL_MS (milliseconds with
+   * Redis), and at resource servers as soon as their verifier refetches the JWKS, which the
+   * revocation feed tells it to. Every token it signed stops working; clients refresh. If it
+   * was signing, a new key takes over immediately.
+   */
+  async revoke(kid: string): Promise<{ replacement: string | null }> {
+    const replacement = await this.database.transaction(async (db) => {
+      const repo = db.getRepository(SigningKey);
+      const key = await repo.findOneBy({ kid });
+      if (!key || key.revokedAt !== null) throw new Error(`no signing key ${kid} in service`);
+      const now = Date.now();
+      const live = await repo.createQueryBuilder('k').where('k.revoked_at IS NULL AND (k.retired_at IS NULL OR k.retired_at > :now)', { now }).getMany();
+      const signsNow = live.some((k) => k.kid === kid);
+      const next = signsNow ? await this.insertKey({ immediate: true }, db) : null;
+      await repo.update({ kid }, { revokedAt: now, retiredAt: key.retiredAt ?? now });
+      return next;
+    });
+    await this.changed();
+    this.logger.warn(`signing key ${kid} revoked${replacement ? `; ${replacement} signs from now on` : ''}`);
+    return { replacement };
+  }
+
+  private async insertKey(options: { immediate?: boolean; alg?: SigningAlg }, db: Parameters<Parameters<DatabaseService['transaction']>[0]>[0]): Promise<string> {
+    const alg = options.alg ?? this.config.jwtAlg;
+    const { publicKey, privateKey } = await generateSigningKey(alg);
+    const jwk = publicJwk(publicKey);
+    const kid = thumbprint(jwk);
+    const now = Date.now();
+    const repo = db.getRepository(SigningKey);
+    if (options.immediate) {
+      // Every other key stops signing now, including outgoing ones of an earlier gradual rotation.
+      await repo.createQueryBuilder().update().set({ retiredAt: now }).where('retired_at IS NULL OR retired_at > :now', { now }).execute();
+    } else {
+      await repo.update({ retiredAt: IsNull() }, { retiredAt: now + ACTIVATION_DELAY_MS });
+    }
+    await repo.insert({ kid, alg, publicKey: JSON.stringify(jwk), privateKey: this.seal(privateKey.export({ format: 'der', type: 'pkcs8' }), kid), createdAt: now, retiredAt: null, revokedAt: null });
+    return kid;
+  }
+
+  /** After a change made here: reload, and tell the other instances. */
+  private async changed(): Promise<void> {
+    await this.reload();
+    this.redis.publish(KEYS_CHANNEL, this.jwksVersion);
+  }
+
+  /** Every poll: a cheap look at the table; a full reload only when it changed (another instance, or the CLI). */
+  private async watch(): Promise<void> {
+    try {
+      if ((await this.readTableState()) !== this.tableState) await this.reload();
+    } catch (error) {
+      this.logger.warn(`key watch failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** A fingerprint of the signing_keys table: any insert, retirement or revocation changes it. */
+  private async readTableState(): Promise<string> {
+    const [row] = await this.database.rows<Record<string, unknown>>('SELECT COUNT(*) AS n, MAX(created_at) AS created, MAX(retired_at) AS retired, MAX(revoked_at) AS revoked FROM signing_keys', []);
+    return `${row.n}/${row.created}/${row.retired}/${row.revoked}`;
+  }
+
   async reload(): Promise<void> {
     const horizon = Date.now() - (this.config.accessTokenTtl * 1000 + SKEW_MS);
+    const tableState = await this.readTableState();
     const rows = await this.database.manager
       .getRepository(SigningKey)
       .createQueryBuilder('k')
-      .where('k.retired_at IS NULL OR k.retired_at > :horizon', { horizon })
+      .where('k.revoked_at IS NULL AND (k.retired_at IS NULL OR k.retired_at > :horizon)', { horizon })
       .orderBy('k.created_at', 'DESC')
       .getMany();
     const next = new Map<string, LoadedKey>();
     for (const row of rows) {
+      if (!SIGNING_ALGS.includes(row.alg as SigningAlg)) continue;
       const known = this.byKid.get(row.kid);
       if (known) {
         next.set(row.kid, { ...known, retiredAt: row.retiredAt });
@@ -150,36 +222,33 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
       const jwk = JSON.parse(row.publicKey) as JsonWebKey;
       next.set(row.kid, {
         kid: row.kid,
+        alg: row.alg as SigningAlg,
         publicKey: createPublicKey({ key: jwk, format: 'jwk' }),
         privateKey: createPrivateKey({ key: this.unseal(row.privateKey, row.kid), format: 'der', type: 'pkcs8' }),
-        jwk: { kty: jwk.kty, n: jwk.n, e: jwk.e, kid: row.kid, alg: row.alg, use: 'sig' },
+        jwk: { ...publicJwk(createPublicKey({ key: jwk, format: 'jwk' })), kid: row.kid, alg: row.alg, use: 'sig' },
         createdAt: row.createdAt,
         retiredAt: row.retiredAt,
       });
     }
+    this.tableState = tableState;
     if (next.size === 0) return;
     // Newest first (the query's order), which is what signingKey walks. If two instances raced to
     // create the first key, both verify.
+    const before = this.jwksVersion;
     this.byKid = next;
     this.jwksJson = JSON.stringify({ keys: [...next.values()].map((k) => k.jwk) });
+    this.jwksVersion = createHash('sha256').update([...next.keys()].sort().join(',')).digest('base64url').slice(0, 16);
+    if (before && before !== this.jwksVersion) for (const listener of this.listeners) listener();
   }
 
-  /** AES-256-GCM under KEY_ENCRYPTION_KEY, bound to the kid. */
+  /** Under KEY_ENCRYPTION_KEY, bound to the kid. */
   private seal(plain: Buffer, kid: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.config.keyEncryptionKey, iv);
-    cipher.setAAD(Buffer.from(kid));
-    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+    return sealed.seal(this.config.keyEncryptionKey, plain, kid);
   }
 
-  private unseal(sealed: string, kid: string): Buffer {
-    const raw = Buffer.from(sealed, 'base64url');
-    const decipher = createDecipheriv('aes-256-gcm', this.config.keyEncryptionKey, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(kid));
-    decipher.setAuthTag(raw.subarray(12, 28));
+  private unseal(box: string, kid: string): Buffer {
     try {
-      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
+      return sealed.unseal(this.config.keyEncryptionKey, box, kid);
     } catch {
       throw new Error(`signing key ${kid} cannot be decrypted: KEY_ENCRYPTION_KEY differs from the one it was sealed with`);
     }

@@ -1,11 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { AppConfig } from '../config/config';
 import { ConfigModule } from '../config/config.module';
+import { CommonModule } from '../common/common.module';
 import { DatabaseModule } from '../database/database.module';
-import { AuditModule } from '../audit/audit.module';
-import { UsersModule } from '../users/users.module';
-import { SessionsModule } from '../sessions/sessions.module';
+import { RedisModule } from '../redis/redis.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { AdminModule } from '../admin/admin.module';
 import { AuthModule } from '../auth/auth.module';
+import { UsersModule } from '../users/users.module';
 
 /** The application's services without the HTTP server, for operator commands. */
 @Module({})
@@ -13,7 +15,7 @@ export class CliModule {
   static register(config: AppConfig): DynamicModule {
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, AuditModule, UsersModule, SessionsModule, AuthModule],
+      imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, RedisModule, MetricsModule, UsersModule, AuthModule, AdminModule],
     };
   }
 }

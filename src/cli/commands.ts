@@ -1,43 +1,73 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import type { AppConfig } from '../config/config';
+import { SYSTEM_ACTOR } from '../common/client-context';
+import { emailProblem, normalizeEmail } from '../common/email';
+import { passwordPolicyError } from '../common/password-policy';
+import { openDatabase } from '../database/database.module';
+import { MIGRATIONS } from '../database/data-source';
 import { ACTIVATION_DELAY_MS, SigningKeysService } from '../auth/signing-keys.service';
+import { AdminService } from '../admin/admin.service';
 import { UsersService } from '../users/users.service';
-import { SessionsService } from '../sessions/sessions.service';
-import { passwordPolicyError } from '../users/password.service';
-import { normalizeEmail } from '../users/email';
+import { ResourceServersService } from '../resource-servers/resource-servers.service';
+import { isUuid } from '../common/ids';
+import { iso } from '../common/time';
+import { SIGNING_ALGS, SigningAlg } from '../common/jws';
 
 export interface Command {
   args: string;
   help: string;
-  run(app: INestApplicationContext, args: string[]): Promise<number>;
+  /** Without `app`: the command opens what it needs itself (only migrate). */
+  run(context: { app?: INestApplicationContext; config: AppConfig }, args: string[]): Promise<number>;
+  /** False: run without the application context. */
+  needsApp?: boolean;
 }
 
-/** Operator commands. Each gets the application context (database migrated and ready). */
+const app = (context: { app?: INestApplicationContext }): INestApplicationContext => context.app!;
+
+/** Operator commands. Each gets the application context (database migrated and ready), except migrate. */
 export const COMMANDS: Record<string, Command> = {
   migrate: {
     args: '',
     help: 'create the MySQL database if missing and apply pending migrations',
-    // Opening the application context already did both.
-    run: async () => {
-      process.stdout.write('migrations are up to date\n');
+    needsApp: false,
+    run: async ({ config }) => {
+      const { dataSource, applied } = await openDatabase(config);
+      await dataSource.destroy();
+      process.stdout.write(
+        applied.length ? `applied: ${applied.join(', ')}\n` : `nothing to apply; all ${MIGRATIONS.length} migrations are in place\n`,
+      );
       return 0;
     },
   },
   'keys:rotate': {
-    args: '[--immediate]',
-    help: 'add a signing key: published now, signing in 6 min (--immediate: now); old keys stay in the JWKS until their tokens expire',
-    run: async (app, args) => {
+    args: '[--immediate] [--alg RS256|ES256|EdDSA]',
+    help: 'add a signing key (of JWT_ALG unless --alg): published now, signing in 6 min (--immediate: now); old keys stay in the JWKS until their tokens expire',
+    run: async (context, args) => {
       const immediate = args.includes('--immediate');
-      const kid = await app.get(SigningKeysService).rotate({ immediate });
+      const algIndex = args.indexOf('--alg');
+      const alg = algIndex >= 0 ? args[algIndex + 1] : undefined;
+      if (alg !== undefined && !SIGNING_ALGS.includes(alg as SigningAlg)) throw new Error(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
+      const kid = await app(context).get(SigningKeysService).rotate({ immediate, alg: alg as SigningAlg | undefined });
       process.stdout.write(`new signing key: ${kid} (${immediate ? 'signing now' : `in the JWKS now, signing from ${new Date(Date.now() + ACTIVATION_DELAY_MS).toISOString()}`})\n`);
+      return 0;
+    },
+  },
+  'keys:revoke': {
+    args: '<kid>',
+    help: 'take a signing key out of service at once (suspected compromise): out of the JWKS and verification everywhere; every token it signed stops working',
+    run: async (context, args) => {
+      if (!args[0]) throw new Error('a kid is required (see /.well-known/jwks.json), e.g.: npm run cli -- keys:revoke <kid>');
+      const { replacement } = await app(context).get(SigningKeysService).revoke(args[0]);
+      process.stdout.write(`revoked ${args[0]}${replacement ? `; new signing key ${replacement} signs from now on` : ''}\n`);
       return 0;
     },
   },
   'create-admin': {
     args: '<email>',
     help: 'create an administrator; the password is read from stdin, or prompted for without echo on a terminal',
-    run: async (app, args) => {
+    run: async (context, args) => {
       const email = requireEmail(args);
-      const users = app.get(UsersService);
+      const users = app(context).get(UsersService);
       if (await users.findByEmail(email)) {
         process.stderr.write(`latchkey: ${email} already exists; use: npm run cli -- promote ${email}\n`);
         return 1;
@@ -48,7 +78,7 @@ export const COMMANDS: Record<string, Command> = {
         process.stderr.write(`latchkey: ${problem}\n`);
         return 1;
       }
-      const user = await users.create({ email, password, name: null, role: 'admin' }, null);
+      const user = await users.create({ email, password, name: null, role: 'admin', emailVerified: true }, SYSTEM_ACTOR);
       process.stdout.write(`created administrator ${user.email} (${user.id})\n`);
       return 0;
     },
@@ -56,29 +86,57 @@ export const COMMANDS: Record<string, Command> = {
   promote: {
     args: '<email>',
     help: 'make an existing user an administrator (records user_promoted)',
-    run: async (app, args) => {
-      const user = await app.get(UsersService).promote(requireEmail(args));
-      process.stdout.write(`${user.email} is an administrator; new sign-ins carry the admin role\n`);
+    run: async (context, args) => {
+      const { user } = await app(context).get(AdminService).setRole(requireEmail(args), 'admin', SYSTEM_ACTOR);
+      process.stdout.write(`${user.email} is an administrator; new sign-ins and refreshes carry the admin role\n`);
       return 0;
     },
   },
   demote: {
     args: '<email>',
     help: 'make an administrator an ordinary user and sign out their devices; refuses the last administrator',
-    run: async (app, args) => {
-      const user = await app.get(UsersService).demote(requireEmail(args));
-      // Access tokens carry the role: sign the devices out so the admin claim dies now.
-      const revoked = await app.get(SessionsService).revoke({ userId: user.id }, 'admin_revoked', {});
-      process.stdout.write(`${user.email} is an ordinary user; ${revoked.length} session(s) signed out\n`);
+    run: async (context, args) => {
+      const { user, signedOut } = await app(context).get(AdminService).setRole(requireEmail(args), 'user', SYSTEM_ACTOR);
+      process.stdout.write(`${user.email} is an ordinary user; ${signedOut} session(s) signed out\n`);
+      return 0;
+    },
+  },
+  'resource-servers:add': {
+    args: '<name>',
+    help: 'register a resource server; prints its client_id and client_secret (shown this once)',
+    run: async (context, args) => {
+      const name = args.join(' ').trim();
+      if (!name || name.length > 100 || /\p{Cc}/u.test(name)) throw new Error('a name of 1 to 100 characters is required, e.g.: npm run cli -- resource-servers:add orders-api');
+      const added = await app(context).get(ResourceServersService).add(name, SYSTEM_ACTOR);
+      process.stdout.write(`client_id=${added.clientId}\nclient_secret=${added.clientSecret}\n`);
+      process.stderr.write('Keep the secret now: only a hash of it is stored.\n');
+      return 0;
+    },
+  },
+  'resource-servers:list': {
+    args: '',
+    help: 'list the registered resource servers',
+    run: async (context) => {
+      for (const s of await app(context).get(ResourceServersService).list()) process.stdout.write(`${s.clientId}  ${iso(s.createdAt)}  ${s.name}\n`);
+      return 0;
+    },
+  },
+  'resource-servers:remove': {
+    args: '<client_id>',
+    help: 'remove a resource server; its credentials stop working',
+    run: async (context, args) => {
+      if (!isUuid(args[0])) throw new Error('a client_id is required, e.g.: npm run cli -- resource-servers:remove 0193…');
+      await app(context).get(ResourceServersService).remove(args[0], SYSTEM_ACTOR);
+      process.stdout.write(`removed ${args[0]}\n`);
       return 0;
     },
   },
 };
 
 function requireEmail(args: string[]): string {
-  const email = args[0] ? normalizeEmail(args[0]) : '';
-  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 320) throw new Error('an e-mail address is required, e.g.: npm run cli -- create-admin ada@example.com');
-  return email;
+  const problem = emailProblem(args[0] ?? '');
+  if (problem) throw new Error(`an e-mail address is required (the argument ${problem}), e.g.: npm run cli -- create-admin ada@example.com`);
+  return normalizeEmail(args[0]);
 }
 
 /**

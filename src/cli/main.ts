@@ -21,11 +21,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return name ? 64 : 0;
   }
-  const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  // The server serves the metrics; a CLI run next to it must not try to take its port.
+  const config = { ...loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }), metricsPort: null };
   Logger.overrideLogger(['error', 'warn']);
+  if (command.needsApp === false) return command.run({ config }, args);
   const app = await NestFactory.createApplicationContext(CliModule.register(config), { logger: ['error', 'warn'] });
   try {
-    return await command.run(app, args);
+    return await command.run({ app, config }, args);
   } finally {
     await app.close();
   }

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
-import { QueryFailedError } from 'typeorm';
 import { ApiError, ErrorBody } from './api-error';
+import { isDatabaseUnavailable, isUniqueViolation } from './database-errors';
 
 export interface ErrorResponse {
   status: number;
@@ -29,44 +29,8 @@ const UNIQUE_CONFLICTS: Array<{ match: RegExp; code: string; message: string }> 
   { match: /UQ_users_email|users\.email/, code: 'email_taken', message: 'That e-mail address is already registered.' },
 ];
 
-/** Errors that mean the database is out of reach, as opposed to a bad statement. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'ER_LOCK_WAIT_TIMEOUT',
-  'ER_LOCK_DEADLOCK',
-  'ER_QUERY_TIMEOUT',
-  'ER_STATEMENT_TIMEOUT',
-  'SQLITE_BUSY',
-  'SQLITE_LOCKED',
-]);
-
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const e = error as { code?: string; driverError?: { code?: string }; message?: string } | null;
-  if (!e) return false;
-  const code = e.driverError?.code ?? e.code;
-  if (code && UNAVAILABLE_CODES.has(code)) return true;
-  const message = e.message ?? '';
-  return /Pool is closed|Connection lost|connect ETIMEDOUT|Can't add new command when connection is in closed state|Queue limit reached|Timeout acquiring|Query inactivity timeout|database is locked/i.test(message);
-}
-
-function isUniqueViolation(error: unknown): error is QueryFailedError {
-  if (!(error instanceof QueryFailedError)) return false;
-  const code = (error.driverError as { code?: string } | undefined)?.code;
-  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
-}
-
 /**
- * Turns any thrown value into API.md's error body. The one place that decides what a client
+ * Turns any thrown value into the contract's error body (docs/API.md). The one place that decides what a client
  * sees of a failure: never a stack trace, SQL, or the value that collided.
  */
 export function toErrorResponse(error: unknown): ErrorResponse {
@@ -94,7 +58,7 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   // Fastify's own errors (body parsing, content type, limits) carry a 4xx statusCode.
   const fe = error as { statusCode?: number; code?: string } | null;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    // An over-long path parameter is a malformed id (API.md: 400), not a 414.
+    // An over-long path parameter is a malformed id (docs/API.md: 400), not a 414.
     const status = fe.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 400 : fe.statusCode;
     const message = FASTIFY_MESSAGES[fe.code ?? ''] ?? 'The request could not be processed.';
     return { status, body: { statusCode: status, error: CODE_BY_STATUS[status] ?? 'bad_request', message }, headers: {} };

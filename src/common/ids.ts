@@ -10,8 +10,13 @@ export function uuidv7(now = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The canonical, lower-case text form of the ids latchkey issues. */
+export const UUID_SOURCE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+export const UUID_PATTERN = new RegExp(`^${UUID_SOURCE}$`);
 
 export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && value.length === 36 && UUID.test(value);
+  return typeof value === 'string' && value.length === 36 && UUID_PATTERN.test(value);
 }
+
+/** A client's stable random id for one installation (login `deviceId`). */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9._:-]{8,64}$/;

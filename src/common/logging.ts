@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
 import type { LoggerOptions } from 'pino';
-import type { AppConfig } from '../config/config';
 
 /** Everything that may carry a credential. pino replaces these with "[redacted]". */
 export const REDACT_PATHS = [
@@ -34,7 +33,7 @@ export function requestId(req: IncomingMessage): string {
 }
 
 /** One pino configuration for Fastify's request logs and Nest's application logs. */
-export function pinoOptions(config: Pick<AppConfig, 'logLevel'>): LoggerOptions {
+export function pinoOptions(config: { logLevel: string }): LoggerOptions {
   return {
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -51,7 +50,7 @@ export function pinoOptions(config: Pick<AppConfig, 'logLevel'>): LoggerOptions 
   };
 }
 
-export function loggerModuleParams(config: AppConfig): Params {
+export function loggerModuleParams(config: { logLevel: string }): Params {
   // Fastify owns the request logger (it is faster than a middleware); nestjs-pino reuses it.
   return { useExisting: true, pinoHttp: pinoOptions(config) };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
@@ -11,13 +12,28 @@ import {
   parseEnum,
   parseInteger,
   parseKey,
+  parseMailbox,
   parseMysqlUrl,
   parseOrigins,
   parseRateLimit,
   parseRefreshKeys,
+  parseTrustProxy,
   parseUrl,
+  TrustProxy,
 } from './parse';
-import { normalizeEmail } from '../users/email';
+import { emailProblem, normalizeEmail } from '../common/email';
+import { passwordPolicyError } from '../common/password-policy';
+import { SIGNING_ALGS, SigningAlg } from '../common/jws';
+
+/** Chosen by measurement (docs/BENCHMARKS.md, "Access-token algorithm"). */
+export const DEFAULT_JWT_ALG: SigningAlg = 'ES256';
+/**
+ * Chosen by measurement (docs/BENCHMARKS.md, "Login floods"): one core is left to everything
+ * else, so a login flood cannot starve refreshes and the guard; the queue holds about a second
+ * of work at one worker and sheds the rest.
+ */
+export const DEFAULT_ARGON2_WORKERS = Math.max(1, availableParallelism() - 1);
+export const DEFAULT_ARGON2_QUEUE = 64;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -40,19 +56,22 @@ export interface AppConfig {
   adminEmail: string | null;
   adminPassword: string | null;
   registration: 'open' | 'closed';
+  /** DPoP (RFC 9449): `optional` binds sessions whose login carries a proof, `required` refuses logins without one, `off` ignores proofs. */
+  dpop: 'optional' | 'required' | 'off';
   authRateLimit: RateLimit | null;
   loginLockout: RateLimit | null;
   redisUrl: string | null;
   /** Namespace for every Redis key and channel, so several deployments can share one Redis. */
   redisKeyPrefix: string;
-  trustProxy: boolean;
+  /** Which X-Forwarded-For entries to believe: none (false), the last N hops, or those added by these proxy addresses. */
+  trustProxy: TrustProxy;
   cookieSecure: boolean;
   corsOrigins: string[];
   logLevel: LogLevel;
   /** Seconds a revoked or expired session row is kept after it stopped mattering. */
   sessionRetention: number;
   auditRetention: number;
-  /** Milliseconds between polls of `sessions.revoked_at` for other instances' revocations. */
+  /** Milliseconds between polls of the revocation log for what other instances sequenced. */
   revocationPollMs: number;
   /** Bounded connect and query time for the database, in milliseconds. */
   dbTimeoutMs: number;
@@ -60,6 +79,22 @@ export interface AppConfig {
   refreshKeys: RefreshKey[];
   /** AES-256-GCM key for signing keys at rest. */
   keyEncryptionKey: Buffer;
+  /** The algorithm new access-token signing keys use. */
+  jwtAlg: SigningAlg;
+  /** Prometheus metrics on their own port; null: off. */
+  metricsPort: number | null;
+  metricsHost: string;
+  /** Password hashes that may run at once, and how many may wait before requests are shed (503). */
+  argon2Workers: number;
+  argon2Queue: number;
+  /** Where e-mailed links point (the account pages), without a trailing slash. */
+  appUrl: string;
+  /** Unset: the development outbox (DATA_DIR/outbox/*.eml). */
+  smtpUrl: string | null;
+  mailFrom: string;
+  /** Seconds. */
+  passwordResetTtl: number;
+  requireEmailVerification: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -99,13 +134,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if ((adminEmail === null) !== (adminPassword === null)) {
     throw new ConfigError(adminEmail ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'to be set together with ' + (adminEmail ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD'));
   }
-  if (adminEmail !== null && !/^[^\s@]+@[^\s@]+$/.test(adminEmail)) throw new ConfigError('ADMIN_EMAIL', 'an e-mail address', adminEmail);
-  if (adminPassword !== null && (adminPassword.length < 8 || adminPassword.length > 128)) {
-    throw new ConfigError('ADMIN_PASSWORD', 'a password of 8 to 128 characters');
-  }
+  const emailError = adminEmail === null ? null : emailProblem(adminEmail);
+  if (emailError) throw new ConfigError('ADMIN_EMAIL', `an e-mail address (it ${emailError})`, adminEmail!);
+  const passwordError = adminPassword === null ? null : passwordPolicyError(adminPassword);
+  // The value itself is never echoed: it is a password.
+  if (passwordError) throw new ConfigError('ADMIN_PASSWORD', `a password the policy accepts (${passwordError})`);
 
   const dataDir = resolve(get('DATA_DIR') ?? './data');
   const secrets = loadSecrets(env, production, dataDir);
+
+  const smtpUrl = or<string | null>('SMTP_URL', null, (raw) => parseUrl('SMTP_URL', raw, ['smtp:', 'smtps:']).toString());
+  // Without it mail lands in files on this host; in production that means nobody gets it.
+  if (production && !smtpUrl) throw new ConfigError('SMTP_URL', 'to be set in production: smtp://user:pass@host:587 or smtps://…');
 
   return {
     production,
@@ -123,6 +163,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminEmail,
     adminPassword,
     registration: or('REGISTRATION', 'open' as const, (raw) => parseEnum('REGISTRATION', raw, ['open', 'closed'] as const)),
+    dpop: or('DPOP', 'optional' as const, (raw) => parseEnum('DPOP', raw, ['optional', 'required', 'off'] as const)),
     authRateLimit: or('AUTH_RATE_LIMIT', { limit: 20, windowSeconds: 60 }, (raw) => parseRateLimit('AUTH_RATE_LIMIT', raw)),
     loginLockout: or('LOGIN_LOCKOUT', { limit: 5, windowSeconds: 900 }, (raw) => parseRateLimit('LOGIN_LOCKOUT', raw)),
     redisUrl: or<string | null>('REDIS_URL', null, (raw) => parseUrl('REDIS_URL', raw, ['redis:', 'rediss:']).toString()),
@@ -130,7 +171,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       if (!/^[A-Za-z0-9:._-]{1,64}$/.test(raw.trim())) throw new ConfigError('REDIS_KEY_PREFIX', '1 to 64 characters of A-Z a-z 0-9 : . _ -', raw);
       return raw.trim();
     }),
-    trustProxy: or('TRUST_PROXY', false, (raw) => parseBoolean('TRUST_PROXY', raw)),
+    trustProxy: or<TrustProxy>('TRUST_PROXY', false, (raw) => parseTrustProxy('TRUST_PROXY', raw)),
     cookieSecure: or('COOKIE_SECURE', !localIssuer, (raw) => parseBoolean('COOKIE_SECURE', raw)),
     corsOrigins: or('CORS_ORIGINS', [] as string[], (raw) => parseOrigins('CORS_ORIGINS', raw)),
     logLevel: or('LOG_LEVEL', 'info' as LogLevel, (raw) => parseEnum('LOG_LEVEL', raw, LOG_LEVELS)),
@@ -138,6 +179,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     auditRetention: or('AUDIT_RETENTION', 180 * 86400, (raw) => parseDuration('AUDIT_RETENTION', raw)),
     revocationPollMs: or('REVOCATION_POLL_MS', 1000, (raw) => parseInteger('REVOCATION_POLL_MS', raw, 50, 60000)),
     dbTimeoutMs: or('DB_TIMEOUT_MS', 5000, (raw) => parseInteger('DB_TIMEOUT_MS', raw, 100, 120000)),
+    jwtAlg: or<SigningAlg>('JWT_ALG', DEFAULT_JWT_ALG, (raw) => parseEnum('JWT_ALG', raw, SIGNING_ALGS)),
+    metricsPort: or<number | null>('METRICS_PORT', null, (raw) => parseInteger('METRICS_PORT', raw, 0, 65535)),
+    metricsHost: get('METRICS_HOST')?.trim() ?? '127.0.0.1',
+    argon2Workers: or('ARGON2_WORKERS', DEFAULT_ARGON2_WORKERS, (raw) => parseInteger('ARGON2_WORKERS', raw, 1, 64)),
+    argon2Queue: or('ARGON2_QUEUE', DEFAULT_ARGON2_QUEUE, (raw) => parseInteger('ARGON2_QUEUE', raw, 0, 100_000)),
+      appUrl: or('APP_URL', jwtIssuer, (raw) => parseUrl('APP_URL', raw, ['http:', 'https:']).toString()).replace(/\/$/, ''),
+    smtpUrl,
+    mailFrom: or('MAIL_FROM', 'latchkey <no-reply@localhost>', (raw) => parseMailbox('MAIL_FROM', raw)),
+    passwordResetTtl: or('PASSWORD_RESET_TTL', 30 * 60, (raw) => parseDuration('PASSWORD_RESET_TTL', raw)),
+    requireEmailVerification: or('REQUIRE_EMAIL_VERIFICATION', false, (raw) => parseBoolean('REQUIRE_EMAIL_VERIFICATION', raw)),
     refreshKeys: secrets.refreshKeys,
     keyEncryptionKey: secrets.keyEncryptionKey,
   };
@@ -163,6 +214,11 @@ function loadSecrets(env: Env, production: boolean, dataDir: string): Secrets {
   const file = join(dataDir, 'secrets.json');
   if (!refreshRaw || !kekRaw) {
     if (existsSync(file)) {
+      // As ssh does with private keys: a secrets file others can read is refused, not used.
+      const mode = statSync(file).mode & 0o777;
+      if (mode & 0o077) {
+        throw new ConfigError('DATA_DIR', `${file} to be readable by its owner only (chmod 600 ${file}); it is mode ${mode.toString(8).padStart(3, '0')}`);
+      }
       stored = JSON.parse(readFileSync(file, 'utf8'));
     } else {
       stored = {

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * Pure parsers for configuration values. Each throws a ConfigError that names the
  * variable and says what it expects, so a bad deployment fails at start with a
@@ -151,4 +153,37 @@ export function parseOrigins(variable: string, raw: string): string[] {
       if (url.pathname !== '/' || url.search || url.hash) throw new ConfigError(variable, 'origins such as https://app.example.com, without a path', o);
       return url.origin;
     });
+}
+
+/** false, a number of hops, or the proxies' addresses and CIDR ranges (Fastify's trustProxy). */
+export type TrustProxy = false | number | string[];
+
+/**
+ * TRUST_PROXY: `false`, a hop count (`1`, `2`…), or a comma-separated list of proxy addresses
+ * and CIDR ranges. `true` means one hop: the address the nearest proxy saw. Never "trust
+ * everything", which would believe the left-most X-Forwarded-For entry, written by the client.
+ */
+export function parseTrustProxy(variable: string, raw: string): TrustProxy {
+  const v = raw.trim().toLowerCase();
+  if (['false', 'no', 'off', '0'].includes(v)) return false;
+  if (['true', 'yes', 'on'].includes(v)) return 1;
+  if (/^\d{1,2}$/.test(v)) return parseInteger(variable, v, 1, 32);
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+  const expected = 'false, a hop count (1, 2…), or proxy addresses/CIDR ranges such as 10.0.0.0/8,::1';
+  if (entries.length === 0) throw new ConfigError(variable, expected, raw);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 4 ? 32 : 128;
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) throw new ConfigError(variable, expected, raw);
+  }
+  return entries;
+}
+
+/** A sender: `Name <address@domain>` or `address@domain`; never anything that could break a header line. */
+export function parseMailbox(variable: string, raw: string): string {
+  const value = raw.trim();
+  const address = /<([^<>]+)>$/.exec(value)?.[1] ?? value;
+  if (/[\r\n]/.test(value) || !/^[^\s@<>"]+@[^\s@<>"]+$/.test(address)) throw new ConfigError(variable, 'an address (no-reply@example.com) or a name and an address (Example <no-reply@example.com>)', raw);
+  return value;
 }

@@ -6,12 +6,20 @@ import { User } from '../users/user.entity';
 import { Session } from '../sessions/session.entity';
 import { AuditEvent } from '../audit/audit-event.entity';
 import { SigningKey } from '../auth/signing-key.entity';
+import { ResourceServer } from '../resource-servers/resource-server.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-InitialSchema';
 import { EmailExactCollation1764100000000 } from './migrations/1764100000000-EmailExactCollation';
+import { RevocationFeed1764200000000 } from './migrations/1764200000000-RevocationFeed';
+import { SigningKeyRevocation1764300000000 } from './migrations/1764300000000-SigningKeyRevocation';
+import { AccountRecovery1764400000000 } from './migrations/1764400000000-AccountRecovery';
+import { DropSessionsRevokedAtIndex1764500000000 } from './migrations/1764500000000-DropSessionsRevokedAtIndex';
+import { DpopBoundSessions1764600000000 } from './migrations/1764600000000-DpopBoundSessions';
+import { MailMessage } from '../mail/mail-message.entity';
+import { AccountLink } from '../account/account-link.entity';
 import { DropTimedOutConnections, StatementLogger } from './bounded-queries';
 
-export const ENTITIES = [User, Session, AuditEvent, SigningKey];
-export const MIGRATIONS = [InitialSchema1764000000000, EmailExactCollation1764100000000];
+export const ENTITIES = [User, Session, AuditEvent, SigningKey, ResourceServer, AccountLink, MailMessage];
+export const MIGRATIONS = [InitialSchema1764000000000, EmailExactCollation1764100000000, RevocationFeed1764200000000, SigningKeyRevocation1764300000000, AccountRecovery1764400000000, DropSessionsRevokedAtIndex1764500000000, DpopBoundSessions1764600000000];
 
 type DbConfig = Pick<AppConfig, 'mysql' | 'dataDir' | 'dbTimeoutMs'>;
 
@@ -53,6 +61,9 @@ export function dataSourceOptions(config: DbConfig): DataSourceOptions {
         waitForConnections: true,
         queueLimit: 200,
         enableKeepAlive: true,
+        // No stack captured at every query for a better trace of a failure (5% of a refresh's
+        // CPU in the profile): errors are logged by their code, never with their stack.
+        trace: false,
       },
     };
   }

@@ -2,16 +2,17 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { AuditService } from '../audit/audit.service';
+import { SKEW_MS } from '../common/time';
+import { inBatches } from '../common/batches';
+import { RevocationLog } from './revocation-log';
 import { SessionsRepository } from './sessions.repository';
 
-const BATCH = 1000;
-/** Upper bound of one run, so a backlog is worked off over several runs rather than in one long burst. */
-const MAX_BATCHES = 200;
 
 /**
  * Deletes what no longer matters, in bounded batches so that no statement holds a long lock:
  * sessions expired or revoked longer ago than one access-token lifetime plus SESSION_RETENTION
- * (so the device history stays visible for a while), and audit events past AUDIT_RETENTION.
+ * (so the device history stays visible for a while), audit events past AUDIT_RETENTION, and
+ * revocation-log entries older than one access-token lifetime (the feed's window).
  */
 @Injectable()
 export class HousekeepingService {
@@ -22,6 +23,7 @@ export class HousekeepingService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly sessions: SessionsRepository,
     private readonly audit: AuditService,
+    private readonly log: RevocationLog,
   ) {}
 
   @Cron(CronExpression.EVERY_HOUR)
@@ -29,8 +31,8 @@ export class HousekeepingService {
     if (this.running) return;
     this.running = true;
     try {
-      const { sessions, events } = await this.run();
-      if (sessions || events) this.logger.log(`housekeeping deleted ${sessions} sessions and ${events} audit events`);
+      const { sessions, events, revocations } = await this.run();
+      if (sessions || events || revocations) this.logger.log(`housekeeping deleted ${sessions} sessions, ${events} audit events and ${revocations} revocation-log entries`);
     } catch (error) {
       this.logger.warn(`housekeeping failed: ${(error as Error).message}`);
     } finally {
@@ -38,21 +40,13 @@ export class HousekeepingService {
     }
   }
 
-  async run(now = Date.now()): Promise<{ sessions: number; events: number }> {
-    const sessionCutoff = now - (this.config.accessTokenTtl + this.config.sessionRetention) * 1000;
-    const eventCutoff = now - this.config.auditRetention * 1000;
-    let sessions = 0;
-    let events = 0;
-    for (let i = 0; i < MAX_BATCHES; i++) {
-      const n = await this.sessions.deleteStale(sessionCutoff, BATCH);
-      sessions += n;
-      if (n < BATCH) break;
-    }
-    for (let i = 0; i < MAX_BATCHES; i++) {
-      const n = await this.audit.deleteOlderThan(eventCutoff, BATCH);
-      events += n;
-      if (n < BATCH) break;
-    }
-    return { sessions, events };
+  async run(now = Date.now()): Promise<{ sessions: number; events: number; revocations: number }> {
+    // A revocation stops mattering once every access token of its session has expired.
+    const tokensExpired = now - (this.config.accessTokenTtl * 1000 + SKEW_MS);
+    return {
+      sessions: await inBatches((n) => this.sessions.deleteStale(tokensExpired - this.config.sessionRetention * 1000, n)),
+      events: await inBatches((n) => this.audit.deleteOlderThan(now - this.config.auditRetention * 1000, n)),
+      revocations: await inBatches((n) => this.log.deleteOlderThan(tokensExpired, n)),
+    };
   }
 }

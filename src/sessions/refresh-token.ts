@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { RefreshKey } from '../config/parse';
+import { decodeCanonicalBase64url } from '../common/base64url';
 
 /**
  * A refresh token is `<session id>.<generation>.<key id>.<mac>` with
@@ -25,10 +26,8 @@ export function parseRefreshToken(token: unknown): RefreshTokenParts | null {
   if (typeof token !== 'string' || token.length > REFRESH_TOKEN_MAX_LENGTH) return null;
   const m = TOKEN.exec(token);
   if (!m) return null;
-  const mac = Buffer.from(m[4], 'base64url');
-  // One spelling per token: the 43rd character also carries two unused bits, and a decoder
-  // ignores them, so without this check four different strings would be the same token.
-  if (mac.toString('base64url') !== m[4]) return null;
+  const mac = decodeCanonicalBase64url(m[4]);
+  if (!mac) return null;
   return { sessionId: m[1], generation: Number(m[2]), keyId: m[3], mac };
 }
 

@@ -10,6 +10,9 @@ export const REVOKE_REASONS = [
   'user_disabled',
   'device_relogin',
   'session_limit',
+  'password_reset',
+  'reported_by_user',
+  'role_changed',
 ] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];
 
@@ -64,4 +67,8 @@ export class Session {
 
   @Column({ name: 'revoked_reason', type: 'varchar', length: 32, nullable: true })
   revokedReason: RevokeReason | null;
+
+  /** The thumbprint of the DPoP key the session is bound to (RFC 9449), or null when unbound. */
+  @Column({ name: 'dpop_jkt', type: 'varchar', length: 43, nullable: true })
+  dpopJkt: string | null;
 }

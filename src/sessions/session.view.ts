@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { iso } from '../users/user.view';
+import { iso } from '../common/time';
 import { REVOKE_REASONS, Session } from './session.entity';
 
 export class SessionView {
@@ -15,6 +15,7 @@ export class SessionView {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) revokedAt: string | null;
   @ApiProperty({ enum: REVOKE_REASONS, nullable: true }) revokedReason: string | null;
   @ApiProperty() current: boolean;
+  @ApiProperty({ description: 'Bound to a DPoP key (RFC 9449): its refresh token is useless without that key.' }) dpopBound: boolean;
 }
 
 export class SessionList {
@@ -36,5 +37,6 @@ export function toSessionView(s: Session, currentSessionId: string | null): Sess
     revokedAt: iso(s.revokedAt),
     revokedReason: s.revokedReason,
     current: s.id === currentSessionId,
+    dpopBound: s.dpopJkt !== null,
   };
 }

@@ -1,20 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import type { Role } from '../common/role';
+import { driverCode } from '../common/database-errors';
+import type { ChainState } from './refresh-decision';
 import { RevokeReason, Session } from './session.entity';
 
 /** What a refresh needs, read in one statement: the session's chain state and its user's standing. */
-export interface RefreshRow {
+export interface RefreshRow extends ChainState {
   id: string;
   userId: string;
   deviceId: string;
-  generation: number;
-  rotatedAt: number | null;
   salt: string;
-  revokedAt: number | null;
-  expiresAt: number;
-  idleExpiresAt: number;
-  role: 'user' | 'admin';
-  disabledAt: number | null;
+  role: Role;
+  dpopJkt: string | null;
 }
 
 export interface SessionScope {
@@ -35,10 +33,17 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
 export class SessionsRepository {
   constructor(private readonly database: DatabaseService) {}
 
-  async findForRefresh(id: string): Promise<RefreshRow | null> {
+  /**
+   * The session's chain state and its user's standing, in one indexed read. This read joins
+   * the users table (owned by UsersRepository) on purpose: the hot path stays one statement.
+   * `causal`: wait until this node has applied every write committed anywhere before the read
+   * (Galera); used only to confirm a "no such session" or "generation from the future".
+   */
+  async findForRefresh(id: string, causal = false): Promise<RefreshRow | null> {
     const rows = await this.database.rows<Record<string, unknown>>(
-      `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
-              s.idle_expires_at, u.role, u.disabled_at
+      (causal ? this.database.causalPrefix : '') +
+        `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
+              s.idle_expires_at, s.dpop_jkt, u.role, u.disabled_at
          FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.id = ?`,
       [id],
@@ -55,17 +60,20 @@ export class SessionsRepository {
       revokedAt: num(r.revoked_at),
       expiresAt: Number(r.expires_at),
       idleExpiresAt: Number(r.idle_expires_at),
-      role: r.role as 'user' | 'admin',
-      disabledAt: num(r.disabled_at),
+      role: r.role as Role,
+      dpopJkt: (r.dpop_jkt as string | null) ?? null,
+      userDisabled: r.disabled_at !== null && r.disabled_at !== undefined,
     };
   }
 
   /**
    * Compare-and-swap: advances the chain only if nobody else did since we read it. Returns
-   * false when another request won the race (or the session was revoked meanwhile).
+   * false when another request won the race (or the session was revoked meanwhile). On Galera
+   * a conflicting rotation on another node makes this statement fail certification with
+   * ER_LOCK_DEADLOCK instead: the same lost race, reported the same way.
    */
   async rotate(id: string, fromGeneration: number, now: number, idleExpiresAt: number): Promise<boolean> {
-    const affected = await this.database.exec(
+    const affected = await this.swap(
       `UPDATE sessions SET generation = ?, rotated_at = ?, last_used_at = ?, idle_expires_at = ?
         WHERE id = ? AND generation = ? AND revoked_at IS NULL`,
       [fromGeneration + 1, now, now, idleExpiresAt, id, fromGeneration],
@@ -73,17 +81,25 @@ export class SessionsRepository {
     return affected === 1;
   }
 
+  private async swap(sql: string, params: unknown[]): Promise<number> {
+    try {
+      return await this.database.exec(sql, params);
+    } catch (error) {
+      if (driverCode(error) === 'ER_LOCK_DEADLOCK') return 0;
+      throw error;
+    }
+  }
+
   async insert(session: Session, db: Db): Promise<void> {
     await db.getRepository(Session).insert(session);
   }
 
-  /**
-   * Locks the user row for the enclosing transaction (SQLite transactions are queued instead),
-   * serialising concurrent logins, and returns the user's standing as of that lock.
-   */
-  async lockUser(userId: string, db: Db): Promise<{ disabledAt: number | null; passwordHash: string } | null> {
-    const rows = await db.query(`SELECT disabled_at, password_hash FROM users WHERE id = ?${this.database.sqlite ? '' : ' FOR UPDATE'}`, [userId]);
-    return rows[0] ? { disabledAt: num(rows[0].disabled_at), passwordHash: rows[0].password_hash as string } : null;
+  async deviceSeen(userId: string, deviceId: string, db: Db = this.database.manager): Promise<boolean> {
+    const [row] = await db.query(
+      "SELECT COUNT(*) AS sessions, SUM(CASE WHEN revoked_reason = 'reported_by_user' THEN 1 ELSE 0 END) AS reported FROM sessions WHERE user_id = ? AND device_id = ?",
+      [userId, deviceId],
+    );
+    return Number(row.sessions) > 0 && Number(row.reported) === 0;
   }
 
   /** Ids of not-yet-revoked sessions in scope, locked for the enclosing transaction. */
@@ -94,8 +110,7 @@ export class SessionsRepository {
     if (scope.sessionId !== undefined) (where.push('id = ?'), params.push(scope.sessionId));
     if (scope.excludeId !== undefined) (where.push('id <> ?'), params.push(scope.excludeId));
     if (scope.deviceId !== undefined) (where.push('device_id = ?'), params.push(scope.deviceId));
-    const lock = this.database.sqlite ? '' : ' FOR UPDATE';
-    const rows = await db.query(`SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${lock}`, params);
+    const rows = await db.query(`SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${this.database.forUpdate}`, params);
     return rows.map((r: Record<string, unknown>) => ({ id: r.id as string, userId: r.user_id as string }));
   }
 
@@ -128,13 +143,15 @@ export class SessionsRepository {
     return qb.orderBy('s.last_used_at', 'DESC').addOrderBy('s.id', 'DESC').limit(1000).getMany();
   }
 
-  findById(id: string): Promise<Session | null> {
-    return this.database.manager.getRepository(Session).findOneBy({ id });
+  findById(id: string, causal = false): Promise<Session | null> {
+    const find = (db: Db) => db.getRepository(Session).findOneBy({ id });
+    return causal ? this.database.causally(find) : find(this.database.manager);
   }
 
-  async revokedSince(since: number): Promise<Array<{ id: string; revokedAt: number }>> {
-    const rows = await this.database.rows<Record<string, unknown>>('SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?', [since]);
-    return rows.map((r) => ({ id: r.id as string, revokedAt: Number(r.revoked_at) }));
+  /** The device a session of this user was opened on, or null (no such session, or no device id). */
+  async deviceOf(userId: string, sessionId: string, db: Db): Promise<string | null> {
+    const rows = await db.query('SELECT device_id FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId]);
+    return rows[0]?.device_id ?? null;
   }
 
   /** Housekeeping: one bounded batch of sessions that stopped mattering before `before`. */

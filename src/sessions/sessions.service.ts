@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { ApiError } from '../common/api-error';
+import { Clock } from '../common/clock';
 import { uuidv7 } from '../common/ids';
-import type { ClientContext } from '../common/client-context';
+import type { Actor, ClientContext } from '../common/client-context';
+import type { Role } from '../common/role';
 import { Db, DatabaseService } from '../database/database.service';
-import { AuditInput, AuditService } from '../audit/audit.service';
+import { AuditService } from '../audit/audit.service';
+import { MetricsService } from '../metrics/metrics.service';
+import { decideRefresh, keyIsProven, RefreshDecision } from './refresh-decision';
 import { RefreshTokenCodec, parseRefreshToken } from './refresh-token';
+import { RevocationLog } from './revocation-log';
 import { RevocationRegistry } from './revocation-registry';
 import { RefreshRow, SessionScope, SessionsRepository } from './sessions.repository';
 import { RevokeReason, Session } from './session.entity';
@@ -14,6 +18,8 @@ import { RevokeReason, Session } from './session.entity';
 export interface DeviceInfo {
   deviceId?: string;
   deviceName?: string | null;
+  /** The thumbprint of the DPoP key the login proved (RFC 9449): the session is bound to it. */
+  dpopJkt?: string | null;
 }
 
 /** A session with the refresh token for its current chain link. */
@@ -21,17 +27,20 @@ export interface IssuedSession {
   sessionId: string;
   userId: string;
   deviceId: string;
-  role: 'user' | 'admin';
+  role: Role;
+  /** Set on a DPoP-bound session: its access tokens carry it as `cnf.jkt`. */
+  dpopJkt: string | null;
   refreshToken: string;
   expiresAt: number;
+  /** When this link was handed out (the access token and expires_in count from it). */
+  issuedAt: number;
 }
 
-export type RefreshOutcome = { ok: true; session: IssuedSession } | { ok: false; reason: 'invalid' | 'expired' | 'revoked' | 'reuse' };
+/** `rotated`: the chain moved on; otherwise the same next link again, within the grace window. */
+export type RefreshOutcome = { ok: true; session: IssuedSession; rotated: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'revoked' | 'reuse' | 'unproven_key' };
 
-export interface RevokeActor {
-  actorId?: string | null;
-  client?: ClientContext | null;
-}
+/** What a refresh token is, without using it (RFC 7009 revocation, RFC 7662 introspection). */
+export type TokenInspection = { authentic: false } | { authentic: true; state: RefreshDecision; session: { id: string; userId: string; role: Role; expiresAt: number; dpopJkt: string | null } };
 
 export interface Revoked {
   id: string;
@@ -39,12 +48,17 @@ export interface Revoked {
   reason: RevokeReason;
 }
 
+/** Rotation attempts before giving up on a chain that keeps moving under us. */
+const MAX_ROTATION_ATTEMPTS = 3;
+
 /**
- * Device sessions and their refresh chains: create, rotate, revoke, list. Knows nothing of HTTP.
+ * Device sessions and their refresh chains: open, rotate, revoke, list. Knows nothing of HTTP:
+ * it answers with outcomes, and auth turns them into responses.
  *
- * Methods that take a `db` run inside the caller's transaction and return what they revoked;
- * the caller announces it to the revocation registry after commit (announcing before a
- * rollback would lock a live session's access tokens out).
+ * Every revocation is written to the revocation log in its own transaction, and announced (to
+ * this instance's registry at once; to the other instances and the resource-server feed once
+ * the log has given it a position) by one mechanism: an after-commit hook of that transaction.
+ * A revocation can therefore not be forgotten, nor announced before a rollback.
  */
 @Injectable()
 export class SessionsService {
@@ -52,41 +66,29 @@ export class SessionsService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
     private readonly database: DatabaseService,
     private readonly repository: SessionsRepository,
     private readonly registry: RevocationRegistry,
+    private readonly log: RevocationLog,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {
     this.codec = new RefreshTokenCodec(config.refreshKeys);
   }
 
   /**
-   * Opens a session for one device inside the caller's transaction: replaces the device's
-   * previous session (device_relogin) and, past MAX_SESSIONS_PER_USER, revokes the least
-   * recently used ones (session_limit). The user row is locked first, so concurrent logins
-   * of one user cannot both slip under the limit.
+   * Opens a session for one device inside the caller's transaction, which must hold the user's
+   * row lock (UsersService.lock) so that concurrent logins of one user cannot both slip under
+   * the limit. Replaces the device's previous session (device_relogin) and, past
+   * MAX_SESSIONS_PER_USER, revokes the least recently used ones (session_limit).
    */
-  async open(
-    /** `passwordHash`: the hash the caller's password was checked against. */
-    user: { id: string; role: 'user' | 'admin'; passwordHash: string },
-    device: DeviceInfo,
-    client: ClientContext,
-    db: Db,
-    now = Date.now(),
-  ): Promise<{ session: IssuedSession; revoked: Revoked[] }> {
-    // Re-checked under the lock: a disable or a password change that committed after the
-    // caller checked the password still wins over this login.
-    const standing = await this.repository.lockUser(user.id, db);
-    if (!standing || standing.passwordHash !== user.passwordHash) throw ApiError.invalidCredentials();
-    if (standing.disabledAt !== null) throw ApiError.accountDisabled();
+  async open(user: { id: string; role: Role }, device: DeviceInfo, client: ClientContext, db: Db): Promise<IssuedSession> {
+    const now = this.clock.now();
     const deviceId = device.deviceId ?? uuidv7(now);
-    const revoked: Revoked[] = [];
-
-    const sameDevice = await this.repository.unrevokedIds({ userId: user.id, deviceId }, db);
-    revoked.push(...(await this.revokeRows(sameDevice, 'device_relogin', now, {}, db)));
-
+    await this.revokeRows(await this.repository.unrevokedIds({ userId: user.id, deviceId }, db), 'device_relogin', { actorId: null, client: null }, db, now);
     const overLimit = await this.repository.leastRecentlyUsedActive(user.id, now, this.config.maxSessionsPerUser - 1, db);
-    revoked.push(...(await this.revokeRows(overLimit, 'session_limit', now, {}, db)));
+    await this.revokeRows(overLimit, 'session_limit', { actorId: null, client: null }, db, now);
 
     const session: Session = {
       id: uuidv7(now),
@@ -104,157 +106,160 @@ export class SessionsService {
       salt: randomBytes(16).toString('base64url'),
       revokedAt: null,
       revokedReason: null,
+      dpopJkt: device.dpopJkt ?? null,
     };
     await this.repository.insert(session, db);
-    return {
-      session: {
-        sessionId: session.id,
-        userId: user.id,
-        deviceId,
-        role: user.role,
-        refreshToken: this.codec.issue(session.id, 0, session.salt),
-        expiresAt: session.expiresAt,
-      },
-      revoked,
-    };
+    return { sessionId: session.id, userId: user.id, deviceId, role: user.role, dpopJkt: session.dpopJkt, refreshToken: this.codec.issue(session.id, 0, session.salt), expiresAt: session.expiresAt, issuedAt: now };
   }
 
   /**
-   * One refresh: authenticate the link (constant-time MAC, before anything else), then
-   * compare-and-swap the chain forward. See DESIGN.md "Refresh token chain".
+   * One refresh: authenticate the link (constant-time MAC, before anything else), then, for a
+   * DPoP-bound session, the key (`provenJkt`: the key the request's proof was signed with, null
+   * without a proof), then apply the chain rules (refresh-decision.ts) and compare-and-swap the
+   * chain forward.
    */
-  async refresh(token: string, client: ClientContext, now = Date.now()): Promise<RefreshOutcome> {
+  async refresh(token: string, client: ClientContext, provenJkt: string | null = null): Promise<RefreshOutcome> {
+    const outcome = await this.refreshChain(token, client, provenJkt);
+    this.metrics.refreshes.inc({ outcome: outcome.ok ? outcome.rotated ? 'rotated' : 'grace' : outcome.reason });
+    return outcome;
+  }
+
+  private async refreshChain(token: string, client: ClientContext, provenJkt: string | null): Promise<RefreshOutcome> {
+    const now = this.clock.now();
     const parts = parseRefreshToken(token);
     if (!parts) return { ok: false, reason: 'invalid' };
-    let row = await this.repository.findForRefresh(parts.sessionId);
+    // A session opened a moment ago on another database node may not be visible here yet.
+    let row = (await this.repository.findForRefresh(parts.sessionId)) ?? (await this.repository.findForRefresh(parts.sessionId, true));
     // A forged or never-issued token stops here and changes nothing.
     if (!row || !this.codec.isAuthentic(parts, row.salt)) return { ok: false, reason: 'invalid' };
+    // A copied refresh token of a bound session, used without its device's key, stops here:
+    // it neither moves the chain nor, replayed, revokes it (that would hand a thief a way to
+    // sign the victim out); it is recorded for the security log.
+    if (!keyIsProven(row.dpopJkt, provenJkt)) {
+      await this.audit.record({ type: 'invalid_dpop_proof', userId: row.userId, sessionId: row.id, client, details: { proof: provenJkt === null ? 'missing' : 'other_key' } });
+      return { ok: false, reason: 'unproven_key' };
+    }
 
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (row.revokedAt !== null || row.disabledAt !== null) return { ok: false, reason: 'revoked' };
-      if (now >= row.expiresAt || now >= row.idleExpiresAt) return { ok: false, reason: 'expired' };
-
-      const g = parts.generation;
-      if (g === row.generation) {
-        const idleExpiresAt = Math.min(now + this.config.refreshIdleTtl * 1000, row.expiresAt);
-        if (await this.repository.rotate(row.id, g, now, idleExpiresAt)) return { ok: true, session: this.issued(row, g + 1) };
-        // Lost the race to a concurrent refresh with the same token: re-read and let the
-        // grace rule below decide, exactly as if this request had arrived a moment later.
-        const fresh = await this.repository.findForRefresh(row.id);
-        if (!fresh) return { ok: false, reason: 'revoked' };
-        row = fresh;
-        continue;
+    let confirmed = false;
+    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+      const decision = decideRefresh(row, parts.generation, now, this.config.refreshReuseGrace * 1000);
+      switch (decision) {
+        case 'revoked':
+        case 'expired':
+          return { ok: false, reason: decision };
+        case 'grace':
+          return { ok: true, session: this.issued(row, row.generation, now), rotated: false };
+        case 'replay':
+          await this.revokeForReuse(row, parts.generation, client, now);
+          return { ok: false, reason: 'reuse' };
+        case 'ahead':
+          // Only a stale read can show a chain behind a link we signed: confirm once, causally.
+          if (confirmed) return { ok: false, reason: 'invalid' };
+          break;
+        case 'rotate': {
+          const idleExpiresAt = Math.min(now + this.config.refreshIdleTtl * 1000, row.expiresAt);
+          if (await this.repository.rotate(row.id, parts.generation, now, idleExpiresAt)) return { ok: true, session: this.issued(row, parts.generation + 1, now), rotated: true };
+          // Lost the race to a concurrent refresh with the same token: re-read and let the
+          // rules decide, exactly as if this request had arrived a moment later.
+          break;
+        }
       }
-      const inGrace = g === row.generation - 1 && row.rotatedAt !== null && now - row.rotatedAt <= this.config.refreshReuseGrace * 1000;
-      // Idempotent inside the grace window: the same next link the winner got.
-      if (inGrace) return { ok: true, session: this.issued(row, row.generation) };
-      if (g < row.generation) {
-        await this.revokeForReuse(row, g, client, now);
-        return { ok: false, reason: 'reuse' };
-      }
-      // An authentic link from the future cannot exist: we only sign g+1 after the swap.
-      return { ok: false, reason: 'invalid' };
+      const fresh = await this.repository.findForRefresh(row.id, true);
+      if (!fresh) return { ok: false, reason: 'revoked' };
+      row = fresh;
+      confirmed = true;
     }
     return { ok: false, reason: 'invalid' };
   }
 
-  /** The session a refresh token belongs to, if it is authentic and still usable (RFC 7009 revocation). */
-  async sessionOfToken(token: string): Promise<{ id: string; userId: string } | null> {
+  /** What a refresh token is (authentic? which state of its chain?), changing nothing. */
+  async inspect(token: string): Promise<TokenInspection> {
     const parts = parseRefreshToken(token);
-    if (!parts) return null;
+    if (!parts) return { authentic: false };
     const row = await this.repository.findForRefresh(parts.sessionId);
-    if (!row || !this.codec.isAuthentic(parts, row.salt) || row.revokedAt !== null) return null;
-    return { id: row.id, userId: row.userId };
+    if (!row || !this.codec.isAuthentic(parts, row.salt)) return { authentic: false };
+    return {
+      authentic: true,
+      state: decideRefresh(row, parts.generation, this.clock.now(), this.config.refreshReuseGrace * 1000),
+      session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt },
+    };
   }
 
-  private issued(row: RefreshRow, generation: number): IssuedSession {
+  private issued(row: RefreshRow, generation: number, now: number): IssuedSession {
     return {
       sessionId: row.id,
       userId: row.userId,
       deviceId: row.deviceId,
       role: row.role,
+      dpopJkt: row.dpopJkt,
       refreshToken: this.codec.issue(row.id, generation, row.salt),
       expiresAt: row.expiresAt,
+      issuedAt: now,
     };
   }
 
   /** Theft response (oidc-provider style): a replayed, already rotated link kills the whole session. */
   private async revokeForReuse(row: RefreshRow, presented: number, client: ClientContext, now: number): Promise<void> {
-    const revoked = await this.database.transaction(async (db) => {
-      const rows = await this.repository.unrevokedIds({ sessionId: row.id }, db);
-      const done = await this.revokeRows(rows, 'refresh_token_reuse', now, { client }, db);
-      if (done.length) {
-        await this.audit.record(
-          {
-            type: 'refresh_token_reuse',
-            userId: row.userId,
-            sessionId: row.id,
-            client,
-            details: { presentedGeneration: presented, currentGeneration: row.generation },
-          },
-          db,
-        );
-      }
-      return done;
+    await this.database.transaction(async (db) => {
+      const done = await this.revokeRows(await this.repository.unrevokedIds({ sessionId: row.id }, db), 'refresh_token_reuse', { actorId: null, client }, db, now);
+      if (done.length === 0) return;
+      this.database.afterCommit(db, () => this.metrics.thefts.inc());
+      await this.audit.record(
+        { type: 'refresh_token_reuse', userId: row.userId, sessionId: row.id, client, details: { presentedGeneration: presented, currentGeneration: row.generation } },
+        db,
+      );
     });
-    this.announce(revoked, now);
   }
 
   /**
-   * Revokes the sessions in scope in one ownership-checked statement set and records a
-   * `session_revoked` event for each. Pass `db` to join an outer transaction (and announce later).
+   * Revokes the sessions in scope (ownership is part of the scope's query) and records a
+   * `session_revoked` event for each. Joins the caller's transaction when `db` is given.
    */
-  async revoke(scope: SessionScope & { userId: string }, reason: RevokeReason, actor: RevokeActor, db?: Db): Promise<Revoked[]> {
-    if (db) return this.revokeRows(await this.repository.unrevokedIds(scope, db), reason, Date.now(), actor, db);
-    return this.revokeNow(scope, reason, actor);
+  revoke(scope: SessionScope, reason: RevokeReason, actor: Actor, db?: Db): Promise<Revoked[]> {
+    return this.database.within(db, async (tx) => this.revokeRows(await this.repository.unrevokedIds(scope, tx), reason, actor, tx, this.clock.now()));
   }
 
-  /** Revokes one session whoever owns it (admin), reporting its owner; null when there was none to revoke. */
-  async revokeById(sessionId: string, reason: RevokeReason, actor: RevokeActor): Promise<Revoked | null> {
-    return (await this.revokeNow({ sessionId }, reason, actor))[0] ?? null;
-  }
-
-  /** Its own transaction, then announced to the registry once committed. */
-  private async revokeNow(scope: SessionScope, reason: RevokeReason, actor: RevokeActor): Promise<Revoked[]> {
-    const now = Date.now();
-    const revoked = await this.database.transaction(async (tx) => this.revokeRows(await this.repository.unrevokedIds(scope, tx), reason, now, actor, tx));
-    this.announce(revoked, now);
-    return revoked;
-  }
-
-  private async revokeRows(rows: Array<{ id: string; userId: string }>, reason: RevokeReason, now: number, actor: RevokeActor, db: Db): Promise<Revoked[]> {
+  private async revokeRows(rows: Array<{ id: string; userId: string }>, reason: RevokeReason, actor: Actor, db: Db, now: number): Promise<Revoked[]> {
     if (rows.length === 0) return [];
-    await this.repository.markRevoked(
-      rows.map((r) => r.id),
-      reason,
-      now,
+    const ids = rows.map((r) => r.id);
+    await this.repository.markRevoked(ids, reason, now, db);
+    await this.log.record(rows, reason, now, db);
+    await this.audit.record(
+      rows.map((r) => ({ type: 'session_revoked' as const, userId: r.userId, sessionId: r.id, ...actor, details: { reason } })),
       db,
     );
-    const events: AuditInput[] = rows.map((r) => ({
-      type: 'session_revoked',
-      userId: r.userId,
-      sessionId: r.id,
-      actorId: actor.actorId ?? null,
-      client: actor.client ?? null,
-      details: { reason },
-    }));
-    await this.audit.record(events, db);
+    this.database.afterCommit(db, () => {
+      this.registry.announce(ids, now);
+      this.log.sequenceSoon();
+      this.metrics.revocations.inc({ reason }, ids.length);
+    });
     return rows.map((r) => ({ id: r.id, userId: r.userId, reason }));
   }
 
-  /** After commit: make the revocations effective for access tokens here and on every instance. */
-  announce(revoked: Array<{ id: string }>, at = Date.now()): void {
-    this.registry.announce(
-      revoked.map((r) => r.id),
-      at,
-    );
+  /**
+   * "This wasn't me": the reported session and every session its device has opened since (a
+   * second login from the same device replaces the reported session with a new one).
+   */
+  async revokeReported(userId: string, sessionId: string, actor: Actor, db: Db): Promise<Revoked[]> {
+    const deviceId = await this.repository.deviceOf(userId, sessionId, db);
+    const reported = await this.revoke({ userId, sessionId }, 'reported_by_user', actor, db);
+    const sameDevice = deviceId === null ? [] : await this.revoke({ userId, deviceId }, 'reported_by_user', actor, db);
+    return [...reported, ...sameDevice];
+  }
+
+  /**
+   * Whether the user has had a session on this device (revoked or not, within SESSION_RETENTION)
+   * that was never reported as "this wasn't me": a reported device alerts again at its next login.
+   */
+  deviceSeen(userId: string, deviceId: string, db?: Db): Promise<boolean> {
+    return this.repository.deviceSeen(userId, deviceId, db);
   }
 
   listForUser(userId: string, includeRevoked = false): Promise<Session[]> {
-    return this.repository.listForUser(userId, { includeRevoked, now: Date.now() });
+    return this.repository.listForUser(userId, { includeRevoked, now: this.clock.now() });
   }
 
-  findById(id: string): Promise<Session | null> {
-    return this.repository.findById(id);
+  findById(id: string, causal = false): Promise<Session | null> {
+    return this.repository.findById(id, causal);
   }
 }

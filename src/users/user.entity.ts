@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { epochMs } from '../database/columns';
 
-export type Role = 'user' | 'admin';
+import type { Role } from '../common/role';
 
 @Entity('users')
 export class User {
@@ -35,4 +35,8 @@ export class User {
 
   @Column({ name: 'last_login_at', type: 'bigint', nullable: true, transformer: epochMs })
   lastLoginAt: number | null;
+
+  /** When the owner proved they read mail at `email` (a verification or reset link); null until then. */
+  @Column({ name: 'email_verified_at', type: 'bigint', nullable: true, transformer: epochMs })
+  emailVerifiedAt: number | null;
 }

@@ -1,7 +1,9 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiForbiddenResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { Client, ClientContext } from '../common/client-context';
-import { AuthRateLimit } from '../auth/rate-limit';
+import { ApiErrorResponse, Endpoint } from '../common/openapi';
+import { HashesPassword } from '../common/route-flags';
+import { AuthRateLimit } from '../rate-limit/rate-limit.module';
 import { RegisterDto } from './dto';
 import { toUserView, UserView } from './user.view';
 import { UsersService } from './users.service';
@@ -17,11 +19,13 @@ export class UsersController {
 
   @Post('register')
   @HttpCode(201)
+  @Endpoint('Create an account (self sign-up)')
+  @HashesPassword()
   @AuthRateLimit()
   @ApiCreatedResponse({ type: RegisterResponse })
-  @ApiConflictResponse({ description: 'email_taken' })
-  @ApiForbiddenResponse({ description: 'forbidden: registration is closed' })
+  @ApiErrorResponse(409, 'email_taken')
+  @ApiErrorResponse(403, 'forbidden: registration is closed (REGISTRATION=closed)')
   async register(@Body() dto: RegisterDto, @Client() client: ClientContext): Promise<RegisterResponse> {
-    return { user: toUserView(await this.users.register(dto, client)) };
+    return { user: toUserView(await this.users.register(dto, { actorId: null, client })) };
   }
 }

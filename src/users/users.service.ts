@@ -2,21 +2,26 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { uuidv7 } from '../common/ids';
-import type { ClientContext } from '../common/client-context';
+import { Actor, SYSTEM_ACTOR } from '../common/client-context';
+import { normalizeEmail } from '../common/email';
+import type { Role } from '../common/role';
 import { Db, DatabaseService } from '../database/database.service';
 import { AuditService } from '../audit/audit.service';
-import { normalizeEmail } from './email';
+import { MailOutbox } from '../mail/mail-outbox';
 import { PasswordService } from './password.service';
-import { Role, User } from './user.entity';
-import { IsNull, Not } from 'typeorm';
+import { User } from './user.entity';
+import { LockedUser, UsersRepository } from './users.repository';
 
 export interface NewUser {
   email: string;
   password: string;
   name?: string | null;
   role?: Role;
+  /** An address the operator vouches for (ADMIN_EMAIL, `cli create-admin`): no verification mail. */
+  emailVerified?: boolean;
 }
 
+/** Users and their own rules: registration, lookup, password hash, disabled flag, role. Knows nothing of tokens. */
 @Injectable()
 export class UsersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(UsersService.name);
@@ -24,18 +29,33 @@ export class UsersService implements OnApplicationBootstrap {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly database: DatabaseService,
+    private readonly repository: UsersRepository,
     private readonly passwords: PasswordService,
     private readonly audit: AuditService,
+    private readonly mail: MailOutbox,
   ) {}
 
-  /** Self sign-up. A duplicate e-mail surfaces as a unique violation, mapped to 409 in one place. */
-  async register(input: NewUser, client: ClientContext): Promise<User> {
+  /**
+   * Self sign-up, and the verification mail in the same transaction. A duplicate e-mail
+   * surfaces as a unique violation, mapped to 409 in one place.
+   */
+  async register(input: NewUser, actor: Actor): Promise<User> {
     if (this.config.registration === 'closed') throw ApiError.forbidden('Registration is closed.');
-    return this.create({ ...input, role: 'user' }, client);
+    const passwordHash = await this.passwords.hash(input.password);
+    return this.database.transaction(async (db) => {
+      const user = await this.insert({ ...input, role: 'user', emailVerified: false }, passwordHash, actor, db);
+      await this.mail.enqueue({ kind: 'email_verification', userId: user.id, data: { origin: 'registration' } }, db);
+      return user;
+    });
   }
 
-  async create(input: NewUser, client: ClientContext | null, actorId: string | null = null): Promise<User> {
+  /** A new account and its `user_registered` event; pass `db` to join the caller's transaction. */
+  async create(input: NewUser, actor: Actor, db?: Db): Promise<User> {
     const passwordHash = await this.passwords.hash(input.password);
+    return this.database.within(db, (tx) => this.insert(input, passwordHash, actor, tx));
+  }
+
+  private async insert(input: NewUser, passwordHash: string, actor: Actor, db: Db): Promise<User> {
     const now = Date.now();
     const user: User = {
       id: uuidv7(now),
@@ -48,33 +68,69 @@ export class UsersService implements OnApplicationBootstrap {
       createdAt: now,
       updatedAt: now,
       lastLoginAt: null,
+      emailVerifiedAt: input.emailVerified ? now : null,
     };
-    await this.database.transaction(async (db) => {
-      await db.getRepository(User).insert(user);
-      await this.audit.record({ type: 'user_registered', userId: user.id, actorId, client, details: { role: user.role } }, db);
-    });
+    await this.repository.insert(user, db);
+    await this.audit.record({ type: 'user_registered', userId: user.id, ...actor, details: { role: user.role } }, db);
     return user;
   }
 
-  findById(id: string, db: Db = this.database.manager): Promise<User | null> {
-    return db.getRepository(User).findOneBy({ id });
+  findById(id: string, db?: Db): Promise<User | null> {
+    return this.repository.findById(id, db);
   }
 
-  findByEmail(email: string, db: Db = this.database.manager): Promise<User | null> {
-    return db.getRepository(User).findOneBy({ email: normalizeEmail(email) });
+  findByEmail(email: string, db?: Db): Promise<User | null> {
+    return this.repository.findByEmail(normalizeEmail(email), db);
   }
 
-  async recordLogin(userId: string, at: number, db: Db): Promise<void> {
-    await db.getRepository(User).update({ id: userId }, { lastLoginAt: at });
+  /** The account a login names, read causally on a multi-primary cluster (UsersRepository.findByEmail). */
+  findForLogin(email: string): Promise<User | null> {
+    return this.repository.findByEmail(normalizeEmail(email), undefined, true);
+  }
+
+  /** Locks the user row for the caller's transaction and returns its standing then. */
+  lock(userId: string, db: Db): Promise<LockedUser | null> {
+    return this.repository.lock(userId, db);
+  }
+
+  setEmailVerified(userId: string, at: number, db: Db): Promise<void> {
+    return this.repository.setEmailVerified(userId, at, db);
+  }
+
+  recordLogin(userId: string, at: number, db: Db): Promise<void> {
+    return this.repository.recordLogin(userId, at, db);
   }
 
   /**
    * Compare-and-swap on the hash the current password was checked against: of two concurrent
-   * changes only one succeeds; the other finds the hash changed and returns false.
+   * changes only one succeeds; the other finds the hash changed and gets false.
    */
-  async setPassword(userId: string, checkedHash: string, passwordHash: string, at: number, db: Db): Promise<boolean> {
-    const result = await db.getRepository(User).update({ id: userId, passwordHash: checkedHash }, { passwordHash, passwordChangedAt: at, updatedAt: at });
-    return result.affected === 1;
+  setPasswordHash(userId: string, checkedHash: string, passwordHash: string, at: number, db: Db): Promise<boolean> {
+    return this.repository.swapPasswordHash(userId, checkedHash, passwordHash, at, db);
+  }
+
+  /** Sets or clears disabled_at; false when nothing changed (no such user, or already so). */
+  setDisabled(userId: string, disabled: boolean, at: number, db: Db): Promise<boolean> {
+    return this.repository.setDisabled(userId, disabled, at, db);
+  }
+
+  /**
+   * Gives a user the role (`user_promoted` / `user_demoted`), inside the caller's transaction.
+   * Refuses to demote the last enabled administrator: the admin rows are locked first, so two
+   * concurrent demotions cannot both pass the check. Returns whether the role changed.
+   */
+  async setRole(email: string, role: Role, actor: Actor, db: Db): Promise<{ user: User; changed: boolean }> {
+    const admins = role === 'user' ? await this.repository.lockAdmins(db) : [];
+    const user = await this.findByEmail(email, db);
+    if (!user) throw ApiError.notFound(`No user with the e-mail address ${normalizeEmail(email)}.`);
+    if (user.role === role) return { user, changed: false };
+    if (role === 'user' && !admins.some((a) => a.id !== user.id && a.disabledAt === null)) {
+      throw ApiError.forbidden('This is the last administrator; promote another user first.');
+    }
+    const now = Date.now();
+    await this.repository.setRole(user.id, role, now, db);
+    await this.audit.record({ type: role === 'admin' ? 'user_promoted' : 'user_demoted', userId: user.id, ...actor, details: { from: user.role, to: role } }, db);
+    return { user: { ...user, role, updatedAt: now }, changed: true };
   }
 
   /**
@@ -90,52 +146,11 @@ export class UsersService implements OnApplicationBootstrap {
       return;
     }
     try {
-      await this.create({ email: adminEmail, password: adminPassword, name: 'Administrator', role: 'admin' }, null);
+      await this.create({ email: adminEmail, password: adminPassword, name: 'Administrator', role: 'admin', emailVerified: true }, SYSTEM_ACTOR);
       this.logger.log(`created admin ${adminEmail}`);
     } catch (error) {
       // Another instance starting at the same moment may have created it first.
       if (!(await this.findByEmail(adminEmail))) throw error;
     }
-  }
-
-  /**
-   * Sets (disabled=true) or clears disabled_at inside the caller's transaction. Returns false
-   * when nothing changed: no such user, or already in that state.
-   */
-  async setDisabled(userId: string, disabled: boolean, at: number, db: Db): Promise<boolean> {
-    const result = await db.getRepository(User).update({ id: userId, disabledAt: disabled ? IsNull() : Not(IsNull()) }, { disabledAt: disabled ? at : null, updatedAt: at });
-    return (result.affected ?? 0) > 0;
-  }
-
-  /** Makes an existing user an administrator (CLI `promote`), recording `user_promoted`. */
-  async promote(email: string, actor: { actorId?: string | null; client?: ClientContext | null } = {}): Promise<User> {
-    return this.database.transaction(async (db) => {
-      const user = await this.findByEmail(email, db);
-      if (!user) throw ApiError.notFound(`No user with the e-mail address ${normalizeEmail(email)}.`);
-      if (user.role === 'admin') return user;
-      const now = Date.now();
-      await db.getRepository(User).update({ id: user.id }, { role: 'admin', updatedAt: now });
-      await this.audit.record({ type: 'user_promoted', userId: user.id, actorId: actor.actorId ?? null, client: actor.client ?? null, details: { from: 'user', to: 'admin' } }, db);
-      return { ...user, role: 'admin' as const, updatedAt: now };
-    });
-  }
-
-  /**
-   * Makes an administrator an ordinary user (CLI `demote`), recording `user_demoted`. Refuses
-   * to remove the last enabled administrator; the admin rows are locked first (MySQL; SQLite
-   * transactions are queued) so two concurrent demotions cannot both pass the check.
-   */
-  async demote(email: string, actor: { actorId?: string | null; client?: ClientContext | null } = {}): Promise<User> {
-    return this.database.transaction(async (db) => {
-      const admins = await db.getRepository(User).find({ where: { role: 'admin' }, ...(this.database.sqlite ? {} : { lock: { mode: 'pessimistic_write' as const } }) });
-      const user = await this.findByEmail(email, db);
-      if (!user) throw ApiError.notFound(`No user with the e-mail address ${normalizeEmail(email)}.`);
-      if (user.role !== 'admin') return user;
-      if (!admins.some((a) => a.id !== user.id && a.disabledAt === null)) throw ApiError.forbidden('This is the last administrator; promote another user first.');
-      const now = Date.now();
-      await db.getRepository(User).update({ id: user.id }, { role: 'user', updatedAt: now });
-      await this.audit.record({ type: 'user_demoted', userId: user.id, actorId: actor.actorId ?? null, client: actor.client ?? null, details: { from: 'admin', to: 'user' } }, db);
-      return { ...user, role: 'user' as const, updatedAt: now };
-    });
   }
 }

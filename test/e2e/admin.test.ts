@@ -8,8 +8,9 @@ import { eventually, Http, login, PASSWORD, refresh, register, Tokens, uniqueEma
 
 const ADMIN_EMAIL = 'root-admin@example.com';
 const ADMIN_PASSWORD = 'admin password 1';
-const USER_FIELDS = ['activeSessions', 'createdAt', 'disabled', 'email', 'id', 'lastLoginAt', 'name', 'role'];
-const SESSION_FIELDS = ['createdAt', 'current', 'deviceId', 'deviceName', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'];
+// The contract's fields, with v2's emailVerified.
+const USER_FIELDS = ['activeSessions', 'createdAt', 'disabled', 'email', 'emailVerified', 'id', 'lastLoginAt', 'name', 'role'];
+const SESSION_FIELDS = ['createdAt', 'current', 'deviceId', 'deviceName', 'dpopBound', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'];
 const EVENT_FIELDS = ['actorId', 'createdAt', 'details', 'id', 'ip', 'sessionId', 'type', 'userAgent', 'userId'];
 const MISSING = '01900000-0000-7000-8000-000000000000';
 
@@ -471,6 +472,11 @@ describe(`admin API [${TEST_DB}]`, () => {
     const demoted = await cli(['demote', plain.email]);
     assert.equal(demoted.code, 0, demoted.stderr);
     await eventually(async () => (await http.get('/admin/users', { token: fresh.access_token })).status === 401, 5000, 50);
+    const revoked = await http.get(`/admin/users/${plain.id}/sessions?include=revoked`, { token: admin.access_token });
+    const byFresh = revoked.body.items.find((x: { id: string }) => x.id === fresh.session_id);
+    assert.equal(byFresh.revokedReason, 'role_changed', 'a reason of its own, not admin_revoked');
+    const signOuts = (await events(http, admin.access_token, `userId=${plain.id}&type=session_revoked`)).filter((e) => e.details?.reason === 'role_changed');
+    assert.ok(signOuts.length >= 1, 'each sign-out is recorded with its reason');
     assert.equal((await login(http, plain.email)).user!.role, 'user');
     assert.equal((await events(http, admin.access_token, `userId=${plain.id}&type=user_demoted`)).length, 1);
 

@@ -1,11 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey, createSign } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import * as jwt from 'jsonwebtoken';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, Tokens, login, register, uniqueEmail } from '../support/http';
+import { addResourceServer, basicAuth } from '../support/resource-servers';
+import { Http, PASSWORD, Tokens, eventually, login, register, uniqueEmail } from '../support/http';
 import { SigningKeysService } from '../../src/auth/signing-keys.service';
 import { PasswordService } from '../../src/users/password.service';
 
@@ -16,7 +19,7 @@ import { PasswordService } from '../../src/users/password.service';
  * Each answer must be a contract error (never a 5xx), and nothing may change in the database.
  */
 
-/** API.md's error codes, plus the two header/URL size answers the contract leaves to us. */
+/** The contract's error codes (docs/API.md), plus the two header/URL size answers the contract leaves to us. */
 const CONTRACT_ERRORS = new Set([
   'validation_failed',
   'invalid_request',
@@ -34,8 +37,10 @@ const CONTRACT_ERRORS = new Set([
   'service_unavailable',
   'request_header_fields_too_large',
   'uri_too_long',
+  'invalid_client',
+  'invalid_link',
+  'email_unverified',
 ]);
-const OAUTH_ROUTES = new Set(['/auth/token', '/auth/revoke']);
 const ADMIN_EMAIL = 'root-hostile@example.com';
 const ADMIN_PASSWORD = 'admin password 123';
 
@@ -147,12 +152,19 @@ async function snapshot(app: TestApp): Promise<Snapshot> {
     ['users', 'id'],
     ['sessions', 'id'],
     ['signing_keys', 'kid'],
+    ['resource_servers', 'client_id'],
+    ['session_revocations', 'session_id'],
+    ['revocation_sequence', 'id'],
+    ['account_links', 'id'],
   ]) {
     const rows = await app.database.rows<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY ${key}`, []);
     const hash = createHash('sha256');
     for (const row of rows) hash.update(canonical(row)).update('\n');
     tables[table] = { rows: rows.length, hash: hash.digest('hex') };
   }
+  // The outbox's rows change as the sender delivers them; what a request must not do is add one.
+  const mails = await app.database.rows<{ id: string }>('SELECT id FROM mail_outbox ORDER BY id', []);
+  tables.mail_outbox = { rows: mails.length, hash: createHash('sha256').update(mails.map((m) => m.id).join('\n')).digest('hex') };
   const audit = new Map<string, string>();
   for (const row of await app.database.rows<Record<string, unknown>>('SELECT * FROM audit_events ORDER BY id', [])) audit.set(String(row.id), canonical(row));
   return { tables, audit };
@@ -164,11 +176,28 @@ async function snapshot(app: TestApp): Promise<Snapshot> {
  * unchanged and any new one must be a login_failed.
  */
 function assertUnchanged(before: Snapshot, after: Snapshot, label: string): void {
-  assert.deepEqual(after.tables, before.tables, `${label}: users, sessions and signing_keys are unchanged`);
+  assert.deepEqual(after.tables, before.tables, `${label}: users, sessions, keys, resource servers, the revocation log, account links and the mail outbox are unchanged`);
   for (const [id, row] of before.audit) assert.equal(after.audit.get(id), row, `${label}: audit event ${id} unchanged`);
   for (const [id, row] of after.audit) {
     if (!before.audit.has(id)) assert.match(row, /"type","login_failed"/, `${label}: only login_failed events may be appended, got ${row}`);
   }
+}
+
+/** The victim asks for a reset; the development outbox (DATA_DIR/outbox) has the mail. Waits until the outbox is idle. */
+async function mailedResetToken(app: TestApp, http: Http, email: string): Promise<string> {
+  assert.equal((await http.post('/auth/password/forgot', { email })).status, 202);
+  const outbox = join(app.config.dataDir, 'outbox');
+  let token: string | undefined;
+  await eventually(async () => {
+    const pending = await app.database.rows<{ n: number }>("SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'", []);
+    if (Number(pending[0].n) > 0 || !existsSync(outbox)) return false;
+    for (const file of readdirSync(outbox)) {
+      const text = readFileSync(join(outbox, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+      token = /reset-password#token=([0-9a-f-]{36}\.[A-Za-z0-9_-]{43})/.exec(text)?.[1] ?? token;
+    }
+    return token !== undefined;
+  }, 15_000, 20);
+  return token!;
 }
 
 function b64(value: unknown): string {
@@ -183,25 +212,50 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
   let userTokens: Tokens;
   let adminTokens: Tokens;
   let tokens: Record<Who, string | null>;
+  /** Resource-server credentials: a registered server's, and a removed one's. */
+  let rsBasic: string;
+  let removedBasic: string;
+  /** A real, unused password-reset link of the victim's (from the development outbox). */
+  let linkToken: string;
   const counts = new Map<string, number>();
   let hashCalls = 0;
   let verifyCalls = 0;
   let keyLookups = 0;
+  /** From the OpenAPI document, which the route decorators generate: the form-taking OAuth paths, and every operation that takes input. */
+  let oauthPaths: Set<string>;
+  let operationsWithInput: Array<{ method: string; path: RegExp; name: string }>;
 
   before(async () => {
-    app = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD });
+    // RS256: the forged tokens below are built by hand with the app's RSA key.
+    app = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD, JWT_ALG: 'RS256' });
     http = new Http(app.url);
     port = Number(new URL(app.url).port);
     user = await register(http, uniqueEmail('victim'));
     userTokens = await login(http, user.email);
     adminTokens = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
     tokens = { user: userTokens.access_token, admin: adminTokens.access_token, none: null };
+    rsBasic = (await addResourceServer(http, adminTokens.access_token, 'hostile-rs')).basic;
+    const removed = await addResourceServer(http, adminTokens.access_token, 'removed-rs');
+    await http.delete(`/admin/resource-servers/${removed.clientId}`, { token: adminTokens.access_token });
+    removedBasic = removed.basic;
+    linkToken = await mailedResetToken(app, http, user.email);
+    const document = (await http.get('/docs-json')).body as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> }; parameters?: unknown[] }>> };
+    oauthPaths = new Set();
+    operationsWithInput = [];
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, op] of Object.entries(operations)) {
+        if (op.requestBody?.content['application/x-www-form-urlencoded']) oauthPaths.add(path);
+        if (op.requestBody || op.parameters?.length) {
+          operationsWithInput.push({ method: method.toUpperCase(), path: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}(\\?|$)`), name: `${method.toUpperCase()} ${path}` });
+        }
+      }
+    }
     // Count (not replace) the expensive operations, to show what is refused before them.
     const passwords = app.app.get(PasswordService);
     const hash = passwords.hash.bind(passwords);
     const verify = passwords.verify.bind(passwords);
     passwords.hash = (p: string) => (hashCalls++, hash(p));
-    passwords.verify = (h: string | null | undefined, p: string) => (verifyCalls++, verify(h, p));
+    passwords.verify = (h: string | null | undefined, p: string, admit?: () => Promise<void>) => (verifyCalls++, verify(h, p, admit));
     const keys = app.app.get(SigningKeysService);
     const lookup = keys.verificationKey.bind(keys);
     keys.verificationKey = (kid: string) => (keyLookups++, lookup(kid));
@@ -248,6 +302,11 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { path: '/auth/token', base: { grant_type: 'refresh_token', refresh_token: userTokens.refresh_token }, field: 'refresh_token', error: 'invalid_request' },
       { path: '/auth/revoke', base: { token: userTokens.refresh_token }, field: 'token', error: 'invalid_request' },
       { path: '/auth/revoke', base: { token: userTokens.refresh_token, token_type_hint: 'refresh_token' }, field: 'token_type_hint', error: 'invalid_request' },
+      { path: '/auth/password/forgot', base: { email: user.email }, field: 'email' },
+      { path: '/auth/password/reset', base: { token: linkToken, newPassword: 'a new password' }, field: 'token' },
+      { path: '/auth/password/reset', base: { token: linkToken, newPassword: 'a new password' }, field: 'newPassword' },
+      { path: '/auth/email/verify', base: { token: linkToken }, field: 'token' },
+      { path: '/auth/sessions/report', base: { token: linkToken }, field: 'token' },
     ];
     for (const f of fields) {
       for (const [label, value] of wrongTypes) {
@@ -291,6 +350,10 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { path: '/me/password', as: 'user' },
       { path: '/auth/token', error: 'invalid_request' },
       { path: '/auth/revoke', error: 'invalid_request' },
+      { path: '/auth/password/forgot' },
+      { path: '/auth/password/reset' },
+      { path: '/auth/email/verify' },
+      { path: '/auth/sessions/report' },
     ];
     for (const r of jsonRoutes) {
       for (const [label, raw] of shapes) {
@@ -319,6 +382,13 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['current password of 60 KB', '/me/password', { currentPassword: 'p'.repeat(60_000), newPassword: 'a new password' }, [400], 'user'],
       ['grant_type of 60 KB', '/auth/token', { grant_type: 'g'.repeat(60_000), refresh_token: 'x' }, [400]],
       ['10 000 unknown fields', '/auth/login', Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`f${i}`, i])), [400]],
+      ['forgot e-mail of 60 KB', '/auth/password/forgot', { email: 'e'.repeat(60_000) }, [400]],
+      ['reset token of 60 KB', '/auth/password/reset', { token: 't'.repeat(60_000), newPassword: 'a new password' }, [400]],
+      ['reset token of 257 characters', '/auth/password/reset', { token: 't'.repeat(257), newPassword: 'a new password' }, [400]],
+      ['reset password of 60 KB', '/auth/password/reset', { token: linkToken, newPassword: 'p'.repeat(60_000) }, [400]],
+      ['reset password of 129 characters', '/auth/password/reset', { token: linkToken, newPassword: 'p'.repeat(129) }, [400]],
+      ['verification token of 60 KB', '/auth/email/verify', { token: 't'.repeat(60_000) }, [400]],
+      ['report token of 60 KB', '/auth/sessions/report', { token: 't'.repeat(60_000) }, [400]],
     ];
     for (const [name, path, body, expect, as] of huge) add({ category: 'huge strings', name, method: 'POST', path, body, expect, as });
 
@@ -368,6 +438,34 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       add({ category: 'SQL-looking strings', name: `admin events type ${s}`, method: 'GET', path: `/admin/events?type=${encodeURIComponent(s)}`, as: 'admin', expect: [400], error: 'validation_failed' });
     }
 
+    // ---------- mailed-link tokens that are not links ----------
+    const [linkId, linkMac] = linkToken.split('.');
+    // Malformed strings stop at validation; well-formed ones that are no link get invalid_link.
+    const notLinks: Array<[string, string, string]> = [
+      ['an empty string', '', 'validation_failed'],
+      ['an access token (over 256 characters)', userTokens.access_token, 'validation_failed'],
+      ['a NUL inside', `${linkId}\u0000.${linkMac}`, 'validation_failed'],
+      ['a lone surrogate', `${linkId}.\ud800${linkMac.slice(1)}`, 'validation_failed'],
+      ['a bare UUID', linkId, 'invalid_link'],
+      ['a refresh token', userTokens.refresh_token, 'invalid_link'],
+      ['a MAC with one character changed', `${linkId}.${linkMac.slice(0, -1)}${linkMac.endsWith('A') ? 'B' : 'A'}`, 'invalid_link'],
+      ['an uppercase id', `${linkId.toUpperCase()}.${linkMac}`, 'invalid_link'],
+      ['a padded MAC', `${linkToken}=`, 'invalid_link'],
+      ['surrounding spaces', ` ${linkToken} `, 'invalid_link'],
+      ...sqlish.map((q): [string, string, string] => [`SQL ${q}`, q, 'invalid_link']),
+    ];
+    for (const [label, token, error] of notLinks) {
+      add({ category: 'mailed-link tokens', name: `reset with ${label}`, method: 'POST', path: '/auth/password/reset', body: { token, newPassword: 'a new password' }, expect: [400], error });
+      add({ category: 'mailed-link tokens', name: `verify with ${label}`, method: 'POST', path: '/auth/email/verify', body: { token }, expect: [400], error });
+      add({ category: 'mailed-link tokens', name: `report with ${label}`, method: 'POST', path: '/auth/sessions/report', body: { token }, expect: [400], error });
+    }
+    // A real link of one purpose is no link of another.
+    add({ category: 'mailed-link tokens', name: 'a reset link used to verify', method: 'POST', path: '/auth/email/verify', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
+    add({ category: 'mailed-link tokens', name: 'a reset link used to report', method: 'POST', path: '/auth/sessions/report', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
+    add({ category: 'mailed-link tokens', name: 'a verification request without a token', method: 'POST', path: '/me/email/verification', expect: [401], error: 'invalid_token' });
+    add({ category: 'wrong content types', name: 'a verification request with a text/plain body', method: 'POST', path: '/me/email/verification', as: 'user', raw: 'x', contentType: 'text/plain', expect: [415], error: 'unsupported_media_type' });
+    add({ category: 'bad path ids', name: 'a user sends a reset as admin', method: 'POST', path: `/admin/users/${userId}/password-reset`, as: 'user', expect: [403], error: 'forbidden' });
+
     // ---------- prototype pollution keys ----------
     const pollution: Array<[string, string]> = [
       ['__proto__', `{"__proto__":{"role":"admin","isAdmin":true},"email":"${other}","password":"${PASSWORD}"}`],
@@ -389,16 +487,22 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     }
 
     // ---------- wrong content types ----------
-    const types = ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/octet-stream', 'text/html', 'application/javascript', 'image/png', 'application/json-patch+json', 'application/x-www-form-urlencoded'];
+    const types = ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/octet-stream', 'text/html', 'application/javascript', 'image/png', 'application/json-patch+json', 'application/x-www-form-urlencoded', 'Application/X-WWW-Form-Urlencoded', 'APPLICATION/X-WWW-FORM-URLENCODED; charset=UTF-8', ' application/x-www-form-urlencoded'];
     for (const type of types) {
       for (const r of [
         { path: '/auth/register' },
         { path: '/auth/login' },
         { path: '/me/password', as: 'user' as Who },
+        { path: '/auth/password/forgot' },
+        { path: '/auth/password/reset' },
       ]) {
         const raw = type.includes('urlencoded') ? `email=${encodeURIComponent(user.email)}&password=x` : `{"email":"${user.email}","password":"x"}`;
         add({ category: 'wrong content types', name: `${r.path} as ${type}`, method: 'POST', path: r.path, as: r.as, raw, contentType: type, expect: [415], error: 'unsupported_media_type' });
       }
+    }
+    // Media types are case-insensitive: a form body with the right password, in any spelling, is refused before it is read.
+    for (const type of ['Application/X-WWW-Form-Urlencoded', 'application/X-WWW-form-urlencoded;charset=utf-8']) {
+      add({ category: 'wrong content types', name: `a correct login as ${type}`, method: 'POST', path: '/auth/login', raw: `email=${encodeURIComponent(user.email)}&password=${encodeURIComponent(PASSWORD)}`, contentType: type, expect: [415], error: 'unsupported_media_type' });
     }
     for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x']) {
       add({ category: 'wrong content types', name: `/auth/token as ${type}`, method: 'POST', path: '/auth/token', raw: 'grant_type=refresh_token&refresh_token=x', contentType: type, expect: [415], error: 'unsupported_media_type' });
@@ -423,6 +527,9 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['/auth/token', `{"grant_type":"refresh_token","grant_type":"refresh_token","refresh_token":"${userTokens.refresh_token}"}`, undefined, 'invalid_request'],
       ['/auth/token', `{"grant_type":"refresh_token","refresh_token":"x","refresh_token":"${userTokens.refresh_token}"}`, undefined, 'invalid_request'],
       ['/auth/revoke', `{"token":"x","token":"${userTokens.refresh_token}"}`, undefined, 'invalid_request'],
+      ['/auth/password/forgot', `{"email":"${other}","email":"${user.email}"}`],
+      ['/auth/password/reset', `{"token":"x","token":"${linkToken}","newPassword":"a new password"}`],
+      ['/auth/email/verify', `{"token":"x","token":"${linkToken}"}`],
     ];
     for (const [path, raw, as, error] of dups) add({ category: 'duplicate JSON keys', name: `${path} ${raw.slice(0, 70)}`, method: 'POST', path, raw, as, expect: [400], error: error ?? 'validation_failed' });
     add({ category: 'duplicate JSON keys', name: 'form grant_type twice', method: 'POST', path: '/auth/token', raw: `grant_type=refresh_token&grant_type=refresh_token&refresh_token=${userTokens.refresh_token}`, contentType: 'application/x-www-form-urlencoded', expect: [400], error: 'invalid_request' });
@@ -440,6 +547,8 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['DELETE', (id) => `/admin/sessions/${id}`, 'admin'],
       ['POST', (id) => `/admin/users/${id}/disable`, 'admin'],
       ['POST', (id) => `/admin/users/${id}/enable`, 'admin'],
+      ['POST', (id) => `/admin/users/${id}/password-reset`, 'admin'],
+      ['DELETE', (id) => `/admin/resource-servers/${id}`, 'admin'],
     ];
     for (const [method, path, as] of idRoutes) {
       for (const id of badIds) add({ category: 'bad path ids', name: `${method} ${path(id)}`, method, path: path(id), as, expect: [400], error: 'validation_failed' });
@@ -476,6 +585,38 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     for (const [path, q] of queries) add({ category: 'query ranges, enums and formats', name: `${path}?${q.slice(0, 60)}`, method: 'GET', path: `${path}?${q}`, as: 'admin', expect: [400], error: 'validation_failed' });
     for (const q of ['scope=all', 'scope=LOCAL', 'scope=', 'scope[]=local', 'unknown=1']) {
       add({ category: 'query ranges, enums and formats', name: `/auth/logout?${q}`, method: 'POST', path: `/auth/logout?${q}`, as: 'user', expect: [400], error: 'validation_failed' });
+    }
+
+    // ---------- the resource-server routes: credentials, bodies, cursors ----------
+    const asServer = { authorization: rsBasic };
+    const credentialCases: Array<[string, Record<string, string>]> = [
+      ['no credentials', {}],
+      ['a wrong secret', { authorization: basicAuth(missing, 'lkrs_wrong') }],
+      ["a removed server's secret", { authorization: removedBasic }],
+      ["a user's bearer token", { authorization: `Bearer ${userTokens.access_token}` }],
+      ['Basic with garbage', { authorization: 'Basic %%%%' }],
+      ['Basic without a colon', { authorization: `Basic ${b64('nocolon')}` }],
+      ['Basic with a 10 KB secret', { authorization: basicAuth(missing, 'x'.repeat(10_000)) }],
+    ];
+    for (const [label, headers] of credentialCases) {
+      add({ category: 'resource-server credentials', name: `POST /auth/introspect with ${label}`, method: 'POST', path: '/auth/introspect', body: { token: userTokens.access_token }, headers, expect: [401], error: 'invalid_client' });
+      add({ category: 'resource-server credentials', name: `GET /auth/revocations with ${label}`, method: 'GET', path: '/auth/revocations', headers, expect: [401], error: 'invalid_client' });
+    }
+    for (const [label, value] of wrongTypes) {
+      add({ category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects', name: `/auth/introspect token as ${label}`, method: 'POST', path: '/auth/introspect', body: { token: value }, headers: asServer, expect: [400], error: 'invalid_request' });
+      add({ category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects', name: `/admin/resource-servers name as ${label}`, method: 'POST', path: '/admin/resource-servers', body: { name: value }, as: 'admin', expect: [400], error: 'validation_failed' });
+    }
+    for (const [label, body] of [['no token', {}], ['an unknown parameter', { token: 'x', client_id: 'y', extra: 1 }], ['an empty token', { token: '' }]] as const) {
+      add({ category: 'resource-server bodies', name: `/auth/introspect with ${label}`, method: 'POST', path: '/auth/introspect', body, headers: asServer, expect: [400], error: 'invalid_request' });
+    }
+    add({ category: 'duplicate JSON keys', name: 'form token twice on introspect', method: 'POST', path: '/auth/introspect', raw: `token=x&token=${userTokens.access_token}`, contentType: 'application/x-www-form-urlencoded', headers: asServer, expect: [400], error: 'invalid_request' });
+    for (const [label, body] of [['an empty name', { name: '' }], ['a 101-character name', { name: 'n'.repeat(101) }], ['a name with a newline', { name: 'a\nb' }], ['an unknown field', { name: 'ok', secret: 'mine' }], ['no name', {}]] as const) {
+      add({ category: 'resource-server bodies', name: `/admin/resource-servers with ${label}`, method: 'POST', path: '/admin/resource-servers', body, as: 'admin', expect: [400], error: 'validation_failed' });
+    }
+    add({ category: 'resource-server bodies', name: 'a user adds a resource server', method: 'POST', path: '/admin/resource-servers', body: { name: 'mine' }, as: 'user', expect: [403], error: 'forbidden' });
+    const feedQueries = ['after=', 'after=***', `after=${'A'.repeat(65)}`, `after=${b64('x.1').slice(0, -1)}`, `after=${b64('epoch.01')}`, 'after=a&after=b', 'wait=31', 'wait=-1', 'wait=1e9', 'wait=99999999999999999999', 'wait=abc', 'limit=0', 'limit=1001', 'limit=1.5', 'limit=abc', 'unknown=1'];
+    for (const q of feedQueries) {
+      add({ category: 'query ranges, enums and formats', name: `/auth/revocations?${q.slice(0, 60)}`, method: 'GET', path: `/auth/revocations?${q}`, headers: asServer, expect: [400], error: 'invalid_request' });
     }
 
     // ---------- absurd Authorization headers ----------
@@ -584,7 +725,10 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
 
   it('answers at least 200 hostile requests with contract 4xx errors and changes nothing', async () => {
     const all = cases();
-    assert.ok(all.filter((c) => !c.expect || c.expect.every((s) => s >= 400 && s < 500)).length >= 200, `at least 200 hostile requests expecting a 4xx (${all.length} in all)`);
+    // Every operation that takes input (per the OpenAPI document) is attacked at least once, so
+    // a new route cannot join the API without hostile cases.
+    const unattacked = operationsWithInput.filter((op) => !all.some((c) => c.method === op.method && op.path.test(c.path)));
+    assert.deepEqual(unattacked.map((op) => op.name), [], 'operations without a hostile case');
     const secrets = [userTokens.refresh_token, adminTokens.refresh_token, PASSWORD, ADMIN_PASSWORD];
     const failures: string[] = [];
     let previous = await snapshot(app);
@@ -617,7 +761,7 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
           if (c.error && body.error !== c.error) problems.push(`error ${body.error}, expected ${c.error}`);
           if (typeof body.message !== 'string' || !body.message) problems.push('no message');
           const path = c.path.split('?')[0];
-          if (OAUTH_ROUTES.has(path) && status === 400) {
+          if (oauthPaths.has(path) && status === 400) {
             if (!['invalid_request', 'invalid_grant', 'unsupported_grant_type'].includes(String(body.error))) problems.push(`OAuth endpoint answered ${body.error}`);
             if (typeof body.error_description !== 'string') problems.push('OAuth error without error_description');
             if (!/no-store/.test(String(answer.headers['cache-control']))) problems.push('OAuth error without Cache-Control: no-store');

@@ -1,25 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { freshDatabase, startApp, TestApp, TestDatabase, TEST_DB } from '../support/app';
+import { freshDatabase, REDIS_URL, startApp, TestApp, TestDatabase, TEST_DB } from '../support/app';
+import { needs, redisAnswers } from '../support/services';
 import { Http, eventually, login, register } from '../support/http';
 import { RevocationRegistry } from '../../src/sessions/revocation-registry';
-
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisAnswers(): Promise<boolean> {
-  const { default: Redis } = await import('ioredis');
-  const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return (await client.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
-}
 
 /** Two instances on one database: what A revokes, B must reject. */
 async function pair(env: Record<string, string>): Promise<{ a: TestApp; b: TestApp; db: TestDatabase }> {
@@ -65,28 +50,21 @@ describe(`revocation across instances [${TEST_DB}]`, () => {
     });
   });
 
-  describe('by Redis pub/sub', () => {
+  describe('by Redis pub/sub', async () => {
+    const skip = needs(`Redis at ${REDIS_URL}`, await redisAnswers(), 'REQUIRE_REDIS');
     let a: TestApp, b: TestApp, db: TestDatabase;
-    let available = false;
     before(async () => {
-      available = await redisAnswers();
-      if (!available && process.env.REQUIRE_REDIS !== '1') return;
+      if (skip) return;
       // Polling is slowed to a minute, so only pub/sub can explain a fast rejection.
       ({ a, b, db } = await pair({ REDIS_URL, REDIS_KEY_PREFIX: `lktest:${randomBytes(4).toString('hex')}:`, REVOCATION_POLL_MS: '60000' }));
     });
     after(async () => {
-      if (!a) return;
-      await a.close();
-      await b.close();
-      await db.drop();
+      await a?.close();
+      await b?.close();
+      await db?.drop();
     });
 
-    it('B rejects a session revoked on A without waiting for a poll', async () => {
-      assert.ok(available || process.env.REQUIRE_REDIS !== '1', 'Redis is required (REQUIRE_REDIS=1) but does not answer');
-      if (!available) {
-        console.log('  !!! Redis does not answer at ' + REDIS_URL + ': pub/sub propagation NOT tested');
-        return;
-      }
+    it('B rejects a session revoked on A without waiting for a poll', { skip }, async () => {
       const httpA = new Http(a.url);
       const httpB = new Http(b.url);
       const user = await register(httpA);

@@ -5,19 +5,24 @@ import { startApp, TestApp, TEST_DB } from '../support/app';
 import { Http, register, uniqueEmail } from '../support/http';
 import { SessionsService } from '../../src/sessions/sessions.service';
 import type { ClientContext } from '../../src/common/client-context';
+import { Clock } from '../../src/common/clock';
+import { FakeClock } from '../support/clock';
+import { Expected, ModelChain, modelChain, step } from '../support/refresh-model';
 
 /**
  * Property: for any interleaving of refreshes (with any earlier token of the chain), concurrent
  * refreshes with one token, forged tokens, revocations and the passing of time, the real
- * SessionsService on a real database agrees with a small model on which tokens work, and on
- * which token a working refresh hands out.
+ * SessionsService on a real database agrees with the model (test/support/refresh-model.ts) on
+ * which tokens work, and on which token a working refresh hands out. The same model checks
+ * the pure rule in test/unit/refresh-decision.property.test.ts.
  *
- * Time is explicit: SessionsService.refresh takes `now`, so the model's clock drives both.
+ * Time is the app's Clock provider, overridden with a FakeClock that the model drives.
  */
 
 const GRACE_S = 1;
 const IDLE_S = 60;
 const TTL_S = 300;
+const RULES = { graceMs: GRACE_S * 1000, idleMs: IDLE_S * 1000 };
 const CLIENT: ClientContext = { ip: '127.0.0.1', userAgent: 'property-test' };
 
 type Op =
@@ -26,33 +31,10 @@ type Op =
   | { type: 'forge'; s: number; dt: number }
   | { type: 'revoke'; s: number };
 
-interface ModelSession {
+interface ModelSession extends ModelChain {
   id: string;
-  generation: number;
-  rotatedAt: number | null;
-  revoked: boolean;
-  expiresAt: number;
-  idleExpiresAt: number;
   /** Every token the chain has handed out, by generation. */
   tokens: Map<number, string>;
-}
-
-type Expected = { ok: true; generation: number } | { ok: false };
-
-/** The rules of DESIGN.md "Refresh token chain", as plainly as they can be written. */
-function step(s: ModelSession, generation: number, now: number): Expected {
-  if (s.revoked) return { ok: false };
-  if (now >= s.expiresAt || now >= s.idleExpiresAt) return { ok: false };
-  if (generation === s.generation) {
-    s.generation += 1;
-    s.rotatedAt = now;
-    s.idleExpiresAt = Math.min(now + IDLE_S * 1000, s.expiresAt);
-    return { ok: true, generation: s.generation };
-  }
-  if (generation === s.generation - 1 && s.rotatedAt !== null && now - s.rotatedAt <= GRACE_S * 1000) return { ok: true, generation: s.generation };
-  // Any older authentic link is a replay: the session dies.
-  s.revoked = true;
-  return { ok: false };
 }
 
 const generationOf = (token: string) => Number(token.split('.')[1]);
@@ -69,9 +51,10 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
   let app: TestApp;
   let sessions: SessionsService;
   let http: Http;
+  const clock = new FakeClock();
 
   before(async () => {
-    app = await startApp({ REFRESH_REUSE_GRACE: `${GRACE_S}s`, REFRESH_IDLE_TTL: `${IDLE_S}s`, REFRESH_TOKEN_TTL: `${TTL_S}s` });
+    app = await startApp({ REFRESH_REUSE_GRACE: `${GRACE_S}s`, REFRESH_IDLE_TTL: `${IDLE_S}s`, REFRESH_TOKEN_TTL: `${TTL_S}s` }, undefined, [{ provide: Clock, useValue: clock }]);
     sessions = app.app.get(SessionsService);
     http = new Http(app.url);
   });
@@ -85,20 +68,11 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), async (ops) => {
         runs++;
         const user = await register(http, uniqueEmail('chain'));
-        let now = Date.now();
+        clock.time = Date.now();
         const model: ModelSession[] = [];
-        const [{ password_hash: passwordHash }] = await app.database.rows<{ password_hash: string }>('SELECT password_hash FROM users WHERE id = ?', [user.id]);
         for (let i = 0; i < 2; i++) {
-          const opened = await app.database.transaction((db) => sessions.open({ id: user.id, role: 'user', passwordHash }, { deviceId: `device-${i}-${now}` }, CLIENT, db, now));
-          model.push({
-            id: opened.session.sessionId,
-            generation: 0,
-            rotatedAt: null,
-            revoked: false,
-            expiresAt: now + TTL_S * 1000,
-            idleExpiresAt: now + IDLE_S * 1000,
-            tokens: new Map([[0, opened.session.refreshToken]]),
-          });
+          const opened = await app.database.transaction((db) => sessions.open({ id: user.id, role: 'user' }, { deviceId: `device-${i}-${clock.time}` }, CLIENT, db));
+          model.push({ ...modelChain(clock.time, TTL_S * 1000, IDLE_S * 1000), id: opened.sessionId, tokens: new Map([[0, opened.refreshToken]]) });
         }
         // Later picks favour recent links: current, previous, then older ones.
         const pickToken = (s: ModelSession, pick: number): [number, string] => {
@@ -127,26 +101,27 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
             s.revoked = true;
             continue;
           }
-          now += op.dt;
+          clock.advance(op.dt);
+          const now = clock.time;
           if (op.type === 'forge') {
             // The current link with one MAC character changed, in the middle or in the last
             // character (whose two low bits a lax base64 decoder ignores): refused, nothing changes.
             const token = s.tokens.get(s.generation)!;
             const flip = (t: string, at: number) => t.slice(0, at) + (t[at] === 'A' ? 'B' : 'A') + t.slice(at + 1);
             for (const forged of [flip(token, token.length - 10), flip(token, token.length - 1)]) {
-              const outcome = await sessions.refresh(forged, CLIENT, now);
+              const outcome = await sessions.refresh(forged, CLIENT);
               assert.equal(outcome.ok, false, `${label}: a forged token works: ${forged}`);
             }
             continue;
           }
           const [g, token] = pickToken(s, op.pick);
           if (op.type === 'refresh') {
-            const expected = step(s, g, now);
-            check(label, expected, await sessions.refresh(token, CLIENT, now), s);
+            const expected = step(s, g, now, RULES);
+            check(label, expected, await sessions.refresh(token, CLIENT), s);
           } else {
             // n requests with one token at one instant: the model sees them one after another.
-            const outcomes = await Promise.all(Array.from({ length: op.n }, () => sessions.refresh(token, CLIENT, now)));
-            const expected = outcomes.map(() => step(s, g, now));
+            const outcomes = await Promise.all(Array.from({ length: op.n }, () => sessions.refresh(token, CLIENT)));
+            const expected = outcomes.map(() => step(s, g, now, RULES));
             // Which request won the race is not observable; the multiset of outcomes is.
             const key = (o: { ok: boolean }) => String(o.ok);
             assert.deepEqual(outcomes.map(key).sort(), expected.map(key).sort(), `${label}: concurrent outcomes`);

@@ -1,10 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, decodeJwt, login, register } from '../support/http';
+import { Http, PASSWORD, decodeJwt, login, register, sleep } from '../support/http';
 import { JwtStrategy } from '../../src/auth/jwt.strategy';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The guard's cache of verified access tokens (src/auth/jwt.strategy.ts) must never let a token
@@ -17,7 +16,8 @@ describe(`verified-token cache [${TEST_DB}]`, () => {
   let strategy: JwtStrategy;
 
   before(async () => {
-    app = await startApp({ ACCESS_TOKEN_TTL: '2s' });
+    // Long enough for a few requests and a login on a loaded runner (a token can be issued late in its first second).
+    app = await startApp({ ACCESS_TOKEN_TTL: '5s' });
     http = new Http(app.url);
     strategy = app.app.get(JwtStrategy);
   });
@@ -57,7 +57,7 @@ describe(`verified-token cache [${TEST_DB}]`, () => {
     const user = await register(http);
     const t = await login(http, user.email);
     const { payload } = decodeJwt(t.access_token);
-    assert.equal(payload.exp - payload.iat, 2);
+    assert.equal(payload.exp - payload.iat, 5);
     await cached(t.access_token);
     // jsonwebtoken's rule: expired once the current second reaches exp.
     const wait = payload.exp * 1000 - Date.now() + 50;

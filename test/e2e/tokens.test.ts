@@ -4,33 +4,18 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
 import * as jose from 'jose';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, decodeJwt, login, refresh, register, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, decodeJwt, login, refresh, register, sleep, uniqueEmail, works } from '../support/http';
+import { auditCount, sessionRow } from '../support/db';
 import { SigningKeysService } from '../../src/auth/signing-keys.service';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function auditCount(app: TestApp, type: string, sessionId?: string): Promise<number> {
-  const rows = await app.database.rows<{ n: number }>(
-    `SELECT COUNT(*) AS n FROM audit_events WHERE type = ?${sessionId ? ' AND session_id = ?' : ''}`,
-    sessionId ? [type, sessionId] : [type],
-  );
-  return Number(rows[0].n);
-}
-
-async function sessionRow(app: TestApp, id: string): Promise<{ revoked_at: unknown; revoked_reason: string | null; generation: number }> {
-  const rows = await app.database.rows<{ revoked_at: unknown; revoked_reason: string | null; generation: number }>(
-    'SELECT revoked_at, revoked_reason, generation FROM sessions WHERE id = ?',
-    [id],
-  );
-  return rows[0];
-}
 
 describe(`token pairs [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
 
   before(async () => {
-    app = await startApp({ REFRESH_REUSE_GRACE: '1s' });
+    // RS256 on purpose: the algorithm-confusion cases below (HS256 with the public key) are RSA's; ES256 and EdDSA have their own suites (signing-keys.test.ts).
+    // A grace window wide enough that 10 concurrent refreshes queued on one row all land inside it on a loaded runner.
+    app = await startApp({ REFRESH_REUSE_GRACE: '3s', JWT_ALG: 'RS256' });
     http = new Http(app.url);
   });
   after(async () => app.close());
@@ -69,7 +54,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
       assert.equal(rows[0].device_name, 'Laptop');
       assert.equal(rows[0].ip, '127.0.0.1');
       assert.ok(rows[0].user_agent, 'user agent recorded');
-      assert.equal(await auditCount(app, 'login_succeeded', t.session_id), 1);
+      assert.equal(await auditCount(app, 'login_succeeded', { sessionId: t.session_id }), 1);
     });
 
     it('generates a deviceId when absent and keeps the one given', async () => {
@@ -126,12 +111,12 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const { payload } = decodeJwt(tokens.access_token);
       return { sub: payload.sub, sid: payload.sid, role: payload.role };
     };
-    const good: jwt.SignOptions = { issuer: 'http://localhost:3000', audience: 'latchkey', expiresIn: 60 };
+    const good: jwt.SignOptions = { issuer: 'http://localhost:3000', audience: 'latchkey', expiresIn: 60, jwtid: 'test-jti' };
 
     it('accepts a well-formed token and GET /me answers the contract fields', async () => {
       const r = await http.get('/me', { token: tokens.access_token });
       assert.equal(r.status, 200);
-      assert.deepEqual(Object.keys(r.body).sort(), ['createdAt', 'email', 'id', 'name', 'passwordChangedAt', 'role']);
+      assert.deepEqual(Object.keys(r.body).sort(), ['createdAt', 'email', 'emailVerified', 'id', 'name', 'passwordChangedAt', 'role']);
       assert.equal((await http.get('/me', { token: sign(claims(), good) })).status, 200, 'a token we sign ourselves in the test is accepted: the negative cases below are meaningful');
     });
 
@@ -148,8 +133,10 @@ describe(`token pairs [${TEST_DB}]`, () => {
       assert.equal(r.headers.get('www-authenticate'), 'Bearer');
     });
 
+    const { jwtid: _jti, ...withoutJti } = good;
     const rejected: Array<[string, () => string]> = [
       ['an expired token', () => sign(claims(), { ...good, expiresIn: -10 })],
+      ['a token without jti (latchkey always sets one)', () => sign(claims(), withoutJti)],
       ['a wrong audience', () => sign(claims(), { ...good, audience: 'someone-else' })],
       ['a wrong issuer', () => sign(claims(), { ...good, issuer: 'https://evil.example' })],
       ['a wrong typ', () => jwt.sign(claims(), privateKey, { ...good, algorithm: 'RS256', header: { alg: 'RS256', typ: 'JWT', kid } as jwt.JwtHeader })],
@@ -265,7 +252,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
       }
       assert.equal((await sessionRow(app, t0.session_id)).revoked_at, null, 'no session was revoked');
       for (const r of results) assert.equal((await http.get('/me', { token: r.body.access_token })).status, 200);
-      assert.equal(await auditCount(app, 'refresh_token_reuse', t0.session_id), 0);
+      assert.equal(await auditCount(app, 'refresh_token_reuse', { sessionId: t0.session_id }), 0);
     });
 
     it('treats a replay after the grace window as theft: the session dies, with its newest tokens', async () => {
@@ -273,7 +260,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const t0 = await login(http, user.email);
       const r1 = await refresh(http, t0.refresh_token);
       assert.equal(r1.status, 200);
-      await sleep(1300);
+      await sleep(3300);
       const replay = await refresh(http, t0.refresh_token);
       assert.equal(replay.status, 400);
       assert.equal(replay.body.error, 'invalid_grant');
@@ -284,8 +271,8 @@ describe(`token pairs [${TEST_DB}]`, () => {
       assert.equal((await refresh(http, r1.body.refresh_token)).status, 400, 'the newest link fails too');
       assert.equal((await http.get('/me', { token: r1.body.access_token })).status, 401, 'access tokens of that session fail at once');
       assert.equal((await http.get('/me', { token: t0.access_token })).status, 401);
-      assert.equal(await auditCount(app, 'refresh_token_reuse', t0.session_id), 1);
-      assert.equal(await auditCount(app, 'session_revoked', t0.session_id), 1);
+      assert.equal(await auditCount(app, 'refresh_token_reuse', { sessionId: t0.session_id }), 1);
+      assert.equal(await auditCount(app, 'session_revoked', { sessionId: t0.session_id }), 1);
     });
 
     it('changes nothing for forged tokens, including a real session id with guessed generations', async () => {
@@ -305,7 +292,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
         ...[0, 1, 2, 3, 50].map((g) => `${sid}.${g}.${keyId}.${randomBytes(32).toString('base64url')}`),
         `${sid}.${gen}.other.${mac}`,
       ];
-      await sleep(1300); // past the grace window, where a real replay would revoke
+      await sleep(3300); // past the grace window, where a real replay would revoke
       for (const token of forged) {
         const r = await refresh(http, token);
         assert.equal(r.status, 400, token);
@@ -314,7 +301,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const row = await sessionRow(app, t0.session_id);
       assert.equal(row.revoked_at, null, 'nothing was revoked');
       assert.equal(row.generation, 1, 'nothing rotated');
-      assert.equal(await auditCount(app, 'refresh_token_reuse', t0.session_id), 0);
+      assert.equal(await auditCount(app, 'refresh_token_reuse', { sessionId: t0.session_id }), 0);
       assert.equal((await refresh(http, real)).status, 200, 'the real chain still works');
     });
 
@@ -382,19 +369,19 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const user = await register(http);
       const devices = [];
       for (const d of ['a', 'b', 'c']) devices.push(await login(http, user.email, PASSWORD, { deviceId: `scope-device-${d}` }));
-      const works = async (t: { access_token: string }) => (await http.get('/me', { token: t.access_token })).status === 200;
+      const alive = (t: { access_token: string }) => works(http, t);
 
       assert.equal((await http.post('/auth/logout?scope=local', undefined, { token: devices[0].access_token })).status, 204);
-      assert.deepEqual(await Promise.all(devices.map(works)), [false, true, true]);
+      assert.deepEqual(await Promise.all(devices.map(alive)), [false, true, true]);
       assert.equal((await sessionRow(app, devices[0].session_id)).revoked_reason, 'user_logout');
 
       const d = await login(http, user.email, PASSWORD, { deviceId: 'scope-device-d' });
       assert.equal((await http.post('/auth/logout?scope=others', undefined, { token: d.access_token })).status, 204);
-      assert.deepEqual(await Promise.all([...devices, d].map(works)), [false, false, false, true]);
+      assert.deepEqual(await Promise.all([...devices, d].map(alive)), [false, false, false, true]);
 
       const e = await login(http, user.email, PASSWORD, { deviceId: 'scope-device-e' });
       assert.equal((await http.post('/auth/logout?scope=global', undefined, { token: d.access_token })).status, 204);
-      assert.deepEqual(await Promise.all([d, e].map(works)), [false, false]);
+      assert.deepEqual(await Promise.all([d, e].map(alive)), [false, false]);
       assert.equal((await refresh(http, e.refresh_token)).status, 400);
 
       const bad = await http.post('/auth/logout?scope=everything', undefined, { token: e.access_token });
@@ -446,7 +433,8 @@ describe(`expiry [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
   before(async () => {
-    app = await startApp({ ACCESS_TOKEN_TTL: '2s', REFRESH_IDLE_TTL: '3s', REFRESH_TOKEN_TTL: '6s', REFRESH_REUSE_GRACE: '1s' });
+    // Seconds wide enough that a stalled request on a loaded runner cannot cross a boundary by accident.
+    app = await startApp({ ACCESS_TOKEN_TTL: '3s', REFRESH_IDLE_TTL: '6s', REFRESH_TOKEN_TTL: '12s', REFRESH_REUSE_GRACE: '1s' });
     http = new Http(app.url);
   });
   after(async () => app.close());
@@ -455,24 +443,24 @@ describe(`expiry [${TEST_DB}]`, () => {
     const user = await register(http);
     const idle = await login(http, user.email, PASSWORD, { deviceId: 'expiry-idle-1' });
     const active = await login(http, user.email, PASSWORD, { deviceId: 'expiry-active-1' });
-    assert.equal(active.refresh_token_expires_in, 6);
+    assert.equal(active.refresh_token_expires_in, 12);
     let current = active.refresh_token;
     const started = Date.now();
     let refreshes = 0;
-    while (Date.now() - started < 3400) {
-      await sleep(800);
+    while (Date.now() - started < 6800) {
+      await sleep(1500);
       const r = await refresh(http, current);
       assert.equal(r.status, 200, 'regular use keeps the session alive past the idle window');
       current = r.body.refresh_token;
       refreshes += 1;
     }
     assert.ok(refreshes >= 3);
-    assert.equal((await http.get('/me', { token: idle.access_token })).status, 401, 'the 2 s access token has expired');
+    assert.equal((await http.get('/me', { token: idle.access_token })).status, 401, 'the 3 s access token has expired');
     const idleRefresh = await refresh(http, idle.refresh_token);
-    assert.equal(idleRefresh.status, 400, 'unused for 3 s: idle-expired');
+    assert.equal(idleRefresh.status, 400, 'unused for 6 s: idle-expired');
     assert.equal(idleRefresh.body.error, 'invalid_grant');
-    while (Date.now() - started < 6300) {
-      await sleep(800);
+    while (Date.now() - started < 12_600) {
+      await sleep(1500);
       const r = await refresh(http, current);
       if (r.status !== 200) break;
       current = r.body.refresh_token;

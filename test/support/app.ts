@@ -3,14 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../../src/bootstrap';
+import { AppModule } from '../../src/app.module';
+import { configureApp, createAdapter } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { DatabaseService } from '../../src/database/database.service';
 
 /** Which database the e2e suite runs against: `TEST_DB=sqlite` (default) or `TEST_DB=mysql`. */
 export const TEST_DB = (process.env.TEST_DB ?? 'sqlite') as 'sqlite' | 'mysql';
 export const MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface TestApp {
   url: string;
@@ -27,46 +30,72 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export function freshDatabase(): TestDatabase {
-  const secrets = {
-    REFRESH_TOKEN_KEYS: `t1:${randomBytes(32).toString('base64url')}`,
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
-  };
-  if (TEST_DB === 'mysql') {
-    const name = `lk_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-    return {
-      env: { ...secrets, DATABASE_URL: `${MYSQL_URL}/${name}` },
-      drop: async () => {
-        const mysql = await import('mysql2/promise');
-        const url = new URL(MYSQL_URL);
-        const conn = await mysql.createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username || 'root'), password: decodeURIComponent(url.password) });
-        await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
-        await conn.end();
-      },
-    };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
-  return { env: { ...secrets, DATA_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+/** A provider to replace, the NestJS way: `{ provide: Clock, useValue: fakeClock }`. */
+export interface Override {
+  provide: unknown;
+  useValue: unknown;
 }
 
-/**
- * Boots the real application (same bootstrap as `npm start`) on an ephemeral port.
- * Pass `database` to share one database between several instances.
- */
-export async function startApp(env: Record<string, string> = {}, database?: TestDatabase): Promise<TestApp> {
-  const db = database ?? freshDatabase();
-  const fullEnv: Record<string, string> = {
+export function testSecrets(): Record<string, string> {
+  return { REFRESH_TOKEN_KEYS: `t1:${randomBytes(32).toString('base64url')}`, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url') };
+}
+
+export async function dropMysqlDatabase(name: string, serverUrl = MYSQL_URL): Promise<void> {
+  const mysql = await import('mysql2/promise');
+  const url = new URL(serverUrl);
+  const conn = await mysql.createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username || 'root'), password: decodeURIComponent(url.password) });
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** A database of its own, and a DATA_DIR of its own (the development mail outbox writes there). */
+export function freshDatabase(): TestDatabase {
+  const secrets = testSecrets();
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  if (TEST_DB === 'mysql') {
+    const name = `lk_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    return { env: { ...secrets, DATA_DIR: dir, DATABASE_URL: `${MYSQL_URL}/${name}` }, drop: async () => (await dropMysqlDatabase(name), removeDir()) };
+  }
+  return { env: { ...secrets, DATA_DIR: dir }, drop: async () => removeDir() };
+}
+
+/** The environment a test app runs with: quiet, an ephemeral port, no rate limits unless asked. */
+export function testEnv(database: TestDatabase, env: Record<string, string> = {}): Record<string, string> {
+  return {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     HOST: '127.0.0.1',
     AUTH_RATE_LIMIT: 'off',
     LOGIN_LOCKOUT: 'off',
-    ...db.env,
+    ...database.env,
     ...env,
   };
+}
+
+/**
+ * Boots the real application on an ephemeral port: the module graph of `npm start`, built with
+ * `Test.createTestingModule` so a test can override a provider (`overrides`), then the same
+ * adapter and HTTP configuration as `npm start` (bootstrap.ts). Pass `database` to share one
+ * database between several instances.
+ *
+ * Two apps in one process share passport's strategy registry (one strategy per name per process):
+ * the last one started verifies access tokens for both. Where instances must differ in how they
+ * verify (issuer, keys), run the other one as a real process (support/processes.ts).
+ */
+export async function startApp(env: Record<string, string> = {}, database?: TestDatabase, overrides: Override[] = []): Promise<TestApp> {
+  const db = database ?? freshDatabase();
+  const fullEnv = testEnv(db, env);
   const config = loadConfig(fullEnv);
-  const app = await createApp(config);
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  let builder = Test.createTestingModule({ imports: [AppModule.register(config)] });
+  for (const o of overrides) builder = builder.overrideProvider(o.provide).useValue(o.useValue);
+  const moduleRef = await builder.compile();
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(config), { bufferLogs: true });
+  await configureApp(app, config);
+  await app.listen({ port: Number(fullEnv.PORT) || 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
@@ -80,4 +109,11 @@ export async function startApp(env: Record<string, string> = {}, database?: Test
       if (!database) await db.drop();
     },
   };
+}
+
+/** An app whose JWT_ISSUER is its own URL, as a real deployment's is, so its metadata points at itself. */
+export async function startAppAtOwnUrl(env: Record<string, string> = {}, database?: TestDatabase, overrides: Override[] = []): Promise<TestApp> {
+  const { freePort } = await import('./faults');
+  const port = await freePort();
+  return startApp({ ...env, PORT: String(port), JWT_ISSUER: `http://127.0.0.1:${port}` }, database, overrides);
 }

@@ -115,3 +115,10 @@ export function decodeJwt(token: string): { header: any; payload: any } {
   const [h, p] = token.split('.');
   return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()) };
 }
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether an access token still gets the caller in (GET /me). */
+export async function works(http: Http, t: { access_token: string }): Promise<boolean> {
+  return (await http.get('/me', { token: t.access_token })).status === 200;
+}

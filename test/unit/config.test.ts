@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, statSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config';
@@ -66,6 +66,16 @@ describe('loadConfig', () => {
     assert.equal(c.logLevel, 'info');
   });
 
+  it('has the documented mail defaults: links at the issuer, the development outbox, 30-minute resets', () => {
+    const c = loadConfig({ ...base(), JWT_ISSUER: 'https://auth.example.test' });
+    assert.equal(c.appUrl, 'https://auth.example.test');
+    assert.equal(c.smtpUrl, null);
+    assert.equal(c.mailFrom, 'latchkey <no-reply@localhost>');
+    assert.equal(c.passwordResetTtl, 1800);
+    assert.equal(c.requireEmailVerification, false);
+    assert.equal(loadConfig({ ...base(), APP_URL: 'https://example.test/accounts/' }).appUrl, 'https://example.test/accounts');
+  });
+
   it('defaults COOKIE_SECURE to true for a non-localhost issuer', () => {
     assert.equal(loadConfig({ ...base(), JWT_ISSUER: 'https://auth.example.com' }).cookieSecure, true);
   });
@@ -92,6 +102,14 @@ describe('loadConfig', () => {
     failsNaming({ ADMIN_EMAIL: 'nope', ADMIN_PASSWORD: 'long enough' }, 'ADMIN_EMAIL');
     failsNaming({ REFRESH_TOKEN_KEYS: 'k1:short' }, 'REFRESH_TOKEN_KEYS');
     failsNaming({ KEY_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }, 'KEY_ENCRYPTION_KEY');
+    failsNaming({ SMTP_URL: 'mail.example.test:25' }, 'SMTP_URL');
+    failsNaming({ SMTP_URL: 'https://mail.example.test' }, 'SMTP_URL');
+    failsNaming({ MAIL_FROM: 'no address' }, 'MAIL_FROM');
+    failsNaming({ MAIL_FROM: 'Evil <a@b.test>\r\nBcc: everyone@b.test' }, 'MAIL_FROM');
+    failsNaming({ APP_URL: 'ftp://example.test' }, 'APP_URL');
+    failsNaming({ PASSWORD_RESET_TTL: 'forever' }, 'PASSWORD_RESET_TTL');
+    failsNaming({ REQUIRE_EMAIL_VERIFICATION: 'maybe' }, 'REQUIRE_EMAIL_VERIFICATION');
+    failsNaming({ JWT_ALG: 'HS256' }, 'JWT_ALG');
   });
 
   it('does not echo a database password in the error', () => {
@@ -132,6 +150,20 @@ describe('loadConfig', () => {
     assert.ok(JSON.parse(readFileSync(file, 'utf8')).refreshKeys);
   });
 
+  it('refuses a secrets file that group or others can read, as ssh does with keys, and names the fix', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lk-secrets-mode-'));
+    loadConfig({ DATA_DIR: dir });
+    const file = join(dir, 'secrets.json');
+    for (const mode of [0o640, 0o604, 0o644, 0o666]) {
+      chmodSync(file, mode);
+      assert.throws(() => loadConfig({ DATA_DIR: dir }), (e: unknown) => e instanceof ConfigError && e.variable === 'DATA_DIR' && /chmod 600/.test(e.message), `mode ${mode.toString(8)}`);
+    }
+    chmodSync(file, 0o600);
+    assert.doesNotThrow(() => loadConfig({ DATA_DIR: dir }));
+    chmodSync(file, 0o400);
+    assert.doesNotThrow(() => loadConfig({ DATA_DIR: dir }), 'owner-only read is fine');
+  });
+
   it('refuses to start in production without secrets from the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lk-prod-'));
     assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir }), (e: unknown) => e instanceof ConfigError && e.variable === 'REFRESH_TOKEN_KEYS');
@@ -143,5 +175,14 @@ describe('loadConfig', () => {
       () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, REFRESH_TOKEN_KEYS: `k1:${Buffer.alloc(32, 'a').toString('base64')}`, KEY_ENCRYPTION_KEY: key() }),
       /placeholder/,
     );
+  });
+
+  it('reads TRUST_PROXY as hops or proxy addresses, and true as one hop, never as "trust everything"', () => {
+    const trust = (v: string) => loadConfig({ ...base(), TRUST_PROXY: v }).trustProxy;
+    assert.equal(trust('false'), false);
+    assert.equal(trust('true'), 1);
+    assert.equal(trust('2'), 2);
+    assert.deepEqual(trust('10.0.0.0/8, ::1'), ['10.0.0.0/8', '::1']);
+    for (const bad of ['sometimes', '10.0.0.0/33', '10.0.0.0/8/1', 'fe80::/129', 'example.com']) failsNaming({ TRUST_PROXY: bad }, 'TRUST_PROXY');
   });
 });

@@ -1,12 +1,28 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeEmail } from '../../src/users/email';
-import { normalizePassword, passwordPolicyError } from '../../src/users/password.service';
+import { emailProblem, normalizeEmail } from '../../src/common/email';
+import { passwordPolicyError } from '../../src/common/password-policy';
+import { normalizePassword } from '../../src/users/password.service';
 
 describe('e-mail normalisation', () => {
   it('trims and lower-cases', () => {
     assert.equal(normalizeEmail('  Ada.Lovelace@Example.COM\t'), 'ada.lovelace@example.com');
     assert.equal(normalizeEmail('bob@example.com'), 'bob@example.com');
+  });
+});
+
+describe('the one e-mail rule (API, ADMIN_EMAIL, CLI)', () => {
+  it('accepts ordinary and internationalised addresses', () => {
+    assert.equal(emailProblem('ada@example.com'), null);
+    assert.equal(emailProblem('  ada@example.com '), null, 'trimmed first');
+    assert.equal(emailProblem('zoë@exämple.org'), null);
+  });
+  it('refuses look-alike characters, non-addresses, over-long ones and non-strings', () => {
+    assert.match(emailProblem('a\u200b@example.com')!, /invisible/);
+    assert.match(emailProblem('not an address')!, /e-mail address|separator/);
+    assert.match(emailProblem('ada@')!, /e-mail address/);
+    assert.match(emailProblem(`${'a'.repeat(250)}@example.com`)!, /at most 254/);
+    assert.match(emailProblem(42)!, /string/);
   });
 });
 

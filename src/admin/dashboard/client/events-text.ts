@@ -9,6 +9,10 @@ const REASONS: Record<string, string> = {
   user_disabled: 'account disabled',
   device_relogin: 'signed in again on the same device',
   session_limit: 'too many devices',
+  password_reset: 'password reset',
+  reported_by_user: "reported by the user (\"this wasn't me\")",
+  role_changed: 'role changed',
+  email_unverified: 'e-mail address not confirmed',
   wrong_password: 'wrong password',
   unknown_user: 'unknown e-mail address',
   account_disabled: 'account disabled',
@@ -27,6 +31,13 @@ export const TYPE_LABELS: Record<string, string> = {
   user_promoted: 'Made administrator',
   user_demoted: 'Administrator role removed',
   rate_limited: 'Rate limited',
+  password_reset_requested: 'Password reset e-mailed',
+  password_reset: 'Password reset',
+  email_verified: 'E-mail address confirmed',
+  session_reported: '"This wasn\'t me"',
+  resource_server_added: 'Resource server added',
+  resource_server_removed: 'Resource server removed',
+  invalid_dpop_proof: 'Refresh without the device key',
 };
 
 export function typeLabel(type: string): string {
@@ -47,10 +58,20 @@ export function describe(event: AuditEvent): string {
       return reason(d.reason) ? `Reason: ${reason(d.reason)}` : '';
     case 'refresh_token_reuse':
       return 'An old refresh token was presented again; the whole session was revoked.';
+    case 'invalid_dpop_proof':
+      return d.proof === 'other_key'
+        ? "A refresh token of this key-bound device was used with another device's key: it was refused and nothing changed."
+        : 'A refresh token of this key-bound device was used without its key: it was refused and nothing changed.';
     case 'user_disabled':
       return typeof d.revokedSessions === 'number' ? `${d.revokedSessions} device(s) signed out` : '';
     case 'password_changed':
       return typeof d.revokedSessions === 'number' ? `${d.revokedSessions} other device(s) signed out` : '';
+    case 'password_reset':
+      return typeof d.revokedSessions === 'number' ? `${d.revokedSessions} device(s) signed out` : '';
+    case 'password_reset_requested':
+      return d.origin === 'admin' ? 'Sent by an administrator' : d.origin === 'report' ? 'After a "this wasn\'t me" report' : 'Asked for with "forgot password"';
+    case 'session_reported':
+      return 'The user said a new sign-in was not theirs; that device was signed out.';
     case 'login_succeeded':
     case 'token_refreshed':
       return '';

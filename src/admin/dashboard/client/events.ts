@@ -4,7 +4,7 @@ import { empty, errorState, h, loading, mount } from './dom.js';
 import { describe, typeLabel } from './events-text.js';
 import { timeEl } from './format.js';
 import { CursorPages, pagerNav } from './pager.js';
-import { parseUserAgent } from './ua.js';
+import { parseUserAgent } from '../../../common/user-agent.js';
 import { EVENT_TYPES, type AdminUser, type AuditEvent, type Page } from './types.js';
 
 /** user id → e-mail, filled as events name users. */
@@ -28,7 +28,7 @@ function who(id: string): string {
   return emails.get(id) ?? `user ${id.slice(-6)}`;
 }
 
-const SEVERE = new Set(['refresh_token_reuse']);
+const SEVERE = new Set(['refresh_token_reuse', 'invalid_dpop_proof']);
 const WARN = new Set(['login_failed', 'user_disabled', 'rate_limited']);
 
 export function eventRow(e: AuditEvent, options: { showUser: boolean }): HTMLElement {

@@ -4,6 +4,7 @@ import { renderEvents } from './events.js';
 import { NOT_ADMIN, renderSignIn } from './signin.js';
 import { renderUser } from './user.js';
 import { renderUsers } from './users.js';
+import { renderServers } from './servers.js';
 
 const root = document.getElementById('app') as HTMLElement;
 let view: HTMLElement | null = null;
@@ -25,9 +26,13 @@ async function showApp(): Promise<void> {
   const who = h('span', { class: 'who' }, '');
   const signOutButton = h('button', { type: 'button', class: 'button button-quiet' }, 'Sign out');
   signOutButton.addEventListener('click', () => {
-    void signOut().then(() => showSignIn('You are signed out.'));
+    void signOut().then((result) => showSignIn(result.ok ? 'You are signed out.' : `You are signed out here, but the server could not end the session: ${result.message} Sign in and out again to be sure.`));
   });
-  navLinks = [h('a', { href: '#/users', 'data-nav': 'users' }, 'Users'), h('a', { href: '#/events', 'data-nav': 'events' }, 'Events')];
+  navLinks = [
+    h('a', { href: '#/users', 'data-nav': 'users' }, 'Users'),
+    h('a', { href: '#/events', 'data-nav': 'events' }, 'Events'),
+    h('a', { href: '#/resource-servers', 'data-nav': 'servers' }, 'Resource servers'),
+  ];
   view = h('main', { id: 'main', tabindex: '-1' });
   mount(
     root,
@@ -49,7 +54,7 @@ function route(): void {
   const [path, query] = (location.hash.replace(/^#/, '') || '/users').split('?');
   const params = new URLSearchParams(query ?? '');
   const userMatch = /^\/users\/([0-9a-f-]{36})$/.exec(path);
-  const section = userMatch || path.startsWith('/users') ? 'users' : path.startsWith('/events') ? 'events' : 'users';
+  const section = userMatch || path.startsWith('/users') ? 'users' : path.startsWith('/events') ? 'events' : path.startsWith('/resource-servers') ? 'servers' : 'users';
   for (const link of navLinks) {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
@@ -61,6 +66,9 @@ function route(): void {
   } else if (section === 'events') {
     document.title = 'Events · latchkey admin';
     renderEvents(view, params, forbidden);
+  } else if (section === 'servers') {
+    document.title = 'Resource servers · latchkey admin';
+    renderServers(view, forbidden);
   } else {
     document.title = 'Users · latchkey admin';
     renderUsers(view, forbidden);

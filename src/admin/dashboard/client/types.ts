@@ -1,3 +1,5 @@
+import type { Role } from '../../../common/role';
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -7,11 +9,12 @@ export interface AdminUser {
   id: string;
   email: string;
   name: string | null;
-  role: 'user' | 'admin';
+  role: Role;
   disabled: boolean;
   createdAt: string;
   lastLoginAt: string | null;
   activeSessions: number;
+  emailVerified: boolean;
 }
 
 export interface Session {
@@ -41,17 +44,10 @@ export interface AuditEvent {
   details: Record<string, unknown> | null;
 }
 
-export const EVENT_TYPES = [
-  'user_registered',
-  'login_succeeded',
-  'login_failed',
-  'token_refreshed',
-  'refresh_token_reuse',
-  'session_revoked',
-  'password_changed',
-  'user_disabled',
-  'user_enabled',
-  'user_promoted',
-  'user_demoted',
-  'rate_limited',
-] as const;
+export { AUDIT_EVENT_TYPES as EVENT_TYPES } from '../../../audit/event-types';
+
+export interface ResourceServer {
+  clientId: string;
+  name: string;
+  createdAt: string;
+}

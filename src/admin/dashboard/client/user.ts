@@ -3,7 +3,7 @@ import { confirmAction } from './dialog.js';
 import { empty, errorState, h, loading, mount, toast } from './dom.js';
 import { eventRow } from './events.js';
 import { plural, timeEl } from './format.js';
-import { deviceLabel, parseUserAgent } from './ua.js';
+import { deviceLabel, parseUserAgent } from '../../../common/user-agent.js';
 import type { AdminUser, AuditEvent, Page, Session } from './types.js';
 import { userBadges } from './users.js';
 
@@ -16,6 +16,9 @@ const REVOKE_REASONS: Record<string, string> = {
   user_disabled: 'Account disabled',
   device_relogin: 'Replaced by a new sign-in',
   session_limit: 'Too many devices',
+  password_reset: 'Password reset',
+  reported_by_user: "Reported by the user (\"this wasn't me\")",
+  role_changed: 'Role changed',
 };
 
 export function renderUser(view: HTMLElement, userId: string, onForbidden: () => void): void {
@@ -75,7 +78,12 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
             toast('Account disabled and every device signed out.');
           })),
     );
-    mount(actions, signOutAll, toggleDisabled, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
+    const sendReset = h('button', { type: 'button', class: 'button', disabled: user.disabled, title: user.disabled ? 'A disabled account gets no reset mail' : null }, 'Send password reset');
+    sendReset.addEventListener('click', () => void run(sendReset, { title: 'Send a password reset?', body: `${user.email} gets an e-mail with a link to choose a new password. You never see the link. Their password keeps working until they use it; using it signs out every device.`, confirm: 'Send reset e-mail', danger: false }, async () => {
+      await api('POST', `/admin/users/${user.id}/password-reset`);
+      toast(`Reset e-mail sent to ${user.email}.`);
+    }));
+    mount(actions, sendReset, signOutAll, toggleDisabled, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
   };
 
   /** Confirm, act, then reload what the action changed. */

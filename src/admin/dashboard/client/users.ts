@@ -8,9 +8,13 @@ import type { AdminUser, Page } from './types.js';
 const state = { q: '', pages: new CursorPages() };
 
 export function userBadges(user: AdminUser): HTMLElement[] {
-  return [user.role === 'admin' ? h('span', { class: 'badge badge-admin' }, 'Admin') : null, user.disabled ? h('span', { class: 'badge badge-disabled' }, 'Disabled') : null].filter(
-    (x): x is HTMLElement => x !== null,
-  );
+  return [
+    user.role === 'admin' ? h('span', { class: 'badge badge-admin' }, 'Admin') : null,
+    user.disabled ? h('span', { class: 'badge badge-disabled' }, 'Disabled') : null,
+    user.emailVerified
+      ? h('span', { class: 'badge badge-verified', title: 'The owner has confirmed this e-mail address' }, 'Verified')
+      : h('span', { class: 'badge badge-unverified', title: 'The owner has not confirmed this e-mail address yet' }, 'Unverified'),
+  ].filter((x): x is HTMLElement => x !== null);
 }
 
 export function renderUsers(view: HTMLElement, onForbidden: () => void): void {

@@ -1,0 +1,561 @@
+import { decodeProtectedHeader, type JWTPayload } from 'jose';
+import { decodePayload, signatureIsValid } from './jwt';
+import { ReplayCache, verifyDpopProof } from './dpop';
+import { InvalidRequestError, InvalidTokenError, ServiceUnavailableError, VerifierConfigurationError, type Scheme } from './errors';
+import { RevocationFeed, type FeedError, type Transport } from './feed';
+import { HttpStatusError, MAX_TOKEN_LENGTH, basicAuthorization, getJson, looksLikeTokenAttempt, parseAuthorization, sleep } from './http';
+import { KeyStore, SIGNING_ALGORITHMS, type VerificationKey } from './keys';
+import { consoleLogger, silentLogger, type Logger } from './logger';
+import { RevokedSessions } from './revoked-sessions';
+import { readSessionRevoked } from './set';
+
+/** How to reach latchkey and how strict to be. Only the first four are required. */
+export interface VerifierOptions {
+  /** The `iss` of latchkey's tokens, e.g. `https://auth.example.com` (latchkey's `JWT_ISSUER`). */
+  issuer: string;
+  /** The `aud` tokens must carry (latchkey's `JWT_AUDIENCE`). */
+  audience: string;
+  /** This resource server's client id, from `resource-servers:add`. Also the `aud` of its feed events. */
+  clientId: string;
+  /** This resource server's client secret; sent with HTTP Basic (`client_secret_basic`). */
+  clientSecret: string;
+  /** RFC 8414 metadata. Default: `${issuer}/.well-known/oauth-authorization-server`. */
+  metadataUrl?: string;
+  /** Seconds of clock difference allowed on `exp` (and on DPoP `iat`). Default 5. */
+  clockTolerance?: number;
+  /** Milliseconds without a sign of life from the feed after which it counts as stale. Default 60 000. */
+  maxStaleness?: number;
+  /**
+   * What `verify` does while the feed is stale: `'fail-closed'` (default) refuses every token with a
+   * 503 {@link ServiceUnavailableError}; `'fail-open'` accepts tokens that are otherwise valid
+   * (a session revoked meanwhile is then not refused) and `status()` says it is stale.
+   */
+  onStale?: 'fail-closed' | 'fail-open';
+  /** `'stream'` (default): Server-Sent Events, falling back to long polling; `'poll'`: long polling only. */
+  transport?: Transport;
+  /** Least milliseconds between two JWKS refetches caused by unknown `kid`s. Default 30 000. */
+  jwksCooldown?: number;
+  /** Verified tokens remembered, to skip the signature check on repeats. Default 10 000; 0 turns it off. */
+  tokenCacheSize?: number;
+  /**
+   * Longest access-token lifetime in seconds, used to decide how long a revoked session is remembered
+   * when the metadata does not publish `access_token_max_lifetime`. Default 3600.
+   */
+  maxTokenLifetime?: number;
+  /** DPoP proofs: `maxAge` in seconds of a proof's `iat` (default 60); `replayCacheSize` proof ids remembered (default 50 000). */
+  dpop?: { maxAge?: number; replayCacheSize?: number };
+  /** Back-off between feed retries, in milliseconds, with jitter. Default `{ minDelay: 500, maxDelay: 30 000 }`. */
+  retry?: { minDelay?: number; maxDelay?: number };
+  /** The fetch to use. Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** Where warnings and errors go. Default: stderr; `false` for none. */
+  logger?: Logger | false;
+  /** The clock, in milliseconds since the epoch. Default `Date.now`; for tests. */
+  now?: () => number;
+}
+
+/** A verified access token's claims: who calls (`sub`), from which session (`sid`), as what (`role`). */
+export interface AccessTokenClaims {
+  readonly iss: string;
+  readonly aud: string | readonly string[];
+  readonly sub: string;
+  readonly sid: string;
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly role: 'user' | 'admin';
+  /** Present on DPoP-bound tokens: the SHA-256 thumbprint of the client's key. */
+  readonly cnf?: { readonly jkt: string };
+}
+
+/** The request a token came with; needed to check a DPoP proof. */
+export interface RequestContext {
+  /** The HTTP method, as received (`GET`). */
+  method: string;
+  /** The absolute URL the client addressed (`https://api.example.com/things?x=1`). */
+  url: string;
+  /** The `DPoP` header value(s). */
+  dpop?: string | string[];
+}
+
+export interface VerifyOptions {
+  /** The `Authorization` scheme the token came with. Default `'Bearer'`. */
+  scheme?: Scheme;
+  /** The request, required for DPoP-bound tokens. */
+  request?: RequestContext;
+}
+
+/** Just enough of an HTTP request for {@link Verifier.authenticate}. */
+export interface IncomingRequest {
+  method: string;
+  /** The absolute URL the client addressed. */
+  url: string;
+  headers: { authorization?: string | string[]; dpop?: string | string[] };
+}
+
+/** For a health endpoint. */
+export interface VerifierStatus {
+  /** Discovery, keys and the first full read of the feed are done. */
+  ready: boolean;
+  /** The feed has given no sign of life for more than `maxStaleness` (or never has). */
+  stale: boolean;
+  onStale: 'fail-closed' | 'fail-open';
+  /** Milliseconds since the feed was last known good; null before its first answer. */
+  lagMs: number | null;
+  /** When the last revocation event arrived (ISO 8601). */
+  lastEventAt: string | null;
+  /** The feed position this verifier resumes from. */
+  cursor: string | null;
+  /** Revoked sessions held in memory now. */
+  revokedSessions: number;
+  transport: Transport;
+  /** The error of the current failure streak (startup or feed); null while everything works. */
+  lastError: FeedError | null;
+  /** Verified tokens in the cache. */
+  cachedTokens: number;
+  /** Feed events that failed verification and were skipped, since start. */
+  ignoredEvents: number;
+}
+
+export interface Verifier {
+  /** Resolves once discovery, the JWKS and the first full read of the feed are done. Rejects on a configuration error. */
+  ready(): Promise<void>;
+  /** Verifies an access token and its session; resolves to its claims or throws a {@link VerifierError}. */
+  verify(token: string, options?: VerifyOptions): Promise<AccessTokenClaims>;
+  /** Reads `Authorization` (Bearer or DPoP) and `DPoP` from a request, then {@link verify}. */
+  authenticate(request: IncomingRequest): Promise<AccessTokenClaims>;
+  /** Refetches the JWKS now; keys no longer published stop verifying, cached tokens included. */
+  refreshKeys(): Promise<void>;
+  status(): VerifierStatus;
+  /** Stops the feed, timers and requests. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts a verifier: discovery, keys and the revocation feed begin at once, in the background. */
+export function createVerifier(options: VerifierOptions): Verifier {
+  return new LatchkeyVerifier(options);
+}
+
+const DEFAULT_TOKEN_LIFETIME_S = 3600;
+/** Allowance for clocks of latchkey instances that disagree (latchkey uses the same). */
+const ISSUER_SKEW_S = 60;
+const METADATA_TIMEOUT_MS = 10_000;
+const SWEEP_INTERVAL_MS = 60_000;
+const MAX_KID_LENGTH = 256;
+const ACCESS_TOKEN_TYPE = /^(application\/)?at\+jwt$/i;
+
+interface Metadata {
+  jwksUri: string;
+  feedEndpoint: string;
+  tokenLifetime: number | undefined;
+}
+
+interface CachedToken {
+  claims: AccessTokenClaims;
+  /** The key that verified it: a hit counts only while the JWKS still holds this very key. */
+  key: VerificationKey;
+}
+
+/** Admission to a half-full token cache: one miss in this many (see remember()). */
+const ADMIT_EVERY = 8;
+
+class LatchkeyVerifier implements Verifier {
+  private readonly settings: Required<Pick<VerifierOptions, 'issuer' | 'audience' | 'clientId' | 'clockTolerance' | 'maxStaleness' | 'onStale' | 'transport' | 'jwksCooldown' | 'tokenCacheSize'>> & {
+    metadataUrl: string;
+    authorization: string;
+    retry: { minDelay: number; maxDelay: number };
+    dpopMaxAge: number;
+  };
+  private readonly fetch: typeof fetch;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly abort = new AbortController();
+  private readonly revoked: RevokedSessions;
+  private readonly replay: ReplayCache;
+  private readonly tokens = new Map<string, CachedToken>();
+  private missesSinceAdmission = 0;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly starting: Promise<void>;
+  private keys: KeyStore | undefined;
+  private feed: RevocationFeed | undefined;
+  private following: Promise<void> | undefined;
+  /** Seconds; raised when a verified token turns out to live longer. */
+  private tokenLifetime: number;
+  private isReady = false;
+  private closed = false;
+  private startupError: FeedError | null = null;
+  private configurationError: VerifierConfigurationError | undefined;
+  private waiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
+  private ignoredEvents = 0;
+  private staleReported = false;
+
+  constructor(options: VerifierOptions) {
+    for (const name of ['issuer', 'audience', 'clientId', 'clientSecret'] as const) {
+      if (typeof options[name] !== 'string' || options[name] === '') throw new TypeError(`createVerifier: "${name}" is required`);
+    }
+    const issuer = options.issuer.replace(/\/+$/, '');
+    this.settings = {
+      issuer: options.issuer,
+      audience: options.audience,
+      clientId: options.clientId,
+      metadataUrl: options.metadataUrl ?? `${issuer}/.well-known/oauth-authorization-server`,
+      authorization: basicAuthorization(options.clientId, options.clientSecret),
+      clockTolerance: options.clockTolerance ?? 5,
+      maxStaleness: options.maxStaleness ?? 60_000,
+      onStale: options.onStale ?? 'fail-closed',
+      transport: options.transport ?? 'stream',
+      jwksCooldown: options.jwksCooldown ?? 30_000,
+      tokenCacheSize: options.tokenCacheSize ?? 10_000,
+      retry: { minDelay: options.retry?.minDelay ?? 500, maxDelay: options.retry?.maxDelay ?? 30_000 },
+      dpopMaxAge: options.dpop?.maxAge ?? 60,
+    };
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.logger = options.logger === false ? silentLogger : (options.logger ?? consoleLogger);
+    this.now = options.now ?? Date.now;
+    this.tokenLifetime = options.maxTokenLifetime ?? DEFAULT_TOKEN_LIFETIME_S;
+    this.revoked = new RevokedSessions(this.now, () => (this.tokenLifetime + this.settings.clockTolerance + ISSUER_SKEW_S) * 1000);
+    this.replay = new ReplayCache(options.dpop?.replayCacheSize ?? 50_000, this.now);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+    this.starting = this.start();
+  }
+
+  ready(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('The verifier is closed.'));
+    if (this.isReady) return Promise.resolve();
+    const failure = this.currentConfigurationError();
+    if (failure) return Promise.reject(failure);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  async authenticate(request: IncomingRequest): Promise<AccessTokenClaims> {
+    const header = request.headers.authorization;
+    if (Array.isArray(header)) throw new InvalidRequestError('Send one Authorization header.');
+    const credentials = parseAuthorization(header);
+    if (!credentials) {
+      // RFC 6750 §3.1: a malformed token gets invalid_token; no token at all gets a bare challenge.
+      if (looksLikeTokenAttempt(header)) throw new InvalidTokenError('The access token is malformed.', /^dpop/i.test(header!) ? 'DPoP' : 'Bearer');
+      throw InvalidTokenError.missing();
+    }
+    return this.verify(credentials.token, {
+      scheme: credentials.scheme,
+      request: {
+        method: request.method,
+        get url() {
+          return request.url;
+        },
+        dpop: request.headers.dpop,
+      },
+    });
+  }
+
+  async verify(token: string, options: VerifyOptions = {}): Promise<AccessTokenClaims> {
+    const scheme = options.scheme ?? 'Bearer';
+    if (this.closed) throw new ServiceUnavailableError('The token verifier is closed.');
+    if (typeof token !== 'string' || token === '') throw InvalidTokenError.missing();
+    if (token.length > MAX_TOKEN_LENGTH) throw new InvalidTokenError('The access token is too large.', scheme);
+    const keys = this.keys;
+    if (!keys?.loaded) throw new ServiceUnavailableError('The token verifier is not ready yet.');
+
+    const claims = this.cachedClaims(token, keys) ?? (await this.verifyToken(token, scheme, keys));
+    if (this.revoked.has(claims.sid)) throw new InvalidTokenError('The session of this access token was revoked.', scheme);
+    if (claims.cnf !== undefined || scheme === 'DPoP') await this.checkBinding(token, claims, scheme, options.request);
+    this.checkFeed();
+    return claims;
+  }
+
+  async refreshKeys(): Promise<void> {
+    if (!this.keys) throw new ServiceUnavailableError('The token verifier has not discovered its issuer yet.');
+    await this.keys.refresh();
+  }
+
+  status(): VerifierStatus {
+    const feed = this.feed;
+    const lastGoodAt = feed?.lastGoodAt;
+    return {
+      ready: this.isReady,
+      stale: this.isStale(),
+      onStale: this.settings.onStale,
+      lagMs: lastGoodAt === undefined ? null : Math.max(0, this.now() - lastGoodAt),
+      lastEventAt: feed?.lastEventAt === undefined ? null : new Date(feed.lastEventAt).toISOString(),
+      cursor: feed?.cursor ?? null,
+      revokedSessions: this.revoked.sweep(),
+      transport: feed?.mode ?? this.settings.transport,
+      lastError: this.startupError ?? feed?.lastError ?? null,
+      cachedTokens: this.tokens.size,
+      ignoredEvents: this.ignoredEvents,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.abort.abort();
+      clearInterval(this.sweeper);
+      this.keys?.close();
+      const error = new Error('The verifier was closed before it was ready.');
+      for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+    }
+    await this.starting;
+    await this.following;
+  }
+
+  private cachedClaims(token: string, keys: KeyStore): AccessTokenClaims | undefined {
+    const hit = this.tokens.get(token);
+    if (!hit) return undefined;
+    if (keys.get(hit.key.kid) === hit.key && this.now() / 1000 < hit.claims.exp + this.settings.clockTolerance) return hit.claims;
+    // Expired or its key left the JWKS: the full path below gives the precise refusal.
+    this.tokens.delete(token);
+    return undefined;
+  }
+
+  /** The checks latchkey's own guard makes, header first so that nothing unacceptable reaches crypto. */
+  private async verifyToken(token: string, scheme: Scheme, keys: KeyStore): Promise<AccessTokenClaims> {
+    const refuse = (message: string) => new InvalidTokenError(message, scheme);
+    let header: ReturnType<typeof decodeProtectedHeader>;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw refuse('The access token is malformed.');
+    }
+    if (typeof header.typ !== 'string' || !ACCESS_TOKEN_TYPE.test(header.typ)) throw refuse('The token is not an access token (typ at+jwt).');
+    if (typeof header.alg !== 'string' || !SIGNING_ALGORITHMS.includes(header.alg)) throw refuse('The access token algorithm is not accepted.');
+    if (typeof header.kid !== 'string' || header.kid === '' || header.kid.length > MAX_KID_LENGTH) throw refuse('The access token names no signing key.');
+    const key = keys.get(header.kid) ?? (await keys.lookup(header.kid));
+    if (!key) throw refuse('The access token was signed by an unknown key.');
+    if (key.alg !== header.alg) throw refuse('The access token algorithm does not match its key.');
+
+    if (header.crit !== undefined) throw refuse('The access token has critical header parameters this verifier does not know.');
+    if (!signatureIsValid(key.alg, key.keyObject, token)) throw refuse('The access token is invalid.');
+    const payload = decodePayload(token);
+    if (!payload) throw refuse('The access token is malformed.');
+    const problem = registeredClaimsProblem(payload, this.settings, this.now() / 1000);
+    if (problem) throw refuse(problem);
+    const claims = readClaims(payload);
+    if (!claims) throw refuse('The access token lacks required claims.');
+    this.learnLifetime(claims);
+    this.remember(token, { claims, key });
+    return claims;
+  }
+
+  private async checkBinding(token: string, claims: AccessTokenClaims, scheme: Scheme, request: RequestContext | undefined): Promise<void> {
+    const jkt = claims.cnf?.jkt;
+    if (jkt === undefined) {
+      if (scheme === 'DPoP') throw new InvalidTokenError('This access token is not DPoP-bound; send it as a Bearer token.', 'DPoP');
+      return;
+    }
+    // RFC 9449 §7.2: a bound token sent as Bearer would let whoever stole it use it.
+    if (scheme !== 'DPoP') throw new InvalidTokenError('This access token is DPoP-bound; send it with the DPoP scheme and a proof.', 'DPoP');
+    await verifyDpopProof(
+      { proof: request?.dpop, method: request?.method ?? '', url: request?.url ?? '', accessToken: token, jkt },
+      { maxAge: this.settings.dpopMaxAge, clockTolerance: this.settings.clockTolerance, now: this.now, replay: this.replay },
+    );
+  }
+
+  private checkFeed(): void {
+    if (!this.isStale()) {
+      this.staleReported = false;
+      return;
+    }
+    if (!this.staleReported) {
+      this.staleReported = true;
+      this.logger.warn(`revocation feed is stale; ${this.settings.onStale === 'fail-open' ? 'accepting tokens without the revocation check' : 'refusing tokens with 503'}`, { lastError: this.status().lastError });
+    }
+    if (this.settings.onStale === 'fail-closed') throw new ServiceUnavailableError('Session revocations cannot be checked right now; retry shortly.');
+  }
+
+  private isStale(): boolean {
+    const lastGoodAt = this.feed?.lastGoodAt;
+    return lastGoodAt === undefined || this.now() - lastGoodAt > this.settings.maxStaleness;
+  }
+
+  /**
+   * Caches a verified token. Once the cache is half full, only every ADMIT_EVERY-th miss gets in:
+   * a token presented again and again gets in after a few misses, while a stream of tokens never
+   * seen twice (every client refreshing, or junk) stops churning the cache, which otherwise
+   * costs an eviction, an insertion and garbage on every such request.
+   */
+  private remember(token: string, entry: CachedToken): void {
+    const max = this.settings.tokenCacheSize;
+    if (max <= 0) return;
+    if (this.tokens.size >= max / 2 && ++this.missesSinceAdmission % ADMIT_EVERY !== 0) return;
+    // Map keeps insertion order: the first key is the oldest entry.
+    if (this.tokens.size >= max) this.tokens.delete(this.tokens.keys().next().value!);
+    this.tokens.set(token, entry);
+  }
+
+  /** A token living longer than assumed means revocations must be held longer too. */
+  private learnLifetime(claims: AccessTokenClaims): void {
+    const lifetime = claims.exp - claims.iat;
+    if (lifetime <= this.tokenLifetime) return;
+    this.logger.warn('access tokens live longer than the configured or published lifetime; holding revocations longer', { was: this.tokenLifetime, now: lifetime });
+    this.tokenLifetime = lifetime;
+  }
+
+  private sweep(): void {
+    this.revoked.sweep();
+    this.replay.sweep();
+    const now = this.now() / 1000;
+    for (const [token, { claims }] of this.tokens) if (claims.exp + this.settings.clockTolerance <= now) this.tokens.delete(token);
+  }
+
+  private async start(): Promise<void> {
+    const metadata = await this.untilDone('discovery', () => this.discover());
+    if (!metadata) return;
+    if (metadata.tokenLifetime !== undefined) this.tokenLifetime = metadata.tokenLifetime;
+    const keys = new KeyStore({ jwksUri: metadata.jwksUri, fetch: this.fetch, cooldownMs: this.settings.jwksCooldown, now: this.now, logger: this.logger, signal: this.abort.signal });
+    if (!(await this.untilDone('JWKS', () => keys.refresh().then(() => true)))) return;
+    this.keys = keys;
+    this.feed = new RevocationFeed({
+      endpoint: metadata.feedEndpoint,
+      authorization: this.settings.authorization,
+      fetch: this.fetch,
+      transport: this.settings.transport,
+      // Long polls must come back well within maxStaleness, or a quiet feed would look stale.
+      pollWaitSeconds: Math.max(1, Math.min(25, Math.floor(this.settings.maxStaleness / 2000))),
+      retry: this.settings.retry,
+      now: this.now,
+      logger: this.logger,
+      signal: this.abort.signal,
+      onEvent: (set) => this.onEvent(set),
+      onCaughtUp: () => this.becomeReady(),
+      onConfigurationError: (error) => this.rejectWaiters(error),
+      onJwksVersion: (version) => {
+        // A key was added or revoked at latchkey: refetch, so a revoked key stops verifying here too.
+        if (version !== keys.version) keys.refresh().catch((error: Error) => this.logger.warn('JWKS refetch after a key change failed', { error: error.message }));
+      },
+    });
+    this.following = this.feed.run();
+  }
+
+  /** Retries a startup step with back-off until it succeeds or the verifier closes. */
+  private async untilDone<T>(step: string, attempt: () => Promise<T>): Promise<T | undefined> {
+    for (let failures = 1; !this.closed; failures++) {
+      try {
+        const result = await attempt();
+        this.startupError = null;
+        return result;
+      } catch (error) {
+        if (this.closed) return undefined;
+        const status = error instanceof HttpStatusError || error instanceof VerifierConfigurationError ? error.status : undefined;
+        const code = error instanceof VerifierConfigurationError ? error.code : (error as HttpStatusError).code ?? 'unreachable';
+        this.startupError = { code, message: `${step}: ${(error as Error).message}`, ...(status !== undefined && { status }), at: new Date(this.now()).toISOString() };
+        if (error instanceof VerifierConfigurationError) {
+          this.logger.error(`${step} failed: ${error.message}`, { code });
+          this.rejectWaiters(error);
+        } else {
+          this.logger.warn(`${step} failed, retrying`, { error: (error as Error).message, failures });
+        }
+        const cap = error instanceof VerifierConfigurationError ? this.settings.retry.maxDelay : Math.min(this.settings.retry.maxDelay, this.settings.retry.minDelay * 2 ** (failures - 1));
+        await sleep(cap / 2 + (Math.random() * cap) / 2, this.abort.signal);
+      }
+    }
+    return undefined;
+  }
+
+  private async discover(): Promise<Metadata> {
+    let body: Record<string, unknown>;
+    try {
+      body = (await getJson(this.fetch, this.settings.metadataUrl, {}, METADATA_TIMEOUT_MS, this.abort.signal)).body as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof HttpStatusError && error.status >= 400 && error.status < 500 && error.status !== 429) {
+        throw new VerifierConfigurationError(`no authorization server metadata at ${this.settings.metadataUrl} (${error.status})`, 'metadata_unavailable', error.status);
+      }
+      throw error;
+    }
+    // RFC 8414 §3.3: metadata for another issuer must not be used.
+    if (body?.issuer !== this.settings.issuer) throw new VerifierConfigurationError(`the metadata is for issuer ${JSON.stringify(body?.issuer)}, not ${this.settings.issuer}`, 'issuer_mismatch');
+    if (!isHttpUrl(body.jwks_uri)) throw new VerifierConfigurationError('the metadata has no usable jwks_uri', 'invalid_metadata');
+    if (!isHttpUrl(body.session_revocation_feed_endpoint)) {
+      throw new VerifierConfigurationError('the metadata has no usable session_revocation_feed_endpoint (latchkey before v2?)', 'invalid_metadata');
+    }
+    const lifetime = body.access_token_max_lifetime;
+    return {
+      jwksUri: body.jwks_uri,
+      feedEndpoint: body.session_revocation_feed_endpoint,
+      tokenLifetime: typeof lifetime === 'number' && Number.isFinite(lifetime) && lifetime > 0 ? lifetime : undefined,
+    };
+  }
+
+  private async onEvent(set: string): Promise<void> {
+    try {
+      const event = await readSessionRevoked(set, {
+        issuer: this.settings.issuer,
+        audience: this.settings.clientId,
+        resolveKey: (kid) => this.keys!.lookup(kid, true),
+        now: this.now,
+      });
+      if (event) this.revoked.add(event.sessionId, event.revokedAt * 1000);
+    } catch (error) {
+      if (this.closed) return;
+      this.ignoredEvents++;
+      this.logger.warn('revocation feed: event ignored', { reason: (error as Error).message });
+    }
+  }
+
+  private becomeReady(): void {
+    if (this.isReady) return;
+    this.isReady = true;
+    for (const waiter of this.waiters.splice(0)) waiter.resolve();
+  }
+
+  private rejectWaiters(error: VerifierConfigurationError): void {
+    this.configurationError = error;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(error);
+  }
+
+  /** A configuration error still in force: the last startup or feed failure was one. */
+  private currentConfigurationError(): VerifierConfigurationError | undefined {
+    const last = this.startupError ?? this.feed?.lastError;
+    return last && this.configurationError && last.code === this.configurationError.code ? this.configurationError : undefined;
+  }
+}
+
+function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    return /^https?:$/.test(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** The claims latchkey puts in every access token, with their types checked; null when one is wrong. */
+/**
+ * iss, aud, exp, nbf and iat as latchkey's guard checks them (exp with the clock tolerance);
+ * null when they hold, else the reason.
+ */
+function registeredClaimsProblem(payload: Record<string, unknown>, settings: { issuer: string; audience: string; clockTolerance: number }, now: number): string | null {
+  const { iss, aud, exp, nbf, iat } = payload;
+  if (iss !== settings.issuer) return 'The access token is from another issuer.';
+  if (aud !== settings.audience && !(Array.isArray(aud) && aud.includes(settings.audience))) return 'The access token is for another audience.';
+  if (typeof exp !== 'number' || typeof iat !== 'number') return 'The access token lacks exp or iat.';
+  if (now >= exp + settings.clockTolerance) return 'The access token has expired.';
+  if (nbf !== undefined && (typeof nbf !== 'number' || now + settings.clockTolerance < nbf)) return 'The access token is not valid yet.';
+  return null;
+}
+
+function readClaims(payload: JWTPayload): AccessTokenClaims | null {
+  const { iss, aud, sub, sid, jti, iat, exp, role, cnf } = payload as Record<string, unknown>;
+  if (typeof sub !== 'string' || sub === '' || typeof sid !== 'string' || sid === '' || typeof jti !== 'string') return null;
+  if (role !== 'user' && role !== 'admin') return null;
+  if (typeof iat !== 'number' || typeof exp !== 'number' || typeof iss !== 'string') return null;
+  let binding: { jkt: string } | undefined;
+  if (cnf !== undefined) {
+    // A confirmation we cannot honour must not be ignored: the token would become a bearer token.
+    const jkt = (cnf as { jkt?: unknown } | null)?.jkt;
+    if (typeof jkt !== 'string' || jkt === '') return null;
+    binding = Object.freeze({ jkt });
+  }
+  return Object.freeze({
+    iss,
+    aud: Array.isArray(aud) ? Object.freeze([...aud]) : (aud as string),
+    sub,
+    sid,
+    jti,
+    iat,
+    exp,
+    role,
+    ...(binding && { cnf: binding }),
+  });
+}

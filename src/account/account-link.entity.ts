@@ -1,0 +1,33 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { epochMs } from '../database/columns';
+
+export const LINK_PURPOSES = ['password_reset', 'email_verification', 'session_report'] as const;
+export type LinkPurpose = (typeof LINK_PURPOSES)[number];
+
+/** A one-time link latchkey mailed (see the AccountRecovery migration): no token is stored, only what it may do. */
+@Entity('account_links')
+export class AccountLink {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Column({ name: 'user_id', type: 'varchar', length: 36 })
+  userId: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  purpose: LinkPurpose;
+
+  @Column({ name: 'session_id', type: 'varchar', length: 36, nullable: true })
+  sessionId: string | null;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
+  createdAt: number;
+
+  @Column({ name: 'expires_at', type: 'bigint', transformer: epochMs })
+  expiresAt: number;
+
+  @Column({ name: 'used_at', type: 'bigint', nullable: true, transformer: epochMs })
+  usedAt: number | null;
+
+  @Column({ name: 'superseded_at', type: 'bigint', nullable: true, transformer: epochMs })
+  supersededAt: number | null;
+}

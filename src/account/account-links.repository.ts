@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import { Db, DatabaseService } from '../database/database.service';
+import { AccountLink, LinkPurpose } from './account-link.entity';
+
+/** The only SQL on `account_links`. */
+@Injectable()
+export class AccountLinksRepository {
+  constructor(private readonly database: DatabaseService) {}
+
+  async insert(link: AccountLink, db: Db): Promise<void> {
+    await db.getRepository(AccountLink).insert(link);
+  }
+
+  findById(id: string, db: Db = this.database.manager): Promise<AccountLink | null> {
+    return db.getRepository(AccountLink).findOneBy({ id });
+  }
+
+  /** Every unused link of this purpose stops working (a newer one was just made, or the purpose is fulfilled). */
+  async supersede(userId: string, purpose: LinkPurpose, at: number, db: Db): Promise<void> {
+    await this.database.exec('UPDATE account_links SET superseded_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND superseded_at IS NULL', [at, userId, purpose], db);
+  }
+
+  /** Compare-and-swap: true for exactly one of any number of concurrent redemptions of a usable link. */
+  async use(id: string, purpose: LinkPurpose, at: number, db: Db): Promise<boolean> {
+    const changed = await this.database.exec('UPDATE account_links SET used_at = ? WHERE id = ? AND purpose = ? AND used_at IS NULL AND superseded_at IS NULL AND expires_at > ?', [at, id, purpose, at], db);
+    return changed === 1;
+  }
+
+  async countSince(userId: string, purpose: LinkPurpose, since: number, db: Db): Promise<number> {
+    const [row] = await this.database.rows<{ n: unknown }>('SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?', [userId, purpose, since], db);
+    return Number(row.n);
+  }
+
+  /** Housekeeping: one bounded batch of links that expired before `before`. */
+  async deleteExpired(before: number, batch: number): Promise<number> {
+    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM account_links WHERE expires_at < ? LIMIT ${Math.floor(batch)}`, [before]);
+    if (rows.length === 0) return 0;
+    return this.database.exec(`DELETE FROM account_links WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  }
+}

@@ -1,0 +1,22 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { join } from 'node:path';
+import { StaticAssetsController } from '../common/static-assets';
+
+/**
+ * The pages mailed links open (API.md: /account/reset-password, /account/verify-email,
+ * /account/report). Plain HTML with one bundled script under the strict CSP; the token stays in
+ * the URL fragment, which browsers never send, so it reaches no server or proxy log.
+ */
+@ApiExcludeController()
+@Controller('account')
+export class AccountPagesController extends StaticAssetsController {
+  protected readonly root = join(__dirname, 'pages', 'static');
+
+  /** One page for the three links; its script reads which one from the path. */
+  @Get(['reset-password', 'verify-email', 'report'])
+  page(@Res() reply: FastifyReply): void {
+    this.assets.send(reply, 'page.html');
+  }
+}

@@ -1,0 +1,53 @@
+import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { RevocationRegistry } from '../sessions/revocation-registry';
+import type { Principal } from './jwt.strategy';
+
+const HEARTBEAT_MS = 25_000;
+
+/**
+ * A browser's watch on its own session: Server-Sent Events that say `revoked` the moment this
+ * instance learns the session was revoked (anywhere: its own commits, the other instances' over
+ * Redis, the revocation log), so every tab signs out within a second without polling. No I/O:
+ * the registry calls back. The stream ends with `expired` when the access token that opened it
+ * expires (the client reopens it with the next one), and when latchkey shuts down.
+ */
+@Injectable()
+export class SessionEvents implements BeforeApplicationShutdown {
+  private readonly open = new Set<() => void>();
+
+  constructor(private readonly registry: RevocationRegistry) {}
+
+  stream(principal: Principal, reply: FastifyReply): void {
+    reply.hijack();
+    const raw = reply.raw;
+    if (raw.destroyed) return; // gone before the stream began
+    // The headers set so far (CORS among them) go out with the hijacked answer.
+    raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
+    raw.write(': watching this session\n\n');
+    let done = false;
+    let stopWatching = (): void => undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    let expiry: NodeJS.Timeout | undefined;
+    const finish = (event?: 'revoked' | 'expired') => {
+      if (done) return;
+      done = true;
+      stopWatching();
+      clearInterval(heartbeat);
+      clearTimeout(expiry);
+      this.open.delete(finish);
+      if (!raw.destroyed) raw.end(event ? `event: ${event}\ndata: {}\n\n` : undefined);
+    };
+    raw.once('close', () => finish());
+    this.open.add(finish);
+    heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    expiry = setTimeout(() => finish('expired'), Math.max(0, principal.expiresAt - Date.now()));
+    // Last: it calls back at once when the session was revoked since the guard looked.
+    stopWatching = this.registry.watch(principal.sessionId, () => finish('revoked'));
+    if (done) stopWatching();
+  }
+
+  beforeApplicationShutdown(): void {
+    for (const finish of [...this.open]) finish();
+  }
+}

@@ -1,0 +1,73 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsString, Length, Matches, ValidateBy, ValidationArguments } from 'class-validator';
+import { emailProblem } from './email';
+import { DEVICE_ID_PATTERN, UUID_PATTERN } from './ids';
+import { CURSOR_PATTERN } from './keyset';
+import { PASSWORD_MAX, isPresentablePassword, passwordPolicyError } from './password-policy';
+
+/**
+ * The class-validator decorators behind every DTO, one per rule, so that a field means the
+ * same thing wherever it appears.
+ */
+
+/** Trims strings only; any other JSON type is left for the validators to reject. */
+export const Trim = () => Transform(({ value }) => (typeof value === 'string' ? value.trim() : value));
+
+/** Controls (NUL, newlines, escape sequences) have no place in a display name. */
+const DISPLAY_CHARACTERS = /^[^\p{Cc}]*$/u;
+
+/** An e-mail address a user can register with (common/email.ts), trimmed. */
+export const IsEmailAddress = () =>
+  applyDecorators(
+    Trim(),
+    ValidateBy({ name: 'emailAddress', validator: { validate: (v: unknown) => emailProblem(v) === null, defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'email'} ${emailProblem(a?.value) ?? 'is not valid'}` } }),
+  );
+
+/** An e-mail address presented to look an account up (login, forgot password): any string of sane length. */
+export const IsEmailLookup = () => applyDecorators(IsString(), Trim(), Length(3, 320));
+
+/** A new password: the policy (common/password-policy.ts). */
+export const IsNewPassword = () =>
+  ValidateBy({
+    name: 'newPassword',
+    validator: {
+      validate: (v: unknown) => passwordPolicyError(v) === null,
+      defaultMessage: (a?: ValidationArguments) => (passwordPolicyError(a?.value) ?? 'password is not acceptable').replace(/^password/, a?.property ?? 'password'),
+    },
+  });
+
+/** A password presented for checking: 1 to PASSWORD_MAX characters, refused before argon2 otherwise. */
+export const IsPresentedPassword = () =>
+  ValidateBy({
+    name: 'presentedPassword',
+    validator: { validate: isPresentablePassword, defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'password'} must be a string of 1 to ${PASSWORD_MAX} characters` },
+  });
+
+/** Free text shown to people (a name, a device name): trimmed, 1 to `max` characters, no controls. */
+export const IsDisplayText = (max: number) =>
+  applyDecorators(IsString(), Trim(), Length(1, max), Matches(DISPLAY_CHARACTERS, { message: ({ property }) => `${property} must not contain control characters` }));
+
+export const IsDeviceId = () =>
+  applyDecorators(IsString(), Matches(DEVICE_ID_PATTERN, { message: ({ property }) => `${property} must be 8 to 64 characters of A-Z a-z 0-9 . _ : -` }));
+
+export const IsUuidText = () => applyDecorators(IsString(), Matches(UUID_PATTERN, { message: ({ property }) => `${property} must be a UUID` }));
+
+export const IsPageCursor = () => applyDecorators(IsString(), Matches(CURSOR_PATTERN, { message: ({ property }) => `${property} is not a valid page cursor` }));
+
+/**
+ * Query strings carry text only and the validation pipe never coerces. A number is taken from
+ * plain digits only; anything else ("abc", "1e2", "-1", a repeated parameter) stays as it came
+ * and fails the range check with 400 validation_failed.
+ */
+export const IsIntegerText = (min: number, max: number) =>
+  applyDecorators(
+    Transform(({ value }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value)),
+    ValidateBy({
+      name: 'integerInRange',
+      validator: { validate: (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max, defaultMessage: (a?: ValidationArguments) => `${a?.property} must be a whole number from ${min} to ${max}` },
+    }),
+  );
+
+/** The token of a mailed link, as the page read it from the link: any string of sane length (its meaning is the link's business: 400 invalid_link). */
+export const IsLinkToken = () => applyDecorators(IsString(), Length(1, 256));

@@ -1,0 +1,63 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { uuidv7 } from '../common/ids';
+import { Db, DatabaseService } from '../database/database.service';
+import { MailOutboxRepository } from './mail-outbox.repository';
+
+/** The kinds of mail latchkey sends; each has one preparer (see MailSender.register). */
+export const MAIL_KINDS = ['password_reset', 'email_verification', 'new_device'] as const;
+export type MailKind = (typeof MAIL_KINDS)[number];
+
+export interface MailIntent {
+  kind: MailKind;
+  /** The account it is about; null when only an address is known (a forgotten-password request). */
+  userId: string | null;
+  /** Preparer input; never a secret (links are made when the mail is prepared). */
+  data?: Record<string, unknown>;
+}
+
+/**
+ * The write side of the transactional outbox: `enqueue` joins the caller's transaction, so the
+ * mail exists exactly when what warrants it committed. Listeners (the sender) hear of it after
+ * the commit, so a mail is normally on its way within milliseconds; their poll catches the rest.
+ */
+@Injectable()
+export class MailOutbox {
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly database: DatabaseService,
+    private readonly repository: MailOutboxRepository,
+  ) {}
+
+  async enqueue(intent: MailIntent, db: Db): Promise<string> {
+    const now = this.clock.now();
+    const id = uuidv7(now);
+    await this.repository.insert(
+      {
+        id,
+        kind: intent.kind,
+        userId: intent.userId,
+        data: intent.data ? JSON.stringify(intent.data) : null,
+        ref: null,
+        state: 'pending',
+        attempts: 0,
+        nextAttemptAt: now,
+        claimedBy: null,
+        claimedUntil: null,
+        createdAt: now,
+        finishedAt: null,
+        messageId: null,
+        lastError: null,
+      },
+      db,
+    );
+    this.database.afterCommit(db, () => this.listeners.forEach((listener) => listener()));
+    return id;
+  }
+
+  onEnqueued(listener: () => void): void {
+    this.listeners.add(listener);
+  }
+}

@@ -1,0 +1,91 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from './faults';
+import { testEnv, TestDatabase } from './app';
+
+const DIST = join(__dirname, '../..');
+
+/** A real process (latchkey or a resource server) on a fixed port, so it can be restarted in place. */
+export class ServiceProcess {
+  private child?: ChildProcess;
+  output = '';
+
+  constructor(
+    readonly name: string,
+    private readonly script: string,
+    readonly port: number,
+    private env: Record<string, string>,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts it and waits until `readyPath` answers (any status but a refused connection). */
+  async start(readyPath = '/health', timeoutMs = 30_000): Promise<this> {
+    this.output = '';
+    const child = spawn(process.execPath, [join(DIST, this.script)], { env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    const started = Date.now();
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${this.name} exited (${child.exitCode}): ${this.output.slice(-2000)}`);
+      try {
+        await fetch(this.url + readyPath);
+        return this;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() - started > timeoutMs) {
+        child.kill('SIGKILL');
+        throw new Error(`${this.name} did not start: ${this.output.slice(-2000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGTERM, and waits for the exit. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL: no shutdown hooks, no goodbyes; waits for the exit. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  setEnv(env: Record<string, string>): void {
+    this.env = { ...this.env, ...env };
+  }
+}
+
+/** `node dist/src/main.js` on a free port, its JWT_ISSUER its own URL unless given. */
+export async function latchkeyProcess(database: TestDatabase, env: Record<string, string> = {}, port?: number): Promise<ServiceProcess> {
+  const p = port ?? (await freePort());
+  return new ServiceProcess('latchkey', 'src/main.js', p, { ...testEnv(database, { LOG_LEVEL: 'warn', JWT_ISSUER: `http://127.0.0.1:${p}`, ...env }), PORT: String(p) });
+}
+
+/** The example resource server (examples/resource-server) with the verifier, following `latchkey`. */
+export async function resourceServerProcess(latchkeyUrl: string, credentials: { clientId: string; clientSecret: string }, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  return new ServiceProcess('resource server', 'examples/resource-server/server.js', await freePort(), {
+    LATCHKEY_URL: latchkeyUrl,
+    LATCHKEY_CLIENT_ID: credentials.clientId,
+    LATCHKEY_CLIENT_SECRET: credentials.clientSecret,
+    ...env,
+  });
+}
