@@ -6,6 +6,7 @@ import { freshDatabase, startApp, TestApp } from '../support/app';
 import { latchkeyProcess } from '../support/processes';
 import { Http, login, PASSWORD, refresh, register, Tokens } from '../support/http';
 import { SmtpSink, tokenOf } from '../support/smtp';
+import { dpopKey, dpopProof } from '../support/dpop';
 
 const ADMIN_EMAIL = 'admin@example.com';
 const ADMIN_PASSWORD = 'dashboard admin password';
@@ -50,7 +51,6 @@ describe('admin dashboard in Chromium', () => {
     await p.getByRole('button', { name: 'Sign in' }).click();
   }
 
-  /** The dashboard, signed in as the admin, on the Users page. */
   /**
    * A second latchkey whose access tokens live `ttl`, as its own process: two apps in one
    * process would share passport's strategy registry, and the suite's app would then verify
@@ -68,6 +68,7 @@ describe('admin dashboard in Chromium', () => {
     };
   }
 
+  /** The dashboard, signed in as the admin, on the Users page. */
   async function openSignedIn(): Promise<void> {
     await page.goto(`${app.url}/admin`);
     await signIn(page);
@@ -151,6 +152,21 @@ describe('admin dashboard in Chromium', () => {
     assert.ok(!/[{}"]/.test(await page.locator('main').innerText()), 'no raw JSON on the page');
     await page.locator('#user-events li.event').first().waitFor();
     await shot(page, '04-user.png');
+  });
+
+  it('marks a DPoP-bound device as key-bound, and only that one', async () => {
+    const user = await register(http);
+    const key = await dpopKey();
+    const bound = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceName: 'Bound laptop' }, { headers: { dpop: await dpopProof(key, 'POST', `${app.url}/auth/login`) } });
+    assert.equal(bound.body.token_type, 'DPoP', bound.text);
+    const plain = await login(http, user.email);
+    await openSignedIn();
+    await openUser(user);
+    await page.waitForFunction(() => document.querySelectorAll('#devices li.device').length === 2);
+    const badge = (sessionId: string) => page.locator(`li[data-session-id="${sessionId}"] .device-name .badge`);
+    assert.equal(await badge(bound.body.session_id).innerText(), 'Key-bound');
+    assert.match((await badge(bound.body.session_id).getAttribute('title')) ?? '', /DPoP/);
+    assert.equal(await badge(plain.session_id).count(), 0);
   });
 
   it('3–4. revokes one device in the UI: its tokens stop working, the other two still work', async () => {

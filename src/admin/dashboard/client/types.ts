@@ -30,6 +30,7 @@ export interface Session {
   revokedAt: string | null;
   revokedReason: string | null;
   current: boolean;
+  dpopBound: boolean;
 }
 
 export interface AuditEvent {
