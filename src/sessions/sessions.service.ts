@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { ReplayCache } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
 import { uuidv7 } from '../common/ids';
@@ -50,6 +51,10 @@ export interface Revoked {
 
 /** Rotation attempts before giving up on a chain that keeps moving under us. */
 const MAX_ROTATION_ATTEMPTS = 3;
+/** At most one `invalid_dpop_proof` audit row per session in this window (per instance). */
+const UNPROVEN_RECORD_INTERVAL_MS = 60_000;
+/** Sessions remembered for that: past it the oldest is forgotten, which costs one more row, never a lost one. */
+const UNPROVEN_RECORDED_CAPACITY = 10_000;
 
 /**
  * Device sessions and their refresh chains: open, rotate, revoke, list. Knows nothing of HTTP:
@@ -63,6 +68,12 @@ const MAX_ROTATION_ATTEMPTS = 3;
 @Injectable()
 export class SessionsService {
   private readonly codec: RefreshTokenCodec;
+  /**
+   * Sessions whose refresh without their key was recorded lately: one audit row per session a
+   * minute (per instance) is the news; a thief looping a copied token must not be able to flood
+   * the security log, whose rows outlive the attempt.
+   */
+  private readonly unprovenRecorded: ReplayCache;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -75,6 +86,7 @@ export class SessionsService {
     private readonly metrics: MetricsService,
   ) {
     this.codec = new RefreshTokenCodec(config.refreshKeys);
+    this.unprovenRecorded = new ReplayCache(UNPROVEN_RECORDED_CAPACITY, () => this.clock.now());
   }
 
   /**
@@ -134,9 +146,11 @@ export class SessionsService {
     if (!row || !this.codec.isAuthentic(parts, row.salt)) return { ok: false, reason: 'invalid' };
     // A copied refresh token of a bound session, used without its device's key, stops here:
     // it neither moves the chain nor, replayed, revokes it (that would hand a thief a way to
-    // sign the victim out); it is recorded for the security log.
+    // sign the victim out); it is recorded for the security log, once a minute per session.
     if (!keyIsProven(row.dpopJkt, provenJkt)) {
-      await this.audit.record({ type: 'invalid_dpop_proof', userId: row.userId, sessionId: row.id, client, details: { proof: provenJkt === null ? 'missing' : 'other_key' } });
+      if (this.unprovenRecorded.remember(row.id, now + UNPROVEN_RECORD_INTERVAL_MS)) {
+        await this.audit.record({ type: 'invalid_dpop_proof', userId: row.userId, sessionId: row.id, client, details: { proof: provenJkt === null ? 'missing' : 'other_key' } });
+      }
       return { ok: false, reason: 'unproven_key' };
     }
 

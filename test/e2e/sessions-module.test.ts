@@ -18,6 +18,7 @@ import { UsersModule } from '../../src/users/users.module';
 import { UsersService } from '../../src/users/users.service';
 import { freshDatabase, TestDatabase, testEnv, TEST_DB } from '../support/app';
 import { FakeClock } from '../support/clock';
+import { auditCount } from '../support/db';
 
 const CLIENT = { ip: '127.0.0.1', userAgent: 'module-test' };
 const SYSTEM = { actorId: null, client: null };
@@ -55,7 +56,7 @@ describe(`the sessions module, without HTTP [${TEST_DB}]`, () => {
     await db?.drop();
   });
 
-  const open = (deviceId: string) => database.transaction((tx) => sessions.open({ id: userId, role: 'user' }, { deviceId }, CLIENT, tx));
+  const open = (deviceId: string, dpopJkt: string | null = null) => database.transaction((tx) => sessions.open({ id: userId, role: 'user' }, { deviceId, dpopJkt }, CLIENT, tx));
 
   it('keeps the reuse grace window to the millisecond, on the injected clock', async () => {
     const first = await open('grace-device-1');
@@ -66,6 +67,24 @@ describe(`the sessions module, without HTTP [${TEST_DB}]`, () => {
     assert.ok(again.ok && again.session.refreshToken === second.session.refreshToken, 'at exactly the grace window: the same next link');
     clock.advance(1);
     assert.deepEqual(await sessions.refresh(first.refreshToken, CLIENT), { ok: false, reason: 'reuse' }, 'one millisecond later: a replay');
+  });
+
+  it('refuses a bound chain without its key, and records that once a minute per session however often it is tried', async () => {
+    const bound = await open('bound-device-1', 'the-device-key-thumbprint');
+    const unproven = () => auditCount({ database }, 'invalid_dpop_proof', { sessionId: bound.sessionId });
+    for (let i = 0; i < 5; i++) assert.deepEqual(await sessions.refresh(bound.refreshToken, CLIENT, i % 2 ? 'another-key' : null), { ok: false, reason: 'unproven_key' });
+    assert.equal(await unproven(), 1, 'five attempts within the minute: one row');
+    const other = await open('bound-device-2', 'the-device-key-thumbprint');
+    assert.deepEqual(await sessions.refresh(other.refreshToken, CLIENT), { ok: false, reason: 'unproven_key' });
+    assert.equal(await auditCount({ database }, 'invalid_dpop_proof', { sessionId: other.sessionId }), 1, 'another session has its own minute');
+    clock.advance(59_999);
+    await sessions.refresh(bound.refreshToken, CLIENT);
+    assert.equal(await unproven(), 1);
+    clock.advance(1);
+    await sessions.refresh(bound.refreshToken, CLIENT);
+    assert.equal(await unproven(), 2, 'a minute later: recorded again');
+    const next = await sessions.refresh(bound.refreshToken, CLIENT, 'the-device-key-thumbprint');
+    assert.ok(next.ok && next.rotated, 'with its key the chain moves on: nothing was consumed');
   });
 
   it('expires an idle chain on the injected clock', async () => {

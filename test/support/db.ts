@@ -5,7 +5,7 @@ export function column<T = unknown>(app: TestApp, sql: string, params: unknown[]
   return app.database.rows<T>(sql, params);
 }
 
-export async function auditCount(app: TestApp, type: string, filter: { sessionId?: string; userId?: string } = {}): Promise<number> {
+export async function auditCount(app: Pick<TestApp, 'database'>, type: string, filter: { sessionId?: string; userId?: string } = {}): Promise<number> {
   const where = ['type = ?'];
   const params: unknown[] = [type];
   if (filter.sessionId) (where.push('session_id = ?'), params.push(filter.sessionId));
