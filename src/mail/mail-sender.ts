@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { Cron, CronExpression } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
+import { Coalesced } from '../common/coalesced';
 import { inBatches } from '../common/batches';
 import { Db } from '../database/database.service';
 import { MetricsService } from '../metrics/metrics.service';
@@ -71,8 +72,7 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
   private readonly transport: MailTransport;
   private readonly domain: string;
   private timer?: NodeJS.Timeout;
-  private draining?: Promise<void>;
-  private again = false;
+  private readonly passes = new Coalesced(() => this.pass());
   private stopped = false;
 
   constructor(
@@ -101,31 +101,29 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.draining;
+    await this.passes.settled();
     this.transport.close();
   }
 
-  /** Sends what is due; one pass at a time, and a call during a pass makes it look once more. */
+  /** Sends what is due; one pass at a time, and a call during a pass gets one more after it. */
   drain(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.draining) {
-      this.again = true;
-      return this.draining;
+    return this.stopped ? Promise.resolve() : this.passes.run();
+  }
+
+  /** One pass over a batch of due messages; true when the batch was full (more may be due). */
+  private async pass(): Promise<boolean> {
+    if (this.stopped) return false;
+    try {
+      const ids = await this.repository.due(this.clock.now(), BATCH);
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, async () => {
+        while (next < ids.length && !this.stopped) await this.deliver(ids[next++]);
+      }));
+      return ids.length === BATCH;
+    } catch (error) {
+      this.logger.warn(`outbox pass failed (the next one retries): ${(error as Error).message}`);
+      return false;
     }
-    this.draining = (async () => {
-      do {
-        this.again = false;
-        const ids = await this.repository.due(this.clock.now(), BATCH);
-        let next = 0;
-        await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, async () => {
-          while (next < ids.length && !this.stopped) await this.deliver(ids[next++]);
-        }));
-        if (ids.length === BATCH) this.again = true;
-      } while (this.again && !this.stopped);
-    })()
-      .catch((error: Error) => this.logger.warn(`outbox pass failed (the next one retries): ${error.message}`))
-      .finally(() => (this.draining = undefined));
-    return this.draining;
   }
 
   private async deliver(id: string): Promise<void> {

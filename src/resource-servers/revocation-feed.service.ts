@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/c
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
+import { Coalesced } from '../common/coalesced';
 import { TokenSigner } from '../auth/token-signer';
 import { RevocationEvent, RevocationLog } from '../sessions/revocation-log';
 import { SigningKeysService } from '../auth/signing-keys.service';
@@ -115,8 +116,6 @@ export class RevocationFeed implements BeforeApplicationShutdown {
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     let position = after;
-    let pumping = false;
-    let again = false;
     let announced = false;
     let ended = false;
     const write = (text: string): Promise<void> => {
@@ -127,36 +126,26 @@ export class RevocationFeed implements BeforeApplicationShutdown {
         raw.once('close', resolve);
       });
     };
-    const pump = async (): Promise<void> => {
-      if (pumping) {
-        again = true;
-        return;
-      }
-      pumping = true;
+    // One batch a round, one round at a time; an advance of the log meanwhile gets one more.
+    const pump = new Coalesced(async () => {
+      if (ended) return false;
       try {
-        do {
-          again = false;
-          for (;;) {
-            const batch = await this.next(position, 500);
-            for (const event of batch.events) await write(`id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, server.clientId)}\n\n`);
-            const moved = batch.seq !== position;
-            position = batch.seq;
-            if (batch.events.length === 0 || batch.seq >= this.log.head) {
-              // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream is live).
-              if (moved || batch.events.length || !announced) await write(`id: ${this.encodeCursor(position!)}\n\n`);
-              announced = true;
-              break;
-            }
-          }
-        } while (again && !ended);
+        const batch = await this.next(position, 500);
+        for (const event of batch.events) await write(`id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, server.clientId)}\n\n`);
+        const moved = batch.seq !== position;
+        position = batch.seq;
+        if (batch.events.length > 0 && batch.seq < this.log.head) return true;
+        // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream is live).
+        if (moved || batch.events.length || !announced) await write(`id: ${this.encodeCursor(position!)}\n\n`);
+        announced = true;
+        return false;
       } catch (error) {
         this.logger.warn(`revocation stream failed: ${(error as Error).message}`);
         end();
-      } finally {
-        pumping = false;
+        return false;
       }
-    };
-    const stopListening = this.log.onAdvance(() => void pump());
+    });
+    const stopListening = this.log.onAdvance(() => void pump.run());
     const stopKeys = this.keys.onChange(() => void write(`event: jwks\ndata: ${this.keys.version}\n\n`));
     const heartbeat = setInterval(() => {
       void (async () => {
@@ -176,7 +165,7 @@ export class RevocationFeed implements BeforeApplicationShutdown {
     this.closing.signal.addEventListener('abort', end);
     request.raw.on('close', end);
     await write(`: latchkey session revocation feed\n\nevent: jwks\ndata: ${this.keys.version}\n\n`);
-    await pump();
+    await pump.run();
   }
 
   /** The CAEP session-revoked SET of one event for one receiver, signed once and kept. */

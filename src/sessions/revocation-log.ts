@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { SKEW_MS } from '../common/time';
+import { Coalesced } from '../common/coalesced';
 import { Db, DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
 import type { RevokeReason } from './session.entity';
@@ -53,10 +54,8 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
   private readonly waiters = new Set<() => void>();
   private loaded?: Promise<void>;
   private timer?: NodeJS.Timeout;
-  private sequencing?: Promise<void>;
-  private sequenceAgain = false;
-  private catchingUp?: Promise<void>;
-  private catchUpAgain = false;
+  private readonly sequencer = new Coalesced(() => this.sequence());
+  private readonly reader = new Coalesced(() => this.readAfterHead());
   private readonly windowMs: number;
 
   constructor(
@@ -145,23 +144,11 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
 
   /** After a revocation committed here: give it a position soon (coalesced), then tell everyone. */
   sequenceSoon(): void {
-    if (this.sequencing) {
-      this.sequenceAgain = true;
-      return;
-    }
-    this.sequencing = this.sequence()
-      .catch((error: Error) => this.logger.warn(`sequencing revocations failed (the next poll retries): ${error.message}`))
-      .finally(() => {
-        this.sequencing = undefined;
-        if (this.sequenceAgain) {
-          this.sequenceAgain = false;
-          this.sequenceSoon();
-        }
-      });
+    this.sequencer.run().catch((error: Error) => this.logger.warn(`sequencing revocations failed (the next poll retries): ${error.message}`));
   }
 
-  /** One sequencing transaction (see the class comment), then the new events join the tail. */
-  private async sequence(): Promise<void> {
+  /** One sequencing transaction (see the class comment), then the new events join the tail; true when the batch was full. */
+  private async sequence(): Promise<boolean> {
     const batch = await this.database.transaction(async (db) => {
       const [counter] = await db.query(`SELECT last_seq FROM revocation_sequence WHERE id = 1${this.database.forUpdate}`);
       // A plain read (no FOR UPDATE): it must not wait for revoking transactions still open, whose
@@ -179,13 +166,13 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
       await this.database.exec('UPDATE revocation_sequence SET last_seq = ? WHERE id = 1', [seq], db);
       return { last: seq, events };
     });
-    if (batch.events.length === 0) return;
+    if (batch.events.length === 0) return false;
     // Positions before ours that another instance sequenced and this one has not read yet come
     // first: read them (and ours) from the database; otherwise ours continue the tail directly.
     if (batch.events[0].seq - 1 > this.head) await this.catchUp();
     else this.advance(batch.events);
     this.redis.publish(REVOCATIONS_CHANNEL, JSON.stringify({ head: batch.last, ids: batch.events.map((e) => e.sessionId), at: Date.now() }));
-    if (batch.events.length === SEQUENCE_BATCH) this.sequenceAgain = true;
+    return batch.events.length === SEQUENCE_BATCH;
   }
 
   /** Another instance sequenced revocations: its registry entries at once, the events from the database. */
@@ -227,21 +214,15 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
    * waits for the next poll.
    */
   private catchUp(): Promise<void> {
-    if (this.catchingUp) {
-      this.catchUpAgain = true;
-      return this.catchingUp;
+    return this.reader.run();
+  }
+
+  private async readAfterHead(): Promise<void> {
+    for (;;) {
+      const events = await this.select(`seq > ? ORDER BY seq LIMIT ${READ_BATCH}`, [this.head], true);
+      if (events.length) this.advance(events);
+      if (events.length < READ_BATCH) return;
     }
-    this.catchingUp = (async () => {
-      do {
-        this.catchUpAgain = false;
-        for (;;) {
-          const events = await this.select(`seq > ? ORDER BY seq LIMIT ${READ_BATCH}`, [this.head], true);
-          if (events.length) this.advance(events);
-          if (events.length < READ_BATCH) break;
-        }
-      } while (this.catchUpAgain);
-    })().finally(() => (this.catchingUp = undefined));
-    return this.catchingUp;
   }
 
   /** Appends contiguous events to the tail, trims it, moves the head and tells listeners and waiters. */
