@@ -1,13 +1,12 @@
 import { createParamDecorator, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type Redis from 'ioredis';
-import { checkDpopProof, DPOP_ALGORITHMS, InvalidDpopProofError, ReplayCache, VerifierError, type CheckedProof } from '@latchkey/verifier';
+import { checkDpopProof, parseAuthorization, DPOP_ALGORITHMS, InvalidDpopProofError, ReplayCache, VerifierError, type CheckedProof } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { Clock } from '../common/clock';
 import { SKEW_MS } from '../common/time';
 import { RedisService } from '../redis/redis.service';
-import { presentedToken } from './jwt-header';
 
 /** The parts of a request a DPoP proof speaks about (RFC 9449 §4.3). */
 export interface ProofRequest {
@@ -93,7 +92,7 @@ export class DpopService {
    * stole it could use it); an unbound one only as Bearer.
    */
   async checkPresentation(request: FastifyRequest, dpopJkt: string | null): Promise<void> {
-    const presented = presentedToken(request.headers.authorization);
+    const presented = parseAuthorization(request.headers.authorization);
     if (!presented) throw ApiError.invalidToken(false);
     if (dpopJkt === null) {
       if (presented.scheme === 'DPoP') throw ApiError.invalidToken(true, 'This access token is not DPoP-bound: send it as a Bearer token.', 'DPoP');

@@ -1,7 +1,7 @@
-/** Tokens longer than this are refused before any parsing or crypto (RFC 9068 tokens are ~700 bytes here). */
-export const MAX_ACCESS_TOKEN_LENGTH = 4096;
+import { MAX_TOKEN_LENGTH, parseAuthorization } from '@latchkey/verifier';
 
-export interface JwtHeader {
+/** The header members latchkey reads; tokens over MAX_TOKEN_LENGTH are refused before any parsing (RFC 9068 tokens are ~700 bytes here). */
+interface JwtHeader {
   alg?: unknown;
   kid?: unknown;
   typ?: unknown;
@@ -9,7 +9,7 @@ export interface JwtHeader {
 
 /** Decodes only the protected header, cheaply and defensively; null when it is not a JWT. */
 export function readJwtHeader(token: string): JwtHeader | null {
-  if (token.length > MAX_ACCESS_TOKEN_LENGTH) return null;
+  if (token.length > MAX_TOKEN_LENGTH) return null;
   const dot = token.indexOf('.');
   if (dot <= 0 || dot > 512) return null;
   try {
@@ -25,15 +25,7 @@ export function isAccessTokenType(typ: unknown): boolean {
   return typeof typ === 'string' && /^(application\/)?at\+jwt$/i.test(typ);
 }
 
-/** `Authorization: Bearer <token>` or `DPoP <token>` (RFC 9449 §7.1); null when absent or neither. */
-export function presentedToken(header: unknown): { scheme: 'Bearer' | 'DPoP'; token: string } | null {
-  if (typeof header !== 'string' || header.length > MAX_ACCESS_TOKEN_LENGTH + 16) return null;
-  const match = /^(Bearer|DPoP) +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header);
-  if (!match) return null;
-  return { scheme: match[1].toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer', token: match[2] };
-}
-
-/** The access token of `Authorization`, whichever of the two schemes carries it. */
-export function accessTokenOf(header: unknown): string | null {
-  return presentedToken(header)?.token ?? null;
+/** The access token of `Authorization`, under either scheme (`Bearer`, or `DPoP` of RFC 9449 §7.1): the verifier's parser, so latchkey and resource servers read the header alike. */
+export function accessTokenOf(header: string | string[] | undefined): string | null {
+  return parseAuthorization(header)?.token ?? null;
 }
