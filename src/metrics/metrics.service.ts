@@ -3,8 +3,6 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { APP_CONFIG, AppConfig } from '../config/config';
 
-/** Outcomes of a refresh, as the refresh rule names them (bounded label values). */
-export type RefreshOutcomeLabel = 'rotated' | 'grace' | 'reuse' | 'invalid' | 'expired' | 'revoked';
 export type LoginOutcomeLabel = 'success' | 'invalid_credentials' | 'account_disabled' | 'email_unverified' | 'rate_limited' | 'unavailable' | 'error';
 
 /**

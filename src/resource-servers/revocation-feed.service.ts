@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { SESSION_REVOKED } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { Coalesced } from '../common/coalesced';
@@ -9,7 +10,6 @@ import { RevocationEvent, RevocationLog } from '../sessions/revocation-log';
 import { SigningKeysService } from '../auth/signing-keys.service';
 import { ResourceServerInfo, ResourceServersService } from './resource-servers.service';
 
-export const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 /** Comment lines keep idle streams (and the proxies in between) alive; the contract promises one at least every 15 s. */
 export const HEARTBEAT_MS = 10_000;
 /** Signed SETs kept for other receivers of the same resource server. */

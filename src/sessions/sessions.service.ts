@@ -10,7 +10,7 @@ import { Db, DatabaseService } from '../database/database.service';
 import { AuditService } from '../audit/audit.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { decideRefresh, keyIsProven, RefreshDecision } from './refresh-decision';
-import { RefreshTokenCodec, parseRefreshToken } from './refresh-token';
+import { RefreshTokenCodec, RefreshTokenParts, parseRefreshToken } from './refresh-token';
 import { RevocationLog } from './revocation-log';
 import { RevocationRegistry } from './revocation-registry';
 import { RefreshRow, SessionScope, SessionsRepository } from './sessions.repository';
@@ -140,10 +140,9 @@ export class SessionsService {
     const now = this.clock.now();
     const parts = parseRefreshToken(token);
     if (!parts) return { ok: false, reason: 'invalid' };
-    // A session opened a moment ago on another database node may not be visible here yet.
-    let row = (await this.repository.findForRefresh(parts.sessionId)) ?? (await this.repository.findForRefresh(parts.sessionId, true));
     // A forged or never-issued token stops here and changes nothing.
-    if (!row || !this.codec.isAuthentic(parts, row.salt)) return { ok: false, reason: 'invalid' };
+    let row = await this.authenticChain(parts);
+    if (!row) return { ok: false, reason: 'invalid' };
     // A copied refresh token of a bound session, used without its device's key, stops here:
     // it neither moves the chain nor, replayed, revokes it (that would hand a thief a way to
     // sign the victim out); it is recorded for the security log, once a minute per session.
@@ -186,17 +185,27 @@ export class SessionsService {
     return { ok: false, reason: 'invalid' };
   }
 
-  /** What a refresh token is (authentic? which state of its chain?), changing nothing. */
+  /** What a refresh token is (authentic? which state of its chain?), changing nothing; read as a refresh reads it. */
   async inspect(token: string): Promise<TokenInspection> {
     const parts = parseRefreshToken(token);
-    if (!parts) return { authentic: false };
-    const row = await this.repository.findForRefresh(parts.sessionId);
-    if (!row || !this.codec.isAuthentic(parts, row.salt)) return { authentic: false };
-    return {
-      authentic: true,
-      state: decideRefresh(row, parts.generation, this.clock.now(), this.config.refreshReuseGrace * 1000),
-      session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt },
-    };
+    const row = parts && (await this.authenticChain(parts));
+    if (!parts || !row) return { authentic: false };
+    const decide = (r: RefreshRow) => decideRefresh(r, parts.generation, this.clock.now(), this.config.refreshReuseGrace * 1000);
+    let state = decide(row);
+    // As in a refresh: only a stale read shows a chain behind a link we signed; confirm causally.
+    const confirmed = state === 'ahead' ? await this.repository.findForRefresh(row.id, true) : row;
+    if (confirmed !== row) state = confirmed ? decide(confirmed) : 'revoked';
+    return { authentic: true, state, session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt } };
+  }
+
+  /**
+   * The chain a link belongs to, or null when the link is not authentic (constant-time MAC). A
+   * session opened a moment ago on another database node may not be visible here yet, so a miss
+   * is read once more, causally.
+   */
+  private async authenticChain(parts: RefreshTokenParts): Promise<RefreshRow | null> {
+    const row = (await this.repository.findForRefresh(parts.sessionId)) ?? (await this.repository.findForRefresh(parts.sessionId, true));
+    return row && this.codec.isAuthentic(parts, row.salt) ? row : null;
   }
 
   private issued(row: RefreshRow, generation: number, now: number): IssuedSession {
@@ -256,9 +265,8 @@ export class SessionsService {
    */
   async revokeReported(userId: string, sessionId: string, actor: Actor, db: Db): Promise<Revoked[]> {
     const deviceId = await this.repository.deviceOf(userId, sessionId, db);
-    const reported = await this.revoke({ userId, sessionId }, 'reported_by_user', actor, db);
-    const sameDevice = deviceId === null ? [] : await this.revoke({ userId, deviceId }, 'reported_by_user', actor, db);
-    return [...reported, ...sameDevice];
+    // The device's scope holds the reported session and any newer one the stranger opened on it.
+    return this.revoke(deviceId === null ? { userId, sessionId } : { userId, deviceId }, 'reported_by_user', actor, db);
   }
 
   /**

@@ -34,10 +34,6 @@ export function whenSignedOut(callback: (reason: string) => void): void {
   });
 }
 
-export function signedIn(): boolean {
-  return latchkey.signedIn;
-}
-
 export function isAdmin(): boolean {
   return latchkey.session?.role === 'admin';
 }
