@@ -6,7 +6,7 @@ import { DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
 import { generateSigningKey, publicJwk, SigningAlg, SIGNING_ALGS, thumbprint } from '../common/jws';
 import * as sealed from '../common/sealed';
-import { SKEW_MS } from '../common/time';
+import { liveTokenHorizonMs } from '../common/time';
 import { SigningKey } from './signing-key.entity';
 
 /** Every instance reloads its keys at least this often (and as soon as the table changes, see watch()). */
@@ -18,7 +18,6 @@ export const JWKS_MAX_AGE_S = 300;
  * (max-age) and every instance's key list (reload) can have picked it up.
  */
 export const ACTIVATION_DELAY_MS = JWKS_MAX_AGE_S * 1000 + RELOAD_MS;
-const UNKNOWN_KID_RELOAD_MS = 5_000;
 /** Prefixed with REDIS_KEY_PREFIX: "the signing keys changed", so other instances reload at once. */
 const KEYS_CHANNEL = 'signing-keys';
 
@@ -54,7 +53,6 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   private reloadTimer?: NodeJS.Timeout;
   private watchTimer?: NodeJS.Timeout;
   private tableState = '';
-  private lastUnknownReload = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -105,16 +103,14 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     return outgoing ?? newest ?? this.byKid.values().next().value!;
   }
 
-  /** The key for a `kid`, or undefined (unknown, retired long ago, or revoked). An unknown kid triggers at most one reload per 5 s. */
+  /**
+   * The key for a `kid`, or undefined (unknown, retired long ago, or revoked). A lookup only: the
+   * kid comes from the caller, so it must not be able to start I/O. A key made elsewhere arrives
+   * over Redis at once, or with the next watch (REVOCATION_POLL_MS).
+   */
   verificationKey(kid: string): VerificationKey | undefined {
     const key = this.byKid.get(kid);
-    if (key) return { alg: key.alg, key: key.publicKey };
-    const now = Date.now();
-    if (now - this.lastUnknownReload > UNKNOWN_KID_RELOAD_MS) {
-      this.lastUnknownReload = now;
-      void this.reload().catch(() => undefined);
-    }
-    return undefined;
+    return key && { alg: key.alg, key: key.publicKey };
   }
 
   /** The JWKS document, precomputed. */
@@ -203,7 +199,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async reload(): Promise<void> {
-    const horizon = Date.now() - (this.config.accessTokenTtl * 1000 + SKEW_MS);
+    const horizon = Date.now() - liveTokenHorizonMs(this.config);
     const tableState = await this.readTableState();
     const rows = await this.database.manager
       .getRepository(SigningKey)

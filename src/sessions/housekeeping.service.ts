@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { AuditService } from '../audit/audit.service';
-import { SKEW_MS } from '../common/time';
+import { liveTokenHorizonMs } from '../common/time';
 import { inBatches } from '../common/batches';
 import { RevocationLog } from './revocation-log';
 import { SessionsRepository } from './sessions.repository';
@@ -42,7 +42,7 @@ export class HousekeepingService {
 
   async run(now = Date.now()): Promise<{ sessions: number; events: number; revocations: number }> {
     // A revocation stops mattering once every access token of its session has expired.
-    const tokensExpired = now - (this.config.accessTokenTtl * 1000 + SKEW_MS);
+    const tokensExpired = now - liveTokenHorizonMs(this.config);
     return {
       sessions: await inBatches((n) => this.sessions.deleteStale(tokensExpired - this.config.sessionRetention * 1000, n)),
       events: await inBatches((n) => this.audit.deleteOlderThan(now - this.config.auditRetention * 1000, n)),

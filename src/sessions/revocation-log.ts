@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { SKEW_MS } from '../common/time';
+import { liveTokenHorizonMs } from '../common/time';
 import { Coalesced } from '../common/coalesced';
 import { Db, DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
@@ -63,7 +63,7 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
     private readonly database: DatabaseService,
     private readonly redis: RedisService,
   ) {
-    this.windowMs = config.accessTokenTtl * 1000 + SKEW_MS;
+    this.windowMs = liveTokenHorizonMs(config);
   }
 
   onModuleInit(): Promise<void> {

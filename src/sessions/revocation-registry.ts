@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { SKEW_MS } from '../common/time';
+import { liveTokenHorizonMs } from '../common/time';
 import { RedisService } from '../redis/redis.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { REVOCATIONS_CHANNEL, RevocationLog } from './revocation-log';
@@ -29,7 +29,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
     private readonly redis: RedisService,
     private readonly metrics: MetricsService,
   ) {
-    this.ttlMs = config.accessTokenTtl * 1000 + SKEW_MS;
+    this.ttlMs = liveTokenHorizonMs(config);
   }
 
   async onModuleInit(): Promise<void> {

@@ -112,7 +112,7 @@ export class SessionsService {
       createdAt: now,
       lastUsedAt: now,
       expiresAt: now + this.config.refreshTokenTtl * 1000,
-      idleExpiresAt: now + Math.min(this.config.refreshIdleTtl, this.config.refreshTokenTtl) * 1000,
+      idleExpiresAt: this.idleExpiry(now, now + this.config.refreshTokenTtl * 1000),
       generation: 0,
       rotatedAt: null,
       salt: randomBytes(16).toString('base64url'),
@@ -170,8 +170,7 @@ export class SessionsService {
           if (confirmed) return { ok: false, reason: 'invalid' };
           break;
         case 'rotate': {
-          const idleExpiresAt = Math.min(now + this.config.refreshIdleTtl * 1000, row.expiresAt);
-          if (await this.repository.rotate(row.id, parts.generation, now, idleExpiresAt)) return { ok: true, session: this.issued(row, parts.generation + 1, now), rotated: true };
+          if (await this.repository.rotate(row.id, parts.generation, now, this.idleExpiry(now, row.expiresAt))) return { ok: true, session: this.issued(row, parts.generation + 1, now), rotated: true };
           // Lost the race to a concurrent refresh with the same token: re-read and let the
           // rules decide, exactly as if this request had arrived a moment later.
           break;
@@ -206,6 +205,11 @@ export class SessionsService {
   private async authenticChain(parts: RefreshTokenParts): Promise<RefreshRow | null> {
     const row = (await this.repository.findForRefresh(parts.sessionId)) ?? (await this.repository.findForRefresh(parts.sessionId, true));
     return row && this.codec.isAuthentic(parts, row.salt) ? row : null;
+  }
+
+  /** A chain unused for REFRESH_IDLE_TTL ends, and never later than its absolute expiry. */
+  private idleExpiry(now: number, expiresAt: number): number {
+    return Math.min(now + this.config.refreshIdleTtl * 1000, expiresAt);
   }
 
   private issued(row: RefreshRow, generation: number, now: number): IssuedSession {
