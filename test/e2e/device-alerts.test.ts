@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { startApp, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
 import { dpopKey, dpopProof, DpopKey } from '../support/dpop';
@@ -12,12 +13,13 @@ const RESET = /Reset your/;
 const NEW_PASSWORD = 'a brand new passphrase';
 
 /**
- * Issue 19, finding 3: an intruder who has the password reads the victim's device ids from
+ * Issue 19. Finding 3: an intruder who has the password reads the victim's device ids from
  * /me/sessions and signs in under one of them. "This wasn't me" must end every session the
  * intruder opened, keep the password from signing in until it is replaced, and a sign-in that
- * takes over a live device session must alert like a new device.
+ * takes over a live device session must alert like a new device. Finding 8: what reaches an
+ * alert from the client (its device name, its user agent) stays one plain line.
  */
-describe(`"this wasn't me" ends the intruder [${TEST_DB}]`, () => {
+describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
   let smtp: SmtpSink;
@@ -133,5 +135,41 @@ describe(`"this wasn't me" ends the intruder [${TEST_DB}]`, () => {
     await login(http, victim.email, PASSWORD, { deviceId: 'quiet-cookie-001' });
     await settled(victim.id);
     assert.equal(alerts(victim.email).length, 5);
+  });
+
+  it('a device name with a line separator or a bidi control is refused at login (400 validation_failed) and opens nothing', async () => {
+    const victim = await register(http);
+    const before = async () => Number((await column<{ n: number }>(app, 'SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?', [victim.id]))[0].n);
+    for (const c of ['\u2028', '\u2029', '\u0085', '\r\n', '\u202e', '\u202a', '\u2066', '\u2069', '\u200e', '\u200f', '\u061c']) {
+      const r = await http.post('/auth/login', { email: victim.email, password: PASSWORD, deviceName: `Laptop${c}Time: never` });
+      assert.equal(r.status, 400, JSON.stringify(c));
+      assert.equal(r.body.error, 'validation_failed');
+      assert.equal(r.body.details[0].field, 'deviceName');
+    }
+    assert.equal(await before(), 0);
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD, deviceName: 'هاتف علي' })).status, 200, 'a name in a right-to-left script is fine');
+  });
+
+  it("a user agent's control characters reach the alert neutralised, on the device's one line", async () => {
+    const victim = await register(http);
+    await login(http, victim.email, PASSWORD, { deviceId: 'agent-first-0001' });
+    // A C1 control in the header, as a hostile client sends it: NEL (U+0085) is a line break to some readers.
+    const agent = 'Mozilla/5.0 (Linux; Android 14; Pixel\u0085IP address: 10.9.9.9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36';
+    const body = JSON.stringify({ email: victim.email, password: PASSWORD, deviceId: 'agent-forged-001' });
+    const status = await new Promise<number>((resolve, reject) => {
+      const url = new URL('/auth/login', app.url);
+      const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': agent } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(status, 200);
+    const alert = await smtp.next(victim.email, NEW_DEVICE);
+    assert.ok(!/[\u0085\u2028\u2029]/.test(alert.text + alert.html), 'no line-breaking character from the agent');
+    // (Node writes the header as UTF-8, which the server reads as latin-1: C2 85 arrives as "Â" and NEL.)
+    assert.ok(alert.text.split('\n').some((line) => /^Device: Chrome on Pixel\u00c2?\uFFFDIP address: 10\.9\.9\.9$/.test(line)), alert.text);
+    assert.equal(alert.text.split('\n').filter((l) => l.startsWith('IP address: ')).length, 1, 'one IP address line, the real one');
   });
 });
