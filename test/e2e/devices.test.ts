@@ -310,16 +310,16 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     assert.equal(others.status, 401, 'other devices need an access token');
   });
 
-  it('RFC 7009 revoke takes the refresh cookie with the CSRF header, and always clears the cookie', async () => {
+  it('RFC 7009 revoke takes the refresh cookie with the CSRF header, and then always clears the cookie', async () => {
     const http = new Http(app.url);
     const user = await register(http);
     const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
     const cookie = http.cookies.get('latchkey_refresh')!;
     const noHeader = await http.post('/auth/revoke', {}, { form: true });
     assert.equal(noHeader.status, 403);
-    assert.match(noHeader.headers.getSetCookie().join('\n'), /latchkey_refresh=;/, 'even a refused answer clears the cookie');
+    assert.deepEqual(noHeader.headers.getSetCookie(), [], 'a refused answer leaves the cookie alone (no logout CSRF)');
     assert.ok(await works(http, r.body), 'and revokes nothing');
-    http.cookies.set('latchkey_refresh', cookie);
+    assert.equal(http.cookies.get('latchkey_refresh'), cookie);
     const revoked = await http.post('/auth/revoke', {}, { form: true, headers: { 'x-latchkey-csrf': '1' } });
     assert.equal(revoked.status, 200);
     assert.match(revoked.headers.getSetCookie().join('\n'), /latchkey_refresh=;/);
@@ -327,6 +327,37 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     const neither = await new Http(app.url).post('/auth/revoke', {}, { form: true });
     assert.equal(neither.status, 400);
     assert.equal(neither.body.error, 'invalid_request');
+  });
+
+  it('a request another site could make to a sign-out route is refused and never clears the cookie (no logout CSRF)', async () => {
+    const http = new Http(app.url);
+    const user = await register(http);
+    const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
+    const cookie = http.cookies.get('latchkey_refresh')!;
+    // What a page on another origin can make a browser send with its cookie: a form post (any of
+    // the three form encodings) or a fetch with a CORS-safelisted content type, and no custom header.
+    const crossSite: Array<[string, () => Promise<Reply>, number]> = [
+      ['logout, no body', () => http.post('/auth/logout'), 403],
+      ['logout, form', () => http.post('/auth/logout', { scope: 'global' }, { form: true }), 415],
+      ['logout, text/plain', () => http.post('/auth/logout', undefined, { raw: 'scope=global', contentType: 'text/plain' }), 415],
+      ['logout, multipart', () => http.post('/auth/logout', undefined, { raw: '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--b--\r\n', contentType: 'multipart/form-data; boundary=b' }), 415],
+      ['revoke, empty form', () => http.post('/auth/revoke', {}, { form: true }), 403],
+      ['revoke, text/plain', () => http.post('/auth/revoke', undefined, { raw: 'token=x', contentType: 'text/plain' }), 415],
+      ['revoke, a form with some token', () => http.post('/auth/revoke', { token: 'not-a-token' }, { form: true }), 200],
+    ];
+    for (const [label, send, status] of crossSite) {
+      const answer = await send();
+      assert.equal(answer.status, status, `${label}: ${answer.text}`);
+      assert.deepEqual(answer.headers.getSetCookie(), [], `${label}: no Set-Cookie clears the cookie`);
+      assert.equal(http.cookies.get('latchkey_refresh'), cookie);
+    }
+    assert.ok(await works(http, r.body), 'the session is intact');
+    const next = await http.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
+    assert.equal(next.status, 200, `the cookie's session still refreshes: ${next.text}`);
+    // A request no other site can make still clears it, even when refused: here with the header but a bad content type.
+    const own = await http.post('/auth/logout', { scope: 'local' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
+    assert.equal(own.status, 415);
+    assert.match(own.headers.getSetCookie().join('\n'), /latchkey_refresh=;.*(Max-Age=0|Expires=Thu, 01 Jan 1970)/i);
   });
 
   it('names the cookie __Secure-… when it is Secure', async () => {
