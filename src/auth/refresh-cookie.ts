@@ -70,6 +70,11 @@ export class RefreshCookie {
     return token;
   }
 
+  /** The cookie's refresh token when the request also carries `X-Latchkey-CSRF: 1`; otherwise undefined. */
+  fromBrowserWithCsrfHeader(request: FastifyRequest): string | undefined {
+    return hasCsrfHeader(request) ? this.read(request) : undefined;
+  }
+
   /** Shapes a token response for the client: in cookie mode the token moves to the cookie. */
   respond(reply: FastifyReply, tokens: TokenResponse, cookieMode: boolean): TokenResponse {
     if (!cookieMode) return tokens;

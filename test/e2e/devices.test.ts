@@ -4,6 +4,8 @@ import { startApp, TestApp, TEST_DB } from '../support/app';
 import { Http, PASSWORD, Reply, Tokens, login, refresh, register, uniqueEmail, sleep, works } from '../support/http';
 import { column } from '../support/db';
 import { HousekeepingService } from '../../src/sessions/housekeeping.service';
+import { Clock } from '../../src/common/clock';
+import { ShiftedClock } from '../support/clock';
 
 
 
@@ -224,8 +226,9 @@ describe(`your devices [${TEST_DB}]`, () => {
 
 describe(`browser cookie mode [${TEST_DB}]`, () => {
   let app: TestApp;
+  const clock = new ShiftedClock();
   before(async () => {
-    app = await startApp({ REFRESH_REUSE_GRACE: '1s' });
+    app = await startApp({ REFRESH_REUSE_GRACE: '1s' }, undefined, [{ provide: Clock, useValue: clock }]);
   });
   after(async () => app.close());
 
@@ -308,6 +311,61 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     http.cookies.set('latchkey_refresh', cookie);
     const others = await http.post('/auth/logout?scope=global', undefined, { headers: { 'x-latchkey-csrf': '1' } });
     assert.equal(others.status, 401, 'other devices need an access token');
+  });
+
+  it('an expired, revoked or forged access token beside the cookie and the CSRF header: logout ends the cookie\'s session, and nothing more', async () => {
+    const csrf = { 'x-latchkey-csrf': '1' };
+    const cleared = /latchkey_refresh=;.*(Max-Age=0|Expires=Thu, 01 Jan 1970)/i;
+    const user = await register(new Http(app.url));
+    const other = await login(new Http(app.url), user.email); // another device, signed in with a live token
+    const browser = async (): Promise<{ http: Http; cookie: string; tokens: Tokens }> => {
+      const http = new Http(app.url);
+      const tokens = (await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true })).body;
+      return { http, cookie: http.cookies.get('latchkey_refresh')!, tokens };
+    };
+    const sessionOver = async (cookie: string) => (await refresh(new Http(app.url), cookie)).body.error === 'invalid_grant';
+
+    // Expired: signed in one access-token lifetime and a minute ago (the Clock, not a sleep).
+    clock.offsetMs = -(app.config.accessTokenTtl + 60) * 1000;
+    const laptop = await browser().finally(() => (clock.offsetMs = 0));
+    const expired = await laptop.http.get('/me', { token: laptop.tokens.access_token });
+    assert.equal(expired.status, 401, 'the access token has expired');
+    const everywhere = await laptop.http.post('/auth/logout?scope=global', undefined, { token: laptop.tokens.access_token, headers: csrf });
+    assert.equal(everywhere.status, 401, 'the expired token adds nothing to the cookie: not other devices');
+    assert.ok(await works(laptop.http, other));
+    laptop.http.cookies.set('latchkey_refresh', laptop.cookie);
+    const out = await laptop.http.post('/auth/logout', undefined, { token: laptop.tokens.access_token, headers: csrf });
+    assert.equal(out.status, 204, out.text);
+    assert.match(out.headers.getSetCookie().join('\n'), cleared, 'the cookie is cleared');
+    assert.ok(await sessionOver(laptop.cookie), "the cookie's session is over");
+    assert.ok(await works(laptop.http, other), 'and only that one');
+
+    // Forged: another device's token with its signature changed names that device's session; only the cookie's ends.
+    const [header, payload, signature] = other.access_token.split('.');
+    const forged = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    const tablet = await browser();
+    for (const scope of ['others', 'global']) assert.equal((await tablet.http.post(`/auth/logout?scope=${scope}`, undefined, { token: forged, headers: csrf })).status, 401, scope);
+    tablet.http.cookies.set('latchkey_refresh', tablet.cookie);
+    assert.equal((await tablet.http.post('/auth/logout', undefined, { token: forged, headers: csrf })).status, 204);
+    assert.ok(await sessionOver(tablet.cookie));
+    assert.ok(await works(tablet.http, other), 'the session the forged token names is untouched');
+
+    // Revoked: a token of a session already signed out, beside a live cookie.
+    const phone = await browser();
+    const gone = await login(new Http(app.url), user.email);
+    assert.equal((await new Http(app.url).post('/auth/logout', undefined, { token: gone.access_token })).status, 204);
+    assert.equal((await phone.http.post('/auth/logout?scope=global', undefined, { token: gone.access_token, headers: csrf })).status, 401);
+    assert.ok(await works(phone.http, other));
+    phone.http.cookies.set('latchkey_refresh', phone.cookie);
+    assert.equal((await phone.http.post('/auth/logout', undefined, { token: gone.access_token, headers: csrf })).status, 204);
+    assert.ok(await sessionOver(phone.cookie));
+    assert.ok(await works(phone.http, other));
+
+    // Without the CSRF header the failed token is all there is: refused, and the cookie's session lives on.
+    const desktop = await browser();
+    const noHeader = await desktop.http.post('/auth/logout', undefined, { token: forged });
+    assert.equal(noHeader.status, 401);
+    assert.ok(await works(desktop.http, desktop.tokens));
   });
 
   it('RFC 7009 revoke takes the refresh cookie with the CSRF header, and then always clears the cookie', async () => {
