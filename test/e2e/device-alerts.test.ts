@@ -75,6 +75,12 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
       assert.equal(Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM session_revocations WHERE session_id = ? AND reason = 'reported_by_user'", [s.session_id]))[0].n), 1);
     }
     assert.equal(await auditCount(app, 'session_reported', { userId: victim.id }), 1);
+
+    // The reset owed can also be paid from a session the victim had before: a password change.
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 403);
+    const changed = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { token: laptop.access_token });
+    assert.equal(changed.status, 200, changed.text);
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 200);
   });
 
   it('after a report the password no longer signs in (403 forbidden, naming the reset) until the mailed reset replaces it', async () => {
