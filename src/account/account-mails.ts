@@ -87,7 +87,7 @@ export class AccountMails implements OnModuleInit {
     );
     if ('drop' in link) return link;
     const device = deviceLabel((c.data.deviceName as string | null) ?? null, (c.data.userAgent as string | null) ?? null);
-    return newDeviceMail(this.brand, user.email, this.links.tokenFor(link), { device, ip: (c.data.ip as string | null) ?? null, at });
+    return newDeviceMail(this.brand, user.email, this.links.tokenFor(link), { device, ip: (c.data.ip as string | null) ?? null, at, takeover: c.data.takeover === true });
   }
 
   /**

@@ -36,12 +36,15 @@ export class AccountService {
   ) {}
 
   /**
-   * The same work for every address, known or not: one row in the outbox. Whether the address
-   * belongs to an account, and whether that account may get another mail this hour, is decided
-   * when the mail is prepared, after the answer has gone (AccountMails).
+   * The same work for every address, known or not: one row in the outbox, and nothing set off.
+   * Whether the address belongs to an account, and whether that account may get another mail
+   * this hour, is decided when the mail is prepared (AccountMails), which costs more for an
+   * account (a link, an audit row, the SMTP send). So the mail is detached: prepared on the
+   * sender's own schedule, not at once, where that work would slow this answer or the next.
    */
   async forgotPassword(email: string, client: ClientContext): Promise<void> {
-    await this.database.transaction((db) => this.mail.enqueue({ kind: 'password_reset', userId: null, data: { email: normalizeEmail(email), origin: 'forgot', ip: client.ip, userAgent: client.userAgent } }, db));
+    const intent = { kind: 'password_reset' as const, userId: null, data: { email: normalizeEmail(email), origin: 'forgot', ip: client.ip, userAgent: client.userAgent }, detached: true };
+    await this.database.transaction((db) => this.mail.enqueue(intent, db));
   }
 
   /** An admin sends the user a reset mail; the token never passes through the admin's hands. */
@@ -113,17 +116,21 @@ export class AccountService {
   }
 
   /**
-   * "This wasn't me" from a new-device alert: that session and its device's later sessions are
-   * revoked (reported_by_user), the report is recorded, and a reset mail goes out, all in one
-   * transaction.
+   * "This wasn't me" from a new-device alert, in one transaction: the reported sign-in and every
+   * session opened since are revoked (reported_by_user), the password stops signing in until it
+   * is replaced (whoever signed in knows it), the report is recorded, and a reset mail goes out.
    */
   async reportSession(token: string, client: ClientContext): Promise<void> {
     await this.database.transaction(async (db) => {
       const link = await this.links.redeem(token, 'session_report', db);
       if (!link || !link.sessionId) throw ApiError.invalidLink();
       const actor = { actorId: link.userId, client };
-      await this.sessions.revokeReported(link.userId, link.sessionId, actor, db);
-      await this.audit.record({ type: 'session_reported', userId: link.userId, sessionId: link.sessionId, ...actor }, db);
+      // The user's row lock first, as a login takes it: a login racing the report either commits
+      // before it (and its session is revoked here) or sees the reset it must make.
+      await this.users.lock(link.userId, db);
+      const revoked = await this.sessions.revokeReported(link.userId, link.sessionId, actor, db);
+      await this.users.requirePasswordReset(link.userId, this.clock.now(), db);
+      await this.audit.record({ type: 'session_reported', userId: link.userId, sessionId: link.sessionId, ...actor, details: { revokedSessions: revoked.length } }, db);
       await this.mail.enqueue({ kind: 'password_reset', userId: link.userId, data: { origin: 'report', ip: client.ip, userAgent: client.userAgent } }, db);
     });
   }

@@ -1,4 +1,5 @@
 import type { PreparedMail } from '../mail/mail-sender';
+import { oneLine } from '../common/user-agent';
 
 /** What every template knows: whose product this is and where its pages live. */
 export interface Brand {
@@ -62,20 +63,26 @@ export interface NewDevice {
   device: string;
   ip: string | null;
   at: number;
+  /** A sign-in under the id of a device that was signed in, replacing its session, without showing it held that session. */
+  takeover?: boolean;
 }
 
-export function newDeviceMail(brand: Brand, to: string, token: string, device: NewDevice): PreparedMail {
+export function newDeviceMail(brand: Brand, to: string, token: string, alert: NewDevice): PreparedMail {
+  // What the client sent (its device name, its user agent) cannot add a line to the alert, nor reorder one.
+  const device = { ...alert, device: oneLine(alert.device), ip: alert.ip === null ? null : oneLine(alert.ip) };
   return compose(
     to,
     `A new device signed in to your ${brand.product} account`,
     brand,
     [
-      `Your ${brand.product} account (${to}) was just signed in to from a device it has not seen before:`,
+      device.takeover
+        ? `Your ${brand.product} account (${to}) was just signed in to again as a device that was already signed in, replacing its session:`
+        : `Your ${brand.product} account (${to}) was just signed in to from a device it has not seen before:`,
       `Device: ${device.device}\nIP address: ${device.ip ?? 'unknown'}\nTime: ${at(device.at)}`,
       'If this was you, there is nothing to do.',
     ],
     // The page names the device from the fragment too: it never reaches a server, and the page shows it as text.
     { label: "This wasn't me", url: `${brand.appUrl}/account/report#${new URLSearchParams({ token, device: device.device })}` },
-    ["That signs the device out at once and sends you a link to choose a new password."],
+    ['That signs the device out at once, with every device signed in since, and asks you to choose a new password.'],
   );
 }

@@ -36,10 +36,10 @@ export class AuthController {
   @AuthRateLimit()
   @ApiOkResponse({ type: LoginResponse })
   @ApiErrorResponse(401, 'invalid_credentials: unknown e-mail or wrong password (the same answer for both)')
-  @ApiErrorResponse(403, 'account_disabled (only after a correct password)')
+  @ApiErrorResponse(403, 'account_disabled, or forbidden: a password reset is required after "this wasn\'t me" (only after a correct password)')
   @ApiErrorResponse(400, 'invalid_dpop_proof: the DPoP header is not a valid proof for this request, or DPOP=required and there is none')
-  async login(@Body() dto: LoginDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @HangUp() hangUp: AbortSignal, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
-    const { tokens, user } = await this.auth.login(dto, client, proof, hangUp);
+  async login(@Body() dto: LoginDto, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @HangUp() hangUp: AbortSignal, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
+    const { tokens, user } = await this.auth.login({ ...dto, refreshCookie: this.cookie.read(request) }, client, proof, hangUp);
     return { ...this.cookie.respond(reply, tokens, dto.useCookie === true), user: toUserView(user) };
   }
 

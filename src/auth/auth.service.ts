@@ -12,7 +12,7 @@ import type { LoginOutcomeLabel } from '../metrics/metrics.service';
 import { PasswordService } from '../users/password.service';
 import { UsersService } from '../users/users.service';
 import { User } from '../users/user.entity';
-import { IssuedSession, Revoked, SessionsService } from '../sessions/sessions.service';
+import { DeviceHistory, IssuedSession, Revoked, SessionsService } from '../sessions/sessions.service';
 import { keyIsProven } from '../sessions/refresh-decision';
 import { AccessTokensService } from './access-tokens.service';
 import { DpopService, ProofRequest } from './dpop.service';
@@ -36,6 +36,8 @@ export interface LoginInput {
   password: string;
   deviceId?: string;
   deviceName?: string;
+  /** The refresh cookie the browser sent with the login, if any: proof that it holds its device's live session. */
+  refreshCookie?: string;
 }
 
 export type LogoutScope = (typeof LOGOUT_SCOPES)[number];
@@ -87,6 +89,10 @@ export class AuthService {
       await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'account_disabled' } });
       throw ApiError.accountDisabled();
     }
+    if (user.passwordResetRequiredAt !== null) {
+      await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'password_reset_required' } });
+      throw PASSWORD_RESET_REQUIRED();
+    }
     if (this.config.requireEmailVerification && user.emailVerifiedAt === null) {
       // The one way back in for someone whose first link expired or got lost: a fresh one.
       await this.database.transaction(async (db) => {
@@ -97,19 +103,24 @@ export class AuthService {
     }
     await this.lockout.clear(input.email);
     const now = this.clock.now();
+    const cookieSession = input.refreshCookie === undefined ? null : await this.sessions.inspect(input.refreshCookie);
+    const heldSessionId = cookieSession?.authentic && (cookieSession.state === 'rotate' || cookieSession.state === 'grace') ? cookieSession.session.id : null;
     const session = await this.database.transaction(async (db) => {
       // Re-checked under the user's row lock: a disable or a password change that committed
       // after the password was checked above still wins over this login.
       const standing = await this.users.lock(user.id, db);
       if (!standing || standing.passwordHash !== user.passwordHash) throw ApiError.invalidCredentials();
       if (standing.disabledAt !== null) throw ApiError.accountDisabled();
-      const knownDevice = input.deviceId !== undefined && (await this.sessions.deviceSeen(user.id, input.deviceId, db));
+      if (standing.passwordResetRequiredAt !== null) throw PASSWORD_RESET_REQUIRED();
+      const device = input.deviceId === undefined ? null : await this.sessions.deviceHistory(user.id, input.deviceId, db);
+      const alert = loginAlert(device, dpopJkt, heldSessionId);
       const opened = await this.sessions.open(user, { deviceId: input.deviceId, deviceName: input.deviceName, dpopJkt }, client, db);
       await this.users.recordLogin(user.id, now, db);
       await this.audit.record({ type: 'login_succeeded', userId: user.id, sessionId: opened.sessionId, client, details: { deviceId: opened.deviceId } }, db);
-      // The alert people find a theft by: a device this account has never used, on an account that has signed in before.
-      if (!knownDevice && user.lastLoginAt !== null) {
-        const data = { sessionId: opened.sessionId, deviceName: input.deviceName ?? null, userAgent: client.userAgent, ip: client.ip, at: now };
+      // The alert people find a theft by, on an account that has signed in before: a device it has
+      // never used, or one whose live session this login takes over without showing it holds it.
+      if (alert && user.lastLoginAt !== null) {
+        const data = { sessionId: opened.sessionId, deviceName: input.deviceName ?? null, userAgent: client.userAgent, ip: client.ip, at: now, ...(alert === 'takeover' ? { takeover: true } : {}) };
         await this.mail.enqueue({ kind: 'new_device', userId: user.id, data }, db);
       }
       return opened;
@@ -200,6 +211,27 @@ export class AuthService {
       device_id: session.deviceId,
     };
   }
+}
+
+const PASSWORD_RESET_REQUIRED = () =>
+  ApiError.forbidden('This account must set a new password before signing in with one: use the link in the e-mail it was sent, or ask for a new one ("forgot password").');
+
+/**
+ * Whether a login warrants the new-device alert: a device id the user has never used (or one
+ * that was reported), or a takeover: the device has a live session and the login does not show
+ * that it holds it. A device id is no secret (any session of the account lists them), so an
+ * intruder with the password can present the victim's; the device's own client can show more:
+ * the same DPoP key as its bound session (non-extractable in @latchkey/client), or, for an
+ * unbound session, its current refresh token in the cookie that browsers send to /auth. A
+ * client that can show neither (tokens kept in memory only) is told of its own re-login: an
+ * extra mail is the price of not letting a takeover pass in silence.
+ */
+function loginAlert(device: DeviceHistory | null, dpopJkt: string | null, heldSessionId: string | null): 'new_device' | 'takeover' | null {
+  if (device === null || !device.seen) return 'new_device';
+  const live = device.live;
+  if (live === null) return null;
+  const held = live.dpopJkt !== null ? live.dpopJkt === dpopJkt : live.id === heldSessionId;
+  return held ? null : 'takeover';
 }
 
 /** The metric label of a failed login: the error's code, from a fixed set. */

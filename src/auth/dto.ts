@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional } from 'class-validator';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../common/password-policy';
-import { IsDeviceId, IsDisplayText, IsEmailLookup, IsNewPassword, IsPresentedPassword } from '../common/validators';
+import { IsDeviceId, IsDeviceName, IsEmailLookup, IsNewPassword, IsPresentedPassword } from '../common/validators';
 
 export class LoginDto {
   @ApiProperty({ example: 'ada@example.com' })
@@ -19,7 +19,7 @@ export class LoginDto {
 
   @ApiPropertyOptional({ example: "Ada's phone", maxLength: 100 })
   @IsOptional()
-  @IsDisplayText(100)
+  @IsDeviceName(100)
   deviceName?: string;
 
   @ApiPropertyOptional({ description: 'Put the refresh token in an HttpOnly cookie instead of the body.' })

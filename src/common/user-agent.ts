@@ -67,9 +67,25 @@ export function parseUserAgent(ua: string | null | undefined): ParsedAgent {
   return { browser: 'Unknown browser', os, kind, device };
 }
 
-/** What to call a session's device: the name the client gave it, else what the agent says. */
+/**
+ * Characters that can forge the look of a line of text someone reads: controls (C0, C1 with NEL
+ * U+0085, so CR and LF too), line and paragraph separators (U+2028, U+2029), and the bidi
+ * controls (embeddings and overrides U+202A-U+202E, isolates U+2066-U+2069, the marks U+200E,
+ * U+200F and U+061C) that make "exe.gpj" read "jpg.exe" or push a fake line into an alert.
+ * A device name containing one is refused at login; anything else that reaches a mail (a user
+ * agent, a name stored before the rule) has them replaced (`oneLine`).
+ */
+export const LINE_OR_BIDI_CONTROL = /[\p{Cc}\p{Zl}\p{Zp}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+const LINE_OR_BIDI_CONTROLS = new RegExp(LINE_OR_BIDI_CONTROL.source, 'gu');
+
+/** The text as one plain line: each line-breaking or bidi control becomes U+FFFD, visibly. */
+export function oneLine(text: string): string {
+  return text.replace(LINE_OR_BIDI_CONTROLS, '\uFFFD');
+}
+
+/** What to call a session's device: the name the client gave it, else what the agent says; always one plain line. */
 export function deviceLabel(deviceName: string | null, ua: string | null): string {
-  if (deviceName && deviceName.trim()) return deviceName.trim();
+  if (deviceName && deviceName.trim()) return oneLine(deviceName.trim());
   const p = parseUserAgent(ua);
-  return p.kind === 'unknown' || p.kind === 'app' ? p.device : `${p.browser.replace(/ \d+$/, '')} on ${p.device}`;
+  return oneLine(p.kind === 'unknown' || p.kind === 'app' ? p.device : `${p.browser.replace(/ \d+$/, '')} on ${p.device}`);
 }

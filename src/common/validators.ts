@@ -5,6 +5,7 @@ import { emailProblem } from './email';
 import { DEVICE_ID_PATTERN, UUID_PATTERN } from './ids';
 import { CURSOR_PATTERN } from './keyset';
 import { PASSWORD_MAX, isPresentablePassword, passwordPolicyError } from './password-policy';
+import { LINE_OR_BIDI_CONTROL } from './user-agent';
 
 /**
  * The class-validator decorators behind every DTO, one per rule, so that a field means the
@@ -47,6 +48,14 @@ export const IsPresentedPassword = () =>
 /** Free text shown to people (a name, a device name): trimmed, 1 to `max` characters, no controls. */
 export const IsDisplayText = (max: number) =>
   applyDecorators(IsString(), Trim(), Length(1, max), Matches(DISPLAY_CHARACTERS, { message: ({ property }) => `${property} must not contain control characters` }));
+
+/**
+ * A device name: display text that is also one plain line, since it is quoted in alert mails
+ * (no line or paragraph separators, no bidi controls; common/user-agent.ts). People's names
+ * keep bidi marks, which right-to-left scripts need.
+ */
+export const IsDeviceName = (max: number) =>
+  applyDecorators(IsDisplayText(max), ValidateBy({ name: 'oneLine', validator: { validate: (v: unknown) => typeof v !== 'string' || !LINE_OR_BIDI_CONTROL.test(v), defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'deviceName'} must not contain line separators or bidirectional controls` } }));
 
 export const IsDeviceId = () =>
   applyDecorators(IsString(), Matches(DEVICE_ID_PATTERN, { message: ({ property }) => `${property} must be 8 to 64 characters of A-Z a-z 0-9 . _ : -` }));

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { uuidv7 } from '../common/ids';
@@ -14,7 +15,16 @@ export interface MailIntent {
   userId: string | null;
   /** Preparer input; never a secret (links are made when the mail is prepared). */
   data?: Record<string, unknown>;
+  /**
+   * Prepared on the sender's own schedule, at a random moment up to DETACHED_DELAY_MS later,
+   * and the sender is not woken for it: for a mail whose preparation must not be timed from the
+   * request that asked for it (whether "forgot password" named an account shows in that work).
+   */
+  detached?: boolean;
 }
+
+/** One poll of the sender (MailSender): a detached mail goes out within about two. */
+const DETACHED_DELAY_MS = 1000;
 
 /**
  * The write side of the transactional outbox: `enqueue` joins the caller's transaction, so the
@@ -34,6 +44,7 @@ export class MailOutbox {
   async enqueue(intent: MailIntent, db: Db): Promise<string> {
     const now = this.clock.now();
     const id = uuidv7(now);
+    const nextAttemptAt = intent.detached ? now + randomInt(DETACHED_DELAY_MS) : now;
     await this.repository.insert(
       {
         id,
@@ -43,7 +54,7 @@ export class MailOutbox {
         ref: null,
         state: 'pending',
         attempts: 0,
-        nextAttemptAt: now,
+        nextAttemptAt,
         claimedBy: null,
         claimedUntil: null,
         createdAt: now,
@@ -53,7 +64,7 @@ export class MailOutbox {
       },
       db,
     );
-    this.database.afterCommit(db, () => this.listeners.forEach((listener) => listener()));
+    if (!intent.detached) this.database.afterCommit(db, () => this.listeners.forEach((listener) => listener()));
     return id;
   }
 

@@ -21,6 +21,15 @@ export interface SessionScope {
   /** "Every session but this one": logout ?scope=others, password change. */
   excludeId?: string;
   deviceId?: string;
+  /** Sessions opened at or after this time ("this wasn't me": everything since the reported sign-in). */
+  createdSince?: number;
+}
+
+/** What a login needs to know of a device: has this user used it before, and is a session of it live now? */
+export interface DeviceHistory {
+  /** A session of it exists (revoked or not, within SESSION_RETENTION) and none was reported. */
+  seen: boolean;
+  live: { id: string; dpopJkt: string | null } | null;
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -94,12 +103,16 @@ export class SessionsRepository {
     await db.getRepository(Session).insert(session);
   }
 
-  async deviceSeen(userId: string, deviceId: string, db: Db = this.database.manager): Promise<boolean> {
+  async deviceHistory(userId: string, deviceId: string, now: number, db: Db = this.database.manager): Promise<DeviceHistory> {
     const [row] = await db.query(
       "SELECT COUNT(*) AS sessions, SUM(CASE WHEN revoked_reason = 'reported_by_user' THEN 1 ELSE 0 END) AS reported FROM sessions WHERE user_id = ? AND device_id = ?",
       [userId, deviceId],
     );
-    return Number(row.sessions) > 0 && Number(row.reported) === 0;
+    const [live] = await db.query(
+      'SELECT id, dpop_jkt FROM sessions WHERE user_id = ? AND device_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? ORDER BY created_at DESC LIMIT 1',
+      [userId, deviceId, now, now],
+    );
+    return { seen: Number(row.sessions) > 0 && Number(row.reported) === 0, live: live ? { id: live.id as string, dpopJkt: (live.dpop_jkt as string | null) ?? null } : null };
   }
 
   /** Ids of not-yet-revoked sessions in scope, locked for the enclosing transaction. */
@@ -110,6 +123,7 @@ export class SessionsRepository {
     if (scope.sessionId !== undefined) (where.push('id = ?'), params.push(scope.sessionId));
     if (scope.excludeId !== undefined) (where.push('id <> ?'), params.push(scope.excludeId));
     if (scope.deviceId !== undefined) (where.push('device_id = ?'), params.push(scope.deviceId));
+    if (scope.createdSince !== undefined) (where.push('created_at >= ?'), params.push(scope.createdSince));
     const rows = await db.query(`SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${this.database.forUpdate}`, params);
     return rows.map((r: Record<string, unknown>) => ({ id: r.id as string, userId: r.user_id as string }));
   }
@@ -148,10 +162,10 @@ export class SessionsRepository {
     return causal ? this.database.causally(find) : find(this.database.manager);
   }
 
-  /** The device a session of this user was opened on, or null (no such session, or no device id). */
-  async deviceOf(userId: string, sessionId: string, db: Db): Promise<string | null> {
-    const rows = await db.query('SELECT device_id FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId]);
-    return rows[0]?.device_id ?? null;
+  /** When a session of this user was opened, or null (no such session, or housekeeping deleted it). */
+  async createdAtOf(userId: string, sessionId: string, db: Db): Promise<number | null> {
+    const rows = await db.query('SELECT created_at FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId]);
+    return rows[0] ? Number(rows[0].created_at) : null;
   }
 
   /** Housekeeping: one bounded batch of sessions that stopped mattering before `before`. */

@@ -13,7 +13,9 @@ import { decideRefresh, keyIsProven, RefreshDecision } from './refresh-decision'
 import { RefreshTokenCodec, RefreshTokenParts, parseRefreshToken } from './refresh-token';
 import { RevocationLog } from './revocation-log';
 import { RevocationRegistry } from './revocation-registry';
-import { RefreshRow, SessionScope, SessionsRepository } from './sessions.repository';
+import { DeviceHistory, RefreshRow, SessionScope, SessionsRepository } from './sessions.repository';
+
+export type { DeviceHistory };
 import { RevokeReason, Session } from './session.entity';
 
 export interface DeviceInfo {
@@ -264,21 +266,22 @@ export class SessionsService {
   }
 
   /**
-   * "This wasn't me": the reported session and every session its device has opened since (a
-   * second login from the same device replaces the reported session with a new one).
+   * "This wasn't me": the reported sign-in and every session of the user opened since, on any
+   * device (an intruder with the password can sign in again under a device id the user already
+   * has, which sends no alert); the sessions the user had before it stay. If housekeeping has
+   * deleted the reported session, nothing tells which sessions came after it: all of them go.
    */
   async revokeReported(userId: string, sessionId: string, actor: Actor, db: Db): Promise<Revoked[]> {
-    const deviceId = await this.repository.deviceOf(userId, sessionId, db);
-    // The device's scope holds the reported session and any newer one the stranger opened on it.
-    return this.revoke(deviceId === null ? { userId, sessionId } : { userId, deviceId }, 'reported_by_user', actor, db);
+    const reportedAt = await this.repository.createdAtOf(userId, sessionId, db);
+    return this.revoke(reportedAt === null ? { userId } : { userId, createdSince: reportedAt }, 'reported_by_user', actor, db);
   }
 
   /**
-   * Whether the user has had a session on this device (revoked or not, within SESSION_RETENTION)
-   * that was never reported as "this wasn't me": a reported device alerts again at its next login.
+   * Whether the user has had a session on this device that was never reported as "this wasn't
+   * me" (a reported device alerts again at its next login), and its live session if it has one.
    */
-  deviceSeen(userId: string, deviceId: string, db?: Db): Promise<boolean> {
-    return this.repository.deviceSeen(userId, deviceId, db);
+  deviceHistory(userId: string, deviceId: string, db?: Db): Promise<DeviceHistory> {
+    return this.repository.deviceHistory(userId, deviceId, this.clock.now(), db);
   }
 
   listForUser(userId: string, includeRevoked = false): Promise<Session[]> {

@@ -39,4 +39,8 @@ export class User {
   /** When the owner proved they read mail at `email` (a verification or reset link); null until then. */
   @Column({ name: 'email_verified_at', type: 'bigint', nullable: true, transformer: epochMs })
   emailVerifiedAt: number | null;
+
+  /** Set by a "this wasn't me" report: no sign-in with the password until it is replaced (a reset or a change). */
+  @Column({ name: 'password_reset_required_at', type: 'bigint', nullable: true, transformer: epochMs })
+  passwordResetRequiredAt: number | null;
 }

@@ -8,6 +8,7 @@ import { User } from './user.entity';
 export interface LockedUser {
   passwordHash: string;
   disabledAt: number | null;
+  passwordResetRequiredAt: number | null;
 }
 
 /**
@@ -47,9 +48,10 @@ export class UsersRepository {
    * standing as of that lock.
    */
   async lock(userId: string, db: Db): Promise<LockedUser | null> {
-    const rows = await db.query(`${this.database.causalPrefix}SELECT disabled_at, password_hash FROM users WHERE id = ?${this.database.forUpdate}`, [userId]);
-    const row = rows[0] as { disabled_at: unknown; password_hash: string } | undefined;
-    return row ? { passwordHash: row.password_hash, disabledAt: row.disabled_at === null ? null : Number(row.disabled_at) } : null;
+    const rows = await db.query(`${this.database.causalPrefix}SELECT disabled_at, password_hash, password_reset_required_at FROM users WHERE id = ?${this.database.forUpdate}`, [userId]);
+    const row = rows[0] as { disabled_at: unknown; password_hash: string; password_reset_required_at: unknown } | undefined;
+    const time = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return row ? { passwordHash: row.password_hash, disabledAt: time(row.disabled_at), passwordResetRequiredAt: time(row.password_reset_required_at) } : null;
   }
 
   /** Every administrator, locked for the enclosing transaction (the last-admin rule). */
@@ -61,10 +63,14 @@ export class UsersRepository {
     await this.repo(db).update({ id: userId }, { lastLoginAt: at });
   }
 
-  /** Compare-and-swap on the hash the caller checked: false when someone changed it first. */
+  /** Compare-and-swap on the hash the caller checked: false when someone changed it first. A new password settles a reset that was owed. */
   async swapPasswordHash(userId: string, expectedHash: string, passwordHash: string, at: number, db: Db): Promise<boolean> {
-    const result = await this.repo(db).update({ id: userId, passwordHash: expectedHash }, { passwordHash, passwordChangedAt: at, updatedAt: at });
+    const result = await this.repo(db).update({ id: userId, passwordHash: expectedHash }, { passwordHash, passwordChangedAt: at, passwordResetRequiredAt: null, updatedAt: at });
     return result.affected === 1;
+  }
+
+  async requirePasswordReset(userId: string, at: number, db: Db): Promise<void> {
+    await this.repo(db).update({ id: userId }, { passwordResetRequiredAt: at, updatedAt: at });
   }
 
   /** Sets or clears disabled_at; false when the user was already in that state (or absent). */

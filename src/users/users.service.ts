@@ -69,6 +69,7 @@ export class UsersService implements OnApplicationBootstrap {
       updatedAt: now,
       lastLoginAt: null,
       emailVerifiedAt: input.emailVerified ? now : null,
+      passwordResetRequiredAt: null,
     };
     await this.repository.insert(user, db);
     await this.audit.record({ type: 'user_registered', userId: user.id, ...actor, details: { role: user.role } }, db);
@@ -107,6 +108,11 @@ export class UsersService implements OnApplicationBootstrap {
    */
   setPasswordHash(userId: string, checkedHash: string, passwordHash: string, at: number, db: Db): Promise<boolean> {
     return this.repository.swapPasswordHash(userId, checkedHash, passwordHash, at, db);
+  }
+
+  /** "This wasn't me": the password stops signing in until it is replaced (setPasswordHash clears it). */
+  requirePasswordReset(userId: string, at: number, db: Db): Promise<void> {
+    return this.repository.requirePasswordReset(userId, at, db);
   }
 
   /** Sets or clears disabled_at; false when nothing changed (no such user, or already so). */

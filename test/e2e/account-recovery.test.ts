@@ -1,8 +1,11 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Clock } from '../../src/common/clock';
 import { MailSender } from '../../src/mail/mail-sender';
 import { AccountMails } from '../../src/account/account-mails';
+import { AccountService } from '../../src/account/account.service';
+import { MailOutbox } from '../../src/mail/mail-outbox';
 import { ShiftedClock } from '../support/clock';
 import { startApp, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
@@ -132,6 +135,54 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     process.stdout.write(`# forgot timing over 30 requests each: known ${summary(samples.known)}; unknown ${summary(samples.unknown)}\n`);
   });
 
+  it('forgot sets off the same work for a known and an unknown address: the same statements, the same row queued, no sender woken (issue 19)', async () => {
+    const user = await register(http);
+    await smtp.next(user.email, VERIFY);
+    await eventually(async () => (await pending()) === 0, 10_000, 20);
+    const unknown = uniqueEmail('nobody');
+    // Every statement run on behalf of one forgot request, including whatever it sets off (an
+    // after-commit hook and the promises it starts inherit the request's async context).
+    const onBehalfOf = new AsyncLocalStorage<'known' | 'unknown'>();
+    const statements: Record<'known' | 'unknown', string[]> = { known: [], unknown: [] };
+    const runner = app.database.dataSource.createQueryRunner();
+    const prototype = Object.getPrototypeOf(runner) as { query: (sql: string, ...rest: unknown[]) => Promise<unknown> };
+    await runner.release();
+    const query = prototype.query;
+    prototype.query = function (this: unknown, sql: string, ...rest: unknown[]) {
+      const who = onBehalfOf.getStore();
+      // The statement's text; TypeORM writes times as literals, which differ by nature.
+      if (who) statements[who].push(sql.replace(/\s+/g, ' ').replace(/\b\d{10,}\b/g, '<time>').trim());
+      return query.call(this, sql, ...rest);
+    };
+    const account = app.app.get(AccountService);
+    const forgot = account.forgotPassword;
+    account.forgotPassword = (email, client) => onBehalfOf.run(email === user.email ? 'known' : 'unknown', () => forgot.call(account, email, client));
+    let woken = 0;
+    app.app.get(MailOutbox).onEnqueued(() => void woken++);
+    try {
+      assert.equal((await http.post('/auth/password/forgot', { email: user.email })).status, 202);
+      assert.equal((await http.post('/auth/password/forgot', { email: unknown })).status, 202);
+      // Until both mails are settled, so that work set off by either has run and been counted.
+      await smtp.next(user.email, RESET);
+      await eventually(async () => (await pending()) === 0, 10_000, 20);
+    } finally {
+      prototype.query = query;
+      account.forgotPassword = forgot;
+    }
+    assert.ok(statements.known.some((sql) => /INSERT INTO .?mail_outbox/i.test(sql)), statements.known.join('\n'));
+    assert.deepEqual(statements.known, statements.unknown, 'the same statements, in the same order');
+    assert.equal(woken, 0, 'neither request woke the sender: the mails were prepared on its own schedule');
+
+    const rows = await column<Record<string, unknown>>(
+      app,
+      "SELECT kind, user_id, data, attempts, created_at, next_attempt_at FROM mail_outbox WHERE kind = 'password_reset' AND created_at >= (SELECT MAX(created_at) FROM mail_outbox WHERE kind = 'email_verification' AND user_id = ?) ORDER BY created_at",
+      [user.id],
+    );
+    assert.equal(rows.length, 2);
+    const shape = (r: Record<string, unknown>) => ({ kind: r.kind, userId: r.user_id, data: r.data, attempts: Number(r.attempts), delayed: Number(r.next_attempt_at) >= Number(r.created_at) });
+    assert.deepEqual(shape(rows[0]), shape(rows[1]), 'the same row queued (its address is erased once settled)');
+  });
+
   it('at most 3 reset mails an hour per account from "forgot"; more requests still answer 202 and send nothing', async () => {
     const user = await register(http);
     for (let i = 0; i < 5; i++) assert.equal((await http.post('/auth/password/forgot', { email: user.email })).status, 202);
@@ -198,8 +249,10 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
 
   it("a new device gets an alert with the device, IP and time; \"this wasn't me\" signs that session out, records it and mails a reset link", async () => {
     const user = await register(http);
-    await login(http, user.email, PASSWORD, { deviceId: 'alert-home-0001' });
-    const home = await login(http, user.email, PASSWORD, { deviceId: 'alert-home-0001' });
+    // The home browser keeps its refresh cookie, so signing in again shows it holds its own session.
+    const browser = new Http(app.url);
+    await browser.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'alert-home-0001', useCookie: true });
+    const home = (await browser.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'alert-home-0001', useCookie: true })).body;
     const stranger = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'alert-strange-01' }, { headers: { 'user-agent': IPHONE } });
     assert.equal(stranger.status, 200);
 
@@ -214,7 +267,7 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     assert.equal(report.status, 200, report.text);
     assert.equal(await works(http, stranger.body), false, "that device's access token stops at once");
     assert.equal((await sessionRow(app, stranger.body.session_id)).revoked_reason, 'reported_by_user');
-    assert.equal(await works(http, home), true, 'the other device stays signed in');
+    assert.equal(await works(http, home), true, 'the device signed in before stays signed in');
     assert.equal(await auditCount(app, 'session_reported', { sessionId: stranger.body.session_id }), 1);
     const reset = await smtp.next(user.email, RESET);
     assert.equal((await http.post('/auth/password/reset', { token: tokenOf(reset, 'reset-password'), newPassword: NEW_PASSWORD })).status, 200);
@@ -231,15 +284,17 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     const alert = await smtp.next(user.email, NEW_DEVICE);
     const second = await login(http, user.email, PASSWORD, { deviceId: 'relogin-thief-01' });
     assert.equal((await sessionRow(app, first.session_id)).revoked_reason, 'device_relogin', 'the reported session is already replaced');
-    await eventually(async () => (await pending(user.id)) === 0, 10_000, 20);
-    assert.equal(smtp.to(user.email, NEW_DEVICE).length, 1, 'signing in again from a known device is no news');
+    // Without the device's cookie or key, replacing its live session is news too (a takeover).
+    await smtp.next(user.email, NEW_DEVICE, 15_000, 2);
 
     assert.equal((await http.post('/auth/sessions/report', { token: tokenOf(alert, 'report') })).status, 200);
     assert.equal(await works(http, second), false, 'the session that replaced it is signed out');
     assert.equal((await sessionRow(app, second.session_id)).revoked_reason, 'reported_by_user');
 
-    await login(http, user.email, PASSWORD, { deviceId: 'relogin-thief-01' });
-    await smtp.next(user.email, NEW_DEVICE, 15_000, 2);
+    // The password is owed a reset now; once it is replaced, that device's next sign-in alerts again.
+    await http.post('/auth/password/reset', { token: await resetToken(user.email), newPassword: NEW_PASSWORD });
+    await login(http, user.email, NEW_PASSWORD, { deviceId: 'relogin-thief-01' });
+    await smtp.next(user.email, NEW_DEVICE, 15_000, 3);
   });
 
   it('an admin sends a password reset: 202, the user gets the mail, the event names the admin; 404 for nobody, 403 for non-admins', async () => {

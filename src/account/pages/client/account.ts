@@ -141,8 +141,8 @@ function report(token: string): void {
     if (answer.status === 200) {
       return show(
         'That device is signed out',
-        notice('good', 'It can no longer use your account.'),
-        el('p', {}, 'We have sent you a link to choose a new password. Use it now: whoever signed in may know your current one.'),
+        notice('good', 'It can no longer use your account, and neither can any device that signed in after it.'),
+        el('p', {}, 'Whoever signed in may know your password, so it no longer signs in: choose a new one with the link we have sent you. The devices you were signed in on before stay signed in.'),
       );
     }
     if (answer.body.error === 'invalid_link') return invalidLink('"this wasn\'t me"', true);
@@ -151,7 +151,7 @@ function report(token: string): void {
   show(
     "Wasn't you?",
     device ? el('p', { class: 'device' }, 'The new sign-in: ', el('strong', {}, device)) : null,
-    el('p', {}, 'If you did not sign in on that device, sign it out now. Its access ends at once, and we will send you a link to choose a new password.'),
+    el('p', {}, 'If you did not sign in on that device, sign it out now. Its access, and that of every device signed in since, ends at once; your password then stops signing in until you choose a new one with the link we will send you.'),
     problem,
     button,
   );
