@@ -7,7 +7,7 @@ import { HttpStatusError, MAX_TOKEN_LENGTH, basicAuthorization, getJson, looksLi
 import { KeyStore, SIGNING_ALGORITHMS, type VerificationKey } from './keys';
 import { consoleLogger, silentLogger, type Logger } from './logger';
 import { RevokedSessions } from './revoked-sessions';
-import { readSessionRevoked } from './set';
+import { RejectedEventError, readSessionRevoked } from './set';
 
 /** How to reach latchkey and how strict to be. Only the first four are required. */
 export interface VerifierOptions {
@@ -97,7 +97,10 @@ export interface IncomingRequest {
 export interface VerifierStatus {
   /** Discovery, keys and the first full read of the feed are done. */
   ready: boolean;
-  /** The feed has given no sign of life for more than `maxStaleness` (or never has). */
+  /**
+   * The feed has given no sign of life for more than `maxStaleness` (or never has), or it holds an
+   * event this verifier cannot verify yet (a key it could not fetch): `lastError` says which.
+   */
   stale: boolean;
   onStale: 'fail-closed' | 'fail-open';
   /** Milliseconds since the feed was last known good; null before its first answer. */
@@ -113,7 +116,7 @@ export interface VerifierStatus {
   lastError: FeedError | null;
   /** Verified tokens in the cache. */
   cachedTokens: number;
-  /** Feed events that failed verification and were skipped, since start. */
+  /** Feed events refused for good (forged, malformed, for another receiver) and skipped, since start. */
   ignoredEvents: number;
 }
 
@@ -365,8 +368,9 @@ class LatchkeyVerifier implements Verifier {
   }
 
   private isStale(): boolean {
-    const lastGoodAt = this.feed?.lastGoodAt;
-    return lastGoodAt === undefined || this.now() - lastGoodAt > this.settings.maxStaleness;
+    const feed = this.feed;
+    const lastGoodAt = feed?.lastGoodAt;
+    return lastGoodAt === undefined || feed!.blocked || this.now() - lastGoodAt > this.settings.maxStaleness;
   }
 
   /**
@@ -477,19 +481,27 @@ class LatchkeyVerifier implements Verifier {
     };
   }
 
+  /**
+   * Applies one SET. A SET refused for good (a signature that fails under the key its kid names, or
+   * not a SET for this receiver) is skipped and reported: retrying can never make it verify, and
+   * holding the feed on it would let whoever slipped it in stop every later revocation. A SET whose
+   * key is unknown, or whose JWKS cannot be read, rejects: the feed keeps its cursor before it and
+   * retries, and the verifier counts as stale meanwhile.
+   */
   private async onEvent(set: string): Promise<void> {
     try {
       const event = await readSessionRevoked(set, {
         issuer: this.settings.issuer,
         audience: this.settings.clientId,
-        resolveKey: (kid) => this.keys!.lookup(kid, true),
+        resolveKey: (kid) => this.keys!.lookupNow(kid),
         now: this.now,
       });
       if (event) this.revoked.add(event.sessionId, event.revokedAt * 1000);
     } catch (error) {
       if (this.closed) return;
+      if (!(error instanceof RejectedEventError)) throw error;
       this.ignoredEvents++;
-      this.logger.warn('revocation feed: event ignored', { reason: (error as Error).message });
+      this.logger.warn('revocation feed: event ignored', { reason: error.message });
     }
   }
 
