@@ -274,7 +274,7 @@ describe(`DPoP replay cache under a flood of junk, without Redis [${TEST_DB}]`, 
     await app?.close();
   });
 
-  it('junk refreshes and junk logins, each with a valid proof of its own, cannot flush a used proof: its replay is still refused', async () => {
+  it('junk refreshes, junk logins and a signed-in client hammering a route cannot flush a used refresh proof: its replay is still refused', async () => {
     const key = await dpopKey();
     const user = await register(http);
     const t = await loginBound(http, key, user.email);
@@ -282,8 +282,10 @@ describe(`DPoP replay cache under a flood of junk, without Redis [${TEST_DB}]`, 
     const captured = await dpopProof(key, 'POST', `${http.base}/auth/token`);
     assert.equal((await refreshWith(http, t.refresh_token, undefined, captured)).status, 200);
 
-    // Anyone can sign proofs with a key of their own; with refresh tokens that are not authentic, and logins with a wrong password.
+    // Anyone can sign proofs with a key of their own: with refresh tokens that are not authentic, with
+    // logins with a wrong password, and, signed in with a bound session of their own, at a route.
     const junkKey = await dpopKey();
+    const attacker = await loginBound(http, junkKey, (await register(http)).email);
     const forged = `${t.refresh_token.slice(0, -2)}${t.refresh_token.endsWith('AA') ? 'BB' : 'AA'}`;
     for (let i = 0; i < 24; i++) {
       const refresh = await refreshWith(http, i % 2 ? forged : `junk-${i}`, junkKey);
@@ -291,6 +293,7 @@ describe(`DPoP replay cache under a flood of junk, without Redis [${TEST_DB}]`, 
       assert.equal(refresh.body.error, 'invalid_grant');
       const proof = await dpopProof(junkKey, 'POST', `${http.base}/auth/login`);
       assert.equal((await http.post('/auth/login', { email: user.email, password: 'not the password 1' }, { headers: { dpop: proof } })).status, 401);
+      assert.equal((await call(http, junkKey, attacker.access_token, '/auth/session')).status, 200);
     }
 
     // Within the grace window, the captured pair would get the next tokens: the proof is still known as used.
