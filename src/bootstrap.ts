@@ -15,7 +15,7 @@ import { sendError } from './common/exception.filter';
 import { strictJsonParser } from './common/json-body';
 import { addInputErrors, ErrorBodyView } from './common/openapi';
 import { FORM, mediaType, routeFlags } from './common/route-flags';
-import { clearRefreshCookie } from './auth/refresh-cookie';
+import { answerClearsRefreshCookie, clearRefreshCookie } from './auth/refresh-cookie';
 import { HashingPool } from './users/hashing-pool';
 
 export const BODY_LIMIT = 64 * 1024;
@@ -123,7 +123,7 @@ export async function configureApp(app: NestFastifyApplication, config: AppConfi
     reply.headers(SECURITY_HEADERS);
     const flags = routeFlags(request);
     if (flags.noStore) reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    if (flags.clearsRefreshCookie) clearRefreshCookie(reply, config);
+    if (answerClearsRefreshCookie(flags, request)) clearRefreshCookie(reply, config);
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });

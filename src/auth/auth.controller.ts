@@ -71,7 +71,7 @@ export class AuthController {
   @Endpoint('Revoke a refresh token and its session (RFC 7009); in cookie mode, the cookie\'s, with X-Latchkey-CSRF: 1')
   @OAuthEndpoint('invalid_request', { clearsRefreshCookie: true })
   @ApiBody({ schema: { type: 'object', properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } } })
-  @ApiOkResponse({ description: 'Always 200 (RFC 7009), also for unknown tokens. The refresh cookie is cleared.' })
+  @ApiOkResponse({ description: 'Always 200 (RFC 7009), also for unknown tokens. With X-Latchkey-CSRF: 1, every answer clears the refresh cookie; without it (a request another site could make), none does.' })
   @ApiErrorResponse(403, 'forbidden: the refresh cookie without the X-Latchkey-CSRF: 1 header')
   async revoke(@Body() body: unknown, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest): Promise<void> {
     const params = readOAuthParams(body, ['token', 'token_type_hint']);
@@ -102,7 +102,7 @@ export class AuthController {
   @Auth({ orRefreshCookie: true })
   @ClearsRefreshCookie()
   @Endpoint('Sign out this device (local), every other device (others) or all of them (global); a browser may use its refresh cookie for local')
-  @ApiNoContentResponse({ description: 'Signed out. Every answer clears the refresh cookie.' })
+  @ApiNoContentResponse({ description: 'Signed out. Every answer to a request with an access token or X-Latchkey-CSRF: 1 clears the refresh cookie; one another site could make (neither) never does.' })
   @ApiErrorResponse(403, 'forbidden: the refresh cookie without the X-Latchkey-CSRF: 1 header')
   async logout(@Query() query: LogoutQuery, @CurrentPrincipal() principal: Principal | undefined, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest): Promise<void> {
     const scope = query.scope ?? 'local';

@@ -34,7 +34,28 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const options = this.reflector.getAllAndOverride<AuthOptions | undefined>(AUTH_OPTIONS, [context.getHandler(), context.getClass()]);
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Principal }>();
-    if (options?.orRefreshCookie && request.headers.authorization === undefined && this.cookie.fromBrowser(request) !== undefined) return true;
+    if (options?.orRefreshCookie) return this.accessTokenOrRefreshCookie(context, request, options);
+    return this.accessToken(context, request, options);
+  }
+
+  /**
+   * Sign-out routes: the access token when it passes; else the refresh cookie with
+   * `X-Latchkey-CSRF: 1`, so a browser whose token expired meanwhile still signs out. A token
+   * that fails (expired, revoked, forged, a bound one without its proof) counts for nothing: the
+   * handler gets no principal and acts on the cookie's own session only, as with no token at all.
+   */
+  private async accessTokenOrRefreshCookie(context: ExecutionContext, request: FastifyRequest & { user?: Principal }, options: AuthOptions): Promise<boolean> {
+    if (request.headers.authorization === undefined && this.cookie.fromBrowser(request) !== undefined) return true;
+    try {
+      return await this.accessToken(context, request, options);
+    } catch (refused) {
+      if (!(refused instanceof ApiError) || this.cookie.fromBrowserWithCsrfHeader(request) === undefined) throw refused;
+      delete request.user; // set already when a bound token's proof is what failed
+      return true;
+    }
+  }
+
+  private async accessToken(context: ExecutionContext, request: FastifyRequest & { user?: Principal }, options: AuthOptions | undefined): Promise<boolean> {
     if (!(await super.canActivate(context))) return false;
     const principal = request.user!;
     // The presentation before the role: a stolen bound token without its key learns nothing.

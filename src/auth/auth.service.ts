@@ -190,7 +190,7 @@ export class AuthService {
   }
 
   private tokenResponse(session: IssuedSession): TokenResponse {
-    const access = this.accessTokens.issue(session);
+    const access = this.accessTokens.issue(session, session.issuedAt);
     return {
       access_token: access.token,
       token_type: session.dpopJkt ? 'DPoP' : 'Bearer',

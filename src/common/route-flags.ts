@@ -16,7 +16,7 @@ export interface RouteFlags {
   form?: boolean;
   /** Answers carry credentials: Cache-Control: no-store on every answer, errors included. */
   noStore?: boolean;
-  /** Every answer, success or error, clears the refresh cookie (sign-out routes). */
+  /** Every answer, success or error, to a request no other site can make clears the refresh cookie (sign-out routes; auth/refresh-cookie.ts). */
   clearsRefreshCookie?: boolean;
   /** Hashes a password: shed with 503 at the door, before the body is read, while hashing is saturated. */
   hashesPassword?: boolean;
@@ -46,7 +46,7 @@ export function HashesPassword(): MethodDecorator {
   return RouteConfig({ hashesPassword: true } satisfies RouteFlags);
 }
 
-/** A sign-out route: every answer clears the refresh cookie, whatever else happens. */
+/** A sign-out route: every answer to a request no other site can make clears the refresh cookie, whatever else happens. */
 export function ClearsRefreshCookie(): MethodDecorator {
   return RouteConfig({ clearsRefreshCookie: true } satisfies RouteFlags);
 }

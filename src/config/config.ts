@@ -142,6 +142,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const dataDir = resolve(get('DATA_DIR') ?? './data');
   const secrets = loadSecrets(env, production, dataDir);
+  if (get('DATABASE_URL') === undefined) for (const file of sqliteFiles(dataDir)) if (existsSync(file)) refuseUnlessOwnerOnly(file);
 
   const smtpUrl = or<string | null>('SMTP_URL', null, (raw) => parseUrl('SMTP_URL', raw, ['smtp:', 'smtps:']).toString());
   // Without it mail lands in files on this host; in production that means nobody gets it.
@@ -214,11 +215,7 @@ function loadSecrets(env: Env, production: boolean, dataDir: string): Secrets {
   const file = join(dataDir, 'secrets.json');
   if (!refreshRaw || !kekRaw) {
     if (existsSync(file)) {
-      // As ssh does with private keys: a secrets file others can read is refused, not used.
-      const mode = statSync(file).mode & 0o777;
-      if (mode & 0o077) {
-        throw new ConfigError('DATA_DIR', `${file} to be readable by its owner only (chmod 600 ${file}); it is mode ${mode.toString(8).padStart(3, '0')}`);
-      }
+      refuseUnlessOwnerOnly(file);
       stored = JSON.parse(readFileSync(file, 'utf8'));
     } else {
       stored = {
@@ -237,6 +234,26 @@ function loadSecrets(env: Env, production: boolean, dataDir: string): Secrets {
     throw new ConfigError('KEY_ENCRYPTION_KEY', 'a key of its own, not one of the REFRESH_TOKEN_KEYS (generate one with: openssl rand -base64 32)');
   }
   return { refreshKeys, keyEncryptionKey };
+}
+
+/**
+ * The embedded database (DATABASE_URL unset) and the -wal and -shm files SQLite keeps beside it
+ * (left over after a crash, they hold recent writes): password hashes, sealed keys, sessions.
+ */
+export function sqliteFiles(dataDir: string): [database: string, wal: string, shm: string] {
+  const database = join(dataDir, 'latchkey.sqlite');
+  return [database, `${database}-wal`, `${database}-shm`];
+}
+
+/**
+ * As ssh does with private keys: a file under DATA_DIR that holds secrets (secrets.json, the
+ * embedded database and its -wal/-shm) is refused, not used, when group or others can read it.
+ */
+export function refuseUnlessOwnerOnly(file: string): void {
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077) {
+    throw new ConfigError('DATA_DIR', `${file} to be readable by its owner only (chmod 600 ${file}); it is mode ${mode.toString(8).padStart(3, '0')}`);
+  }
 }
 
 /** Injection token for the validated configuration. */

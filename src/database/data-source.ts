@@ -1,7 +1,6 @@
-import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import type { AppConfig } from '../config/config';
+import { sqliteFiles, type AppConfig } from '../config/config';
 import { User } from '../users/user.entity';
 import { Session } from '../sessions/session.entity';
 import { AuditEvent } from '../audit/audit-event.entity';
@@ -68,10 +67,12 @@ export function dataSourceOptions(config: DbConfig): DataSourceOptions {
     };
   }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const [database] = sqliteFiles(config.dataDir);
+  createOwnerOnly(database);
   return {
     ...common,
     type: 'better-sqlite3',
-    database: join(config.dataDir, 'latchkey.sqlite'),
+    database,
     enableWAL: true,
     timeout: config.dbTimeoutMs,
     prepareDatabase: (db: { pragma(sql: string): unknown }) => {
@@ -79,6 +80,17 @@ export function dataSourceOptions(config: DbConfig): DataSourceOptions {
       db.pragma('synchronous = NORMAL');
     },
   };
+}
+
+/**
+ * The embedded database is for its owner only, like secrets.json (loadConfig refuses existing
+ * files that group or others can read): a new one is created 0600 (a umask can only take bits
+ * away) before better-sqlite3 opens it. SQLite creates the -wal and -shm with the database file's permissions
+ * (and fchmods them to those), so they are 0600 too.
+ */
+function createOwnerOnly(database: string): void {
+  // Append mode creates the file when absent and never truncates one that exists.
+  closeSync(openSync(database, 'a', 0o600));
 }
 
 export function createDataSource(config: DbConfig): DataSource {

@@ -4,6 +4,8 @@ import { startApp, TestApp, TEST_DB } from '../support/app';
 import { Http, PASSWORD, Reply, Tokens, login, refresh, register, uniqueEmail, sleep, works } from '../support/http';
 import { column } from '../support/db';
 import { HousekeepingService } from '../../src/sessions/housekeeping.service';
+import { Clock } from '../../src/common/clock';
+import { ShiftedClock } from '../support/clock';
 
 
 
@@ -224,8 +226,9 @@ describe(`your devices [${TEST_DB}]`, () => {
 
 describe(`browser cookie mode [${TEST_DB}]`, () => {
   let app: TestApp;
+  const clock = new ShiftedClock();
   before(async () => {
-    app = await startApp({ REFRESH_REUSE_GRACE: '1s' });
+    app = await startApp({ REFRESH_REUSE_GRACE: '1s' }, undefined, [{ provide: Clock, useValue: clock }]);
   });
   after(async () => app.close());
 
@@ -310,16 +313,71 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     assert.equal(others.status, 401, 'other devices need an access token');
   });
 
-  it('RFC 7009 revoke takes the refresh cookie with the CSRF header, and always clears the cookie', async () => {
+  it('an expired, revoked or forged access token beside the cookie and the CSRF header: logout ends the cookie\'s session, and nothing more', async () => {
+    const csrf = { 'x-latchkey-csrf': '1' };
+    const cleared = /latchkey_refresh=;.*(Max-Age=0|Expires=Thu, 01 Jan 1970)/i;
+    const user = await register(new Http(app.url));
+    const other = await login(new Http(app.url), user.email); // another device, signed in with a live token
+    const browser = async (): Promise<{ http: Http; cookie: string; tokens: Tokens }> => {
+      const http = new Http(app.url);
+      const tokens = (await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true })).body;
+      return { http, cookie: http.cookies.get('latchkey_refresh')!, tokens };
+    };
+    const sessionOver = async (cookie: string) => (await refresh(new Http(app.url), cookie)).body.error === 'invalid_grant';
+
+    // Expired: signed in one access-token lifetime and a minute ago (the Clock, not a sleep).
+    clock.offsetMs = -(app.config.accessTokenTtl + 60) * 1000;
+    const laptop = await browser().finally(() => (clock.offsetMs = 0));
+    const expired = await laptop.http.get('/me', { token: laptop.tokens.access_token });
+    assert.equal(expired.status, 401, 'the access token has expired');
+    const everywhere = await laptop.http.post('/auth/logout?scope=global', undefined, { token: laptop.tokens.access_token, headers: csrf });
+    assert.equal(everywhere.status, 401, 'the expired token adds nothing to the cookie: not other devices');
+    assert.ok(await works(laptop.http, other));
+    laptop.http.cookies.set('latchkey_refresh', laptop.cookie);
+    const out = await laptop.http.post('/auth/logout', undefined, { token: laptop.tokens.access_token, headers: csrf });
+    assert.equal(out.status, 204, out.text);
+    assert.match(out.headers.getSetCookie().join('\n'), cleared, 'the cookie is cleared');
+    assert.ok(await sessionOver(laptop.cookie), "the cookie's session is over");
+    assert.ok(await works(laptop.http, other), 'and only that one');
+
+    // Forged: another device's token with its signature changed names that device's session; only the cookie's ends.
+    const [header, payload, signature] = other.access_token.split('.');
+    const forged = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    const tablet = await browser();
+    for (const scope of ['others', 'global']) assert.equal((await tablet.http.post(`/auth/logout?scope=${scope}`, undefined, { token: forged, headers: csrf })).status, 401, scope);
+    tablet.http.cookies.set('latchkey_refresh', tablet.cookie);
+    assert.equal((await tablet.http.post('/auth/logout', undefined, { token: forged, headers: csrf })).status, 204);
+    assert.ok(await sessionOver(tablet.cookie));
+    assert.ok(await works(tablet.http, other), 'the session the forged token names is untouched');
+
+    // Revoked: a token of a session already signed out, beside a live cookie.
+    const phone = await browser();
+    const gone = await login(new Http(app.url), user.email);
+    assert.equal((await new Http(app.url).post('/auth/logout', undefined, { token: gone.access_token })).status, 204);
+    assert.equal((await phone.http.post('/auth/logout?scope=global', undefined, { token: gone.access_token, headers: csrf })).status, 401);
+    assert.ok(await works(phone.http, other));
+    phone.http.cookies.set('latchkey_refresh', phone.cookie);
+    assert.equal((await phone.http.post('/auth/logout', undefined, { token: gone.access_token, headers: csrf })).status, 204);
+    assert.ok(await sessionOver(phone.cookie));
+    assert.ok(await works(phone.http, other));
+
+    // Without the CSRF header the failed token is all there is: refused, and the cookie's session lives on.
+    const desktop = await browser();
+    const noHeader = await desktop.http.post('/auth/logout', undefined, { token: forged });
+    assert.equal(noHeader.status, 401);
+    assert.ok(await works(desktop.http, desktop.tokens));
+  });
+
+  it('RFC 7009 revoke takes the refresh cookie with the CSRF header, and then always clears the cookie', async () => {
     const http = new Http(app.url);
     const user = await register(http);
     const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
     const cookie = http.cookies.get('latchkey_refresh')!;
     const noHeader = await http.post('/auth/revoke', {}, { form: true });
     assert.equal(noHeader.status, 403);
-    assert.match(noHeader.headers.getSetCookie().join('\n'), /latchkey_refresh=;/, 'even a refused answer clears the cookie');
+    assert.deepEqual(noHeader.headers.getSetCookie(), [], 'a refused answer leaves the cookie alone (no logout CSRF)');
     assert.ok(await works(http, r.body), 'and revokes nothing');
-    http.cookies.set('latchkey_refresh', cookie);
+    assert.equal(http.cookies.get('latchkey_refresh'), cookie);
     const revoked = await http.post('/auth/revoke', {}, { form: true, headers: { 'x-latchkey-csrf': '1' } });
     assert.equal(revoked.status, 200);
     assert.match(revoked.headers.getSetCookie().join('\n'), /latchkey_refresh=;/);
@@ -327,6 +385,37 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     const neither = await new Http(app.url).post('/auth/revoke', {}, { form: true });
     assert.equal(neither.status, 400);
     assert.equal(neither.body.error, 'invalid_request');
+  });
+
+  it('a request another site could make to a sign-out route is refused and never clears the cookie (no logout CSRF)', async () => {
+    const http = new Http(app.url);
+    const user = await register(http);
+    const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
+    const cookie = http.cookies.get('latchkey_refresh')!;
+    // What a page on another origin can make a browser send with its cookie: a form post (any of
+    // the three form encodings) or a fetch with a CORS-safelisted content type, and no custom header.
+    const crossSite: Array<[string, () => Promise<Reply>, number]> = [
+      ['logout, no body', () => http.post('/auth/logout'), 403],
+      ['logout, form', () => http.post('/auth/logout', { scope: 'global' }, { form: true }), 415],
+      ['logout, text/plain', () => http.post('/auth/logout', undefined, { raw: 'scope=global', contentType: 'text/plain' }), 415],
+      ['logout, multipart', () => http.post('/auth/logout', undefined, { raw: '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--b--\r\n', contentType: 'multipart/form-data; boundary=b' }), 415],
+      ['revoke, empty form', () => http.post('/auth/revoke', {}, { form: true }), 403],
+      ['revoke, text/plain', () => http.post('/auth/revoke', undefined, { raw: 'token=x', contentType: 'text/plain' }), 415],
+      ['revoke, a form with some token', () => http.post('/auth/revoke', { token: 'not-a-token' }, { form: true }), 200],
+    ];
+    for (const [label, send, status] of crossSite) {
+      const answer = await send();
+      assert.equal(answer.status, status, `${label}: ${answer.text}`);
+      assert.deepEqual(answer.headers.getSetCookie(), [], `${label}: no Set-Cookie clears the cookie`);
+      assert.equal(http.cookies.get('latchkey_refresh'), cookie);
+    }
+    assert.ok(await works(http, r.body), 'the session is intact');
+    const next = await http.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
+    assert.equal(next.status, 200, `the cookie's session still refreshes: ${next.text}`);
+    // A request no other site can make still clears it, even when refused: here with the header but a bad content type.
+    const own = await http.post('/auth/logout', { scope: 'local' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
+    assert.equal(own.status, 415);
+    assert.match(own.headers.getSetCookie().join('\n'), /latchkey_refresh=;.*(Max-Age=0|Expires=Thu, 01 Jan 1970)/i);
   });
 
   it('names the cookie __Secure-… when it is Secure', async () => {
