@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import * as jose from 'jose';
 import { accessTokenHash } from '@latchkey/verifier';
 import { chainHooks } from './refresh';
-import { CONNECTIONS, DURATION, LoadSummary, PASSWORD, WARMUP, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, parallel, postJson, printTable, register, round, runScenario, startApp, writeResult } from './lib';
+import { CONNECTIONS, DURATION, LoadSummary, PASSWORD, WARMUP, dbName, dropDatabase, freePort, freshDatabase, generateSecrets, load, log, parallel, postJson, printTable, register, round, runScenario, startApp, writeResult } from './lib';
 
 // autocannon checks a chain out for each connection as it opens (warm-up and run): well over twice CONNECTIONS.
 const USERS = 16;
@@ -45,10 +45,14 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
   await freshDatabase(database);
   cleanup.push(() => dropDatabase(database));
   const secrets = generateSecrets();
-  const app = await startApp({ name: 'dpop-app', database, secrets });
+  // Each at its own URL (JWT_ISSUER): the public origin a proof's htu must name.
+  const ownUrl = (port: number) => ({ port, env: { JWT_ISSUER: `http://127.0.0.1:${port}` } });
+  const appAt = ownUrl(freePort());
+  const app = await startApp({ name: 'dpop-app', database, secrets, ...appAt });
   cleanup.push(() => app.stop());
   const redisPrefix = `latchkey-bench-dpop-${process.pid}:`;
-  const shared = await startApp({ name: 'dpop-app-redis', database, secrets, env: { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix } });
+  const sharedAt = ownUrl(freePort());
+  const shared = await startApp({ name: 'dpop-app-redis', database, secrets, port: sharedAt.port, env: { ...sharedAt.env, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix } });
   cleanup.push(() => shared.stop());
 
   const targets = [

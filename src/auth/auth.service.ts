@@ -134,7 +134,8 @@ export class AuthService {
    * session refreshed without a proof by its key (RFC 9449 §5), which changes nothing.
    */
   async refresh(refreshToken: string, client: ClientContext, proof: ProofRequest): Promise<TokenResponse> {
-    const outcome = await this.sessions.refresh(refreshToken, client, await this.dpop.tokenRequestKey(proof));
+    const proven = await this.dpop.tokenRequestProof(proof);
+    const outcome = await this.sessions.refresh(refreshToken, client, proven?.jkt ?? null, proven ? () => this.dpop.spend(proven) : undefined);
     if (!outcome.ok && outcome.reason === 'unproven_key') throw ApiError.invalidDpopProof(400, 'This session is bound to a DPoP key: send a DPoP proof signed by it.');
     if (!outcome.ok) throw ApiError.oauth('invalid_grant', 'The refresh token is invalid, expired or revoked.');
     return this.tokenResponse(outcome.session);
@@ -148,8 +149,9 @@ export class AuthService {
   async revokeRefreshToken(token: string, client: ClientContext, proof?: ProofRequest): Promise<void> {
     const inspection = await this.sessions.inspect(token);
     if (!inspection.authentic) return;
-    const provenJkt = inspection.session.dpopJkt === null || proof === undefined ? null : await this.dpop.tokenRequestKey(proof);
-    if (!keyIsProven(inspection.session.dpopJkt, provenJkt)) return;
+    const proven = inspection.session.dpopJkt === null || proof === undefined ? null : await this.dpop.tokenRequestProof(proof);
+    if (!keyIsProven(inspection.session.dpopJkt, proven?.jkt ?? null)) return;
+    if (proven) await this.dpop.spend(proven);
     const { id, userId } = inspection.session;
     await this.sessions.revoke({ userId, sessionId: id }, 'user_logout', { actorId: userId, client });
   }

@@ -129,16 +129,17 @@ export class SessionsService {
   /**
    * One refresh: authenticate the link (constant-time MAC, before anything else), then, for a
    * DPoP-bound session, the key (`provenJkt`: the key the request's proof was signed with, null
-   * without a proof), then apply the chain rules (refresh-decision.ts) and compare-and-swap the
-   * chain forward.
+   * without a proof) and the proof's first use (`spendProof`, which rejects a replayed one; only
+   * then, so that junk cannot fill the replay store), then apply the chain rules
+   * (refresh-decision.ts) and compare-and-swap the chain forward.
    */
-  async refresh(token: string, client: ClientContext, provenJkt: string | null = null): Promise<RefreshOutcome> {
-    const outcome = await this.refreshChain(token, client, provenJkt);
+  async refresh(token: string, client: ClientContext, provenJkt: string | null = null, spendProof?: () => Promise<void>): Promise<RefreshOutcome> {
+    const outcome = await this.refreshChain(token, client, provenJkt, spendProof);
     this.metrics.refreshes.inc({ outcome: outcome.ok ? outcome.rotated ? 'rotated' : 'grace' : outcome.reason });
     return outcome;
   }
 
-  private async refreshChain(token: string, client: ClientContext, provenJkt: string | null): Promise<RefreshOutcome> {
+  private async refreshChain(token: string, client: ClientContext, provenJkt: string | null, spendProof?: () => Promise<void>): Promise<RefreshOutcome> {
     const now = this.clock.now();
     const parts = parseRefreshToken(token);
     if (!parts) return { ok: false, reason: 'invalid' };
@@ -154,6 +155,7 @@ export class SessionsService {
       }
       return { ok: false, reason: 'unproven_key' };
     }
+    if (row.dpopJkt !== null) await spendProof?.();
 
     let confirmed = false;
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import { launch, PageErrors } from '../support/browser';
-import { startApp, TestApp } from '../support/app';
+import { startAppAtOwnUrl, TestApp } from '../support/app';
 import { Http, PASSWORD, register } from '../support/http';
 import { auditCount } from '../support/db';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -53,7 +53,8 @@ describe('@latchkey/client in Chromium', () => {
   let browser: Browser;
 
   before(async () => {
-    app = await startApp({ ACCESS_TOKEN_TTL: `${TTL_S}s` });
+    // At its own URL, as a real deployment: DPoP proofs name the public origin (JWT_ISSUER).
+    app = await startAppAtOwnUrl({ ACCESS_TOKEN_TTL: `${TTL_S}s` });
     http = new Http(app.url);
     browser = await launch();
   });

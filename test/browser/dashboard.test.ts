@@ -2,7 +2,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import { freshPage, launch, shot, PageErrors } from '../support/browser';
-import { freshDatabase, startApp, TestApp } from '../support/app';
+import { freshDatabase, startAppAtOwnUrl, TestApp } from '../support/app';
 import { latchkeyProcess } from '../support/processes';
 import { Http, login, PASSWORD, refresh, register, Tokens } from '../support/http';
 import { SmtpSink, tokenOf } from '../support/smtp';
@@ -83,7 +83,8 @@ describe('admin dashboard in Chromium', () => {
   before(async () => {
     // No reuse grace, so a theft detection happens at once.
     smtp = await SmtpSink.start();
-    app = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD, REFRESH_REUSE_GRACE: '0', SMTP_URL: smtp.url });
+    // At its own URL, as a real deployment: DPoP proofs name the public origin (JWT_ISSUER).
+    app = await startAppAtOwnUrl({ ADMIN_EMAIL, ADMIN_PASSWORD, REFRESH_REUSE_GRACE: '0', SMTP_URL: smtp.url });
     http = new Http(app.url);
     browser = await launch();
   });

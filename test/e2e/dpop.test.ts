@@ -1,6 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { createVerifier } from '@latchkey/verifier';
+import { DpopService } from '../../src/auth/dpop.service';
 import { REDIS_URL, startApp, startAppAtOwnUrl, TestApp, TEST_DB, freshDatabase, TestDatabase } from '../support/app';
 import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, register, sleep } from '../support/http';
 import { auditCount, sessionRow } from '../support/db';
@@ -28,6 +30,19 @@ async function refreshWith(http: Http, refreshToken: string, key?: DpopKey, proo
   const headers: Record<string, string> = {};
   if (proof ?? key) headers.dpop = proof ?? (await dpopProof(key!, 'POST', `${http.base}/auth/token`));
   return http.post('/auth/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, { form: true, headers });
+}
+
+/** A GET with a Host header of the caller's choosing (fetch always sends the real one). */
+function getWithHost(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: { error?: string } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${path}`, { headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text || '{}') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function assertRefusedProof(r: Reply, status: 400 | 401): void {
@@ -104,6 +119,20 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
     // A bound admin token without its key learns nothing of its role: 401, not 403.
     const plain = await login(http, user.email);
     assert.equal((await http.get('/me', { headers: { authorization: `DPoP ${plain.access_token}`, dpop: await dpopProof(key, 'GET', `${http.base}/me`, { accessToken: plain.access_token }) } })).status, 401, 'an unbound token is refused under the DPoP scheme');
+  });
+
+  it('compares htu with the public origin (JWT_ISSUER), never with the Host header the client chose', async () => {
+    const key = await dpopKey();
+    const user = await register(http);
+    const t = await loginBound(http, key, user.email);
+    const headers = (proof: string) => ({ host: 'other.example', authorization: `DPoP ${t.access_token}`, dpop: proof });
+    // A proof made for another server, sent here with a Host header naming that server.
+    const elsewhere = await getWithHost(app.url, '/me', headers(await dpopProof(key, 'GET', 'http://other.example/me', { accessToken: t.access_token })));
+    assert.equal(elsewhere.status, 401);
+    assert.equal(elsewhere.body.error, 'invalid_dpop_proof');
+    // A proof for this server's public URL is good whatever the Host header says.
+    const here = await getWithHost(app.url, '/me', headers(await dpopProof(key, 'GET', `${app.config.jwtIssuer}/me`, { accessToken: t.access_token })));
+    assert.equal(here.status, 200);
   });
 
   it('refuses a bound refresh token without its key with 400 invalid_dpop_proof, consuming and revoking nothing, and audits it once', async () => {
@@ -229,9 +258,54 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
   });
 });
 
+describe(`DPoP replay cache under a flood of junk, without Redis [${TEST_DB}]`, () => {
+  let app: TestApp;
+  let http: Http;
+  const capacity = DpopService.localReplayCapacity;
+
+  before(async () => {
+    // A cache of 16 ids: more junk than it holds takes a few dozen requests.
+    DpopService.localReplayCapacity = 16;
+    app = await startAppAtOwnUrl({ REFRESH_REUSE_GRACE: '30s' });
+    http = new Http(app.url);
+  });
+  after(async () => {
+    DpopService.localReplayCapacity = capacity;
+    await app?.close();
+  });
+
+  it('junk refreshes, junk logins and a signed-in client hammering a route cannot flush a used refresh proof: its replay is still refused', async () => {
+    const key = await dpopKey();
+    const user = await register(http);
+    const t = await loginBound(http, key, user.email);
+    // The request an attacker captured: a refresh and its proof.
+    const captured = await dpopProof(key, 'POST', `${http.base}/auth/token`);
+    assert.equal((await refreshWith(http, t.refresh_token, undefined, captured)).status, 200);
+
+    // Anyone can sign proofs with a key of their own: with refresh tokens that are not authentic, with
+    // logins with a wrong password, and, signed in with a bound session of their own, at a route.
+    const junkKey = await dpopKey();
+    const attacker = await loginBound(http, junkKey, (await register(http)).email);
+    const forged = `${t.refresh_token.slice(0, -2)}${t.refresh_token.endsWith('AA') ? 'BB' : 'AA'}`;
+    for (let i = 0; i < 24; i++) {
+      const refresh = await refreshWith(http, i % 2 ? forged : `junk-${i}`, junkKey);
+      assert.equal(refresh.status, 400);
+      assert.equal(refresh.body.error, 'invalid_grant');
+      const proof = await dpopProof(junkKey, 'POST', `${http.base}/auth/login`);
+      assert.equal((await http.post('/auth/login', { email: user.email, password: 'not the password 1' }, { headers: { dpop: proof } })).status, 401);
+      assert.equal((await call(http, junkKey, attacker.access_token, '/auth/session')).status, 200);
+    }
+
+    // Within the grace window, the captured pair would get the next tokens: the proof is still known as used.
+    assertRefusedProof(await refreshWith(http, t.refresh_token, undefined, captured), 400);
+    assert.equal((await refreshWith(http, t.refresh_token, key)).status, 200, 'the device itself goes on');
+  });
+});
+
 describe(`DPOP=required and DPOP=off [${TEST_DB}]`, () => {
   it('required: a login without a proof is refused; with one it is bound', async () => {
-    const app = await startApp({ DPOP: 'required' });
+    // At its own URL, as a real deployment: a proof names the public origin (JWT_ISSUER).
+    const app = await startAppAtOwnUrl({ DPOP: 'required' });
     try {
       const http = new Http(app.url);
       const user = await register(http);
@@ -244,7 +318,7 @@ describe(`DPOP=required and DPOP=off [${TEST_DB}]`, () => {
   });
 
   it('off: proofs are ignored, sessions stay Bearer and the metadata names no algorithm', async () => {
-    const app = await startApp({ DPOP: 'off' });
+    const app = await startAppAtOwnUrl({ DPOP: 'off' });
     try {
       const http = new Http(app.url);
       const user = await register(http);
@@ -265,8 +339,8 @@ describe(`DPoP proofs are single-use across instances (Redis) [${TEST_DB}]`, () 
 
   before(async () => {
     db = freshDatabase();
-    // Both behind one public name, as behind a load balancer: the proof's htu is the same at either.
-    const env = { REDIS_URL, REDIS_KEY_PREFIX: `lk-dpop-${process.pid}-${Date.now()}:`, TRUST_PROXY: 'true' };
+    // Both behind one public name, as behind a load balancer: that name is configuration (JWT_ISSUER), and a proof naming it is good at either.
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: `lk-dpop-${process.pid}-${Date.now()}:`, JWT_ISSUER: 'https://api.example.test', TRUST_PROXY: 'true' };
     a = await startApp(env, db);
     b = await startApp(env, db);
   });
@@ -278,7 +352,8 @@ describe(`DPoP proofs are single-use across instances (Redis) [${TEST_DB}]`, () 
 
   it('a proof used at one instance is refused at the other', async () => {
     const key = await dpopKey();
-    const viaProxy = { 'x-forwarded-host': 'api.example.test', 'x-forwarded-proto': 'https' };
+    // What the load balancer adds changes nothing: the public origin is not read from the request.
+    const viaProxy = { 'x-forwarded-host': 'internal-name', 'x-forwarded-proto': 'http' };
     const user = await register(new Http(a.url));
     const loginProof = await dpopProof(key, 'POST', 'https://api.example.test/auth/login');
     const t = (await new Http(a.url).post('/auth/login', { email: user.email, password: PASSWORD }, { headers: { ...viaProxy, dpop: loginProof } })).body;
@@ -293,5 +368,9 @@ describe(`DPoP proofs are single-use across instances (Redis) [${TEST_DB}]`, () 
     const again = { ...headers, dpop: fractional };
     assert.equal((await new Http(a.url).get('/me', { headers: again })).status, 200);
     assertRefusedProof(await new Http(b.url).get('/me', { headers: again }), 401);
+
+    // A proof for whatever host the request claims to be for, through a trusted proxy's X-Forwarded-Host: refused.
+    const forwarded = await dpopProof(key, 'GET', 'https://other.example/me', { accessToken: t.access_token });
+    assertRefusedProof(await new Http(a.url).get('/me', { headers: { 'x-forwarded-host': 'other.example', 'x-forwarded-proto': 'https', authorization: `DPoP ${t.access_token}`, dpop: forwarded } }), 401);
   });
 });

@@ -25,7 +25,7 @@ export interface ProofWindow {
 }
 
 export interface DpopOptions extends ProofWindow {
-  replay: ReplayCache;
+  replay: ProofReplayGuard;
 }
 
 /** A proof that passed every check but the replay check, which needs a store of seen `jti`s. */
@@ -90,7 +90,55 @@ export async function checkDpopProof(expect: ProofExpectation, window: ProofWind
 export async function verifyDpopProof(expect: ProofExpectation & { accessToken: string; jkt: string }, options: DpopOptions): Promise<void> {
   const checked = await checkDpopProof(expect, options);
   // Only proofs that passed every other check are remembered, so junk cannot fill the cache.
-  if (!options.replay.remember(checked.replayId, checked.acceptableUntil)) throw new InvalidDpopProofError('The DPoP proof was already used.');
+  if (!(await options.replay.firstUse(checked))) throw new InvalidDpopProofError('The DPoP proof was already used.');
+}
+
+/**
+ * Where instances share the proof ids they have seen, so that a proof captured on its way to one
+ * instance cannot be replayed at another: `setIfAbsent` records `key` for `ttlMs` and resolves true,
+ * or resolves false when `key` is already there. See {@link redisReplayStore}.
+ */
+export interface ReplayStore {
+  setIfAbsent(key: string, ttlMs: number): Promise<boolean>;
+}
+
+/** The one command of an ioredis client (or anything that answers like one) {@link redisReplayStore} uses. */
+export interface RedisSetNx {
+  set(key: string, value: string, px: 'PX', ttlMs: number, nx: 'NX'): Promise<string | null>;
+}
+
+/** A {@link ReplayStore} on Redis: `SET <prefix><id> 1 PX <ttl> NX`. Pass your ioredis client. */
+export function redisReplayStore(client: RedisSetNx, options: { prefix?: string } = {}): ReplayStore {
+  const prefix = options.prefix ?? 'latchkey:dpop:';
+  return {
+    // PX takes whole milliseconds (an iat with a fraction would make Redis refuse the command).
+    setIfAbsent: async (key, ttlMs) => (await client.set(prefix + key, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) !== null,
+  };
+}
+
+/**
+ * The replay check: a proof id is new in this process's {@link ReplayCache} and, with a shared
+ * {@link ReplayStore}, new there too. A store that fails is reported (`onStoreError`) and the proof
+ * accepted: replays are then refused per instance only, rather than every request refused.
+ */
+export class ProofReplayGuard {
+  constructor(
+    private readonly local: ReplayCache,
+    private readonly shared: ReplayStore | undefined,
+    private readonly now: () => number,
+    private readonly onStoreError: (error: Error) => void,
+  ) {}
+
+  async firstUse(proof: CheckedProof): Promise<boolean> {
+    if (!this.local.remember(proof.replayId, proof.acceptableUntil)) return false;
+    if (!this.shared) return true;
+    try {
+      return await this.shared.setIfAbsent(proof.replayId, proof.acceptableUntil - this.now());
+    } catch (error) {
+      this.onStoreError(error as Error);
+      return true;
+    }
+  }
 }
 
 /** The members of a public JWK that RFC 7638 hashes, by key type, in their required order. */

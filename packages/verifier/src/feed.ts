@@ -24,7 +24,11 @@ export interface FeedOptions {
   now: () => number;
   logger: Logger;
   signal: AbortSignal;
-  /** Handles one SET; it reports and swallows its own failures, so one bad event never stalls the feed. */
+  /**
+   * Applies one SET. It reports and swallows what no retry can fix (a forged or malformed event); it
+   * rejects for an event it cannot apply yet, and the feed then holds its cursor before that event
+   * and retries it, blocked (see {@link RevocationFeed.blocked}) until it is applied.
+   */
   onEvent: (set: string) => Promise<void>;
   onCaughtUp: () => void;
   onConfigurationError: (error: VerifierConfigurationError) => void;
@@ -57,6 +61,11 @@ class StreamClosed extends Error {
   override name = 'StreamClosed';
 }
 
+/** An event the verifier could not apply yet: the cursor stays before it. */
+class EventNotApplied extends Error {
+  override name = 'EventNotApplied';
+}
+
 /**
  * Follows `GET <session_revocation_feed_endpoint>`: a first full read (every revocation still within
  * one token lifetime), then Server-Sent Events resumed with `Last-Event-ID`, or long polling with
@@ -64,13 +73,16 @@ class StreamClosed extends Error {
  * process starts again from the full read, which is all that can still matter.
  *
  * Every answer, event and comment line marks the feed known-good (`lastGoodAt`); the verifier
- * derives staleness from it.
+ * derives staleness from it, and from `blocked`: the cursor never passes an event that was not
+ * applied, since a revocation skipped is one resource servers would never hear of again.
  */
 export class RevocationFeed {
   cursor: string | undefined;
   lastGoodAt: number | undefined;
   lastEventAt: number | undefined;
   lastError: FeedError | null = null;
+  /** An event could not be applied: the feed retries it, and revocations after it wait behind it. */
+  blocked = false;
   mode: Transport;
   private caughtUp = false;
   private failures = 0;
@@ -128,6 +140,7 @@ export class RevocationFeed {
     if (jwks) this.options.onJwksVersion(jwks);
     for (const set of page.events) await this.deliver(set);
     this.cursor = page.cursor;
+    this.unblock();
     return page;
   }
 
@@ -157,7 +170,8 @@ export class RevocationFeed {
         if (done) break;
         idle.refresh();
         this.markGood();
-        this.failures = 0;
+        // While an event is blocked, reconnecting works but the retries must still back off.
+        if (!this.blocked) this.failures = 0;
         this.streamFailures = 0;
         for (const event of parser.push(decoder.decode(value, { stream: true }))) {
           if (event.event === 'jwks') {
@@ -177,13 +191,27 @@ export class RevocationFeed {
   }
 
   private async deliver(set: string): Promise<void> {
-    await this.options.onEvent(set);
+    try {
+      await this.options.onEvent(set);
+    } catch (error) {
+      this.blocked = true;
+      throw new EventNotApplied((error as Error).message);
+    }
+    this.unblock();
     this.lastEventAt = this.options.now();
+  }
+
+  private unblock(): void {
+    if (!this.blocked) return;
+    this.blocked = false;
+    this.lastError = null;
+    this.options.logger.info?.('revocation feed: the held event is applied; following again', {});
   }
 
   private markGood(): void {
     this.lastGoodAt = this.options.now();
-    this.lastError = null;
+    // Answers keep coming while an event is blocked; its error stays the one to report.
+    if (!this.blocked) this.lastError = null;
   }
 
   private usePolling(reason: string): void {
@@ -197,7 +225,9 @@ export class RevocationFeed {
     const { logger, retry } = this.options;
     this.failures++;
     const status = error instanceof HttpStatusError ? error.status : undefined;
-    const code = (error instanceof HttpStatusError ? error.code : undefined) ?? (error instanceof StreamClosed ? 'stream_closed' : status ? `http_${status}` : 'unreachable');
+    const code =
+      (error instanceof HttpStatusError ? error.code : undefined) ??
+      (error instanceof StreamClosed ? 'stream_closed' : error instanceof EventNotApplied ? 'event_unverifiable' : status ? `http_${status}` : 'unreachable');
     this.lastError = { code, message: error.message, ...(status !== undefined && { status }), at: new Date(this.options.now()).toISOString() };
 
     if (status === 401) {
@@ -214,11 +244,12 @@ export class RevocationFeed {
       this.caughtUp = false;
     } else if (this.mode === 'stream' && this.caughtUp && status !== undefined && STREAM_UNSUPPORTED.has(status)) {
       this.usePolling(`the stream answered ${status}`);
-    } else if (this.mode === 'stream' && this.caughtUp && ++this.streamFailures >= STREAM_FAILURES_BEFORE_POLLING) {
+    } else if (this.mode === 'stream' && this.caughtUp && !(error instanceof EventNotApplied) && ++this.streamFailures >= STREAM_FAILURES_BEFORE_POLLING) {
       this.streamFailures = 0;
       this.usePolling(error.message);
     }
     if (error instanceof StreamClosed && this.failures === 1) logger.info?.('revocation feed: stream closed, resuming', {});
+    else if (error instanceof EventNotApplied) logger.warn('revocation feed: an event cannot be verified yet; holding the cursor before it and retrying', { code, error: error.message, failures: this.failures });
     else logger.warn('revocation feed: request failed, retrying', { code, error: error.message, failures: this.failures });
 
     const cap = Math.min(retry.maxDelay, retry.minDelay * 2 ** (this.failures - 1));

@@ -11,4 +11,4 @@ export { latchkeyFastify, type FastifyReplyLike, type FastifyRequestLike } from 
 export { LatchkeyGuard, type ExecutionContextLike, type LatchkeyGuardOptions } from './adapters/nest';
 export type { AdapterOptions } from './adapters/request';
 export { DPOP_ALGORITHMS, challenge } from './errors';
-export { ReplayCache, accessTokenHash, checkDpopProof, type CheckedProof, type ProofExpectation, type ProofWindow } from './dpop';
+export { ProofReplayGuard, ReplayCache, accessTokenHash, checkDpopProof, redisReplayStore, type CheckedProof, type ProofExpectation, type ProofWindow, type RedisSetNx, type ReplayStore } from './dpop';

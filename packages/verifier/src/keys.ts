@@ -1,6 +1,6 @@
 import { createHash, KeyObject } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
-import { getJson, sleep } from './http';
+import { getJson } from './http';
 import type { Logger } from './logger';
 
 /** The algorithms latchkey signs access tokens and SETs with. Never `none`, never HS*. */
@@ -59,24 +59,30 @@ export class KeyStore {
     return this.keys.get(kid);
   }
 
-  /**
-   * The key for `kid`, refetching the JWKS when it is unknown and the cool-down allows.
-   * `waitForCooldown` waits the cool-down out instead of giving up: for SETs, which come from the
-   * authenticated feed and must not be dropped because a junk token just used the refetch.
-   */
-  async lookup(kid: string, waitForCooldown = false): Promise<VerificationKey | undefined> {
+  /** The key for `kid`, refetching the JWKS when it is unknown and the cool-down allows (junk tokens must not make it hammer latchkey). */
+  async lookup(kid: string): Promise<VerificationKey | undefined> {
     const known = this.keys.get(kid);
     if (known) return known;
     if (this.inflight) {
       await this.inflight.catch(() => undefined);
       if (this.keys.has(kid)) return this.keys.get(kid);
     }
-    const wait = this.lastFetchAt + this.options.cooldownMs - this.options.now();
-    if (wait > 0) {
-      if (!waitForCooldown) return undefined;
-      await sleep(wait, this.options.signal);
-    }
+    if (this.lastFetchAt + this.options.cooldownMs > this.options.now()) return undefined;
     await this.refresh().catch((error: Error) => this.options.logger.warn('JWKS refetch failed', { error: error.message }));
+    return this.keys.get(kid);
+  }
+
+  /**
+   * The key for a feed event's `kid`: an unknown one is refetched at once, whatever the cool-down
+   * (the feed is authenticated, and its own retry back-off paces these); a failed refetch rejects,
+   * so the caller can tell "not yet known" from "refused".
+   */
+  async lookupNow(kid: string): Promise<VerificationKey | undefined> {
+    const known = this.keys.get(kid);
+    if (known) return known;
+    // A refetch under way may have started before the key was published: wait for it, then fetch again.
+    await this.inflight?.catch(() => undefined);
+    if (!this.keys.has(kid)) await this.refresh();
     return this.keys.get(kid);
   }
 

@@ -14,15 +14,28 @@ export interface SessionRevokedEvent {
   jti: string;
 }
 
-/** A SET that failed verification or does not say what it must; the feed skips it and reports it. */
+/**
+ * A SET that no retry can make acceptable: not a SET, not for this receiver, or a signature that
+ * does not verify under the key its `kid` names. The feed skips it and reports it.
+ */
 export class RejectedEventError extends Error {
   override name = 'RejectedEventError';
+}
+
+/**
+ * A SET that cannot be verified yet: its `kid` is not in the JWKS as last read, or the JWKS could
+ * not be read. Typically a key latchkey started signing with a moment ago (`keys:rotate
+ * --immediate`, `keys:revoke`): the feed must hold its cursor before it and retry, never skip it.
+ */
+export class UnverifiableEventError extends Error {
+  override name = 'UnverifiableEventError';
 }
 
 export interface SetVerification {
   issuer: string;
   /** The receiver's client id: latchkey addresses each SET to the resource server reading it. */
   audience: string;
+  /** Resolves undefined for a kid the JWKS does not hold; rejects when the JWKS cannot be read. */
   resolveKey: (kid: string) => Promise<VerificationKey | undefined>;
   now: () => number;
 }
@@ -30,7 +43,8 @@ export interface SetVerification {
 /**
  * Verifies one Security Event Token (RFC 8417) of the feed and reads its session-revoked event.
  * Returns null for a valid SET of another event type (nothing to do). Throws {@link RejectedEventError}
- * for anything not signed by the issuer for this receiver.
+ * for anything not signed by the issuer for this receiver, and {@link UnverifiableEventError} when
+ * its key is not known (yet).
  */
 export async function readSessionRevoked(set: string, options: SetVerification): Promise<SessionRevokedEvent | null> {
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -42,8 +56,13 @@ export async function readSessionRevoked(set: string, options: SetVerification):
   if (typeof header.typ !== 'string' || !/^(application\/)?secevent\+jwt$/i.test(header.typ)) throw new RejectedEventError('typ is not secevent+jwt');
   if (typeof header.alg !== 'string' || !SIGNING_ALGORITHMS.includes(header.alg)) throw new RejectedEventError('unacceptable alg');
   if (typeof header.kid !== 'string') throw new RejectedEventError('no kid');
-  const key = await options.resolveKey(header.kid);
-  if (!key) throw new RejectedEventError('unknown kid');
+  let key: VerificationKey | undefined;
+  try {
+    key = await options.resolveKey(header.kid);
+  } catch (error) {
+    throw new UnverifiableEventError(`the JWKS could not be read to find key ${JSON.stringify(header.kid.slice(0, 64))}: ${(error as Error).message}`);
+  }
+  if (!key) throw new UnverifiableEventError(`key ${JSON.stringify(header.kid.slice(0, 64))} is not in the JWKS, even just refetched`);
   if (key.alg !== header.alg) throw new RejectedEventError('alg does not match the key');
 
   let payload: Record<string, unknown>;

@@ -1,13 +1,13 @@
 import { decodeProtectedHeader, type JWTPayload } from 'jose';
 import { decodePayload, signatureIsValid } from './jwt';
-import { ReplayCache, verifyDpopProof } from './dpop';
+import { ProofReplayGuard, ReplayCache, verifyDpopProof, type ReplayStore } from './dpop';
 import { InvalidRequestError, InvalidTokenError, ServiceUnavailableError, VerifierConfigurationError, type Scheme } from './errors';
 import { RevocationFeed, type FeedError, type Transport } from './feed';
 import { HttpStatusError, MAX_TOKEN_LENGTH, basicAuthorization, getJson, looksLikeTokenAttempt, parseAuthorization, sleep } from './http';
 import { KeyStore, SIGNING_ALGORITHMS, type VerificationKey } from './keys';
 import { consoleLogger, silentLogger, type Logger } from './logger';
 import { RevokedSessions } from './revoked-sessions';
-import { readSessionRevoked } from './set';
+import { RejectedEventError, readSessionRevoked } from './set';
 
 /** How to reach latchkey and how strict to be. Only the first four are required. */
 export interface VerifierOptions {
@@ -42,8 +42,20 @@ export interface VerifierOptions {
    * when the metadata does not publish `access_token_max_lifetime`. Default 3600.
    */
   maxTokenLifetime?: number;
-  /** DPoP proofs: `maxAge` in seconds of a proof's `iat` (default 60); `replayCacheSize` proof ids remembered (default 50 000). */
-  dpop?: { maxAge?: number; replayCacheSize?: number };
+  /**
+   * This resource server's public origin, e.g. `https://api.example.com`: a DPoP proof's `htu` must
+   * name it. It is configuration, never read from the request (a client chooses its `Host` header).
+   * Without it, the origin of the URL each request passes in is used (the adapters build it from the
+   * request's protocol and `Host`), and a warning is logged once.
+   */
+  origin?: string;
+  /**
+   * DPoP proofs: `maxAge` in seconds of a proof's `iat` (default 60); `replayCacheSize` proof ids
+   * remembered in this process (default 50 000); `replayStore`, a store shared by every instance
+   * behind one public name (e.g. `redisReplayStore(redis)`), so that a proof used at one cannot be
+   * replayed at another.
+   */
+  dpop?: { maxAge?: number; replayCacheSize?: number; replayStore?: ReplayStore };
   /** Back-off between feed retries, in milliseconds, with jitter. Default `{ minDelay: 500, maxDelay: 30 000 }`. */
   retry?: { minDelay?: number; maxDelay?: number };
   /** The fetch to use. Default: the global fetch. */
@@ -97,7 +109,10 @@ export interface IncomingRequest {
 export interface VerifierStatus {
   /** Discovery, keys and the first full read of the feed are done. */
   ready: boolean;
-  /** The feed has given no sign of life for more than `maxStaleness` (or never has). */
+  /**
+   * The feed has given no sign of life for more than `maxStaleness` (or never has), or it holds an
+   * event this verifier cannot verify yet (a key it could not fetch): `lastError` says which.
+   */
   stale: boolean;
   onStale: 'fail-closed' | 'fail-open';
   /** Milliseconds since the feed was last known good; null before its first answer. */
@@ -113,7 +128,7 @@ export interface VerifierStatus {
   lastError: FeedError | null;
   /** Verified tokens in the cache. */
   cachedTokens: number;
-  /** Feed events that failed verification and were skipped, since start. */
+  /** Feed events refused for good (forged, malformed, for another receiver) and skipped, since start. */
   ignoredEvents: number;
 }
 
@@ -165,13 +180,17 @@ class LatchkeyVerifier implements Verifier {
     authorization: string;
     retry: { minDelay: number; maxDelay: number };
     dpopMaxAge: number;
+    origin: string | undefined;
   };
   private readonly fetch: typeof fetch;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly abort = new AbortController();
   private readonly revoked: RevokedSessions;
-  private readonly replay: ReplayCache;
+  private readonly replayCache: ReplayCache;
+  private readonly replay: ProofReplayGuard;
+  private originWarned = false;
+  private lastStoreWarning = Number.NEGATIVE_INFINITY;
   private readonly tokens = new Map<string, CachedToken>();
   private missesSinceAdmission = 0;
   private readonly sweeper: NodeJS.Timeout;
@@ -208,13 +227,15 @@ class LatchkeyVerifier implements Verifier {
       tokenCacheSize: options.tokenCacheSize ?? 10_000,
       retry: { minDelay: options.retry?.minDelay ?? 500, maxDelay: options.retry?.maxDelay ?? 30_000 },
       dpopMaxAge: options.dpop?.maxAge ?? 60,
+      origin: options.origin === undefined ? undefined : publicOrigin(options.origin),
     };
     this.fetch = options.fetch ?? globalThis.fetch;
     this.logger = options.logger === false ? silentLogger : (options.logger ?? consoleLogger);
     this.now = options.now ?? Date.now;
     this.tokenLifetime = options.maxTokenLifetime ?? DEFAULT_TOKEN_LIFETIME_S;
     this.revoked = new RevokedSessions(this.now, () => (this.tokenLifetime + this.settings.clockTolerance + ISSUER_SKEW_S) * 1000);
-    this.replay = new ReplayCache(options.dpop?.replayCacheSize ?? 50_000, this.now);
+    this.replayCache = new ReplayCache(options.dpop?.replayCacheSize ?? 50_000, this.now);
+    this.replay = new ProofReplayGuard(this.replayCache, options.dpop?.replayStore, this.now, (error) => this.replayStoreFailed(error));
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
     this.starting = this.start();
@@ -347,9 +368,33 @@ class LatchkeyVerifier implements Verifier {
     // RFC 9449 §7.2: a bound token sent as Bearer would let whoever stole it use it.
     if (scheme !== 'DPoP') throw new InvalidTokenError('This access token is DPoP-bound; send it with the DPoP scheme and a proof.', 'DPoP');
     await verifyDpopProof(
-      { proof: request?.dpop, method: request?.method ?? '', url: request?.url ?? '', accessToken: token, jkt },
+      { proof: request?.dpop, method: request?.method ?? '', url: this.proofTarget(request?.url ?? ''), accessToken: token, jkt },
       { maxAge: this.settings.dpopMaxAge, clockTolerance: this.settings.clockTolerance, now: this.now, replay: this.replay },
     );
+  }
+
+  /** The URL a proof must name: the request's path at the configured public origin. */
+  private proofTarget(url: string): string {
+    const origin = this.settings.origin;
+    if (origin === undefined) {
+      if (!this.originWarned) {
+        this.originWarned = true;
+        this.logger.warn('DPoP proofs are checked against the URL each request came with; set the verifier\'s "origin" to your public origin', {});
+      }
+      return url;
+    }
+    try {
+      const { pathname, search } = new URL(url, origin);
+      return new URL(pathname + search, origin).href;
+    } catch {
+      return '';
+    }
+  }
+
+  private replayStoreFailed(error: Error): void {
+    if (this.now() - this.lastStoreWarning < 10_000) return;
+    this.lastStoreWarning = this.now();
+    this.logger.warn('DPoP replay store unavailable; replays are refused per instance only', { error: error.message });
   }
 
   private checkFeed(): void {
@@ -365,8 +410,9 @@ class LatchkeyVerifier implements Verifier {
   }
 
   private isStale(): boolean {
-    const lastGoodAt = this.feed?.lastGoodAt;
-    return lastGoodAt === undefined || this.now() - lastGoodAt > this.settings.maxStaleness;
+    const feed = this.feed;
+    const lastGoodAt = feed?.lastGoodAt;
+    return lastGoodAt === undefined || feed!.blocked || this.now() - lastGoodAt > this.settings.maxStaleness;
   }
 
   /**
@@ -394,7 +440,7 @@ class LatchkeyVerifier implements Verifier {
 
   private sweep(): void {
     this.revoked.sweep();
-    this.replay.sweep();
+    this.replayCache.sweep();
     const now = this.now() / 1000;
     for (const [token, { claims }] of this.tokens) if (claims.exp + this.settings.clockTolerance <= now) this.tokens.delete(token);
   }
@@ -477,19 +523,27 @@ class LatchkeyVerifier implements Verifier {
     };
   }
 
+  /**
+   * Applies one SET. A SET refused for good (a signature that fails under the key its kid names, or
+   * not a SET for this receiver) is skipped and reported: retrying can never make it verify, and
+   * holding the feed on it would let whoever slipped it in stop every later revocation. A SET whose
+   * key is unknown, or whose JWKS cannot be read, rejects: the feed keeps its cursor before it and
+   * retries, and the verifier counts as stale meanwhile.
+   */
   private async onEvent(set: string): Promise<void> {
     try {
       const event = await readSessionRevoked(set, {
         issuer: this.settings.issuer,
         audience: this.settings.clientId,
-        resolveKey: (kid) => this.keys!.lookup(kid, true),
+        resolveKey: (kid) => this.keys!.lookupNow(kid),
         now: this.now,
       });
       if (event) this.revoked.add(event.sessionId, event.revokedAt * 1000);
     } catch (error) {
       if (this.closed) return;
+      if (!(error instanceof RejectedEventError)) throw error;
       this.ignoredEvents++;
-      this.logger.warn('revocation feed: event ignored', { reason: (error as Error).message });
+      this.logger.warn('revocation feed: event ignored', { reason: error.message });
     }
   }
 
@@ -509,6 +563,20 @@ class LatchkeyVerifier implements Verifier {
     const last = this.startupError ?? this.feed?.lastError;
     return last && this.configurationError && last.code === this.configurationError.code ? this.configurationError : undefined;
   }
+}
+
+/** `https://api.example.com` from the `origin` option; anything but a bare http(s) origin is a mistake. */
+function publicOrigin(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || value.replace(/\/$/, '').toLowerCase() !== url.origin) {
+    throw new TypeError(`createVerifier: "origin" must be a public origin such as https://api.example.com (scheme, host and port only), not ${JSON.stringify(value)}`);
+  }
+  return url.origin;
 }
 
 function isHttpUrl(value: unknown): value is string {

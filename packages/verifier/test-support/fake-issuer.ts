@@ -66,6 +66,8 @@ export class FakeIssuer {
   readonly events: string[] = [];
   readonly feedRequests: FeedRequest[] = [];
   jwksFetches = 0;
+  /** False: the JWKS answers 503 (an outage, or a proxy in the way), while the feed keeps working. */
+  jwksAvailable = true;
   url = '';
   private published = new Set<string>();
   private readonly server: Server;
@@ -211,6 +213,7 @@ export class FakeIssuer {
     if (url.pathname === '/.well-known/oauth-authorization-server') return this.json(res, 200, this.metadata());
     if (url.pathname === '/.well-known/jwks.json') {
       this.jwksFetches++;
+      if (!this.jwksAvailable) return this.json(res, 503, { statusCode: 503, error: 'service_unavailable', message: 'Try again later.' });
       res.setHeader('cache-control', 'public, max-age=300');
       return this.json(res, 200, { keys: this.keys.filter((k) => this.published.has(k.kid)).map((k) => k.jwk) });
     }

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { InvalidDpopProofError, InvalidRequestError, InvalidTokenError, type Verifier } from '../src';
+import Redis from 'ioredis';
+import { InvalidDpopProofError, InvalidRequestError, InvalidTokenError, createVerifier, redisReplayStore, type ReplayStore, type Verifier } from '../src';
 import { checkDpopProof, publicJwkThumbprint } from '../src/dpop';
 import { FakeIssuer } from '../test-support/fake-issuer';
 import { verifierFor } from '../test-support/helpers';
+import { REDIS_URL, needsRedis } from '../test-support/redis';
 
 interface ClientKey {
   privateKey: CryptoKey;
@@ -120,6 +122,106 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     const plain = await issuer.token();
     await refusedWith(dpopRequest(plain, await proof(client, plain)), InvalidTokenError, /not DPoP-bound/);
     assert.equal((await verifier.authenticate({ method: 'GET', url: URL_, headers: { authorization: `Bearer ${plain}` } })).sub, 'user-1');
+  });
+});
+
+describe('DPoP: the public origin is configuration, not a header', () => {
+  let issuer: FakeIssuer;
+  let client: ClientKey;
+  let token: string;
+  before(async () => {
+    issuer = await FakeIssuer.start();
+    client = await clientKey();
+    token = await issuer.token({ cnf: { jkt: client.jkt } });
+  });
+  after(() => issuer.close());
+
+  test('with origin set, htu must name it, whatever Host the request came with', async (t) => {
+    const verifier = verifierFor(t, issuer, { origin: 'https://api.example.com' });
+    await verifier.ready();
+    // Behind a proxy the adapters see the internal name; the client addressed the public one.
+    const internal = 'http://10.0.0.7:8080/things';
+    assert.equal((await verifier.authenticate(dpopRequest(token, await proof(client, token), 'GET', internal))).sub, 'user-1');
+    assert.equal((await verifier.authenticate(dpopRequest(token, await proof(client, token), 'GET', `${internal}?page=2`))).sub, 'user-1');
+    // A proof made for another server, sent with a Host header naming that server: refused.
+    const elsewhere = await proof(client, token, { htu: 'https://other.example.com/things' });
+    const error = await verifier.authenticate(dpopRequest(token, elsewhere, 'GET', 'https://other.example.com/things')).catch((e: unknown) => e);
+    assert.ok(error instanceof InvalidDpopProofError && /another URL/.test(error.message), String(error));
+    assert.ok(!verifier.log.some((e) => e.message.includes('"origin"')), 'no warning when origin is set');
+  });
+
+  test('without origin, the request URL is used and a warning says to set it, once', async (t) => {
+    const verifier = verifierFor(t, issuer);
+    await verifier.ready();
+    await verifier.authenticate(dpopRequest(token, await proof(client, token)));
+    await verifier.authenticate(dpopRequest(token, await proof(client, token)));
+    assert.equal(verifier.log.filter((e) => e.message.includes('"origin"')).length, 1);
+  });
+
+  test('origin must be a bare http(s) origin', () => {
+    for (const origin of ['https://api.example.com/v1', 'api.example.com', 'ftp://api.example.com', 'https://api.example.com?x=1']) {
+      assert.throws(() => createVerifier({ ...issuer.verifierOptions, origin, logger: false }), TypeError, origin);
+    }
+    for (const origin of ['https://api.example.com', 'https://API.example.com/', 'http://127.0.0.1:8080']) {
+      void createVerifier({ ...issuer.verifierOptions, origin, logger: false }).close();
+    }
+  });
+
+  test('a replay store that fails is reported, and replays are then refused per instance', async (t) => {
+    const broken: ReplayStore = { setIfAbsent: () => Promise.reject(new Error('connection refused')) };
+    const verifier = verifierFor(t, issuer, { origin: 'https://api.example.com', dpop: { replayStore: broken } });
+    await verifier.ready();
+    const once = await proof(client, token);
+    assert.equal((await verifier.authenticate(dpopRequest(token, once))).sub, 'user-1');
+    await assert.rejects(verifier.authenticate(dpopRequest(token, once)), /already used/);
+    assert.ok(verifier.log.some((e) => e.message.includes('replay store unavailable') && e.details?.error === 'connection refused'));
+  });
+});
+
+describe('DPoP: a replay store shared through Redis', async () => {
+  const skip = await needsRedis();
+  let issuer: FakeIssuer;
+  let client: ClientKey;
+  let token: string;
+  let redis: Redis;
+  const prefix = `latchkey-verifier-test-${process.pid}-${randomUUID()}:`;
+  before(async () => {
+    if (skip) return;
+    issuer = await FakeIssuer.start();
+    client = await clientKey();
+    token = await issuer.token({ cnf: { jkt: client.jkt } });
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  });
+  after(async () => {
+    if (skip) return;
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await issuer.close();
+  });
+
+  test('a proof used at one instance is refused at another; without the store it would pass', { skip }, async (t) => {
+    const shared = redisReplayStore(redis, { prefix });
+    const a = verifierFor(t, issuer, { origin: 'https://api.example.com', dpop: { replayStore: shared } });
+    const b = verifierFor(t, issuer, { origin: 'https://api.example.com', dpop: { replayStore: shared } });
+    const alone = verifierFor(t, issuer, { origin: 'https://api.example.com' });
+    await Promise.all([a.ready(), b.ready(), alone.ready()]);
+
+    const once = await proof(client, token);
+    assert.equal((await a.authenticate(dpopRequest(token, once))).sub, 'user-1');
+    await assert.rejects(b.authenticate(dpopRequest(token, once)), (e: unknown) => e instanceof InvalidDpopProofError && /already used/.test(e.message));
+    assert.equal((await alone.authenticate(dpopRequest(token, once))).sub, 'user-1', 'an instance without the store cannot know');
+
+    // The id lives in Redis only as long as the proof could be accepted (maxAge + tolerance), in whole milliseconds.
+    const keys = await redis.keys(`${prefix}*`);
+    assert.equal(keys.length, 1);
+    const ttl = await redis.pttl(keys[0]);
+    assert.ok(ttl > 0 && ttl <= (60 + 5) * 1000, `pttl ${ttl}`);
+
+    // An iat with a fraction (as some clients send) still gives Redis a whole-millisecond TTL.
+    const fractional = await proof(client, token, { iat: Date.now() / 1000 });
+    assert.equal((await a.authenticate(dpopRequest(token, fractional))).sub, 'user-1');
+    await assert.rejects(b.authenticate(dpopRequest(token, fractional)), /already used/);
   });
 });
 

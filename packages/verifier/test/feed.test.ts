@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
-import { InvalidTokenError, VerifierConfigurationError, type Verifier } from '../src';
+import { InvalidTokenError, ServiceUnavailableError, VerifierConfigurationError, type Verifier } from '../src';
 import { FakeIssuer, type FakeIssuerOptions } from '../test-support/fake-issuer';
 import { Clock, eventually, verifierFor } from '../test-support/helpers';
 
@@ -116,7 +116,76 @@ describe('revocation feed', () => {
 
     for (const token of Object.values(victims)) assert.equal((await verifier.verify(token)).sub, 'user-1');
     assert.equal(verifier.status().ignoredEvents, 5);
+    // No retry could make them verify: they are passed, and hold nothing up (a forger must not stall the feed).
+    assert.equal(verifier.status().stale, false);
+    assert.equal(verifier.status().cursor, 'c6');
     assert.equal(verifier.log.filter((e) => e.message.includes('event ignored')).length, 5);
+  });
+
+  for (const transport of ['stream', 'poll'] as const) {
+    test(`an event signed by a key not fetched yet holds the cursor, stale (503), until the JWKS can be read: ${transport}`, async (t) => {
+      const issuer = await issuerFor(t);
+      const verifier = verifierFor(t, issuer, { transport });
+      await verifier.ready();
+      const victim = await issuer.token();
+      const bystander = await issuer.token();
+      const { sid } = await verifier.verify(victim);
+      await verifier.verify(bystander);
+      if (transport === 'stream') await eventually(() => assert.ok(issuer.feedRequests.some((r) => r.accept.includes('text/event-stream'))));
+
+      // keys:rotate --immediate while the JWKS cannot be read: the revocation comes signed by a key this verifier has never seen.
+      const rotated = await issuer.addKey('ES256');
+      issuer.jwksAvailable = false;
+      const fetchesBefore = issuer.jwksFetches;
+      await issuer.revoke(sid, { key: rotated });
+      const refusal = await eventually(() => verifier.verify(bystander).then(() => assert.fail('accepted while a revocation is held'), (e: unknown) => (e instanceof ServiceUnavailableError ? e : Promise.reject(e))));
+      assert.equal(refusal.status, 503);
+      await eventually(() => assert.ok(issuer.jwksFetches >= fetchesBefore + 2, 'the JWKS is fetched again, and again'));
+      const held = verifier.status();
+      assert.equal(held.stale, true);
+      assert.equal(held.cursor, 'c0', 'the cursor has not passed the event');
+      assert.equal(held.ignoredEvents, 0);
+      assert.equal(held.lastError?.code, 'event_unverifiable');
+      assert.equal(held.transport, transport, 'a held event is not a failure of the stream');
+      await assert.rejects(verifier.verify(victim), ServiceUnavailableError);
+
+      issuer.jwksAvailable = true;
+      await refusedAsRevoked(verifier, victim);
+      assert.equal((await verifier.verify(bystander)).sub, 'user-1');
+      const applied = verifier.status();
+      assert.equal(applied.stale, false);
+      assert.equal(applied.cursor, 'c1');
+      assert.equal(applied.lastError, null);
+      assert.equal(applied.ignoredEvents, 0);
+    });
+  }
+
+  test('fail-open: a held event is reported as stale, and other tokens are still accepted', async (t) => {
+    const issuer = await issuerFor(t);
+    const verifier = verifierFor(t, issuer, { onStale: 'fail-open' });
+    await verifier.ready();
+    const bystander = await issuer.token();
+    issuer.jwksAvailable = false;
+    await issuer.revoke(randomUUID(), { key: await issuer.addKey('ES256') });
+    await eventually(() => assert.equal(verifier.status().stale, true));
+    assert.equal((await verifier.verify(bystander)).sub, 'user-1');
+    assert.equal(verifier.status().ignoredEvents, 0);
+    issuer.jwksAvailable = true;
+    await eventually(() => assert.equal(verifier.status().revokedSessions, 1));
+    assert.equal(verifier.status().stale, false);
+  });
+
+  test('an event naming an unknown key refetches the JWKS at once, whatever the cool-down', async (t) => {
+    const issuer = await issuerFor(t);
+    const verifier = verifierFor(t, issuer, { jwksCooldown: 3_600_000 });
+    await verifier.ready();
+    const token = await issuer.token();
+    const { sid } = await verifier.verify(token);
+    const fetchesBefore = issuer.jwksFetches;
+    await issuer.revoke(sid, { key: await issuer.addKey('ES256') });
+    await refusedAsRevoked(verifier, token);
+    assert.equal(issuer.jwksFetches, fetchesBefore + 1);
+    assert.equal(verifier.status().ignoredEvents, 0);
   });
 
   test('wrong client credentials: ready() rejects, status() and the logger say invalid_client', async (t) => {

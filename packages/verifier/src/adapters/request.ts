@@ -6,7 +6,8 @@ import type { IncomingRequest } from '../verifier';
 export interface AdapterOptions {
   /**
    * The public origin clients address, e.g. `https://api.example.com`: DPoP proofs name the URL the
-   * client saw, which a proxy in front may change. Default: the request's protocol and `Host`.
+   * client saw, which a proxy in front may change. Default: the request's protocol and `Host`. The
+   * verifier's own `origin` option, when set, wins over both.
    */
   origin?: string;
 }
