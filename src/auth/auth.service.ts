@@ -188,6 +188,15 @@ export class AuthService {
     return { ...opened, useCookie: challenge.useCookie, ...(trustedDevice ? { trustedDevice } : {}) };
   }
 
+  /**
+   * A login that needs no second step because it already proved enough (a user-verified
+   * passkey, API.md "Passkey sign-in"): the session, as a login opens it, with that assurance.
+   */
+  async completeLogin(user: User, device: Pick<LoginInput, 'deviceId' | 'deviceName'>, dpopJkt: string | null, client: ClientContext, assurance: Assurance): Promise<{ tokens: TokenResponse; user: User }> {
+    if (user.disabledAt !== null) throw ApiError.accountDisabled();
+    return this.openSession(user, device, dpopJkt, client, assurance, await this.enrollmentRequired(user));
+  }
+
   /** A trusted-device token presented at login: used up (and replaced) when it is this user's for this device. */
   private async trustedDeviceLogin(user: User, input: LoginInput): Promise<TrustedDeviceGrant | null> {
     const redeemed = await this.database.transaction((db) => this.trustedDevices.redeem(input.trustedDevice, user.id, input.deviceId, db));
