@@ -4,19 +4,22 @@
  * password, so it should cost a fraction of a login (target ≤ 0.2× a login's time). Each
  * mfaToken and each TOTP step works once, so every verify request gets an mfaToken of its own
  * (prepared by a first step beforehand) and the code of its user's next step; both runs make the
- * same number of requests (autocannon `amount`). (b) The guard with the v3 assurance claims (acr,
+ * same number of requests (autocannon `amount`), from devices their users signed in on before
+ * (no new-device mail on either side). Besides the rate at equal concurrency, the app process's
+ * CPU time per request (/proc, every thread: argon2's workers too) is compared: on a shared
+ * machine it moves much less with the neighbours' load than wall-clock rates do. (b) The guard with the v3 assurance claims (acr,
  * amr, auth_time) against tokens without them, on GET /auth/session: tokens reused, and a fresh
  * token each request. Ratios are taken within each round; the rounds alternate.
  */
 import { Secret, TOTP } from 'otpauth';
-import { CONNECTIONS, LoadSummary, PASSWORD, appSigningKey, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, postJson, printTable, register, login, round, runScenario, startApp, writeResult, AppSigningKey, TokenResponse } from './lib';
+import { CONNECTIONS, LoadSummary, PASSWORD, appSigningKey, cpuSeconds, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, postJson, printTable, register, login, round, runScenario, startApp, writeResult, AppSigningKey, TokenResponse } from './lib';
 import { cryptoArguments, signingInput } from '../src/common/jws';
 import { uuidv7 } from '../src/common/ids';
 import { sign } from 'node:crypto';
 
-const ROUNDS = Number(process.env.BENCH_MFA_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_MFA_ROUNDS ?? 3);
 /** Second steps per round (each needs a user with a factor and a first step). */
-const VERIFIES = Number(process.env.BENCH_MFA_VERIFIES ?? 200);
+const VERIFIES = Number(process.env.BENCH_MFA_VERIFIES ?? 150);
 const VERIFY_CONNECTIONS = 10;
 const POOL = Number(process.env.BENCH_TOKEN_POOL ?? 60_000);
 
@@ -62,7 +65,7 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
   const enrolled = await parallel(total, 6, async (i) => {
     const email = `mfa-${i}@bench.test`;
     await register(app, email);
-    const t = await login(app, email);
+    const t = await login(app, email, `mfa-device-${i}`);
     const added = await json<{ id: string; secret: string }>(`${app.url}/me/factors/totp`, 'POST', t.access_token, {});
     const verified = await json(`${app.url}/me/factors/${added.body.id}/verify`, 'POST', t.access_token, { code: code(added.body.secret, Date.now()) });
     if (verified.status !== 200) throw new Error(`enrolment: ${verified.status} ${JSON.stringify(verified.body)}`);
@@ -70,6 +73,9 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
   });
   const plainEmails = Array.from({ length: 50 }, (_, i) => `mfa-plain-${i}@bench.test`);
   await parallel(plainEmails.length, 6, (i) => register(app, plainEmails[i]));
+  // The password logins' users, each with a device it signed in on before.
+  const loginEmails = Array.from({ length: VERIFY_CONNECTIONS * 2 }, (_, i) => `mfa-login-${i}@bench.test`);
+  await parallel(loginEmails.length, 6, async (i) => (await register(app, loginEmails[i]), await login(app, loginEmails[i], `login-device-${i}`)));
 
   // Guard pools: the same sessions, tokens with and without the assurance claims.
   const sessions = await parallel(CONNECTIONS, 6, (i) => login(app, plainEmails[i % plainEmails.length], `guard-device-${i}`));
@@ -92,7 +98,7 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
     const batch = enrolled.slice(r * VERIFIES, (r + 1) * VERIFIES);
     log(`round ${r + 1}: ${VERIFIES} first steps`);
     const pending = await parallel(batch.length, 6, async (i) => {
-      const step = await postJson<{ mfaToken: string }>(`${app.url}/auth/login`, { email: batch[i].email, password: PASSWORD });
+      const step = await postJson<{ mfaToken: string }>(`${app.url}/auth/login`, { email: batch[i].email, password: PASSWORD, deviceId: `mfa-device-${r * VERIFIES + i}` });
       if (!step.body?.mfaToken) throw new Error(`first step: ${step.status} ${JSON.stringify(step.body)}`);
       return { mfaToken: step.body.mfaToken, secret: batch[i].secret };
     });
@@ -103,10 +109,21 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
       return { ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mfaToken: p.mfaToken, method: 'totp', code: code(p.secret, Date.now() + 30_000) }) };
     };
     let l = 0;
-    const loginRequest = (req: Record<string, unknown>) => ({ ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: plainEmails[l++ % plainEmails.length], password: PASSWORD }) });
-
-    const verify = await load({ label: `r${r + 1} POST /auth/mfa/verify (TOTP)`, url: app.url, path: '/auth/mfa/verify', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: verifyRequest });
-    const passwordLogin = await load({ label: `r${r + 1} POST /auth/login (password)`, url: app.url, path: '/auth/login', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: loginRequest });
+    const loginRequest = (req: Record<string, unknown>) => {
+      const i = l++ % loginEmails.length;
+      return { ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: loginEmails[i], password: PASSWORD, deviceId: `login-device-${i}` }) };
+    };
+    /** A run, and the app's CPU seconds per request during it. */
+    const measured = async (run: () => Promise<LoadSummary>): Promise<LoadSummary & { cpuMsPerRequest: number }> => {
+      const before = cpuSeconds(app.pid);
+      const summary = await run();
+      return { ...summary, cpuMsPerRequest: round(((cpuSeconds(app.pid) - before) * 1000) / Math.max(summary.total, 1), 2) };
+    };
+    const runVerify = () => measured(() => load({ label: `r${r + 1} POST /auth/mfa/verify (TOTP)`, url: app.url, path: '/auth/mfa/verify', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: verifyRequest }));
+    const runLogin = () => measured(() => load({ label: `r${r + 1} POST /auth/login (password)`, url: app.url, path: '/auth/login', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: loginRequest }));
+    // Alternating which goes first, so that a drift in the neighbours' load favours neither.
+    const [verify, passwordLogin] = r % 2 === 0 ? [await runVerify(), await runLogin()] : await (async () => { const l2 = await runLogin(); return [await runVerify(), l2]; })();
+    log(`r${r + 1} app CPU per request: verify ${verify.cpuMsPerRequest} ms, login ${passwordLogin.cpuMsPerRequest} ms`);
     for (const s of [verify, passwordLogin]) if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} answers were not 2xx (${JSON.stringify(s.statuses)})`);
 
     const reusedWith = await load({ label: `r${r + 1} GET /auth/session, acr/amr tokens reused`, url: app.url, path: '/auth/session', setupRequest: cycling(withClaims.slice(0, CONNECTIONS)) });
@@ -120,14 +137,16 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
   const med = (key: string) => median(rounds.map((r) => r[key].rps));
   const ratioMed = (a: string, b: string) => round(median(rounds.map((r) => r[a].rps / r[b].rps)), 3);
   // Time per request at equal concurrency is connections / rate: the verify's share of a login's time.
+  const cpu = (key: string) => median(rounds.map((r) => (r[key] as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest));
   const ratios = {
     verifyTimeVsLoginTime: { value: ratioMed('passwordLogin', 'verify'), target: 0.2, direction: '<=' },
+    verifyCpuVsLoginCpu: { value: round(median(rounds.map((r) => (r.verify as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest / (r.passwordLogin as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest)), 3), target: 0.2, direction: '<=' },
     guardReusedWithClaimsVsWithout: { value: ratioMed('reusedWith', 'reusedWithout'), target: 0.97, direction: '>=' },
     guardFreshWithClaimsVsWithout: { value: ratioMed('freshWith', 'freshWithout'), target: 0.97, direction: '>=' },
   };
   const table = [
-    { run: `POST /auth/mfa/verify, TOTP (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('verify'), 'p50 ms': median(rounds.map((r) => r.verify.p50)) },
-    { run: `POST /auth/login, password (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('passwordLogin'), 'p50 ms': median(rounds.map((r) => r.passwordLogin.p50)) },
+    { run: `POST /auth/mfa/verify, TOTP (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('verify'), 'p50 ms': median(rounds.map((r) => r.verify.p50)), 'app CPU ms/request': cpu('verify') },
+    { run: `POST /auth/login, password (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('passwordLogin'), 'p50 ms': median(rounds.map((r) => r.passwordLogin.p50)), 'app CPU ms/request': cpu('passwordLogin') },
     { run: 'GET /auth/session, acr/amr tokens reused', 'req/s (median)': med('reusedWith'), 'p50 ms': '' },
     { run: 'GET /auth/session, tokens without them reused', 'req/s (median)': med('reusedWithout'), 'p50 ms': '' },
     { run: 'GET /auth/session, fresh acr/amr token', 'req/s (median)': med('freshWith'), 'p50 ms': '' },

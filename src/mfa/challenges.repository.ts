@@ -11,8 +11,27 @@ export class ChallengesRepository {
     await db.getRepository(MfaChallenge).insert(challenge);
   }
 
-  findById(id: string): Promise<MfaChallenge | null> {
-    return this.database.manager.getRepository(MfaChallenge).findOneBy({ id });
+  /** Raw and bound: the second step's first read. */
+  async findById(id: string): Promise<MfaChallenge | null> {
+    const [r] = await this.database.rows<Record<string, unknown>>('SELECT * FROM mfa_challenges WHERE id = ?', [id]);
+    if (!r) return null;
+    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+    return {
+      id: r.id as string,
+      tokenMac: r.token_mac as string,
+      userId: r.user_id as string,
+      createdAt: Number(r.created_at),
+      expiresAt: Number(r.expires_at),
+      usedAt: num(r.used_at),
+      failures: Number(r.failures ?? 0),
+      deviceId: (r.device_id as string | null) ?? null,
+      deviceName: (r.device_name as string | null) ?? null,
+      useCookie: Boolean(Number(r.use_cookie ?? 0)),
+      dpopJkt: (r.dpop_jkt as string | null) ?? null,
+      ip: (r.ip as string | null) ?? null,
+      userAgent: (r.user_agent as string | null) ?? null,
+      webauthnChallenge: (r.webauthn_challenge as string | null) ?? null,
+    };
   }
 
   /** The WebAuthn challenge offered with this login (a passkey as its second factor). */

@@ -7,9 +7,13 @@ import { MfaFactor } from './mfa-factor.entity';
 export class FactorsRepository {
   constructor(private readonly database: DatabaseService) {}
 
-  /** Every factor of the user, pending ones included, oldest first. */
-  listForUser(userId: string, db: Db = this.database.manager): Promise<MfaFactor[]> {
-    return db.getRepository(MfaFactor).find({ where: { userId }, order: { createdAt: 'ASC', id: 'ASC' } });
+  /**
+   * Every factor of the user, pending ones included, oldest first. Raw and bound: every password
+   * login asks (is a second step due?), so it skips the query builder.
+   */
+  async listForUser(userId: string, db: Db = this.database.manager): Promise<MfaFactor[]> {
+    const rows = await this.database.rows<Record<string, unknown>>('SELECT * FROM mfa_factors WHERE user_id = ? ORDER BY created_at, id', [userId], db);
+    return rows.map(toFactor);
   }
 
   findForUser(userId: string, id: string, db: Db = this.database.manager): Promise<MfaFactor | null> {
@@ -74,4 +78,30 @@ export class FactorsRepository {
     );
     return affected === 1;
   }
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : Boolean(Number(v)));
+
+function toFactor(r: Record<string, unknown>): MfaFactor {
+  return {
+    id: r.id as string,
+    userId: r.user_id as string,
+    type: r.type as MfaFactor['type'],
+    name: r.name as string,
+    createdAt: Number(r.created_at),
+    lastUsedAt: num(r.last_used_at),
+    activatedAt: num(r.activated_at),
+    totpSecret: (r.totp_secret as string | null) ?? null,
+    totpLastStep: num(r.totp_last_step),
+    credentialId: (r.credential_id as string | null) ?? null,
+    publicKey: (r.public_key as string | null) ?? null,
+    signCount: num(r.sign_count),
+    transports: (r.transports as string | null) ?? null,
+    backupEligible: bool(r.backup_eligible),
+    backedUp: bool(r.backed_up),
+    aaguid: (r.aaguid as string | null) ?? null,
+    consecutiveFailures: Number(r.consecutive_failures ?? 0),
+    lockedAt: num(r.locked_at),
+  };
 }
