@@ -359,13 +359,15 @@ describe(`passkeys [${TEST_DB}]`, () => {
   });
 
   describe('step-up', () => {
-    it('raises the session to aal2 with a passkey, same session, rotated chain', async () => {
+    it('raises an aal1 session to aal2 with a passkey, same session, rotated chain', async () => {
       const user = await userWithPasskey();
-      // A trusted-device-free aal1 session: sign in with the password and a passkey, then refresh
-      // would keep aal2; so open an aal1 one the honest way is not possible without a factor.
-      const step = await passwordStep(user);
-      const verified = await http.post('/auth/mfa/verify', { mfaToken: step.mfaToken, method: 'passkey', credential: user.device.authenticate(step.passkey.publicKey) });
+      // An honest aal1 session of a user with a factor: a trusted device skips the second step.
+      const step = await passwordStep(user, { deviceId: 'trusted-device-1' });
+      const first = await http.post('/auth/mfa/verify', { mfaToken: step.mfaToken, method: 'passkey', credential: user.device.authenticate(step.passkey.publicKey), trustDevice: true });
+      assert.equal(first.status, 200, first.text);
+      const verified = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'trusted-device-1', trustedDevice: first.body.trustedDevice });
       assert.equal(verified.status, 200, verified.text);
+      assert.equal(decodeJwt(verified.body.access_token).payload.acr, 'aal1');
       const options = await http.post('/me/step-up/options', undefined, { token: verified.body.access_token });
       assert.equal(options.status, 200, options.text);
       assert.ok(options.body.methods.includes('passkey'));
@@ -375,7 +377,9 @@ describe(`passkeys [${TEST_DB}]`, () => {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.session_id, verified.body.session_id);
       assert.notEqual(r.body.refresh_token, verified.body.refresh_token);
-      assert.equal(decodeJwt(r.body.access_token).payload.acr, 'aal2');
+      const claims = decodeJwt(r.body.access_token).payload;
+      assert.equal(claims.acr, 'aal2');
+      for (const m of ['pwd', 'hwk', 'user', 'mfa']) assert.ok(claims.amr.includes(m), `${m} in ${claims.amr}`);
       // The step-up challenge is single use and bound to this session.
       assertRefused(await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(publicKey) }, { token: r.body.access_token }));
       const other = await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) });
