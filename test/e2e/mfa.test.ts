@@ -347,4 +347,136 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     await smtp.next(u.email, /Two-step sign-in is off/);
     assert.equal((await http.delete(`/me/factors/${u.factorId}`, { token: t.access_token })).status, 404);
   });
+
+  it('remembers a trusted device: its logins skip the second step as an honest aal1, the token rotates at each use, and dies when the device is signed out or the password changes', async () => {
+    const u = await enrolledUser();
+    const deviceId = 'trusted-device-1';
+    const s1 = await firstStep(http, u.email, { deviceId });
+    const done = await verify(http, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret), trustDevice: true });
+    assert.equal(done.status, 200, done.text);
+    const first = done.body.trustedDevice!;
+    assert.ok(first);
+    const stored = await column<{ token_mac: string }>(app, 'SELECT token_mac FROM trusted_devices WHERE user_id = ?', [u.id]);
+    assert.equal(stored.length, 1);
+    assert.ok(!first.includes(stored[0].token_mac));
+
+    const trusted = await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: first });
+    assert.equal(trusted.status, 200, trusted.text);
+    assert.ok(trusted.body.access_token, 'no second step');
+    const claims = decodeJwt(trusted.body.access_token).payload;
+    assert.deepEqual([claims.acr, claims.amr], ['aal1', ['pwd']]);
+    const second = trusted.body.trustedDevice;
+    assert.ok(second && second !== first, 'rotated');
+    // The used token is spent; on another device the new one is worth nothing.
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: first })).body.mfaRequired, true);
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'another-device', trustedDevice: second })).body.mfaRequired, true);
+    // A wrong password gets nothing from a trusted device.
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'wrong password', deviceId, trustedDevice: second })).status, 401);
+
+    // Signing that device out forgets it.
+    const third = (await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: second })).body;
+    assert.ok(third.access_token && third.trustedDevice);
+    const other = (await verify(http, { mfaToken: (await firstStep(http, u.email, { deviceId: 'phone-device' })).mfaToken, method: 'totp', code: nextCode(u.secret) })).body;
+    assert.equal((await http.delete(`/me/sessions/${third.session_id}`, { token: other.access_token })).status, 204);
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: third.trustedDevice })).body.mfaRequired, true);
+
+    // In cookie mode it is a cookie, and a password change forgets every trusted device.
+    const browser = new Http(app.url);
+    const c1 = await firstStep(browser, u.email, { deviceId: 'browser-device', useCookie: true });
+    const cookieDone = await verify(browser, { mfaToken: c1.mfaToken, method: 'totp', code: nextCode(u.secret), trustDevice: true });
+    assert.equal(cookieDone.status, 200, cookieDone.text);
+    assert.equal(cookieDone.body.trustedDevice, undefined);
+    assert.ok([...browser.cookies.keys()].some((k) => k.includes('latchkey_trusted_device')));
+    const viaCookie = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'browser-device', useCookie: true });
+    assert.ok(viaCookie.body.access_token, viaCookie.text);
+    assert.equal(decodeJwt(viaCookie.body.access_token).payload.acr, 'aal1');
+    const changed = await http.request('PUT', '/me/password', { currentPassword: 'correct horse battery', newPassword: 'correct horse battery 2' }, { token: other.access_token });
+    assert.equal(changed.status, 200, changed.text);
+    assert.equal((await column(app, 'SELECT id FROM trusted_devices WHERE user_id = ?', [u.id])).length, 0);
+    const afterChange = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery 2', deviceId: 'browser-device', useCookie: true });
+    assert.equal(afterChange.body.mfaRequired, true);
+  });
 });
+
+describe(`second factor limits: MFA_LOCKOUT, MFA_MAX_FAILURES, 10 factors [${TEST_DB}]`, () => {
+  const clock = new ShiftedClock();
+  const nextCode = (secret: string) => {
+    clock.offsetMs += STEP_MS;
+    return totpCode(secret, clock.now());
+  };
+
+  it('MFA_LOCKOUT: past its limit, second factors of the account get 429 with Retry-After, whichever mfaToken they come with', async () => {
+    const app = await startApp({ MFA_LOCKOUT: '3/15m' }, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const { secret } = await enrolTotp(http, (await login(http, user.email)).access_token, clock.now());
+      for (let i = 0; i < 3; i++) {
+        const { mfaToken } = await firstStep(http, user.email);
+        assert.equal((await verify(http, { mfaToken, method: 'totp', code: '99999' + i })).body.error, 'invalid_credentials');
+      }
+      const { mfaToken } = await firstStep(http, user.email);
+      const locked = await verify(http, { mfaToken, method: 'totp', code: nextCode(secret) });
+      assert.equal(locked.status, 429, locked.text);
+      assert.equal(locked.body.error, 'too_many_requests');
+      assert.ok(Number(locked.headers.get('retry-after')) > 0);
+      // Another account is not affected.
+      const other = await register(http);
+      const o = await enrolTotp(http, (await login(http, other.email)).access_token, clock.now());
+      const s = await firstStep(http, other.email);
+      assert.equal((await verify(http, { mfaToken: s.mfaToken, method: 'totp', code: nextCode(o.secret) })).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('MFA_MAX_FAILURES consecutive failures lock the factor until an admin reset; a success in between starts the count again', async () => {
+    const ADMIN = { ADMIN_EMAIL: 'limits-admin@example.com', ADMIN_PASSWORD: 'limits admin password' };
+    const app = await startApp({ MFA_LOCKOUT: 'off', MFA_MAX_FAILURES: '4', ...ADMIN }, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const enrolled = await enrolTotp(http, (await login(http, user.email)).access_token, clock.now());
+      const fail = async (n: number) => {
+        const { mfaToken } = await firstStep(http, user.email);
+        for (let i = 0; i < n; i++) assert.equal((await verify(http, { mfaToken, method: 'totp', code: '00000' + i })).body.error, 'invalid_credentials');
+      };
+      await fail(3);
+      const ok = await firstStep(http, user.email);
+      assert.equal((await verify(http, { mfaToken: ok.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).status, 200);
+      await fail(3);
+      const stillOk = await firstStep(http, user.email);
+      assert.equal((await verify(http, { mfaToken: stillOk.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).status, 200, 'not locked: the success reset the count');
+      await fail(4);
+      assert.equal(await auditCount(app, 'mfa_locked', { userId: user.id }), 1);
+      const after = await firstStep(http, user.email);
+      assert.deepEqual(after.methods, ['recovery_code'], 'a locked factor is not offered');
+      assert.equal((await verify(http, { mfaToken: after.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).body.error, 'invalid_credentials', 'not even the right code');
+      const viaCode = await verify(http, { mfaToken: after.mfaToken, method: 'recovery_code', code: enrolled.recoveryCodes[0] });
+      assert.equal(viaCode.status, 200, viaCode.text);
+      assert.equal((await http.get('/me/factors', { token: viaCode.body.access_token })).body.items[0].locked, true);
+
+      const admin = await login(http, ADMIN.ADMIN_EMAIL, ADMIN.ADMIN_PASSWORD);
+      assert.deepEqual((await http.post(`/admin/users/${user.id}/mfa/reset`, undefined, { token: admin.access_token })).body, { removed: 1 });
+      assert.ok((await login(http, user.email)).access_token);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses an 11th factor with 409 factor_limit', async () => {
+    const app = await startApp({}, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const t = await login(http, user.email);
+      for (let i = 0; i < 10; i++) assert.equal((await http.post('/me/factors/totp', { name: `Phone ${i}` }, { token: t.access_token })).status, 201);
+      const over = await http.post('/me/factors/totp', {}, { token: t.access_token });
+      assert.equal(over.status, 409, over.text);
+      assert.equal(over.body.error, 'factor_limit');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
