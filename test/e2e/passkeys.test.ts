@@ -419,3 +419,57 @@ describe(`passkey sign-in with REQUIRE_EMAIL_VERIFICATION [${TEST_DB}]`, () => {
     assert.equal((await column(app, "SELECT id FROM mail_outbox WHERE user_id = ? AND kind = 'email_verification'", [id])).length, mailsBefore + 1);
   });
 });
+
+describe(`passkey sign-in limits [${TEST_DB}]`, () => {
+  async function withPasskey(http: Http): Promise<{ id: string; device: SoftwareAuthenticator }> {
+    const { id, email } = await register(http, uniqueEmail('limits'));
+    const tokens = await login(http, email);
+    const device = new SoftwareAuthenticator();
+    const options = await http.post('/me/factors/passkey/options', undefined, { token: tokens.access_token });
+    assert.equal((await http.post('/me/factors/passkey', { credential: device.register(options.body.publicKey) }, { token: tokens.access_token })).status, 201);
+    return { id, device };
+  }
+  const signIn = async (http: Http, device: SoftwareAuthenticator, overrides = {}) => http.post('/auth/passkey/login', { credential: device.authenticate((await http.post('/auth/passkey/options')).body.publicKey, overrides) });
+
+  it('MFA_LOCKOUT counts passkey sign-ins per account: past it, 429 even for a valid assertion', async () => {
+    const app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, MFA_LOCKOUT: '2/15m' });
+    try {
+      const http = new Http(app.url);
+      const user = await withPasskey(http);
+      for (let i = 0; i < 2; i++) assert.equal((await signIn(http, user.device, { userVerified: false })).status, 401);
+      const locked = await signIn(http, user.device);
+      assert.equal(locked.status, 429, locked.text);
+      assert.ok(Number(locked.headers.get('retry-after')) > 0);
+      const other = await withPasskey(http);
+      assert.equal((await signIn(http, other.device)).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('MFA_MAX_FAILURES consecutive failures lock the passkey: then not even a valid assertion works', async () => {
+    const app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, MFA_LOCKOUT: 'off', MFA_MAX_FAILURES: '2' });
+    try {
+      const http = new Http(app.url);
+      const user = await withPasskey(http);
+      for (let i = 0; i < 2; i++) assert.equal((await signIn(http, user.device, { origin: 'https://evil.example' })).status, 401);
+      assert.equal(await auditCount(app, 'mfa_locked', { userId: user.id }), 1);
+      assert.equal((await signIn(http, user.device)).status, 401);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('AUTH_RATE_LIMIT covers the passkey sign-in routes', async () => {
+    const app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, AUTH_RATE_LIMIT: '3/1m' });
+    try {
+      const http = new Http(app.url);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await http.post('/auth/passkey/options')).status);
+      statuses.push((await http.post('/auth/passkey/login', { credential: new SoftwareAuthenticator().register({ challenge: 'AAAA', rp: { id: 'localhost', name: 'x' }, user: { id: 'AAAA', name: 'x' } }) })).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+    } finally {
+      await app.close();
+    }
+  });
+});
