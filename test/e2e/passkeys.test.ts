@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, TestApp, TEST_DB } from '../support/app';
 import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, refresh, register, uniqueEmail, works } from '../support/http';
-import { auditCount, column } from '../support/db';
+import { auditCount, column, sessionRow } from '../support/db';
 import { ShiftedClock } from '../support/clock';
 import { dpopKey, dpopProof } from '../support/dpop';
 import { SoftwareAuthenticator } from '../support/webauthn';
@@ -117,8 +117,15 @@ describe(`passkeys [${TEST_DB}]`, () => {
 
     it('stores the credential: the first factor returns recovery codes and lists as a passkey', async () => {
       const user = await newUser();
+      const elsewhere = await login(http, user.email);
       const device = new SoftwareAuthenticator({ backupEligible: true, backedUp: true, transports: ['internal', 'hybrid'] });
       const body = await addPasskey(user, device, 'Laptop');
+      // The first factor: this session is raised, every other one signed out, the user told.
+      assert.equal((await sessionRow(app, elsewhere.session_id)).revoked_reason, 'mfa_enabled');
+      assert.equal((await sessionRow(app, user.tokens.session_id)).revoked_reason, null);
+      assert.equal((await column(app, "SELECT id FROM mail_outbox WHERE user_id = ? AND kind = 'mfa_enabled'", [user.id])).length, 1);
+      await raised(user);
+      assert.deepEqual(decodeJwt(user.tokens.access_token).payload.amr, ['pwd', 'swk', 'user', 'mfa']);
       assert.equal(body.type, 'passkey');
       assert.equal(body.name, 'Laptop');
       assert.equal(body.backedUp, true);
