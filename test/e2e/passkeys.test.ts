@@ -7,7 +7,7 @@ import { ShiftedClock } from '../support/clock';
 import { dpopKey, dpopProof } from '../support/dpop';
 import { SoftwareAuthenticator } from '../support/webauthn';
 import { Clock } from '../../src/common/clock';
-import { PasskeyMethod } from '../../src/mfa/passkeys';
+import { MfaHousekeeping } from '../../src/mfa/mfa-housekeeping';
 
 /**
  * Passkeys over HTTP (API v3, "Second factor and passkeys"): registration, a passkey as the
@@ -299,7 +299,7 @@ describe(`passkeys [${TEST_DB}]`, () => {
       clock.offsetMs += 5 * 60_000 + 1000;
       const fresh = await passkeyOptions();
       try {
-        await app.app.get(PasskeyMethod).housekeeping();
+        await app.app.get(MfaHousekeeping).run(clock.now());
         const left = await column<{ challenge: string }>(app, 'SELECT challenge FROM webauthn_challenges WHERE challenge IN (?, ?)', [live.challenge, fresh.challenge]);
         assert.deepEqual(left.map((r) => r.challenge), [fresh.challenge]);
       } finally {
