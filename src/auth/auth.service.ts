@@ -118,21 +118,11 @@ export class AuthService {
       await this.audit.record({ type: 'login_failed', userId: user?.id ?? null, client, details: { reason: user ? 'wrong_password' : 'unknown_user' } });
       throw ApiError.invalidCredentials();
     }
-    if (user.disabledAt !== null) {
-      await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'account_disabled' } });
-      throw ApiError.accountDisabled();
-    }
+    await this.admit(user, client);
+    // Owed after "this wasn't me" by the password alone: a passkey sign-in proves what the intruder lacked.
     if (user.passwordResetRequiredAt !== null) {
       await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'password_reset_required' } });
       throw PASSWORD_RESET_REQUIRED();
-    }
-    if (this.config.requireEmailVerification && user.emailVerifiedAt === null) {
-      // The one way back in for someone whose first link expired or got lost: a fresh one.
-      await this.database.transaction(async (db) => {
-        await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'email_unverified' } }, db);
-        await this.mail.enqueue({ kind: 'email_verification', userId: user.id, data: { origin: 'login' } }, db);
-      });
-      throw ApiError.emailUnverified();
     }
     await this.lockout.clear(input.email);
     // A second factor is due: no session and no token yet, unless this device is trusted.
@@ -143,6 +133,46 @@ export class AuthService {
     }
     const result = await this.openSession(user, input, dpopJkt, client, passwordOnly(this.clock.now()), await this.enrollmentRequired(user));
     return trusted ? { ...result, trustedDevice: trusted } : result;
+  }
+
+  /**
+   * Whether an authenticated user may have a session: a disabled account is told so (only now,
+   * after a correct password or passkey), an unverified one under REQUIRE_EMAIL_VERIFICATION
+   * too, with a fresh link.
+   */
+  private async admit(user: User, client: ClientContext): Promise<void> {
+    if (user.disabledAt !== null) {
+      await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'account_disabled' } });
+      throw ApiError.accountDisabled();
+    }
+    if (this.config.requireEmailVerification && user.emailVerifiedAt === null) {
+      // The one way back in for someone whose first link expired or got lost: a fresh one.
+      await this.database.transaction(async (db) => {
+        await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'email_unverified' } }, db);
+        await this.mail.enqueue({ kind: 'email_verification', userId: user.id, data: { origin: 'login' } }, db);
+      });
+      throw ApiError.emailUnverified();
+    }
+  }
+
+  /**
+   * Password-less sign-in (POST /auth/passkey/login): a user-verified passkey alone, then the
+   * same admission and session opening as a password login (device, DPoP key, new-device
+   * alert), at `aal2`.
+   */
+  async passkeyLogin(input: { credential: unknown; deviceId?: string; deviceName?: string; refreshCookie?: string }, client: ClientContext, proof: ProofRequest): Promise<{ tokens: TokenResponse; user: User }> {
+    try {
+      const dpopJkt = await this.dpop.loginKey(proof);
+      const { userId, assurance } = await this.mfa.verifyPasswordless(input.credential, client);
+      const user = await this.users.findById(userId);
+      if (!user) throw ApiError.invalidSecondFactor();
+      const result = await this.completeLogin(user, input, dpopJkt, client, assurance);
+      this.metrics.logins.inc({ outcome: 'success' });
+      return result;
+    } catch (error) {
+      this.metrics.logins.inc({ outcome: loginOutcome(error) });
+      throw error;
+    }
   }
 
   /**
@@ -208,7 +238,7 @@ export class AuthService {
    * passkey, API.md "Passkey sign-in"): the session, as a login opens it, with that assurance.
    */
   async completeLogin(user: User, device: Pick<LoginInput, 'deviceId' | 'deviceName' | 'refreshCookie'>, dpopJkt: string | null, client: ClientContext, assurance: Assurance): Promise<{ tokens: TokenResponse; user: User }> {
-    if (user.disabledAt !== null) throw ApiError.accountDisabled();
+    await this.admit(user, client);
     return this.openSession(user, device, dpopJkt, client, assurance, await this.enrollmentRequired(user));
   }
 

@@ -4,11 +4,12 @@ import { Clock } from '../common/clock';
 import { inBatches } from '../common/batches';
 import { ChallengesRepository } from './challenges.repository';
 import { TrustedDevicesRepository } from './trusted-devices.repository';
+import { WebAuthnChallengesRepository } from './webauthn-challenges.repository';
 
 /** Keep spent second steps a day (they explain a support case), then delete them. */
 const CHALLENGE_RETENTION_MS = 86_400_000;
 
-/** Deletes expired mfaTokens and trusted-device tokens, in bounded batches, every hour. */
+/** Deletes expired mfaTokens, trusted-device tokens and unanswered WebAuthn challenges, in bounded batches, every hour. */
 @Injectable()
 export class MfaHousekeeping {
   private readonly logger = new Logger(MfaHousekeeping.name);
@@ -18,6 +19,7 @@ export class MfaHousekeeping {
     private readonly clock: Clock,
     private readonly challenges: ChallengesRepository,
     private readonly trustedDevices: TrustedDevicesRepository,
+    private readonly webauthnChallenges: WebAuthnChallengesRepository,
   ) {}
 
   @Cron(CronExpression.EVERY_HOUR)
@@ -25,8 +27,8 @@ export class MfaHousekeeping {
     if (this.running) return;
     this.running = true;
     try {
-      const { challenges, trustedDevices } = await this.run();
-      if (challenges || trustedDevices) this.logger.log(`housekeeping deleted ${challenges} mfa challenges and ${trustedDevices} trusted-device tokens`);
+      const { challenges, trustedDevices, webauthnChallenges } = await this.run();
+      if (challenges || trustedDevices || webauthnChallenges) this.logger.log(`housekeeping deleted ${challenges} mfa challenges, ${trustedDevices} trusted-device tokens and ${webauthnChallenges} WebAuthn challenges`);
     } catch (error) {
       this.logger.warn(`mfa housekeeping failed: ${(error as Error).message}`);
     } finally {
@@ -34,10 +36,12 @@ export class MfaHousekeeping {
     }
   }
 
-  async run(now = this.clock.now()): Promise<{ challenges: number; trustedDevices: number }> {
+  async run(now = this.clock.now()): Promise<{ challenges: number; trustedDevices: number; webauthnChallenges: number }> {
     return {
       challenges: await inBatches((n) => this.challenges.deleteExpired(now - CHALLENGE_RETENTION_MS, n)),
       trustedDevices: await inBatches((n) => this.trustedDevices.deleteExpired(now, n)),
+      // Anyone may ask for sign-in options: the unanswered ones must not pile up.
+      webauthnChallenges: await inBatches((n) => this.webauthnChallenges.deleteExpired(now, n)),
     };
   }
 }

@@ -16,6 +16,8 @@ import { RecoveryCodes } from './recovery-codes';
 import { RecoveryCodesRepository } from './recovery-codes.repository';
 import { SecondFactorMethods } from './second-factor-methods';
 import { TotpMethod } from './totp';
+import { PasskeyMethod } from './passkeys';
+import { WebAuthnChallengesRepository } from './webauthn-challenges.repository';
 import { TrustedDevices } from './trusted-devices';
 import { TrustedDevicesRepository } from './trusted-devices.repository';
 
@@ -31,6 +33,7 @@ import { TrustedDevicesRepository } from './trusted-devices.repository';
     FactorsService,
     SecondFactorMethods,
     TotpMethod,
+    PasskeyMethod,
     RecoveryCodes,
     MfaChallenges,
     MfaKeys,
@@ -41,7 +44,8 @@ import { TrustedDevicesRepository } from './trusted-devices.repository';
     ChallengesRepository,
     RecoveryCodesRepository,
     TrustedDevicesRepository,
+    WebAuthnChallengesRepository,
   ],
-  exports: [MfaService, FactorsService, SecondFactorMethods, MfaChallenges, MfaKeys, TrustedDevices, FactorsRepository, MfaHousekeeping],
+  exports: [MfaService, FactorsService, SecondFactorMethods, PasskeyMethod, MfaChallenges, MfaKeys, TrustedDevices, FactorsRepository, MfaHousekeeping],
 })
 export class MfaModule {}
