@@ -4,7 +4,7 @@
  * before expiry with the X-Latchkey-CSRF header, once for all the dashboard's tabs, and ends the
  * session in every tab when one signs out or latchkey refuses it.
  */
-import { createClient, LatchkeyError, type SessionEndReason } from '@latchkey/client';
+import { createClient, LatchkeyError, type PasskeyOptions, type PendingSecondStep, type SessionEndReason, type StepUpAnswer } from '@latchkey/client';
 
 /** What a failed call throws: latchkey's error (status, code, message), or status 0 and `network`. */
 export const ApiFailure = LatchkeyError;
@@ -42,13 +42,45 @@ export function currentUserId(): string | null {
   return latchkey.session?.userId ?? null;
 }
 
-export async function signIn(email: string, password: string): Promise<void> {
+/** Null when signed in; the second step when the account has a factor (nothing is signed in until it is done). */
+export async function signIn(email: string, password: string): Promise<PendingSecondStep | null> {
   try {
-    await latchkey.login(email, password);
+    const result = await latchkey.login(email, password);
+    return 'mfaRequired' in result ? result : null;
   } catch (error) {
-    if (error instanceof LatchkeyError) throw error;
-    throw new ApiFailure(0, 'network', UNREACHABLE);
+    throw unreachable(error);
   }
+}
+
+/** The second step of a sign-in. */
+export async function verifySecondStep(pending: PendingSecondStep, answer: StepUpAnswer & { trustDevice?: boolean }): Promise<void> {
+  try {
+    await pending.verify(answer as Parameters<PendingSecondStep['verify']>[0]);
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+/** A passkey sign-in: the options for the browser, then its assertion. */
+export async function passkeyOptions(): Promise<PasskeyOptions> {
+  try {
+    return await latchkey.passkeyOptions();
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+export async function passkeySignIn(credential: unknown): Promise<void> {
+  try {
+    await latchkey.passkeyLogin(credential);
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+/** latchkey's own refusals stay as they are; anything else means it could not be reached. */
+function unreachable(error: unknown): LatchkeyError {
+  return error instanceof LatchkeyError ? error : new ApiFailure(0, 'network', UNREACHABLE);
 }
 
 /** On page load: the session this browser (or another tab of it) holds, if any. */

@@ -15,6 +15,18 @@ export interface AdminUser {
   lastLoginAt: string | null;
   activeSessions: number;
   emailVerified: boolean;
+  /** v3: the user has an active second factor. */
+  mfaEnabled?: boolean;
+}
+
+/** A user's second factor as the admin API shows it (no secret). */
+export interface Factor {
+  id: string;
+  type: 'totp' | 'passkey';
+  name: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  backedUp?: boolean;
 }
 
 export interface Session {
