@@ -342,15 +342,17 @@ export class LatchkeyClient extends EventTarget {
     const retry = IDEMPOTENT.has(request.method) ? request.clone() : null;
     const response = await this.send(request, session);
     if (response.status !== 401) return response;
-    const challenge = parseChallenge(response.headers.get('www-authenticate'));
-    if (challenge.error === 'insufficient_user_authentication') return this.afterStepUp(response, challenge, request, retry);
+    if (wantsStepUp(response)) return this.afterStepUp(response, request, retry);
     if (this.mode === 'dpop' && /invalid_dpop_proof/.test(response.headers.get('www-authenticate') ?? '')) {
       // The proof, not the token: most likely this clock, which the answer's Date has corrected.
       return retry && this.current ? this.send(retry, this.current) : response;
     }
     // Expired or revoked: a refresh tells which (it ends the session everywhere when revoked).
     if (!(await this.refresh(session.accessToken)) || !retry || !this.current) return response;
-    return this.send(retry, this.current);
+    // The refreshed session may be the one that now needs a step-up (an aal2 that aged to aal1).
+    const last = retry.clone();
+    const again = await this.send(retry, this.current);
+    return again.status === 401 && wantsStepUp(again) ? this.afterStepUp(again, last, last.clone()) : again;
   }
 
   /**
@@ -434,7 +436,8 @@ export class LatchkeyClient extends EventTarget {
    * `stepUp()` and is sent once more. Without a listener, or for a non-idempotent request, the
    * 401 goes back to the caller at once.
    */
-  private async afterStepUp(response: Response, challenge: Record<string, string>, request: Request, retry: Request | null): Promise<Response> {
+  private async afterStepUp(response: Response, request: Request, retry: Request | null): Promise<Response> {
+    const challenge = parseChallenge(response.headers.get('www-authenticate'));
     const maxAge = challenge.max_age !== undefined && /^\d+$/.test(challenge.max_age) ? Number(challenge.max_age) : null;
     const waits = retry !== null && request.method === 'GET' && this.stepUpListeners > 0;
     const stepped = waits ? new Promise<boolean>((resolve) => this.stepUpWaiters.push(resolve)) : null;
@@ -662,6 +665,11 @@ function decodeClaims(token: string): { sub: string; role: string; acr?: unknown
   const part = token.split('.')[1] ?? '';
   const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
   return JSON.parse(json) as { sub: string; role: string; acr?: unknown };
+}
+
+/** A 401 that asks for more assurance rather than a new token (RFC 9470). */
+function wantsStepUp(response: Response): boolean {
+  return parseChallenge(response.headers.get('www-authenticate')).error === 'insufficient_user_authentication';
 }
 
 /** The parameters of a `Bearer`/`DPoP` challenge (RFC 6750 §3): `error`, `acr_values`, `max_age`… */
