@@ -5,10 +5,12 @@
  * latchkey offers. Plain DOM, so both pages (each with its own styles) build it the same way.
  */
 import { startAuthentication, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
-import { LatchkeyError, type PasskeyOptions, type StepUpAnswer } from '@latchkey/client';
+import { LatchkeyError, type LatchkeyClient, type PasskeyOptions, type StepUpAnswer } from '@latchkey/client';
 
 export type AskedMethod = 'totp' | 'passkey' | 'recovery_code' | 'password';
 type CodeMethod = Exclude<AskedMethod, 'passkey'>;
+
+type Classes = { field?: string; primary?: string; secondary?: string; error?: string; check?: string };
 
 export interface SecondStepOptions {
   methods: AskedMethod[];
@@ -20,7 +22,7 @@ export interface SecondStepOptions {
   /** Offer "remember this browser" (sign-in only). */
   offerTrust?: boolean;
   /** Class names of the page's own styles. */
-  classes?: { field?: string; primary?: string; secondary?: string; error?: string; check?: string };
+  classes?: Classes;
   /** A "Cancel" button (a step-up the user declines). */
   cancel?(): void;
 }
@@ -156,4 +158,41 @@ export function secondStepForm(options: SecondStepOptions): HTMLFormElement {
     form.append(cancel);
   }
   return form;
+}
+
+/**
+ * "Confirm it is you": a modal dialog (focus stays in it, Escape cancels, focus returns to where
+ * it was) that asks for one of the methods latchkey offers this session and steps it up
+ * (RFC 9470). True once the session is stepped up, false when the user cancels.
+ */
+export async function confirmItsYou(client: LatchkeyClient, classes?: Classes & { dialog?: string }): Promise<boolean> {
+  const { methods, passkey } = await client.stepUpOptions();
+  const returnFocus = document.activeElement as HTMLElement | null;
+  const dialog = node('dialog', { class: classes?.dialog ?? 'step-up', 'aria-labelledby': 'step-up-title' });
+  document.body.append(dialog);
+  return new Promise<boolean>((resolve) => {
+    const finish = (done: boolean) => {
+      dialog.close();
+      dialog.remove();
+      returnFocus?.focus();
+      resolve(done);
+    };
+    const form = secondStepForm({
+      methods: methods as AskedMethod[],
+      passkey,
+      classes,
+      submit: async (answer) => {
+        await client.stepUp(answer);
+        finish(true);
+      },
+      cancel: () => finish(false),
+    });
+    dialog.addEventListener('cancel', (event) => {
+      event.preventDefault();
+      finish(false);
+    });
+    dialog.append(node('h2', { id: 'step-up-title' }, 'Confirm it is you'), node('p', {}, 'This needs a fresh confirmation of your second factor.'), form);
+    dialog.showModal();
+    dialog.querySelector<HTMLElement>('input, button')?.focus();
+  });
 }

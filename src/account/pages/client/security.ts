@@ -9,7 +9,7 @@
 import QRCode from 'qrcode';
 import { startAuthentication, startRegistration, type PublicKeyCredentialCreationOptionsJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
 import { createClient, LatchkeyError, type SessionEndReason } from '@latchkey/client';
-import { refusal, secondStepForm, type AskedMethod } from './second-step';
+import { confirmItsYou, refusal, secondStepForm, type AskedMethod } from './second-step';
 
 interface Factor {
   id: string;
@@ -30,7 +30,9 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 }
 
 const app = document.getElementById('app')!;
-const latchkey = createClient({ mode: 'cookie', name: 'latchkey-account', deviceName: 'Account page' });
+// The dashboard's name: the refresh cookie is one per origin, so the pages latchkey serves share
+// one session (an admin signed in on /admin is signed in here too), never two that swap cookies.
+const latchkey = createClient({ mode: 'cookie', name: 'latchkey-dashboard', deviceName: 'Account page' });
 const ENDED: Record<SessionEndReason, string> = {
   logout: 'You are signed out.',
   revoked: 'Your session has ended. Sign in again.',
@@ -38,10 +40,12 @@ const ENDED: Record<SessionEndReason, string> = {
 };
 let signingOut = false;
 
+/** A new view: its first field has the focus, or else its heading, so keyboard and screen-reader users start at the top. */
 function show(title: string, ...content: Child[]): void {
   document.title = `${title} · latchkey`;
-  app.replaceChildren(el('h1', {}, title), ...content.filter((c): c is Node | string => Boolean(c)));
-  app.querySelector<HTMLElement>('input, button')?.focus();
+  const heading = el('h1', { tabindex: '-1' }, title);
+  app.replaceChildren(heading, ...content.filter((c): c is Node | string => Boolean(c)));
+  (app.querySelector<HTMLElement>('input') ?? heading).focus();
 }
 
 const notice = (kind: 'good' | 'bad', text: string) => el('div', { class: `notice ${kind}`, role: kind === 'bad' ? 'alert' : 'status' }, el('p', {}, text));
@@ -55,7 +59,7 @@ function when(iso: string | null): string {
 // ------------------------------------------------------------------ signing in
 
 function signIn(message?: string): void {
-  const email = el('input', { id: 'email', type: 'email', autocomplete: 'username webauthn', required: '', maxlength: '320' });
+  const email = el('input', { id: 'email', type: 'email', autocomplete: 'username', required: '', maxlength: '320' });
   const password = el('input', { id: 'password', type: 'password', autocomplete: 'current-password', required: '' });
   const problem = el('p', { class: 'field-error', id: 'signin-problem', role: 'alert' });
   const submit = el('button', { type: 'submit' }, 'Sign in');
@@ -132,41 +136,9 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
     });
     if (response.ok) return (response.status === 204 ? undefined : await response.json()) as T;
     const error = await LatchkeyError.from(response);
-    if (error.code === 'insufficient_user_authentication' && attempt === 0 && (await confirmItsYou())) continue;
+    if (error.code === 'insufficient_user_authentication' && attempt === 0 && (await confirmItsYou(latchkey))) continue;
     throw error;
   }
-}
-
-/** The step-up dialog: resolves true once the session is stepped up, false when the user cancels. */
-async function confirmItsYou(): Promise<boolean> {
-  const { methods, passkey } = await latchkey.stepUpOptions();
-  const returnFocus = document.activeElement as HTMLElement | null;
-  const dialog = el('dialog', { class: 'step-up', 'aria-labelledby': 'step-up-title' });
-  document.body.append(dialog);
-  return new Promise<boolean>((resolve) => {
-    const finish = (done: boolean) => {
-      dialog.close();
-      dialog.remove();
-      returnFocus?.focus();
-      resolve(done);
-    };
-    const form = secondStepForm({
-      methods: methods as AskedMethod[],
-      passkey,
-      submit: async (answer) => {
-        await latchkey.stepUp(answer);
-        finish(true);
-      },
-      cancel: () => finish(false),
-    });
-    dialog.addEventListener('cancel', (event) => {
-      event.preventDefault();
-      finish(false);
-    });
-    dialog.append(el('h2', { id: 'step-up-title' }, 'Confirm it is you'), el('p', {}, 'This change needs a fresh confirmation.'), form);
-    dialog.showModal();
-    dialog.querySelector<HTMLElement>('input, button')?.focus();
-  });
 }
 
 // ------------------------------------------------------------------ the security page

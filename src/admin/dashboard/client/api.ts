@@ -4,6 +4,7 @@
  * before expiry with the X-Latchkey-CSRF header, once for all the dashboard's tabs, and ends the
  * session in every tab when one signs out or latchkey refuses it.
  */
+import { confirmItsYou } from '../../../account/pages/client/second-step.js';
 import { createClient, LatchkeyError, type PasskeyOptions, type PendingSecondStep, type SessionEndReason, type StepUpAnswer } from '@latchkey/client';
 
 /** What a failed call throws: latchkey's error (status, code, message), or status 0 and `network`. */
@@ -102,8 +103,28 @@ export async function signOut(): Promise<{ ok: true } | { ok: false; message: st
   }
 }
 
-/** An authorised call to the API (latchkey's client refreshes when due, and once on a 401 for reads). */
+/** Set when latchkey refused the admin API because this admin has no second factor yet (MFA_REQUIRED). */
+let enrolmentRequired = false;
+export const needsSecondFactor = (): boolean => enrolmentRequired;
+
+export const DIALOG_CLASSES = { field: 'field', primary: 'button button-primary button-block', secondary: 'button button-block', error: 'form-error', check: 'check', dialog: 'dialog step-up' };
+
+/**
+ * An authorised call to the API (latchkey's client refreshes when due, and once on a 401 for
+ * reads). A call latchkey wants a fresh second factor for (401 insufficient_user_authentication)
+ * opens "Confirm it is you" and is sent once more after the step-up.
+ */
 export async function api<T>(method: string, path: string, options: { signal?: AbortSignal; body?: unknown } = {}): Promise<T> {
+  try {
+    return await send<T>(method, path, options);
+  } catch (error) {
+    if (!(error instanceof LatchkeyError) || error.code !== 'insufficient_user_authentication') throw error;
+    if (!(await confirmItsYou(latchkey, DIALOG_CLASSES).catch(() => false))) throw error;
+    return send<T>(method, path, options);
+  }
+}
+
+async function send<T>(method: string, path: string, options: { signal?: AbortSignal; body?: unknown }): Promise<T> {
   let response: Response;
   try {
     response = await latchkey.fetch(path, {
@@ -117,7 +138,11 @@ export async function api<T>(method: string, path: string, options: { signal?: A
     if (error instanceof LatchkeyError) throw new ApiFailure(401, 'invalid_token', 'You are signed out.');
     throw new ApiFailure(0, 'network', UNREACHABLE);
   }
-  if (!response.ok) throw await LatchkeyError.from(response);
+  if (!response.ok) {
+    const failure = await LatchkeyError.from(response);
+    enrolmentRequired = failure.code === 'mfa_enrollment_required';
+    throw failure;
+  }
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
