@@ -25,5 +25,13 @@ export const AUDIT_EVENT_TYPES = [
   'resource_server_removed',
   // A refresh of a DPoP-bound session without a proof by its key (a copied refresh token).
   'invalid_dpop_proof',
+  // Second factors (v3).
+  'mfa_factor_added',
+  'mfa_factor_removed',
+  'mfa_failed',
+  'mfa_locked',
+  'recovery_code_used',
+  'step_up_succeeded',
+  'mfa_reset',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

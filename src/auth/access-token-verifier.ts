@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { JSONWEBTOKEN_ALGS, SIGNING_ALGS, SigningAlg, signatureIsValid } from '../common/jws';
 import { ROLES } from '../common/role';
 import { RevocationRegistry } from '../sessions/revocation-registry';
+import { isAcr } from '../sessions/assurance';
 import type { AccessTokenClaims } from './access-tokens.service';
 import { isAccessTokenType, readJwtHeader } from './jwt-header';
 import { SigningKeysService, VerificationKey } from './signing-keys.service';
@@ -42,7 +43,12 @@ export class AccessTokenVerifier {
   hasValidClaims(claims: Partial<AccessTokenClaims>): claims is AccessTokenClaims {
     const cnf = claims.cnf as unknown;
     const binding = cnf === undefined || (typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string');
-    return typeof claims.sub === 'string' && typeof claims.sid === 'string' && typeof claims.jti === 'string' && ROLES.includes(claims.role as never) && binding;
+    // Tokens signed before v3 carry no assurance: they read as a password-only aal1.
+    const assurance =
+      (claims.acr === undefined || isAcr(claims.acr)) &&
+      (claims.amr === undefined || (Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string'))) &&
+      (claims.auth_time === undefined || typeof claims.auth_time === 'number');
+    return typeof claims.sub === 'string' && typeof claims.sid === 'string' && typeof claims.jti === 'string' && ROLES.includes(claims.role as never) && binding && assurance;
   }
 
   isRevoked(sessionId: string): boolean {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { Client, ClientContext, HangUp } from '../common/client-context';
@@ -9,7 +9,9 @@ import { AuthRateLimit } from '../rate-limit/rate-limit.module';
 import { toUserView, UserView } from '../users/user.view';
 import { AuthService, TokenResponse } from './auth.service';
 import { Auth, CurrentPrincipal } from './auth.guard';
-import { LoginDto, LogoutQuery, TokenResponseView } from './dto';
+import { LoginDto, LogoutQuery, MfaRequiredView, MfaVerifyDto, TokenResponseView } from './dto';
+import { TrustedDeviceCookie } from './trusted-device-cookie';
+import type { MfaRequiredAnswer } from '../mfa/mfa.service';
 import type { Principal } from './jwt.strategy';
 import { readOAuthParams } from '../common/oauth-request';
 import { RefreshCookie } from './refresh-cookie';
@@ -18,15 +20,20 @@ import { SessionEvents } from './session-events';
 
 class LoginResponse extends TokenResponseView {
   @ApiProperty({ type: UserView }) user: UserView;
+  @ApiPropertyOptional({ description: 'After a second step with trustDevice: true (not in cookie mode, where it is a cookie): send it with the next logins of this deviceId.' }) trustedDevice?: string;
 }
 
+const LOGIN_ANSWER = { schema: { oneOf: [{ $ref: getSchemaPath(LoginResponse) }, { $ref: getSchemaPath(MfaRequiredView) }] } };
+
 @ApiTags('auth')
+@ApiExtraModels(LoginResponse, MfaRequiredView)
 @Controller('auth')
 export class AuthController {
   constructor(
     private readonly auth: AuthService,
     private readonly cookie: RefreshCookie,
     private readonly events: SessionEvents,
+    private readonly trustedCookie: TrustedDeviceCookie,
   ) {}
 
   @Post('login')
@@ -34,13 +41,29 @@ export class AuthController {
   @Endpoint('Sign in one device: a token pair for a new session')
   @IssuesTokens({ hashesPassword: true })
   @AuthRateLimit()
-  @ApiOkResponse({ type: LoginResponse })
+  @ApiOkResponse({ ...LOGIN_ANSWER, description: 'A token response and the user; or, for an account with a second factor, `mfaRequired` and the mfaToken for POST /auth/mfa/verify (no session yet).' })
   @ApiErrorResponse(401, 'invalid_credentials: unknown e-mail or wrong password (the same answer for both)')
   @ApiErrorResponse(403, 'account_disabled (only after a correct password)')
   @ApiErrorResponse(400, 'invalid_dpop_proof: the DPoP header is not a valid proof for this request, or DPOP=required and there is none')
-  async login(@Body() dto: LoginDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @HangUp() hangUp: AbortSignal, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
-    const { tokens, user } = await this.auth.login(dto, client, proof, hangUp);
-    return { ...this.cookie.respond(reply, tokens, dto.useCookie === true), user: toUserView(user) };
+  async login(@Body() dto: LoginDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @HangUp() hangUp: AbortSignal, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<(TokenResponse & { user: UserView }) | MfaRequiredAnswer> {
+    const outcome = await this.auth.login({ ...dto, trustedDevice: dto.trustedDevice ?? this.trustedCookie.read(request) }, client, proof, hangUp);
+    if ('mfa' in outcome) return outcome.mfa;
+    const cookieMode = dto.useCookie === true;
+    return { ...this.cookie.respond(reply, outcome.tokens, cookieMode), user: toUserView(outcome.user), ...this.trustedCookie.respond(reply, outcome.trustedDevice, cookieMode) };
+  }
+
+  @Post('mfa/verify')
+  @HttpCode(200)
+  @Endpoint("A login's second step: the mfaToken and a second factor; answers as a login does")
+  @IssuesTokens()
+  @AuthRateLimit()
+  @ApiOkResponse({ type: LoginResponse, description: 'The token response (or cookie, as the login asked) and the user, as a login answers.' })
+  @ApiErrorResponse(401, 'invalid_mfa_token: unknown, used or expired (sign in again); invalid_credentials: wrong code or assertion (5 and the mfaToken dies)')
+  @ApiErrorResponse(403, 'account_disabled')
+  @ApiErrorResponse(400, 'invalid_dpop_proof: the login was DPoP-bound and this request has no proof by the same key')
+  async verifyMfa(@Body() dto: MfaVerifyDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
+    const done = await this.auth.completeMfa(dto, client, proof);
+    return { ...this.cookie.respond(reply, done.tokens, done.useCookie), user: toUserView(done.user), ...this.trustedCookie.respond(reply, done.trustedDevice, done.useCookie) };
   }
 
   @Post('token')
@@ -81,15 +104,15 @@ export class AuthController {
   }
 
   @Get('session')
-  @Auth()
+  @Auth({ duringEnrollment: true })
   @Endpoint("The presented access token's verified claims, checked against revocation; no database read", { database: false })
-  @ApiOkResponse({ description: '{userId, sessionId, role}' })
-  session(@CurrentPrincipal() principal: Principal): { userId: string; sessionId: string; role: string } {
-    return { userId: principal.userId, sessionId: principal.sessionId, role: principal.role };
+  @ApiOkResponse({ description: '{userId, sessionId, role, acr, amr, authTime}' })
+  session(@CurrentPrincipal() principal: Principal): { userId: string; sessionId: string; role: string; acr: string; amr: readonly string[]; authTime: string } {
+    return { userId: principal.userId, sessionId: principal.sessionId, role: principal.role, acr: principal.acr, amr: principal.amr, authTime: new Date(principal.authTime).toISOString() };
   }
 
   @Get('session/events')
-  @Auth()
+  @Auth({ duringEnrollment: true })
   @Endpoint('Server-Sent Events about this session: `revoked` the moment it is revoked anywhere, `expired` when the access token that opened the stream expires (reopen it with the next one)', { database: false })
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'text/event-stream: comments as heartbeats, then one event, `revoked` or `expired`, and the end of the stream.' })
@@ -99,7 +122,7 @@ export class AuthController {
 
   @Post('logout')
   @HttpCode(204)
-  @Auth({ orRefreshCookie: true })
+  @Auth({ orRefreshCookie: true, duringEnrollment: true })
   @ClearsRefreshCookie()
   @Endpoint('Sign out this device (local), every other device (others) or all of them (global); a browser may use its refresh cookie for local')
   @ApiNoContentResponse({ description: 'Signed out. Every answer clears the refresh cookie.' })

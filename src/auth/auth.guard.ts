@@ -1,10 +1,16 @@
-import { ExecutionContext, Injectable, SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
+import { ExecutionContext, Inject, Injectable, SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { ApiBearerAuth } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
-import { NOT_ADMIN, UNAUTHENTICATED } from '../common/openapi';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { Clock } from '../common/clock';
+import { ApiErrorResponse, NOT_ADMIN, UNAUTHENTICATED } from '../common/openapi';
+
+/** Replaces UNAUTHENTICATED's 401 entry (one entry per status), naming both codes. */
+const STEP_UP = () =>
+  ApiErrorResponse(401, 'invalid_token: the access token is missing, invalid, expired or revoked; insufficient_user_authentication (RFC 9470): authenticate again or with a second factor (POST /me/step-up) and retry, WWW-Authenticate carries acr_values and max_age.');
 import type { Principal } from './jwt.strategy';
 import { RefreshCookie } from './refresh-cookie';
 import { DpopService } from './dpop.service';
@@ -17,6 +23,19 @@ export interface AuthOptions {
    * principal and acts on the cookie's session.
    */
   orRefreshCookie?: boolean;
+  /**
+   * RFC 9470 step-up, decided from the token's claims alone: the session must be at this level
+   * (`acr`), and its last authentication (`auth_time`) at most `maxAge` seconds old (`'reauth'`:
+   * REAUTH_MAX_AGE). Otherwise 401 insufficient_user_authentication.
+   */
+  acr?: 'aal2';
+  maxAge?: number | 'reauth';
+  /**
+   * A route a user who must still enrol a second factor (MFA_REQUIRED) may use: enrolment,
+   * step-up, /me, /me/sessions, /auth/session, logout. Every other route answers them 403
+   * mfa_enrollment_required.
+   */
+  duringEnrollment?: boolean;
 }
 
 const AUTH_OPTIONS = 'latchkey:auth';
@@ -27,6 +46,8 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
     private readonly reflector: Reflector,
     private readonly cookie: RefreshCookie,
     private readonly dpop: DpopService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {
     super();
   }
@@ -40,7 +61,19 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
     // The presentation before the role: a stolen bound token without its key learns nothing.
     await this.dpop.checkPresentation(request, principal.dpopJkt);
     if (options?.admin && principal.role !== 'admin') throw ApiError.forbidden('This needs an administrator.');
+    if (principal.mfaEnrollmentRequired && !options?.duringEnrollment) throw ApiError.mfaEnrollmentRequired();
+    this.checkAssurance(principal, options);
     return true;
+  }
+
+  /** Claims only: the hot path reads no database. */
+  private checkAssurance(principal: Principal, options: AuthOptions | undefined): void {
+    const adminNeedsAal2 = options?.admin === true && this.config.mfaRequired !== 'off';
+    const acr = options?.acr ?? (adminNeedsAal2 ? 'aal2' : undefined);
+    const maxAge = options?.maxAge === 'reauth' ? this.config.reauthMaxAge : options?.maxAge;
+    const scheme = principal.dpopJkt ? 'DPoP' : 'Bearer';
+    if (acr === 'aal2' && principal.acr !== 'aal2') throw ApiError.insufficientUserAuthentication('aal2', maxAge, scheme);
+    if (maxAge !== undefined && this.clock.now() - principal.authTime > maxAge * 1000) throw ApiError.insufficientUserAuthentication(acr ?? principal.acr, maxAge, scheme);
   }
 
   override handleRequest<T = Principal>(err: unknown, principal: Principal | false, _info: unknown, context: ExecutionContext): T {
@@ -60,7 +93,16 @@ export function Auth(options: AuthOptions = {}): MethodDecorator & ClassDecorato
     ApiBearerAuth(),
     UNAUTHENTICATED(),
     ...(options.admin ? [NOT_ADMIN()] : []),
+    ...(options.acr || options.maxAge || options.admin ? [STEP_UP()] : []),
   );
+}
+
+/**
+ * Per-route options inside a controller that `@Auth()` already guards (a second guard would
+ * check a DPoP proof twice): they replace the controller's options for this route.
+ */
+export function AuthOptionsFor(options: AuthOptions): MethodDecorator {
+  return applyDecorators(SetMetadata(AUTH_OPTIONS, options), ...(options.acr || options.maxAge ? [STEP_UP()] : []));
 }
 
 /** The verified caller, set by AccessTokenGuard (absent only on `orRefreshCookie` routes entered with the cookie). */

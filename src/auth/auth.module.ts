@@ -6,6 +6,9 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { MailModule } from '../mail/mail.module';
+import { MfaModule } from '../mfa/mfa.module';
+import { FactorsController } from './factors.controller';
+import { TrustedDeviceCookie } from './trusted-device-cookie';
 import { AccessTokensService } from './access-tokens.service';
 import { AccessTokenVerifier } from './access-token-verifier';
 import { AccessTokenGuard } from './auth.guard';
@@ -21,9 +24,9 @@ import { SigningKeysService } from './signing-keys.service';
 import { TokenSigner } from './token-signer';
 
 @Module({
-  imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule],
-  controllers: [AuthController, MeController, DiscoveryController],
-  providers: [AuthService, DpopService, SessionEvents, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie],
+  imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule, MfaModule],
+  controllers: [AuthController, MeController, FactorsController, DiscoveryController],
+  providers: [AuthService, DpopService, SessionEvents, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie, TrustedDeviceCookie],
   exports: [AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })
 export class AuthModule {}

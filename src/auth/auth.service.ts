@@ -18,6 +18,12 @@ import { AccessTokensService } from './access-tokens.service';
 import { DpopService, ProofRequest } from './dpop.service';
 import type { Principal } from './jwt.strategy';
 import type { LOGOUT_SCOPES } from './dto';
+import { Assurance, isAcr, parseAmr, passwordOnly } from '../sessions/assurance';
+import { MfaRequiredAnswer, MfaService } from '../mfa/mfa.service';
+import { MfaChallenges } from '../mfa/mfa-challenges';
+import { FactorsService } from '../mfa/factors.service';
+import { TrustedDevices } from '../mfa/trusted-devices';
+import type { SecondFactorMethodName } from '../mfa/second-factor-methods';
 
 /** RFC 6749 §5.1 token response, plus the session and device it belongs to. */
 export interface TokenResponse {
@@ -36,6 +42,27 @@ export interface LoginInput {
   password: string;
   deviceId?: string;
   deviceName?: string;
+  useCookie?: boolean;
+  /** A token from an earlier `trustDevice: true` on this device: the second step is skipped (the session stays aal1). */
+  trustedDevice?: string;
+}
+
+/** A login's outcome: a session, or (an active second factor) the step still due. */
+export type LoginOutcome = { tokens: TokenResponse; user: User; trustedDevice?: TrustedDeviceGrant } | { mfa: MfaRequiredAnswer };
+
+/** A fresh "remember this device" token (rotated at each use) and how long it lives, in seconds. */
+export interface TrustedDeviceGrant {
+  token: string;
+  maxAge: number;
+}
+
+/** The second step of a login: POST /auth/mfa/verify. */
+export interface MfaVerifyInput {
+  mfaToken: string;
+  method: SecondFactorMethodName;
+  code?: string;
+  credential?: unknown;
+  trustDevice?: boolean;
 }
 
 export type LogoutScope = (typeof LOGOUT_SCOPES)[number];
@@ -56,13 +83,17 @@ export class AuthService {
     private readonly mail: MailOutbox,
     private readonly dpop: DpopService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly mfa: MfaService,
+    private readonly mfaChallenges: MfaChallenges,
+    private readonly factors: FactorsService,
+    private readonly trustedDevices: TrustedDevices,
   ) {}
 
   /**
    * Unknown e-mail and wrong password cost the same (a full argon2 verify against a dummy
    * hash) and answer the same. A disabled account is told so only after a correct password.
    */
-  async login(input: LoginInput, client: ClientContext, proof: ProofRequest, hangUp?: AbortSignal): Promise<{ tokens: TokenResponse; user: User }> {
+  async login(input: LoginInput, client: ClientContext, proof: ProofRequest, hangUp?: AbortSignal): Promise<LoginOutcome> {
     try {
       const result = await this.checkAndOpen(input, client, await this.dpop.loginKey(proof), hangUp);
       this.metrics.logins.inc({ outcome: 'success' });
@@ -74,7 +105,7 @@ export class AuthService {
   }
 
   /** `dpopJkt`: the key the login's DPoP proof was signed with; the new session is bound to it. */
-  private async checkAndOpen(input: LoginInput, client: ClientContext, dpopJkt: string | null, hangUp?: AbortSignal): Promise<{ tokens: TokenResponse; user: User }> {
+  private async checkAndOpen(input: LoginInput, client: ClientContext, dpopJkt: string | null, hangUp?: AbortSignal): Promise<LoginOutcome> {
     const user = await this.users.findForLogin(input.email);
     // LOGIN_LOCKOUT, the same for known and unknown addresses, counted once hashing is granted;
     // a locked address never reaches argon2.
@@ -96,15 +127,31 @@ export class AuthService {
       throw ApiError.emailUnverified();
     }
     await this.lockout.clear(input.email);
+    // A second factor is due: no session and no token yet, unless this device is trusted.
+    const trusted = input.trustedDevice !== undefined && (await this.trustedDeviceLogin(user, input));
+    if (!trusted) {
+      const mfa = await this.mfa.loginStep(user.id, { deviceId: input.deviceId, deviceName: input.deviceName, useCookie: input.useCookie, dpopJkt }, client);
+      if (mfa) return { mfa };
+    }
+    const result = await this.openSession(user, input, dpopJkt, client, passwordOnly(this.clock.now()), await this.enrollmentRequired(user));
+    return trusted ? { ...result, trustedDevice: trusted } : result;
+  }
+
+  /**
+   * Opens the session of a complete login (a password, and the second factor when one was
+   * due), in one transaction under the user's row lock.
+   */
+  private async openSession(user: User, input: Pick<LoginInput, 'deviceId' | 'deviceName'>, dpopJkt: string | null, client: ClientContext, assurance: Assurance, mfaEnrollmentRequired: boolean, inTransaction?: (db: Db) => Promise<void>): Promise<{ tokens: TokenResponse; user: User }> {
     const now = this.clock.now();
     const session = await this.database.transaction(async (db) => {
+      await inTransaction?.(db);
       // Re-checked under the user's row lock: a disable or a password change that committed
       // after the password was checked above still wins over this login.
       const standing = await this.users.lock(user.id, db);
       if (!standing || standing.passwordHash !== user.passwordHash) throw ApiError.invalidCredentials();
       if (standing.disabledAt !== null) throw ApiError.accountDisabled();
       const knownDevice = input.deviceId !== undefined && (await this.sessions.deviceSeen(user.id, input.deviceId, db));
-      const opened = await this.sessions.open(user, { deviceId: input.deviceId, deviceName: input.deviceName, dpopJkt }, client, db);
+      const opened = await this.sessions.open(user, { deviceId: input.deviceId, deviceName: input.deviceName, dpopJkt, assurance, mfaEnrollmentRequired }, client, db);
       await this.users.recordLogin(user.id, now, db);
       await this.audit.record({ type: 'login_succeeded', userId: user.id, sessionId: opened.sessionId, client, details: { deviceId: opened.deviceId } }, db);
       // The alert people find a theft by: a device this account has never used, on an account that has signed in before.
@@ -116,6 +163,65 @@ export class AuthService {
     });
     user.lastLoginAt = now;
     return { tokens: this.tokenResponse(session), user };
+  }
+
+  /**
+   * The second step of a login (POST /auth/mfa/verify): the factor, then the session the login
+   * asked for (device, cookie mode, DPoP key: a bound login's second step must prove the same
+   * key). The mfaToken is consumed in the transaction that opens the session: of two concurrent
+   * second steps, exactly one opens a session.
+   */
+  async completeMfa(input: MfaVerifyInput, client: ClientContext, proof: ProofRequest): Promise<{ tokens: TokenResponse; user: User; useCookie: boolean; trustedDevice?: TrustedDeviceGrant }> {
+    const provenJkt = await this.dpop.loginKey(proof);
+    const { challenge, assurance } = await this.mfa.verifyLogin(input.mfaToken, input.method, { code: input.code, credential: input.credential }, client);
+    if (challenge.dpopJkt !== null && challenge.dpopJkt !== provenJkt) throw ApiError.invalidDpopProof(400, 'This sign-in began with a DPoP proof: finish it with a proof by the same key.');
+    const user = await this.users.findById(challenge.userId);
+    if (!user) throw ApiError.invalidMfaToken();
+    let consumed = false;
+    let trustedDevice: TrustedDeviceGrant | undefined;
+    const device = { deviceId: challenge.deviceId ?? undefined, deviceName: challenge.deviceName ?? undefined };
+    const opened = await this.openSession(user, device, challenge.dpopJkt, client, assurance, false, async (db) => {
+      consumed = await this.mfaChallenges.consume(challenge, db);
+      if (!consumed) throw ApiError.invalidMfaToken();
+    });
+    if (input.trustDevice === true) trustedDevice = (await this.trustedDevices.issue(user.id, opened.tokens.device_id)) ?? undefined;
+    return { ...opened, useCookie: challenge.useCookie, ...(trustedDevice ? { trustedDevice } : {}) };
+  }
+
+  /** A trusted-device token presented at login: used up (and replaced) when it is this user's for this device. */
+  private async trustedDeviceLogin(user: User, input: LoginInput): Promise<TrustedDeviceGrant | null> {
+    const redeemed = await this.database.transaction((db) => this.trustedDevices.redeem(input.trustedDevice, user.id, input.deviceId, db));
+    if (!redeemed || input.deviceId === undefined) return null;
+    return this.trustedDevices.issue(user.id, input.deviceId);
+  }
+
+  /** MFA_REQUIRED covers this user and they have no factor yet: their session may only enrol one. */
+  private async enrollmentRequired(user: User): Promise<boolean> {
+    return this.factors.mfaRequiredFor(user.role) && !(await this.mfa.hasActiveFactor(user.id));
+  }
+
+  /**
+   * RFC 9470 step-up (POST /me/step-up): a second factor (or the password, for a user without
+   * one) raises the caller's session; the answer is a token response for the same session on a
+   * new link of its chain, and no link from before can mint the raised assurance.
+   */
+  async stepUp(principal: Principal, input: { method: SecondFactorMethodName | 'password'; code?: string; credential?: unknown; password?: string }, client: ClientContext): Promise<TokenResponse> {
+    let assurance: Assurance;
+    if (input.method === 'password') {
+      const user = await this.users.findById(principal.userId);
+      if (!user) throw ApiError.invalidToken(true);
+      if (await this.mfa.hasActiveFactor(user.id)) throw ApiError.validation([{ field: 'method', message: 'this account steps up with its second factor' }]);
+      if (input.password === undefined) throw ApiError.validation([{ field: 'password', message: 'password is required for method password' }]);
+      if (!(await this.passwords.verify(user.passwordHash, input.password, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
+      await this.lockout.clear(user.email);
+      assurance = passwordOnly(this.clock.now());
+    } else {
+      assurance = await this.mfa.verifyStepUp(principal, input.method, { code: input.code, credential: input.credential }, client);
+    }
+    const session = await this.sessions.raiseAssurance(principal.userId, principal.sessionId, assurance, { rotate: true });
+    if (!session) throw ApiError.invalidToken(true);
+    await this.audit.record({ type: 'step_up_succeeded', userId: principal.userId, sessionId: principal.sessionId, actorId: principal.userId, client, details: { method: input.method, acr: assurance.acr } });
+    return this.tokenResponse(session);
   }
 
   /**
@@ -143,6 +249,16 @@ export class AuthService {
     await this.sessions.revoke({ userId, sessionId: id }, 'user_logout', { actorId: userId, client });
   }
 
+  /** DELETE /me/sessions/:id: that device is signed out, and no longer trusted to skip the second step. */
+  async revokeOwnSession(principal: Principal, sessionId: string, client: ClientContext): Promise<void> {
+    await this.database.transaction(async (db) => {
+      const revoked = await this.sessions.revoke({ userId: principal.userId, sessionId }, 'user_revoked', { actorId: principal.userId, client }, db);
+      if (revoked.length === 0) throw ApiError.notFound('No such session.');
+      const deviceId = await this.sessions.deviceOf(principal.userId, sessionId, db);
+      if (deviceId !== null) await this.trustedDevices.forgetDevice(principal.userId, deviceId, db);
+    });
+  }
+
   async logout(principal: Principal, scope: LogoutScope, client: ClientContext): Promise<void> {
     const mine = { userId: principal.userId };
     const which = scope === 'local' ? { ...mine, sessionId: principal.sessionId } : scope === 'others' ? { ...mine, excludeId: principal.sessionId } : mine;
@@ -159,6 +275,8 @@ export class AuthService {
     // Causal: the caller's session may have been opened a moment ago on another database node.
     const current = await this.sessions.findById(principal.sessionId, true);
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
+    // With a second factor on the account, the password alone (a stolen one, say) cannot replace itself.
+    if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id))) throw ApiError.insufficientUserAuthentication('aal2', undefined, principal.dpopJkt ? 'DPoP' : 'Bearer');
     // A stolen access token must not become an unthrottled password oracle.
     if (!(await this.passwords.verify(user.passwordHash, currentPassword, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
     await this.lockout.clear(user.email);
@@ -168,7 +286,9 @@ export class AuthService {
       const revoked = await this.replacePassword(user, newHash, 'password_changed', actor, db);
       if (!revoked) throw ApiError.invalidCredentials();
       // The caller's device keeps its key: a bound session is replaced by one bound to the same key.
-      const opened = await this.sessions.open(user, { deviceId: current.deviceId, deviceName: current.deviceName, dpopJkt: current.dpopJkt }, client, db);
+      // …and its assurance: a password change is no second factor, nor does it undo one.
+      const assurance = { acr: isAcr(current.acr) ? current.acr : 'aal1', amr: parseAmr(current.amr), authTime: current.authTime ?? current.createdAt } as const;
+      const opened = await this.sessions.open(user, { deviceId: current.deviceId, deviceName: current.deviceName, dpopJkt: current.dpopJkt, assurance: { ...assurance }, mfaEnrollmentRequired: current.mfaEnrollmentRequired }, client, db);
       await this.audit.record({ type: 'password_changed', userId: user.id, sessionId: opened.sessionId, ...actor, details: { revokedSessions: revoked.length } }, db);
       return opened;
     });
@@ -184,6 +304,8 @@ export class AuthService {
    */
   async replacePassword(user: { id: string; passwordHash: string }, newHash: string, reason: 'password_changed' | 'password_reset', actor: Actor, db: Db, at = this.clock.now()): Promise<Revoked[] | null> {
     if (!(await this.users.setPasswordHash(user.id, user.passwordHash, newHash, at, db))) return null;
+    // A remembered device was remembered for the old password.
+    await this.trustedDevices.forgetUser(user.id, db);
     return this.sessions.revoke({ userId: user.id }, reason, actor, db);
   }
 

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional } from 'class-validator';
+import { IsBoolean, IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { SECOND_FACTOR_METHODS } from '../mfa/second-factor-methods';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../common/password-policy';
 import { IsDeviceId, IsDisplayText, IsEmailLookup, IsNewPassword, IsPresentedPassword } from '../common/validators';
 
@@ -26,6 +27,97 @@ export class LoginDto {
   @IsOptional()
   @IsBoolean()
   useCookie?: boolean;
+
+  @ApiPropertyOptional({ description: 'The `trustedDevice` token an earlier second step with `trustDevice: true` returned for this deviceId: the second step is skipped (the session stays aal1). Browsers in cookie mode send it as a cookie instead.', maxLength: 100 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  trustedDevice?: string;
+}
+
+/** The second step of a login. */
+export class MfaVerifyDto {
+  @ApiProperty({ description: 'The mfaToken of the login answer.', maxLength: 100 })
+  @IsString()
+  @Length(1, 100)
+  mfaToken: string;
+
+  @ApiProperty({ enum: SECOND_FACTOR_METHODS })
+  @IsIn(SECOND_FACTOR_METHODS)
+  method: (typeof SECOND_FACTOR_METHODS)[number];
+
+  @ApiPropertyOptional({ description: 'totp: the 6 digits; recovery_code: one of the codes.', maxLength: 32 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 32)
+  code?: string;
+
+  @ApiPropertyOptional({ description: 'passkey: the WebAuthn assertion (PublicKeyCredential as JSON).', type: Object })
+  @IsOptional()
+  @IsObject()
+  credential?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'Remember this device: its next logins skip the second step (as aal1) for TRUSTED_DEVICE_TTL.' })
+  @IsOptional()
+  @IsBoolean()
+  trustDevice?: boolean;
+}
+
+export const STEP_UP_METHODS = [...SECOND_FACTOR_METHODS, 'password'] as const;
+
+export class StepUpDto {
+  @ApiProperty({ enum: STEP_UP_METHODS, description: 'A second factor, or `password` for an account without one.' })
+  @IsIn(STEP_UP_METHODS)
+  method: (typeof STEP_UP_METHODS)[number];
+
+  @ApiPropertyOptional({ maxLength: 32 })
+  @IsOptional()
+  @IsString()
+  @Length(1, 32)
+  code?: string;
+
+  @ApiPropertyOptional({ type: Object })
+  @IsOptional()
+  @IsObject()
+  credential?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ maxLength: PASSWORD_MAX })
+  @IsOptional()
+  @IsPresentedPassword()
+  password?: string;
+
+  @ApiPropertyOptional({ description: 'Browser clients in cookie mode: set the new refresh token as the cookie.' })
+  @IsOptional()
+  @IsBoolean()
+  useCookie?: boolean;
+}
+
+export class NewTotpDto {
+  @ApiPropertyOptional({ example: 'Phone', maxLength: 100 })
+  @IsOptional()
+  @IsDisplayText(100)
+  name?: string;
+}
+
+export class FactorCodeDto {
+  @ApiProperty({ description: 'The 6 digits the authenticator shows now.', maxLength: 32 })
+  @IsString()
+  @Length(1, 32)
+  code: string;
+}
+
+export class RenameFactorDto {
+  @ApiProperty({ maxLength: 100 })
+  @IsDisplayText(100)
+  name: string;
+}
+
+export class MfaRequiredView {
+  @ApiProperty({ enum: [true] }) mfaRequired: true;
+  @ApiProperty({ description: 'Opaque, single use, for POST /auth/mfa/verify.' }) mfaToken: string;
+  @ApiProperty({ description: 'Seconds the mfaToken lives (MFA_TOKEN_TTL).' }) expiresIn: number;
+  @ApiProperty({ enum: SECOND_FACTOR_METHODS, isArray: true }) methods: string[];
+  @ApiPropertyOptional({ type: Object, description: 'With a passkey: {publicKey: WebAuthn request options}.' }) passkey?: Record<string, unknown>;
 }
 
 export const LOGOUT_SCOPES = ['local', 'others', 'global'] as const;

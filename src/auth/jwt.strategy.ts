@@ -3,6 +3,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import type { FastifyRequest } from 'fastify';
 import type { Role } from '../common/role';
+import type { Acr } from '../sessions/assurance';
 import { SigningKeysService } from './signing-keys.service';
 import { accessTokenOf, readJwtHeader } from './jwt-header';
 import type { AccessTokenClaims } from './access-tokens.service';
@@ -19,6 +20,13 @@ export interface Principal {
   dpopJkt: string | null;
   /** When the access token expires (ms). */
   expiresAt: number;
+  /** The session's assurance as the token states it (claims only: no database read). */
+  acr: Acr;
+  amr: readonly string[];
+  /** Epoch ms of the last real authentication. */
+  authTime: number;
+  /** MFA_REQUIRED covers the user and they have no factor yet. */
+  mfaEnrollmentRequired: boolean;
 }
 
 /** Verified tokens kept at most; beyond it the oldest entry is dropped (Map insertion order). */
@@ -106,7 +114,18 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   validate(request: FastifyRequest, claims: AccessTokenClaims): Principal | false {
     if (!this.verifier.hasValidClaims(claims)) return false;
     // Frozen: a cached principal is handed to every request that presents the same token.
-    const principal: Principal = Object.freeze({ userId: claims.sub, sessionId: claims.sid, role: claims.role, tokenId: claims.jti, dpopJkt: claims.cnf?.jkt ?? null, expiresAt: claims.exp * 1000 });
+    const principal: Principal = Object.freeze({
+      userId: claims.sub,
+      sessionId: claims.sid,
+      role: claims.role,
+      tokenId: claims.jti,
+      dpopJkt: claims.cnf?.jkt ?? null,
+      expiresAt: claims.exp * 1000,
+      acr: claims.acr ?? 'aal1',
+      amr: Object.freeze([...(claims.amr ?? ['pwd'])]),
+      authTime: (claims.auth_time ?? claims.iat) * 1000,
+      mfaEnrollmentRequired: claims.mfa_enrollment_required === true,
+    });
     const token = accessTokenOf(request.headers.authorization);
     const kid = token === null ? undefined : readJwtHeader(token)?.kid;
     if (token !== null && typeof kid === 'string' && typeof claims.exp === 'number') this.remember(token, { principal, exp: claims.exp, kid });

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
@@ -11,7 +11,7 @@ import { toUserView, UserView } from '../users/user.view';
 import { SessionsService } from '../sessions/sessions.service';
 import { SessionList, toSessionView } from '../sessions/session.view';
 import { AuthService, TokenResponse } from './auth.service';
-import { Auth, CurrentPrincipal } from './auth.guard';
+import { Auth, AuthOptionsFor, CurrentPrincipal } from './auth.guard';
 import { ChangePasswordDto, TokenResponseView } from './dto';
 import type { Principal } from './jwt.strategy';
 import { RefreshCookie } from './refresh-cookie';
@@ -28,6 +28,7 @@ export class MeController {
   ) {}
 
   @Get()
+  @AuthOptionsFor({ duringEnrollment: true })
   @Endpoint('The signed-in user')
   @ApiOkResponse({ type: UserView })
   async me(@CurrentPrincipal() principal: Principal): Promise<UserView> {
@@ -36,11 +37,27 @@ export class MeController {
     return toUserView(user);
   }
 
+  @Put('password')
+  @HttpCode(200)
+  @Endpoint('Change the password (needs aal2 once the account has a second factor): every other device is signed out, this one gets a new pair')
+  @IssuesTokens({ hashesPassword: true })
+  @ApiErrorResponse(401, 'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above')
+  @RATE_LIMITED()
+  @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
+  async putPassword(
+    @Body() dto: ChangePasswordDto,
+    @CurrentPrincipal() principal: Principal,
+    @Client() client: ClientContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse> {
+    return this.changePassword(dto, principal, client, reply);
+  }
+
   @Post('password')
   @HttpCode(200)
-  @Endpoint('Change the password: every other device is signed out, this one gets a new pair')
+  @Endpoint('Change the password (as PUT /me/password; kept for v1 clients)')
   @IssuesTokens({ hashesPassword: true })
-  @ApiErrorResponse(401, 'invalid_credentials: the current password is wrong; invalid_token: see above')
+  @ApiErrorResponse(401, 'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above')
   @RATE_LIMITED()
   @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
   async changePassword(
@@ -54,6 +71,7 @@ export class MeController {
   }
 
   @Get('sessions')
+  @AuthOptionsFor({ duringEnrollment: true })
   @Endpoint('My signed-in devices, newest use first; this one is marked current')
   @ApiOkResponse({ type: SessionList })
   async listSessions(@CurrentPrincipal() principal: Principal): Promise<SessionList> {
@@ -63,11 +81,11 @@ export class MeController {
 
   @Delete('sessions/:id')
   @HttpCode(204)
-  @Endpoint('Sign out one of my devices')
+  @AuthOptionsFor({ duringEnrollment: true })
+  @Endpoint('Sign out one of my devices (and forget it as a trusted device)')
   @ApiNoContentResponse()
   @ApiErrorResponse(404, 'not_found: no such session of yours')
   async revokeSession(@Param('id', IdPipe) id: string, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<void> {
-    const revoked = await this.sessions.revoke({ userId: principal.userId, sessionId: id }, 'user_revoked', { actorId: principal.userId, client });
-    if (revoked.length === 0) throw ApiError.notFound('No such session.');
+    await this.auth.revokeOwnSession(principal, id, client);
   }
 }

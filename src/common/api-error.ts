@@ -12,6 +12,9 @@ export interface ErrorBody {
   message: string;
   details?: FieldError[];
   error_description?: string;
+  /** RFC 9470 step-up: the assurance the route needs, and how recent its authentication must be (seconds). */
+  acrValues?: string;
+  maxAge?: number;
 }
 
 /**
@@ -23,7 +26,7 @@ export class ApiError extends HttpException {
     readonly statusCode: number,
     readonly code: string,
     message: string,
-    readonly extra: Partial<Pick<ErrorBody, 'details' | 'error_description'>> = {},
+    readonly extra: Partial<Pick<ErrorBody, 'details' | 'error_description' | 'acrValues' | 'maxAge'>> = {},
     readonly headers: Record<string, string> = {},
   ) {
     super(message, statusCode);
@@ -48,6 +51,30 @@ export class ApiError extends HttpException {
     return status === 400
       ? new ApiError(400, 'invalid_dpop_proof', message, { error_description: message })
       : new ApiError(401, 'invalid_dpop_proof', message, {}, { 'www-authenticate': challenge('DPoP', 'invalid_dpop_proof') });
+  }
+  /**
+   * RFC 9470: the token is fine, its authentication is not enough (`acr`) or not recent enough
+   * (`maxAge`, seconds): authenticate again (POST /me/step-up) and retry.
+   */
+  static insufficientUserAuthentication(acr: string, maxAge?: number, scheme: 'Bearer' | 'DPoP' = 'Bearer'): ApiError {
+    const params = [`error="insufficient_user_authentication"`, `acr_values="${acr}"`, ...(maxAge === undefined ? [] : [`max_age=${maxAge}`])];
+    const message = maxAge === undefined ? `This needs a session at ${acr}: complete a second factor (POST /me/step-up).` : `This needs a recent authentication at ${acr} (within ${maxAge} s): authenticate again (POST /me/step-up).`;
+    return new ApiError(401, 'insufficient_user_authentication', message, { acrValues: acr, ...(maxAge === undefined ? {} : { maxAge }) }, { 'www-authenticate': `${scheme} ${params.join(', ')}` });
+  }
+  static mfaEnrollmentRequired(): ApiError {
+    return new ApiError(403, 'mfa_enrollment_required', 'This account must set up a second factor first (POST /me/factors/totp or a passkey).');
+  }
+  static invalidMfaToken(): ApiError {
+    return new ApiError(401, 'invalid_mfa_token', 'The sign-in attempt is unknown, used or expired: sign in again.');
+  }
+  static invalidSecondFactor(): ApiError {
+    return new ApiError(401, 'invalid_credentials', 'The code or credential is wrong.');
+  }
+  static factorExists(): ApiError {
+    return new ApiError(409, 'factor_exists', 'This authenticator is already registered.');
+  }
+  static factorLimit(max: number): ApiError {
+    return new ApiError(409, 'factor_limit', `An account can have at most ${max} second factors.`);
   }
   static forbidden(message = 'You are not allowed to do this.'): ApiError {
     return new ApiError(403, 'forbidden', message);

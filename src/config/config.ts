@@ -95,6 +95,24 @@ export interface AppConfig {
   /** Seconds. */
   passwordResetTtl: number;
   requireEmailVerification: boolean;
+  /** Who must have a second factor: nobody, admins, or everyone. */
+  mfaRequired: 'off' | 'admin' | 'all';
+  /** Seconds: the life of the token between a correct password and the second factor. */
+  mfaTokenTtl: number;
+  /** Seconds an `aal2` session stays `aal2` after its last authentication; then it refreshes down to `aal1`. */
+  aal2MaxAge: number;
+  /** Seconds: how recent `auth_time` must be to add or remove a factor or regenerate recovery codes. */
+  reauthMaxAge: number;
+  /** Seconds a trusted device is remembered; null: off. */
+  trustedDeviceTtl: number | null;
+  /** Failed second factors per account: past it, 429. Null: off. */
+  mfaLockout: RateLimit | null;
+  /** Consecutive failures that lock a factor until an admin reset. */
+  mfaMaxFailures: number;
+  /** The WebAuthn relying party: its id (a registrable domain), display name and accepted origins. */
+  webauthnRpId: string;
+  webauthnRpName: string;
+  webauthnOrigins: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -147,6 +165,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
   // Without it mail lands in files on this host; in production that means nobody gets it.
   if (production && !smtpUrl) throw new ConfigError('SMTP_URL', 'to be set in production: smtp://user:pass@host:587 or smtps://…');
 
+  const appUrl = or('APP_URL', jwtIssuer, (raw) => parseUrl('APP_URL', raw, ['http:', 'https:']).toString()).replace(/\/$/, '');
+  const webauthnRpId = or('WEBAUTHN_RP_ID', new URL(appUrl).hostname, (raw) => {
+    // A registrable domain or host name, no scheme, port or path (WebAuthn §5.1.3's rp.id).
+    if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(raw.trim())) throw new ConfigError('WEBAUTHN_RP_ID', 'a domain such as example.com (no scheme, port or path)', raw);
+    return raw.trim();
+  });
+  const webauthnOrigins = or('WEBAUTHN_ORIGINS', [new URL(appUrl).origin], (raw) => parseOrigins('WEBAUTHN_ORIGINS', raw));
+  if (webauthnOrigins.length === 0) throw new ConfigError('WEBAUTHN_ORIGINS', 'at least one origin such as https://app.example.com');
+  for (const origin of webauthnOrigins) {
+    const host = new URL(origin).hostname;
+    if (host !== webauthnRpId && !host.endsWith('.' + webauthnRpId)) throw new ConfigError('WEBAUTHN_ORIGINS', `origins on WEBAUTHN_RP_ID (${webauthnRpId}) or its subdomains`, origin);
+  }
+
   return {
     production,
     port: or('PORT', 3000, (raw) => parseInteger('PORT', raw, 0, 65535)),
@@ -184,11 +215,24 @@ export function loadConfig(env: Env = process.env): AppConfig {
     metricsHost: get('METRICS_HOST')?.trim() ?? '127.0.0.1',
     argon2Workers: or('ARGON2_WORKERS', DEFAULT_ARGON2_WORKERS, (raw) => parseInteger('ARGON2_WORKERS', raw, 1, 64)),
     argon2Queue: or('ARGON2_QUEUE', DEFAULT_ARGON2_QUEUE, (raw) => parseInteger('ARGON2_QUEUE', raw, 0, 100_000)),
-      appUrl: or('APP_URL', jwtIssuer, (raw) => parseUrl('APP_URL', raw, ['http:', 'https:']).toString()).replace(/\/$/, ''),
+    appUrl,
     smtpUrl,
     mailFrom: or('MAIL_FROM', 'latchkey <no-reply@localhost>', (raw) => parseMailbox('MAIL_FROM', raw)),
     passwordResetTtl: or('PASSWORD_RESET_TTL', 30 * 60, (raw) => parseDuration('PASSWORD_RESET_TTL', raw)),
     requireEmailVerification: or('REQUIRE_EMAIL_VERIFICATION', false, (raw) => parseBoolean('REQUIRE_EMAIL_VERIFICATION', raw)),
+    mfaRequired: or('MFA_REQUIRED', 'off' as const, (raw) => parseEnum('MFA_REQUIRED', raw, ['off', 'admin', 'all'] as const)),
+    mfaTokenTtl: or('MFA_TOKEN_TTL', 300, (raw) => parseDuration('MFA_TOKEN_TTL', raw)),
+    aal2MaxAge: or('AAL2_MAX_AGE', 86400, (raw) => parseDuration('AAL2_MAX_AGE', raw)),
+    reauthMaxAge: or('REAUTH_MAX_AGE', 900, (raw) => parseDuration('REAUTH_MAX_AGE', raw)),
+    trustedDeviceTtl: or<number | null>('TRUSTED_DEVICE_TTL', 30 * 86400, (raw) => (raw.trim() === 'off' ? null : parseDuration('TRUSTED_DEVICE_TTL', raw))),
+    mfaLockout: or('MFA_LOCKOUT', { limit: 10, windowSeconds: 900 }, (raw) => parseRateLimit('MFA_LOCKOUT', raw)),
+    mfaMaxFailures: or('MFA_MAX_FAILURES', 100, (raw) => parseInteger('MFA_MAX_FAILURES', raw, 1, 1_000_000)),
+    webauthnRpId,
+    webauthnRpName: or('WEBAUTHN_RP_NAME', 'latchkey', (raw) => {
+      if (raw.trim().length > 64 || /[\u0000-\u001f]/.test(raw)) throw new ConfigError('WEBAUTHN_RP_NAME', 'a name of at most 64 printable characters', raw);
+      return raw.trim();
+    }),
+    webauthnOrigins,
     refreshKeys: secrets.refreshKeys,
     keyEncryptionKey: secrets.keyEncryptionKey,
   };

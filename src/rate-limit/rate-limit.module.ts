@@ -6,6 +6,7 @@ import { AuthRateLimitGuard } from './auth-rate-limit.guard';
 import { CounterStore } from './counter-store';
 import { CounterStoreModule } from './counter-store.module';
 import { LoginLockoutService } from './login-lockout.service';
+import { MfaLockoutService } from './mfa-lockout.service';
 import { RateLimitEvents } from './rate-limit-events';
 import { CounterThrottlerStorage } from './throttler-storage';
 import { RATE_LIMITED } from '../common/openapi';
@@ -34,7 +35,7 @@ export function AuthRateLimit(): MethodDecorator & ClassDecorator {
       }),
     }),
   ],
-  providers: [RateLimitEvents, AuthRateLimitGuard, LoginLockoutService],
-  exports: [CounterStoreModule, RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, ThrottlerModule],
+  providers: [RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService],
+  exports: [CounterStoreModule, RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, ThrottlerModule],
 })
 export class RateLimitModule {}

@@ -7,6 +7,8 @@ export interface ChainState {
   userDisabled: boolean;
   expiresAt: number;
   idleExpiresAt: number;
+  /** The generation at which the session's assurance was last raised (step-up, first factor). */
+  assuranceGeneration: number;
 }
 
 /**
@@ -15,12 +17,16 @@ export interface ChainState {
  * - `grace`: the link just before the current one, rotated within the grace window: a
  *   concurrent tab or a retry; answer with the current link again (idempotent).
  * - `replay`: any older link: theft; the whole session is revoked.
+ * - `superseded`: the link just before the current one, within the grace window, but from
+ *   before the session's assurance was raised (a step-up rotated the chain): re-minting the
+ *   current link for it would hand the raised assurance to whoever holds the older link. Refused;
+ *   nothing changes.
  * - `revoked`, `expired`: the session no longer works.
  * - `ahead`: a generation the chain has not reached. It cannot have been signed yet, so this
  *   read is stale (a replica or a Galera node that has not applied the rotation): re-read
  *   causally before calling it invalid.
  */
-export type RefreshDecision = 'rotate' | 'grace' | 'replay' | 'revoked' | 'expired' | 'ahead';
+export type RefreshDecision = 'rotate' | 'grace' | 'superseded' | 'replay' | 'revoked' | 'expired' | 'ahead';
 
 /**
  * Whether a request may act on a session with its refresh token: an unbound session, or a
@@ -36,6 +42,6 @@ export function decideRefresh(chain: ChainState, presented: number, now: number,
   if (now >= chain.expiresAt || now >= chain.idleExpiresAt) return 'expired';
   if (presented === chain.generation) return 'rotate';
   if (presented > chain.generation) return 'ahead';
-  if (presented === chain.generation - 1 && chain.rotatedAt !== null && now - chain.rotatedAt <= graceMs) return 'grace';
+  if (presented === chain.generation - 1 && chain.rotatedAt !== null && now - chain.rotatedAt <= graceMs) return presented < chain.assuranceGeneration ? 'superseded' : 'grace';
   return 'replay';
 }

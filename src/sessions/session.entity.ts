@@ -13,6 +13,8 @@ export const REVOKE_REASONS = [
   'password_reset',
   'reported_by_user',
   'role_changed',
+  'mfa_enabled',
+  'mfa_reset',
 ] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];
 
@@ -71,4 +73,24 @@ export class Session {
   /** The thumbprint of the DPoP key the session is bound to (RFC 9449), or null when unbound. */
   @Column({ name: 'dpop_jkt', type: 'varchar', length: 43, nullable: true })
   dpopJkt: string | null;
+
+  /** `aal1` or `aal2` (sessions/assurance.ts). */
+  @Column({ type: 'varchar', length: 8, default: 'aal1' })
+  acr: string;
+
+  /** RFC 8176 methods, comma-separated. */
+  @Column({ type: 'varchar', length: 64, default: 'pwd' })
+  amr: string;
+
+  /** When the session's user last really authenticated (epoch ms). */
+  @Column({ name: 'auth_time', type: 'bigint', nullable: true, transformer: epochMs })
+  authTime: number | null;
+
+  /** The chain generation at which the assurance was last raised: an older link never mints it. */
+  @Column({ name: 'assurance_generation', type: 'int', default: 0 })
+  assuranceGeneration: number;
+
+  /** MFA_REQUIRED covers the user and they have no factor yet: only enrolment and a few routes work. */
+  @Column({ name: 'mfa_enrollment_required', type: 'boolean', default: false })
+  mfaEnrollmentRequired: boolean;
 }

@@ -4,6 +4,7 @@ import type { Role } from '../common/role';
 import { driverCode } from '../common/database-errors';
 import type { ChainState } from './refresh-decision';
 import { RevokeReason, Session } from './session.entity';
+import { Assurance, isAcr, parseAmr } from './assurance';
 
 /** What a refresh needs, read in one statement: the session's chain state and its user's standing. */
 export interface RefreshRow extends ChainState {
@@ -13,6 +14,9 @@ export interface RefreshRow extends ChainState {
   salt: string;
   role: Role;
   dpopJkt: string | null;
+  /** As stored: the caller lowers an `aal2` past AAL2_MAX_AGE. */
+  assurance: Assurance;
+  mfaEnrollmentRequired: boolean;
 }
 
 export interface SessionScope {
@@ -39,14 +43,16 @@ export class SessionsRepository {
    * `causal`: wait until this node has applied every write committed anywhere before the read
    * (Galera); used only to confirm a "no such session" or "generation from the future".
    */
-  async findForRefresh(id: string, causal = false): Promise<RefreshRow | null> {
+  async findForRefresh(id: string, causal = false, db?: Db): Promise<RefreshRow | null> {
     const rows = await this.database.rows<Record<string, unknown>>(
       (causal ? this.database.causalPrefix : '') +
         `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
-              s.idle_expires_at, s.dpop_jkt, u.role, u.disabled_at
+              s.idle_expires_at, s.dpop_jkt, s.acr, s.amr, s.auth_time, s.created_at, s.assurance_generation,
+              s.mfa_enrollment_required, u.role, u.disabled_at
          FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.id = ?`,
       [id],
+      db,
     );
     const r = rows[0];
     if (!r) return null;
@@ -63,7 +69,30 @@ export class SessionsRepository {
       role: r.role as Role,
       dpopJkt: (r.dpop_jkt as string | null) ?? null,
       userDisabled: r.disabled_at !== null && r.disabled_at !== undefined,
+      assurance: { acr: isAcr(r.acr) ? r.acr : 'aal1', amr: parseAmr(r.amr as string | null), authTime: Number(r.auth_time ?? r.created_at) },
+      assuranceGeneration: Number(r.assurance_generation ?? 0),
+      mfaEnrollmentRequired: Boolean(Number(r.mfa_enrollment_required ?? 0)),
     };
+  }
+
+  /**
+   * Compare-and-swap, as `rotate`: sets the session's assurance (a completed step-up or first
+   * factor) and records the generation it was raised at, moving the chain to `toGeneration`
+   * (the same one when not rotating). False when the chain moved or the session was revoked.
+   */
+  async raise(id: string, fromGeneration: number, toGeneration: number, assurance: Assurance, now: number, idleExpiresAt: number, db?: Db): Promise<boolean> {
+    const rotated = toGeneration !== fromGeneration;
+    const sql = `UPDATE sessions SET generation = ?, ${rotated ? 'rotated_at = ?, ' : ''}last_used_at = ?, idle_expires_at = ?, acr = ?, amr = ?, auth_time = ?,
+                  assurance_generation = ?, mfa_enrollment_required = ?
+            WHERE id = ? AND generation = ? AND revoked_at IS NULL`;
+    const params = [toGeneration, ...(rotated ? [now] : []), now, idleExpiresAt, assurance.acr, assurance.amr.join(','), assurance.authTime, toGeneration, 0, id, fromGeneration];
+    if (db) return (await this.database.exec(sql, params, db)) === 1;
+    return (await this.swap(sql, params)) === 1;
+  }
+
+  /** MFA_REQUIRED: the user's sessions that must (again) enrol a factor before anything else, e.g. once their last factor is gone. */
+  async requireEnrollment(userId: string, db: Db): Promise<void> {
+    await this.database.exec('UPDATE sessions SET mfa_enrollment_required = ? WHERE user_id = ? AND revoked_at IS NULL', [1, userId], db);
   }
 
   /**

@@ -15,12 +15,17 @@ import { RevocationLog } from './revocation-log';
 import { RevocationRegistry } from './revocation-registry';
 import { RefreshRow, SessionScope, SessionsRepository } from './sessions.repository';
 import { RevokeReason, Session } from './session.entity';
+import { Assurance, current, passwordOnly } from './assurance';
 
 export interface DeviceInfo {
   deviceId?: string;
   deviceName?: string | null;
   /** The thumbprint of the DPoP key the login proved (RFC 9449): the session is bound to it. */
   dpopJkt?: string | null;
+  /** How the login authenticated; a password alone when absent. */
+  assurance?: Assurance;
+  /** MFA_REQUIRED covers the user and they have no factor yet. */
+  mfaEnrollmentRequired?: boolean;
 }
 
 /** A session with the refresh token for its current chain link. */
@@ -35,13 +40,16 @@ export interface IssuedSession {
   expiresAt: number;
   /** When this link was handed out (the access token and expires_in count from it). */
   issuedAt: number;
+  /** The session's assurance as of now (an old `aal2` already lowered): its access tokens carry it. */
+  assurance: Assurance;
+  mfaEnrollmentRequired: boolean;
 }
 
 /** `rotated`: the chain moved on; otherwise the same next link again, within the grace window. */
 export type RefreshOutcome = { ok: true; session: IssuedSession; rotated: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'revoked' | 'reuse' | 'unproven_key' };
 
 /** What a refresh token is, without using it (RFC 7009 revocation, RFC 7662 introspection). */
-export type TokenInspection = { authentic: false } | { authentic: true; state: RefreshDecision; session: { id: string; userId: string; role: Role; expiresAt: number; dpopJkt: string | null } };
+export type TokenInspection = { authentic: false } | { authentic: true; state: RefreshDecision; session: { id: string; userId: string; role: Role; expiresAt: number; dpopJkt: string | null; assurance: Assurance } };
 
 export interface Revoked {
   id: string;
@@ -98,6 +106,7 @@ export class SessionsService {
   async open(user: { id: string; role: Role }, device: DeviceInfo, client: ClientContext, db: Db): Promise<IssuedSession> {
     const now = this.clock.now();
     const deviceId = device.deviceId ?? uuidv7(now);
+    const assurance = device.assurance ?? passwordOnly(now);
     await this.revokeRows(await this.repository.unrevokedIds({ userId: user.id, deviceId }, db), 'device_relogin', { actorId: null, client: null }, db, now);
     const overLimit = await this.repository.leastRecentlyUsedActive(user.id, now, this.config.maxSessionsPerUser - 1, db);
     await this.revokeRows(overLimit, 'session_limit', { actorId: null, client: null }, db, now);
@@ -119,9 +128,25 @@ export class SessionsService {
       revokedAt: null,
       revokedReason: null,
       dpopJkt: device.dpopJkt ?? null,
+      acr: assurance.acr,
+      amr: assurance.amr.join(','),
+      authTime: assurance.authTime,
+      assuranceGeneration: 0,
+      mfaEnrollmentRequired: device.mfaEnrollmentRequired ?? false,
     };
     await this.repository.insert(session, db);
-    return { sessionId: session.id, userId: user.id, deviceId, role: user.role, dpopJkt: session.dpopJkt, refreshToken: this.codec.issue(session.id, 0, session.salt), expiresAt: session.expiresAt, issuedAt: now };
+    return {
+      sessionId: session.id,
+      userId: user.id,
+      deviceId,
+      role: user.role,
+      dpopJkt: session.dpopJkt,
+      refreshToken: this.codec.issue(session.id, 0, session.salt),
+      expiresAt: session.expiresAt,
+      issuedAt: now,
+      assurance: this.currentAssurance(assurance, now),
+      mfaEnrollmentRequired: session.mfaEnrollmentRequired,
+    };
   }
 
   /**
@@ -160,6 +185,9 @@ export class SessionsService {
         case 'revoked':
         case 'expired':
           return { ok: false, reason: decision };
+        case 'superseded':
+          // A link from before a step-up: it may not mint the raised chain, nor end it.
+          return { ok: false, reason: 'invalid' };
         case 'grace':
           return { ok: true, session: this.issued(row, row.generation, now), rotated: false };
         case 'replay':
@@ -194,7 +222,8 @@ export class SessionsService {
     // As in a refresh: only a stale read shows a chain behind a link we signed; confirm causally.
     const confirmed = state === 'ahead' ? await this.repository.findForRefresh(row.id, true) : row;
     if (confirmed !== row) state = confirmed ? decide(confirmed) : 'revoked';
-    return { authentic: true, state, session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt } };
+    const assurance = this.currentAssurance(row.assurance, this.clock.now());
+    return { authentic: true, state, session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt, assurance } };
   }
 
   /**
@@ -222,7 +251,39 @@ export class SessionsService {
       refreshToken: this.codec.issue(row.id, generation, row.salt),
       expiresAt: row.expiresAt,
       issuedAt: now,
+      assurance: this.currentAssurance(row.assurance, now),
+      mfaEnrollmentRequired: row.mfaEnrollmentRequired,
     };
+  }
+
+  /** An `aal2` whose authentication is older than AAL2_MAX_AGE counts as `aal1`. */
+  private currentAssurance(assurance: Assurance, now: number): Assurance {
+    return current(assurance, now, this.config.aal2MaxAge * 1000);
+  }
+
+  /**
+   * Raises a session's assurance after a second factor or a step-up proved it (and ends its
+   * enrolment requirement). `rotate`: the chain moves to a new link, handed back, and no link
+   * from before (not even one inside the grace window) can mint the raised assurance; without
+   * rotating, the current link keeps working and will mint it at its next refresh. Null when the
+   * session is not the user's, or no longer live.
+   */
+  async raiseAssurance(userId: string, sessionId: string, assurance: Assurance, options: { rotate: boolean; db?: Db }): Promise<IssuedSession | null> {
+    for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+      const now = this.clock.now();
+      const row = await this.repository.findForRefresh(sessionId, attempt > 0 && !options.db, options.db);
+      if (!row || row.userId !== userId || row.revokedAt !== null || row.userDisabled || now >= row.expiresAt || now >= row.idleExpiresAt) return null;
+      const to = options.rotate ? row.generation + 1 : row.generation;
+      if (await this.repository.raise(row.id, row.generation, to, assurance, now, this.idleExpiry(now, row.expiresAt), options.db)) {
+        return this.issued({ ...row, assurance, mfaEnrollmentRequired: false, assuranceGeneration: to }, to, now);
+      }
+    }
+    return null;
+  }
+
+  /** MFA_REQUIRED: the user's live sessions must enrol a factor again (their last one is gone). */
+  requireEnrollment(userId: string, db: Db): Promise<void> {
+    return this.repository.requireEnrollment(userId, db);
   }
 
   /** Theft response (oidc-provider style): a replayed, already rotated link kills the whole session. */
@@ -281,8 +342,17 @@ export class SessionsService {
     return this.repository.deviceSeen(userId, deviceId, db);
   }
 
-  listForUser(userId: string, includeRevoked = false): Promise<Session[]> {
-    return this.repository.listForUser(userId, { includeRevoked, now: this.clock.now() });
+  /** Newest use first, each with its assurance as of now (an old `aal2` shows as `aal1`). */
+  async listForUser(userId: string, includeRevoked = false): Promise<Session[]> {
+    const now = this.clock.now();
+    const sessions = await this.repository.listForUser(userId, { includeRevoked, now });
+    for (const s of sessions) s.acr = current({ acr: s.acr === 'aal2' ? 'aal2' : 'aal1', amr: [], authTime: s.authTime ?? s.createdAt }, now, this.config.aal2MaxAge * 1000).acr;
+    return sessions;
+  }
+
+  /** The device a session of this user was opened on, or null. */
+  deviceOf(userId: string, sessionId: string, db: Db): Promise<string | null> {
+    return this.repository.deviceOf(userId, sessionId, db);
   }
 
   findById(id: string, causal = false): Promise<Session | null> {

@@ -19,10 +19,11 @@ const ALLOWED: Record<string, string[]> = {
   mail: ['common', 'config', 'database', 'metrics'],
   users: ['common', 'config', 'database', 'audit', 'rate-limit', 'metrics', 'mail'],
   sessions: ['common', 'config', 'database', 'redis', 'audit', 'metrics'],
-  auth: ['common', 'config', 'database', 'redis', 'audit', 'rate-limit', 'users', 'sessions', 'metrics', 'mail'],
+  mfa: ['common', 'config', 'database', 'audit', 'rate-limit', 'users', 'sessions', 'metrics', 'mail'],
+  auth: ['common', 'config', 'database', 'redis', 'audit', 'rate-limit', 'users', 'sessions', 'metrics', 'mail', 'mfa'],
   account: ['common', 'config', 'database', 'audit', 'rate-limit', 'users', 'sessions', 'auth', 'mail'],
   'resource-servers': ['common', 'config', 'database', 'audit', 'sessions', 'auth'],
-  admin: ['common', 'config', 'database', 'audit', 'users', 'sessions', 'auth', 'resource-servers', 'account'],
+  admin: ['common', 'config', 'database', 'audit', 'users', 'sessions', 'auth', 'resource-servers', 'account', 'mfa'],
   health: ['common', 'database'],
 };
 /** Composition roots: they wire everything together and may import anything. */

@@ -185,4 +185,46 @@ describe('loadConfig', () => {
     assert.deepEqual(trust('10.0.0.0/8, ::1'), ['10.0.0.0/8', '::1']);
     for (const bad of ['sometimes', '10.0.0.0/33', '10.0.0.0/8/1', 'fe80::/129', 'example.com']) failsNaming({ TRUST_PROXY: bad }, 'TRUST_PROXY');
   });
+
+  it('reads the second-factor settings with their documented defaults, failing on a bad value by name', () => {
+    const c = loadConfig(base());
+    assert.equal(c.mfaRequired, 'off');
+    assert.equal(c.mfaTokenTtl, 300);
+    assert.equal(c.aal2MaxAge, 86400);
+    assert.equal(c.reauthMaxAge, 900);
+    assert.equal(c.trustedDeviceTtl, 30 * 86400);
+    assert.deepEqual(c.mfaLockout, { limit: 10, windowSeconds: 900 });
+    assert.equal(c.mfaMaxFailures, 100);
+    assert.equal(c.webauthnRpId, 'localhost');
+    assert.equal(c.webauthnRpName, 'latchkey');
+    assert.deepEqual(c.webauthnOrigins, ['http://localhost:3000']);
+
+    const set = loadConfig({ ...base(), MFA_REQUIRED: 'admin', MFA_TOKEN_TTL: '2m', AAL2_MAX_AGE: '12h', REAUTH_MAX_AGE: '5m', TRUSTED_DEVICE_TTL: 'off', MFA_LOCKOUT: 'off', MFA_MAX_FAILURES: '7', APP_URL: 'https://id.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_RP_NAME: 'Example', WEBAUTHN_ORIGINS: 'https://id.example.com,https://app.example.com' });
+    assert.equal(set.mfaRequired, 'admin');
+    assert.equal(set.mfaTokenTtl, 120);
+    assert.equal(set.aal2MaxAge, 43200);
+    assert.equal(set.reauthMaxAge, 300);
+    assert.equal(set.trustedDeviceTtl, null);
+    assert.equal(set.mfaLockout, null);
+    assert.equal(set.mfaMaxFailures, 7);
+    assert.equal(set.webauthnRpId, 'example.com');
+    assert.equal(set.webauthnRpName, 'Example');
+    assert.deepEqual(set.webauthnOrigins, ['https://id.example.com', 'https://app.example.com']);
+    // The relying party follows APP_URL by default.
+    const fromAppUrl = loadConfig({ ...base(), APP_URL: 'https://login.example.org/base' });
+    assert.equal(fromAppUrl.webauthnRpId, 'login.example.org');
+    assert.deepEqual(fromAppUrl.webauthnOrigins, ['https://login.example.org']);
+
+    failsNaming({ MFA_REQUIRED: 'everyone' }, 'MFA_REQUIRED');
+    failsNaming({ MFA_TOKEN_TTL: '5 minutes' }, 'MFA_TOKEN_TTL');
+    failsNaming({ AAL2_MAX_AGE: '0' }, 'AAL2_MAX_AGE');
+    failsNaming({ REAUTH_MAX_AGE: '-1' }, 'REAUTH_MAX_AGE');
+    failsNaming({ TRUSTED_DEVICE_TTL: 'forever' }, 'TRUSTED_DEVICE_TTL');
+    failsNaming({ MFA_LOCKOUT: '10' }, 'MFA_LOCKOUT');
+    failsNaming({ MFA_MAX_FAILURES: '0' }, 'MFA_MAX_FAILURES');
+    failsNaming({ WEBAUTHN_RP_ID: 'https://example.com' }, 'WEBAUTHN_RP_ID');
+    failsNaming({ WEBAUTHN_RP_NAME: 'x'.repeat(65) }, 'WEBAUTHN_RP_NAME');
+    failsNaming({ WEBAUTHN_ORIGINS: 'https://app.example.com/path' }, 'WEBAUTHN_ORIGINS');
+    failsNaming({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://evil.test' }, 'WEBAUTHN_ORIGINS');
+  });
 });

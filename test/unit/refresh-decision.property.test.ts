@@ -34,7 +34,7 @@ describe('the refresh rule agrees with its model (no database)', () => {
       fc.property(ops, (sequence) => {
         let now = 1_700_000_000_000;
         const model: ModelChain = modelChain(now, TTL_MS, RULES.idleMs);
-        const row: ChainState = { generation: 0, rotatedAt: null, revokedAt: null, userDisabled: false, expiresAt: model.expiresAt, idleExpiresAt: model.idleExpiresAt };
+        const row: ChainState = { generation: 0, rotatedAt: null, revokedAt: null, userDisabled: false, expiresAt: model.expiresAt, idleExpiresAt: model.idleExpiresAt, assuranceGeneration: 0 };
         for (const op of sequence) {
           now += op.dt;
           if (op.revoke && op.back === 5) {
@@ -53,14 +53,26 @@ describe('the refresh rule agrees with its model (no database)', () => {
   });
 
   it('names the stale read: a link ahead of the chain is "ahead", never a replay', () => {
-    const row: ChainState = { generation: 18, rotatedAt: 0, revokedAt: null, userDisabled: false, expiresAt: 10, idleExpiresAt: 10 };
+    const row: ChainState = { generation: 18, rotatedAt: 0, revokedAt: null, userDisabled: false, expiresAt: 10, idleExpiresAt: 10, assuranceGeneration: 0 };
     assert.equal(decideRefresh(row, 19, 1, 1000), 'ahead');
   });
 
   it('puts revocation and a disabled user before everything else', () => {
-    const live: ChainState = { generation: 3, rotatedAt: 0, revokedAt: null, userDisabled: false, expiresAt: 10, idleExpiresAt: 10 };
+    const live: ChainState = { generation: 3, rotatedAt: 0, revokedAt: null, userDisabled: false, expiresAt: 10, idleExpiresAt: 10, assuranceGeneration: 0 };
     assert.equal(decideRefresh({ ...live, userDisabled: true }, 3, 1, 1000), 'revoked');
     assert.equal(decideRefresh({ ...live, revokedAt: 0 }, 3, 1, 1000), 'revoked');
     assert.equal(decideRefresh(live, 3, 10, 1000), 'expired', 'expired at exactly expiresAt');
   });
+
+  it('never lets a link from before a step-up re-mint the raised chain inside the grace window', () => {
+    // A step-up rotated 4 → 5 and raised the assurance at generation 5.
+    const raised: ChainState = { generation: 5, rotatedAt: 100, revokedAt: null, userDisabled: false, expiresAt: 10_000, idleExpiresAt: 10_000, assuranceGeneration: 5 };
+    assert.equal(decideRefresh(raised, 4, 200, 1000), 'superseded');
+    assert.equal(decideRefresh(raised, 5, 200, 1000), 'rotate');
+    // After a later ordinary rotation 5 → 6, link 5 is after the raise: the grace rule applies again.
+    assert.equal(decideRefresh({ ...raised, generation: 6 }, 5, 200, 1000), 'grace');
+    // Outside the window an older link is a replay, as ever.
+    assert.equal(decideRefresh(raised, 4, 5000, 1000), 'replay');
+  });
 });
+
