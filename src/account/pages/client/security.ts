@@ -18,6 +18,10 @@ interface Factor {
   createdAt: string;
   lastUsedAt: string | null;
   backedUp?: boolean;
+  /** false: an authenticator app added but never confirmed with a code. */
+  active?: boolean;
+  /** Too many wrong codes in a row: only an administrator's reset unlocks it. */
+  locked?: boolean;
 }
 
 type Child = Node | string | null | undefined | false;
@@ -154,29 +158,25 @@ function failed(e: unknown): void {
   say('bad', e instanceof LatchkeyError && e.code === 'insufficient_user_authentication' ? 'Nothing was changed: it needs you to confirm it is you.' : refusal(e, 'password'));
 }
 
-/** The codes shown this once. */
-function recoveryCodes(codes: string[]): HTMLElement {
+/** The codes, shown this once: the page's heading takes the focus, so a screen reader starts there. */
+function showRecoveryCodes(codes: string[], headline: string): void {
   const list = el('ol', { class: 'codes', 'aria-label': 'Recovery codes' }, ...codes.map((c) => el('li', {}, el('code', {}, c))));
   const done = el('button', { type: 'button' }, 'I have saved them');
   done.addEventListener('click', () => void security());
-  const box = el(
-    'section',
-    { class: 'recovery', 'aria-labelledby': 'codes-title' },
-    el('h2', { id: 'codes-title', tabindex: '-1' }, 'Your recovery codes'),
+  show(
+    'Your recovery codes',
+    notice('good', headline),
     el('p', {}, 'Keep these somewhere safe, apart from your devices. Each one signs you in once if you lose your second factor. They are shown only now.'),
     list,
     done,
   );
-  return box;
-}
-
-function showRecoveryCodes(codes: string[], headline: string): void {
-  show('Save your recovery codes', notice('good', headline), recoveryCodes(codes));
-  app.querySelector<HTMLElement>('#codes-title')?.focus();
 }
 
 /** After a factor was added: its answer holds recovery codes when it was the first one. */
-function added(answer: { recoveryCodes?: string[] } | undefined, what: string): void {
+async function added(answer: { recoveryCodes?: string[] } | undefined, what: string): Promise<void> {
+  // The first factor raises this session to aal2 at its next refresh: take it now, so the next
+  // change needs no step-up.
+  if (answer?.recoveryCodes?.length) await latchkey.refresh(latchkey.accessToken ?? undefined);
   if (answer?.recoveryCodes?.length) showRecoveryCodes(answer.recoveryCodes, `${what} is on. Two-step sign-in is now on for your account, and your other devices were signed out.`);
   else void security(`${what} is on.`);
 }
@@ -227,7 +227,7 @@ async function enrolPasskey(): Promise<void> {
   const options = await call<{ publicKey: unknown }>('POST', '/me/factors/passkey/options');
   const credential = await startRegistration({ optionsJSON: options.publicKey as PublicKeyCredentialCreationOptionsJSON });
   const answer = await call<{ recoveryCodes?: string[] }>('POST', '/me/factors/passkey', { credential, name: passkeyName() });
-  added(answer, 'Your passkey');
+  await added(answer, 'Your passkey');
 }
 
 /** A default name the user can change: the platform it was made on. */
@@ -246,7 +246,7 @@ function factorRow(factor: Factor): HTMLElement {
   const row = el(
     'li',
     { class: 'factor' },
-    el('div', {}, el('strong', {}, name), el('span', { class: 'kind' }, ` · ${kind}`), el('p', { class: 'fine' }, `Added ${when(factor.createdAt)} · last used ${when(factor.lastUsedAt)}`)),
+    el('div', {}, el('strong', {}, name), el('span', { class: 'kind' }, ` · ${kind}`), factor.locked ? el('span', { class: 'locked' }, ' · locked after too many wrong codes') : null, el('p', { class: 'fine' }, `Added ${when(factor.createdAt)} · last used ${when(factor.lastUsedAt)}`)),
     actions,
   );
   rename.addEventListener('click', () => {
@@ -308,7 +308,7 @@ async function security(message?: string): Promise<void> {
       .catch(failed)
       .finally(() => (addPasskey.disabled = false));
   });
-  const active = factors;
+  const active = factors.filter((f) => f.active !== false);
   const regenerate = el('button', { type: 'button', class: 'secondary' }, 'Make new recovery codes');
   regenerate.addEventListener('click', () => {
     if (!window.confirm('Make a new set of recovery codes? The codes you have now will stop working.')) return;
