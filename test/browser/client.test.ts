@@ -408,10 +408,14 @@ describe('@latchkey/client: second factor and step-up, in Chromium', () => {
 
   it('a GET refused for want of a step-up dispatches stepuprequired, waits for stepUp(), and is sent once more; a POST is not repeated', async (test) => {
     const t = await signedOutTab(test);
-    await signIn(t, [code(1)]);
+    // Two minutes on, so that this sign-in's code is one the factor has not used yet.
+    clock.offsetMs = 2 * 60_000;
+    assert.deepEqual((await signIn(t, [code(0)])).refusals, []);
     // A day on: the session's aal2 has aged, so its next refresh gives an aal1 token.
     clock.offsetMs = 25 * 3600_000;
     try {
+      assert.equal(await t.page.evaluate(() => (window as any).client.refresh((window as any).client.accessToken)), true);
+      assert.equal(await t.page.evaluate(() => (window as any).client.session.acr), 'aal1', 'the aged session refreshed down to aal1');
       await t.page.evaluate((stepUpCode) => {
         const w = window as any;
         w.stepUps = [];
@@ -419,7 +423,7 @@ describe('@latchkey/client: second factor and step-up, in Chromium', () => {
           w.stepUps.push({ acrValues: e.acrValues, maxAge: e.maxAge, method: e.request.method, url: e.request.url });
           if (e.request.method === 'GET') void w.client.stepUp({ method: 'totp', code: stepUpCode });
         });
-      }, code(1));
+      }, code(0));
       const status = await t.page.evaluate(async () => (await (window as any).client.fetch('/admin/users')).status);
       assert.equal(status, 200, 'the GET went through after the step-up');
       const seen = await t.page.evaluate(() => (window as any).stepUps);
@@ -430,6 +434,7 @@ describe('@latchkey/client: second factor and step-up, in Chromium', () => {
 
       // Another day on: a POST to an admin route gets its 401 back, once, and is not repeated.
       clock.offsetMs = 50 * 3600_000;
+      assert.equal(await t.page.evaluate(() => (window as any).client.refresh((window as any).client.accessToken)), true);
       const user = await register(http);
       const post = await t.page.evaluate(async (id) => (await (window as any).client.fetch(`/admin/users/${id}/disable`, { method: 'POST' })).status, user.id);
       assert.equal(post, 401);

@@ -72,6 +72,7 @@ describe('second factors and passkeys in Chromium', () => {
     await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
     const secret = (await page.locator('#totp-secret').textContent())!.replace(/\s+/g, '');
     assert.match(secret, /^[A-Z2-7]{16,}=*$/, 'the secret is shown as base32 text');
+    await shot(page, 'security-add-authenticator.png');
     await page.getByLabel('Code from the app').fill(totpCode(secret));
     await page.getByRole('button', { name: 'Turn on' }).click();
     return secret;
@@ -138,6 +139,7 @@ describe('second factors and passkeys in Chromium', () => {
     await page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor();
     const code = page.getByLabel('Code from your authenticator app');
     assert.equal(await code.evaluate((el) => el === document.activeElement), true, 'the code field has the focus');
+    await shot(page, 'dashboard-second-step.png');
     // A wrong code is refused and the field keeps the focus.
     errors.expect(/status of 401/);
     await code.fill(String((Number(totpCode(secret, 1)) + 1) % 1_000_000).padStart(6, '0'));

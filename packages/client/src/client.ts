@@ -265,7 +265,9 @@ export class LatchkeyClient extends EventTarget {
    * more. A wrong answer throws and leaves them waiting, so the app can ask again.
    */
   async stepUp(answer: StepUpAnswer): Promise<void> {
-    const response = await this.fetch(`${this.base}/me/step-up`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer) });
+    // The step-up rotates the refresh chain: in cookie mode the new link must land in the cookie.
+    const body = JSON.stringify({ ...answer, ...(this.mode === 'cookie' ? { useCookie: true } : {}) });
+    const response = await this.fetch(`${this.base}/me/step-up`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     if (!response.ok) throw await LatchkeyError.from(response);
     const tokens = (await response.json()) as TokenResponse;
     await this.lock.run(() => this.accept(tokens));

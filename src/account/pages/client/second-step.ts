@@ -69,7 +69,7 @@ export function secondStepForm(options: SecondStepOptions): HTMLFormElement {
   const field = node('div', { class: classes.field ?? 'field' }, label, input, hint);
   const error = node('p', { class: classes.error ?? 'field-error', id: `${id}-error`, role: 'alert' });
   const trust = node('input', { id: `${id}-trust`, type: 'checkbox' });
-  const trustField = node('div', { class: classes.check ?? 'check' }, trust, node('label', { for: `${id}-trust` }, 'Remember this browser for 30 days'));
+  const trustField = node('div', { class: classes.check ?? 'check' }, trust, node('label', { for: `${id}-trust` }, 'Remember this browser'));
   const submit = node('button', { type: 'submit', class: classes.primary ?? '' }, 'Verify');
   const switches = node('div', { class: 'second-step-switches' });
   const passkeyButton = node('button', { type: 'button', class: classes.secondary ?? 'secondary' }, 'Use a passkey');
