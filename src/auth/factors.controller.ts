@@ -38,7 +38,7 @@ export class FactorsController {
   }
 
   @Post('factors/totp')
-  @AuthOptionsFor({ duringEnrollment: true, maxAge: 'reauth' })
+  @AuthOptionsFor({ duringEnrollment: true })
   @IssuesTokens()
   @Endpoint('Start adding an authenticator app: a pending TOTP factor and its secret, shown once')
   @ApiCreatedResponse({ description: '{id, secret, otpauthUri}: show the URI as a QR code, then confirm with POST /me/factors/:id/verify.' })
@@ -50,7 +50,7 @@ export class FactorsController {
 
   @Post('factors/:id/verify')
   @HttpCode(200)
-  @AuthOptionsFor({ duringEnrollment: true, maxAge: 'reauth' })
+  @AuthOptionsFor({ duringEnrollment: true })
   @IssuesTokens()
   @Endpoint("Activate a pending authenticator with its current code; the account's first factor also returns its recovery codes")
   @ApiOkResponse({ description: 'The factor; with the first factor, `recoveryCodes` (shown once), this session becomes aal2 at its next refresh and every other session is signed out.' })
@@ -70,8 +70,7 @@ export class FactorsController {
 
   @Delete('factors/:id')
   @HttpCode(204)
-  @AuthOptionsFor({ maxAge: 'reauth' })
-  @Endpoint('Remove one of my factors (the last one: two-step sign-in is off, and I am told by mail)')
+    @Endpoint('Remove one of my factors (the last one: two-step sign-in is off, and I am told by mail)')
   @ApiNoContentResponse()
   @ApiErrorResponse(401, STEP_UP_NEEDED)
   @ApiErrorResponse(404, 'not_found: no such factor of yours')
@@ -87,8 +86,7 @@ export class FactorsController {
   }
 
   @Post('recovery-codes')
-  @AuthOptionsFor({ maxAge: 'reauth' })
-  @IssuesTokens()
+    @IssuesTokens()
   @Endpoint('A new set of recovery codes (the old set stops working), shown once')
   @ApiCreatedResponse({ description: '{recoveryCodes}' })
   @ApiErrorResponse(401, STEP_UP_NEEDED)

@@ -31,7 +31,8 @@ export class ChallengesRepository {
   /** A wrong second factor: one more failure; at `maxFailures` the challenge is used up. */
   async recordFailure(id: string, now: number, maxFailures: number): Promise<void> {
     await this.database.exec(
-      'UPDATE mfa_challenges SET failures = failures + 1, used_at = CASE WHEN failures + 1 >= ? THEN ? ELSE used_at END WHERE id = ? AND used_at IS NULL',
+      // used_at first: MySQL evaluates SET assignments left to right, each seeing the ones before.
+      'UPDATE mfa_challenges SET used_at = CASE WHEN failures + 1 >= ? THEN ? ELSE used_at END, failures = failures + 1 WHERE id = ? AND used_at IS NULL',
       [maxFailures, now, id],
     );
   }

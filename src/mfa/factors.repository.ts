@@ -57,7 +57,8 @@ export class FactorsRepository {
     if (ids.length === 0) return [];
     const placeholders = ids.map(() => '?').join(', ');
     await this.database.exec(
-      `UPDATE mfa_factors SET consecutive_failures = consecutive_failures + 1, locked_at = CASE WHEN consecutive_failures + 1 >= ? THEN ? ELSE locked_at END
+      // locked_at first: MySQL evaluates SET assignments left to right, each seeing the ones before.
+      `UPDATE mfa_factors SET locked_at = CASE WHEN consecutive_failures + 1 >= ? THEN ? ELSE locked_at END, consecutive_failures = consecutive_failures + 1
         WHERE locked_at IS NULL AND id IN (${placeholders})`,
       [max, now, ...ids],
     );

@@ -201,9 +201,14 @@ export class FactorsService {
     return this.config.mfaRequired === 'all' || (this.config.mfaRequired === 'admin' && role === 'admin');
   }
 
-  /** Once a user has a factor, changing factors needs a session that proved one (RFC 9470 step-up otherwise). */
+  /**
+   * Changing factors needs a recent authentication (REAUTH_MAX_AGE) and, once the user has a
+   * factor, a session that proved one: otherwise an RFC 9470 step-up challenge naming both.
+   */
   private requireAal2IfEnrolled(caller: Caller, factors: MfaFactor[]): void {
-    if (factors.some(isActive) && caller.acr !== 'aal2') throw ApiError.insufficientUserAuthentication('aal2', this.config.reauthMaxAge);
+    const needed = factors.some(isActive) ? 'aal2' : 'aal1';
+    const fresh = this.clock.now() - caller.authTime <= this.config.reauthMaxAge * 1000;
+    if (!fresh || (needed === 'aal2' && caller.acr !== 'aal2')) throw ApiError.insufficientUserAuthentication(needed, this.config.reauthMaxAge);
   }
 }
 

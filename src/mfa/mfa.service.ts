@@ -20,6 +20,8 @@ export interface Caller {
   sessionId: string;
   acr: string;
   amr: readonly string[];
+  /** Epoch ms of the session's last real authentication. */
+  authTime: number;
 }
 
 /** The answer to a correct password when a second factor is due (API.md, "Login with a factor"). */

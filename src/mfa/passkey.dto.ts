@@ -1,0 +1,54 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsOptional, ValidateBy, ValidationArguments } from 'class-validator';
+import { IsDeviceId, IsDisplayText } from '../common/validators';
+import { assertionCredentialProblem, registrationCredentialProblem } from './webauthn-credential';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+
+/** A WebAuthn credential as `PublicKeyCredential.toJSON()` gives it, of the right shape (webauthn-credential.ts). */
+const IsCredential = (kind: 'registration' | 'assertion') =>
+  ValidateBy({
+    name: `${kind}Credential`,
+    validator: {
+      validate: (v: unknown) => (kind === 'registration' ? registrationCredentialProblem(v) : assertionCredentialProblem(v)) === null,
+      defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'credential'} ${(kind === 'registration' ? registrationCredentialProblem(a?.value) : assertionCredentialProblem(a?.value)) ?? 'is not valid'}`,
+    },
+  });
+
+const CREDENTIAL_SCHEMA = { type: 'object', additionalProperties: true } as const;
+
+export const IsRegistrationCredential = () =>
+  applyDecorators(ApiProperty({ ...CREDENTIAL_SCHEMA, description: 'RegistrationResponseJSON: what navigator.credentials.create() gave, through PublicKeyCredential.toJSON().' }), IsCredential('registration'));
+
+export const IsAssertionCredential = () =>
+  applyDecorators(ApiProperty({ ...CREDENTIAL_SCHEMA, description: 'AuthenticationResponseJSON: what navigator.credentials.get() gave, through PublicKeyCredential.toJSON().' }), IsCredential('assertion'));
+
+export class AddPasskeyDto {
+  @IsRegistrationCredential()
+  credential: RegistrationResponseJSON;
+
+  @ApiPropertyOptional({ example: 'MacBook Touch ID', maxLength: 100 })
+  @IsOptional()
+  @IsDisplayText(100)
+  name?: string;
+}
+
+export class PasskeyLoginDto {
+  @IsAssertionCredential()
+  credential: AuthenticationResponseJSON;
+
+  @ApiPropertyOptional({ description: "The client's stable random id for this installation; generated when absent.", maxLength: 64 })
+  @IsOptional()
+  @IsDeviceId()
+  deviceId?: string;
+
+  @ApiPropertyOptional({ example: "Ada's phone", maxLength: 100 })
+  @IsOptional()
+  @IsDisplayText(100)
+  deviceName?: string;
+
+  @ApiPropertyOptional({ description: 'Put the refresh token in an HttpOnly cookie instead of the body.' })
+  @IsOptional()
+  @IsBoolean()
+  useCookie?: boolean;
+}

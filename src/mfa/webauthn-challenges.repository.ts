@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import { Db, DatabaseService } from '../database/database.service';
+import { WebAuthnChallenge, WebAuthnPurpose } from './webauthn-challenge.entity';
+
+/** The only SQL on `webauthn_challenges`. */
+@Injectable()
+export class WebAuthnChallengesRepository {
+  constructor(private readonly database: DatabaseService) {}
+
+  async insert(row: WebAuthnChallenge, db: Db = this.database.manager): Promise<void> {
+    await db.getRepository(WebAuthnChallenge).insert(row);
+  }
+
+  /**
+   * Single use: deletes the challenge if it was offered for this purpose (and this user and
+   * session, when bound) and has not expired. True for exactly one of any number of concurrent
+   * answers; a replay, a stranger's challenge or an expired one finds nothing.
+   */
+  async consume(challenge: string, purpose: WebAuthnPurpose, bound: { userId: string; sessionId: string } | null, now: number, db: Db = this.database.manager): Promise<boolean> {
+    const owner = bound === null ? 'user_id IS NULL AND session_id IS NULL' : 'user_id = ? AND session_id = ?';
+    const params = bound === null ? [challenge, purpose, now] : [challenge, purpose, now, bound.userId, bound.sessionId];
+    return (await this.database.exec(`DELETE FROM webauthn_challenges WHERE challenge = ? AND purpose = ? AND expires_at > ? AND ${owner}`, params, db)) === 1;
+  }
+
+  /** Housekeeping: one bounded batch of challenges that expired before `before`. */
+  async deleteExpired(before: number, batch: number): Promise<number> {
+    const rows = await this.database.rows<{ challenge: string }>(`SELECT challenge FROM webauthn_challenges WHERE expires_at < ? LIMIT ${Math.floor(batch)}`, [before]);
+    if (rows.length === 0) return 0;
+    return this.database.exec(`DELETE FROM webauthn_challenges WHERE challenge IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.challenge));
+  }
+}

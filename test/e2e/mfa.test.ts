@@ -1,0 +1,338 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Clock } from '../../src/common/clock';
+import { ShiftedClock } from '../support/clock';
+import { startApp, TestApp, TEST_DB } from '../support/app';
+import { auditCount, column, sessionRow } from '../support/db';
+import { Http, Tokens, decodeJwt, login, refresh, register, works } from '../support/http';
+import { dpopKey, dpopProof } from '../support/dpop';
+import { SmtpSink } from '../support/smtp';
+import { enrolTotp, firstStep, totpCode, verify } from '../support/mfa';
+
+const STEP_MS = 30_000;
+
+describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_DB}]`, () => {
+  let app: TestApp;
+  let http: Http;
+  let smtp: SmtpSink;
+  const clock = new ShiftedClock();
+
+  /** The next 30-second step's code: each code (and step) works once per factor, so every use moves time on. */
+  const nextCode = (secret: string) => {
+    clock.offsetMs += STEP_MS;
+    return totpCode(secret, clock.now());
+  };
+
+  /** DPoP proofs are dated by latchkey's clock. */
+  const nowS = () => Math.floor(clock.now() / 1000);
+
+  /** A new user with an authenticator app, enrolled from a first session (returned). */
+  async function enrolledUser(): Promise<{ email: string; id: string; secret: string; recoveryCodes: string[]; factorId: string; first: Tokens }> {
+    const user = await register(http);
+    const first = await login(http, user.email);
+    const enrolled = await enrolTotp(http, first.access_token, clock.now());
+    return { ...user, ...enrolled, first };
+  }
+
+  before(async () => {
+    smtp = await SmtpSink.start();
+    app = await startApp({ SMTP_URL: smtp.url, AAL2_MAX_AGE: '1h', REFRESH_REUSE_GRACE: '30s' }, undefined, [{ provide: Clock, useValue: clock }]);
+    http = new Http(app.url);
+  });
+  after(async () => {
+    await app?.close();
+    await smtp?.stop();
+  });
+
+  it('enrols an authenticator: pending until its first code; the first factor raises this session, signs out the others, returns 10 recovery codes once and mails the user', async () => {
+    const user = await register(http);
+    const first = await login(http, user.email);
+    const other = await login(http, user.email);
+    const added = await http.post('/me/factors/totp', { name: 'Phone' }, { token: first.access_token });
+    assert.equal(added.status, 201, added.text);
+    assert.match(added.body.otpauthUri, /^otpauth:\/\/totp\/.*secret=[A-Z2-7]+.*algorithm=SHA1.*digits=6.*period=30/);
+    assert.equal(added.headers.get('cache-control'), 'no-store');
+    const listed = await http.get('/me/factors', { token: first.access_token });
+    assert.deepEqual(listed.body.items.map((f: { name: string; active: boolean; type: string }) => [f.type, f.name, f.active]), [['totp', 'Phone', false]]);
+    // A pending factor does not make the login two-step, and is not a factor to verify with.
+    assert.ok((await login(http, user.email)).access_token);
+
+    const wrong = await http.post(`/me/factors/${added.body.id}/verify`, { code: '000000' === totpCode(added.body.secret, clock.now()) ? '111111' : '000000' }, { token: first.access_token });
+    assert.equal(wrong.status, 401, wrong.text);
+    assert.equal(wrong.body.error, 'invalid_credentials');
+
+    const verified = await http.post(`/me/factors/${added.body.id}/verify`, { code: totpCode(added.body.secret, clock.now()) }, { token: first.access_token });
+    assert.equal(verified.status, 200, verified.text);
+    assert.equal(verified.body.active, true);
+    assert.equal(verified.body.recoveryCodes.length, 10);
+    assert.equal(new Set(verified.body.recoveryCodes).size, 10);
+    assert.equal(JSON.stringify(verified.body).includes(added.body.secret), false, 'the secret is shown once, at creation');
+
+    // Every other session was opened with the password alone: signed out, as mfa_enabled.
+    assert.equal(await works(http, other), false);
+    assert.equal((await sessionRow(app, other.session_id)).revoked_reason, 'mfa_enabled');
+    // This one refreshes to aal2.
+    const raised = await refresh(http, first.refresh_token);
+    assert.equal(raised.status, 200, raised.text);
+    const claims = decodeJwt(raised.body.access_token).payload;
+    assert.equal(claims.acr, 'aal2');
+    assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
+    assert.equal(await auditCount(app, 'mfa_factor_added', { userId: user.id }), 1);
+    const mail = await smtp.next(user.email, /Two-step sign-in is on/);
+    assert.ok(!mail.text.includes(verified.body.recoveryCodes[0]), 'no code in the mail');
+    // The secret is sealed at rest.
+    const [row] = await column<{ totp_secret: string }>(app, 'SELECT totp_secret FROM mfa_factors WHERE id = ?', [added.body.id]);
+    assert.ok(!row.totp_secret.includes(added.body.secret));
+    const codes = await column<{ code_hash: string }>(app, 'SELECT code_hash FROM recovery_codes WHERE user_id = ?', [user.id]);
+    assert.equal(codes.length, 10);
+    assert.ok(codes.every((c) => !verified.body.recoveryCodes.some((code: string) => c.code_hash.includes(code.replace('-', '')))));
+  });
+
+  it('a login with a factor holds no token until its second step; the second step answers as a login does, once', async () => {
+    const u = await enrolledUser();
+    const sessionsBefore = (await column(app, 'SELECT id FROM sessions WHERE user_id = ?', [u.id])).length;
+    const step1 = await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'device-two-step', deviceName: 'Laptop' });
+    assert.equal(step1.status, 200, step1.text);
+    assert.deepEqual(Object.keys(step1.body).sort(), ['expiresIn', 'methods', 'mfaRequired', 'mfaToken']);
+    assert.equal(step1.body.expiresIn, 300);
+    assert.deepEqual(step1.body.methods, ['totp', 'recovery_code']);
+    assert.equal(step1.headers.get('cache-control'), 'no-store');
+    assert.equal((await column(app, 'SELECT id FROM sessions WHERE user_id = ?', [u.id])).length, sessionsBefore, 'no session before the second step');
+    // The mfaToken is no token anywhere.
+    assert.equal((await http.get('/me', { token: step1.body.mfaToken })).status, 401);
+    assert.equal((await refresh(http, step1.body.mfaToken)).status, 400);
+    // Only a MAC of it is stored.
+    const stored = await column<{ token_mac: string }>(app, 'SELECT token_mac FROM mfa_challenges WHERE user_id = ?', [u.id]);
+    assert.ok(stored.every((r) => !step1.body.mfaToken.includes(r.token_mac) && r.token_mac.length === 64));
+
+    const done = await verify(http, { mfaToken: step1.body.mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.body.token_type, 'Bearer');
+    assert.ok(done.body.refresh_token);
+    assert.equal(done.body.device_id, 'device-two-step');
+    assert.equal((done.body as unknown as { user: { email: string } }).user.email, u.email);
+    const claims = decodeJwt(done.body.access_token).payload;
+    assert.equal(claims.acr, 'aal2');
+    assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
+    assert.equal(typeof claims.auth_time, 'number');
+    assert.ok(Math.abs(claims.auth_time - Math.floor(clock.now() / 1000)) <= 2);
+    const mine = await http.get('/me/sessions', { token: done.body.access_token });
+    const current = mine.body.items.find((s: { current: boolean }) => s.current);
+    assert.equal(current.acr, 'aal2');
+    assert.equal(current.deviceName, 'Laptop');
+    assert.ok(current.authTime);
+
+    const again = await verify(http, { mfaToken: step1.body.mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(again.status, 401);
+    assert.equal(again.body.error, 'invalid_mfa_token');
+    for (const bogus of ['nope', `${step1.body.mfaToken.split('.')[0]}.${'A'.repeat(43)}`]) {
+      const r = await verify(http, { mfaToken: bogus, method: 'totp', code: '123456' });
+      assert.equal(r.status, 401, r.text);
+      assert.equal(r.body.error, 'invalid_mfa_token');
+    }
+  });
+
+  it('refuses a TOTP code, or any code of its step or an earlier one, a second time; accepts ±1 step of drift and no more', async () => {
+    const u = await enrolledUser();
+    const used = nextCode(u.secret);
+    const a = await firstStep(http, u.email);
+    assert.equal((await verify(http, { mfaToken: a.mfaToken, method: 'totp', code: used })).status, 200);
+    const b = await firstStep(http, u.email);
+    const replay = await verify(http, { mfaToken: b.mfaToken, method: 'totp', code: used });
+    assert.equal(replay.status, 401);
+    assert.equal(replay.body.error, 'invalid_credentials');
+    // A code of the next step is inside the window (a fast clock on the phone)…
+    const ahead = totpCode(u.secret, clock.now() + STEP_MS);
+    assert.equal((await verify(http, { mfaToken: b.mfaToken, method: 'totp', code: ahead })).status, 200);
+    // …and once it was used, the current step's code (earlier) is refused too.
+    const c = await firstStep(http, u.email);
+    assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now()) })).body.error, 'invalid_credentials');
+    // Two steps away is outside the window.
+    assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now() + 3 * STEP_MS) })).body.error, 'invalid_credentials');
+    clock.offsetMs += 3 * STEP_MS;
+    assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now()) })).status, 200);
+    assert.ok((await auditCount(app, 'mfa_failed', { userId: u.id })) >= 3);
+  });
+
+  it('ends an mfaToken after 5 wrong codes, and an expired one is refused', async () => {
+    const u = await enrolledUser();
+    const { mfaToken } = await firstStep(http, u.email);
+    for (let i = 0; i < 5; i++) {
+      const r = await verify(http, { mfaToken, method: 'totp', code: '12345' + i });
+      assert.equal(r.body.error, 'invalid_credentials', r.text);
+    }
+    const dead = await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(dead.status, 401);
+    assert.equal(dead.body.error, 'invalid_mfa_token');
+
+    const late = await firstStep(http, u.email);
+    clock.offsetMs += 301_000;
+    const expired = await verify(http, { mfaToken: late.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now()) });
+    assert.equal(expired.body.error, 'invalid_mfa_token');
+  });
+
+  it('carries cookie mode and the DPoP key of the login through its second step', async () => {
+    const u = await enrolledUser();
+    const key = await dpopKey();
+    const cookieJar = new Http(app.url);
+    const s1 = await firstStep(cookieJar, u.email, { useCookie: true }, { dpop: await dpopProof(key, 'POST', `${app.url}/auth/login`, { iat: nowS() }) });
+    // Without a proof by the same key: refused, and nothing consumed.
+    const unproven = await verify(cookieJar, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(unproven.status, 400, unproven.text);
+    assert.equal(unproven.body.error, 'invalid_dpop_proof');
+    const otherKey = await verify(cookieJar, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) }, { dpop: await dpopProof(await dpopKey(), 'POST', `${app.url}/auth/mfa/verify`, { iat: nowS() }) });
+    assert.equal(otherKey.body.error, 'invalid_dpop_proof');
+    const done = await verify(cookieJar, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) }, { dpop: await dpopProof(key, 'POST', `${app.url}/auth/mfa/verify`, { iat: nowS() }) });
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.body.token_type, 'DPoP');
+    assert.equal(done.body.refresh_token, undefined, 'cookie mode: the refresh token is in the cookie');
+    assert.equal(decodeJwt(done.body.access_token).payload.cnf.jkt, key.jkt);
+    assert.ok([...cookieJar.cookies.keys()].some((k) => k.includes('latchkey_refresh')));
+    const refreshed = await cookieJar.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1', dpop: await dpopProof(key, 'POST', `${app.url}/auth/token`, { iat: nowS() }) } });
+    assert.equal(refreshed.status, 200, refreshed.text);
+    assert.equal(decodeJwt(refreshed.body.access_token).payload.acr, 'aal2');
+  });
+
+  it('lets exactly one of two concurrent second steps of one mfaToken open a session', async () => {
+    const u = await enrolledUser();
+    for (let round = 0; round < 3; round++) {
+      const { mfaToken } = await firstStep(http, u.email, { deviceId: `race-device-${round}` });
+      const before = (await column(app, 'SELECT id FROM sessions WHERE user_id = ?', [u.id])).length;
+      const answers = await Promise.all([
+        verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) }),
+        verify(http, { mfaToken, method: 'recovery_code', code: u.recoveryCodes[round] }),
+      ]);
+      assert.deepEqual(answers.map((a) => a.status).sort(), [200, 401], answers.map((a) => a.text).join(' | '));
+      assert.equal((await column(app, 'SELECT id FROM sessions WHERE user_id = ?', [u.id])).length, before + 1, 'one session opened');
+    }
+  });
+
+  it('takes a recovery code once, as a second factor only, and mails the user each time', async () => {
+    const u = await enrolledUser();
+    const [code] = u.recoveryCodes;
+    // Not a password.
+    assert.equal((await http.post('/auth/login', { email: u.email, password: code })).status, 401);
+    const a = await firstStep(http, u.email);
+    const used = await verify(http, { mfaToken: a.mfaToken, method: 'recovery_code', code: code.toUpperCase() });
+    assert.equal(used.status, 200, used.text);
+    assert.equal(decodeJwt(used.body.access_token).payload.acr, 'aal2');
+    const b = await firstStep(http, u.email);
+    const again = await verify(http, { mfaToken: b.mfaToken, method: 'recovery_code', code });
+    assert.equal(again.body.error, 'invalid_credentials');
+    assert.equal((await http.get('/me/recovery-codes', { token: used.body.access_token })).body.remaining, 9);
+    assert.equal(await auditCount(app, 'recovery_code_used', { userId: u.id }), 1);
+    await smtp.next(u.email, /A recovery code was used/);
+
+    // A new set: the old codes die.
+    const fresh = await http.post('/me/recovery-codes', undefined, { token: used.body.access_token });
+    assert.equal(fresh.status, 201, fresh.text);
+    assert.equal(fresh.body.recoveryCodes.length, 10);
+    const c = await firstStep(http, u.email);
+    assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'recovery_code', code: u.recoveryCodes[1] })).body.error, 'invalid_credentials');
+    assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'recovery_code', code: fresh.body.recoveryCodes[0] })).status, 200);
+  });
+
+  it('refreshes copy acr, amr and auth_time and never raise them; an aal2 older than AAL2_MAX_AGE refreshes down to aal1', async () => {
+    const u = await enrolledUser();
+    const { mfaToken } = await firstStep(http, u.email);
+    const t = (await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) })).body;
+    const at = decodeJwt(t.access_token).payload;
+    clock.offsetMs += 60_000;
+    const r1 = await refresh(http, t.refresh_token);
+    const c1 = decodeJwt(r1.body.access_token).payload;
+    assert.deepEqual([c1.acr, c1.amr, c1.auth_time], [at.acr, at.amr, at.auth_time]);
+    clock.offsetMs += 2 * 3600_000;
+    const r2 = await refresh(http, r1.body.refresh_token);
+    const c2 = decodeJwt(r2.body.access_token).payload;
+    assert.equal(c2.acr, 'aal1');
+    assert.equal(c2.auth_time, at.auth_time);
+    // The introspection and the session list agree.
+    const mine = await http.get('/me/sessions', { token: r2.body.access_token });
+    assert.equal(mine.body.items.find((s: { current: boolean }) => s.current).acr, 'aal1');
+    // A password-only session stays aal1 with pwd.
+    const plain = await login(http, (await register(http)).email);
+    const p = decodeJwt((await refresh(http, plain.refresh_token)).body.access_token).payload;
+    assert.deepEqual([p.acr, p.amr], ['aal1', ['pwd']]);
+  });
+
+  it('steps up the same session on a new link; a link from before the step-up can never mint aal2, not even inside the grace window', async () => {
+    const u = await enrolledUser();
+    const { mfaToken } = await firstStep(http, u.email);
+    let t: Tokens = (await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) })).body;
+    // Let the session lapse to aal1 and refresh there.
+    clock.offsetMs += 2 * 3600_000;
+    t = (await refresh(http, t.refresh_token)).body;
+    assert.equal(decodeJwt(t.access_token).payload.acr, 'aal1');
+    const gated = await http.delete(`/me/factors/${u.factorId}`, { token: t.access_token });
+    assert.equal(gated.status, 401, gated.text);
+    assert.equal(gated.body.error, 'insufficient_user_authentication');
+    assert.equal(gated.body.acrValues, 'aal2');
+    assert.match(gated.headers.get('www-authenticate') ?? '', /^Bearer error="insufficient_user_authentication", acr_values="aal2"/);
+
+    const options = await http.post('/me/step-up/options', undefined, { token: t.access_token });
+    assert.deepEqual(options.body.methods, ['totp', 'recovery_code']);
+    const wrong = await http.post('/me/step-up', { method: 'totp', code: '000001' }, { token: t.access_token });
+    assert.equal(wrong.body.error, 'invalid_credentials');
+    const up = await http.post('/me/step-up', { method: 'totp', code: nextCode(u.secret) }, { token: t.access_token });
+    assert.equal(up.status, 200, up.text);
+    assert.equal(up.body.session_id, t.session_id, 'the same session');
+    assert.notEqual(up.body.refresh_token, t.refresh_token);
+    const claims = decodeJwt(up.body.access_token).payload;
+    assert.equal(claims.acr, 'aal2');
+    assert.ok(claims.auth_time > decodeJwt(t.access_token).payload.auth_time);
+    assert.equal(await auditCount(app, 'step_up_succeeded', { userId: u.id }), 1);
+
+    // The trap: the link from before the step-up, inside REFRESH_REUSE_GRACE (30s), gets nothing
+    // (it would otherwise re-mint the raised link) and revokes nothing.
+    const old = await refresh(http, t.refresh_token);
+    assert.equal(old.status, 400, old.text);
+    assert.equal(old.body.error, 'invalid_grant');
+    assert.equal((await sessionRow(app, t.session_id)).revoked_at, null);
+    const next = await refresh(http, up.body.refresh_token);
+    assert.equal(next.status, 200, next.text);
+    assert.equal(decodeJwt(next.body.access_token).payload.acr, 'aal2');
+    // An ordinary rotation afterwards keeps its grace window.
+    const graced = await refresh(http, up.body.refresh_token);
+    assert.equal(graced.status, 200, graced.text);
+    assert.equal(graced.body.refresh_token, next.body.refresh_token);
+  });
+
+  it('gates factor changes on aal2 and a recent authentication (REAUTH_MAX_AGE), and a password change on aal2 once there is a factor; never logout or revoking my sessions', async () => {
+    const u = await enrolledUser();
+    // The enrolling session is aal2 once refreshed.
+    const t = (await refresh(http, u.first.refresh_token)).body;
+    assert.equal(decodeJwt(t.access_token).payload.acr, 'aal2');
+    clock.offsetMs += 16 * 60_000;
+    const stale = await http.post('/me/factors/totp', {}, { token: t.access_token });
+    assert.equal(stale.status, 401, stale.text);
+    assert.equal(stale.body.error, 'insufficient_user_authentication');
+    assert.equal(stale.body.maxAge, 900);
+    assert.match(stale.headers.get('www-authenticate') ?? '', /max_age=900/);
+    const up = (await http.post('/me/step-up', { method: 'totp', code: nextCode(u.secret) }, { token: t.access_token })).body;
+    const fresh = await http.post('/me/factors/totp', { name: 'Second phone' }, { token: up.access_token });
+    assert.equal(fresh.status, 201, fresh.text);
+
+    // A session that never proved the factor (aal1: the AAL2_MAX_AGE passed) may not change the password.
+    clock.offsetMs += 2 * 3600_000;
+    const lapsed = (await refresh(http, up.refresh_token)).body;
+    for (const method of ['PUT', 'POST']) {
+      const r = await http.request(method, '/me/password', { currentPassword: 'correct horse battery', newPassword: 'a new password 123' }, { token: lapsed.access_token });
+      assert.equal(r.status, 401, r.text);
+      assert.equal(r.body.error, 'insufficient_user_authentication');
+    }
+    assert.equal((await http.get('/me/sessions', { token: lapsed.access_token })).status, 200);
+    assert.equal((await http.post('/auth/logout', undefined, { token: lapsed.access_token })).status, 204);
+  });
+
+  it('removing the last factor turns two-step sign-in off and mails the user', async () => {
+    const u = await enrolledUser();
+    const t = (await refresh(http, u.first.refresh_token)).body;
+    const removed = await http.delete(`/me/factors/${u.factorId}`, { token: t.access_token });
+    assert.equal(removed.status, 204, removed.text);
+    assert.equal((await http.get('/me/factors', { token: t.access_token })).body.items.length, 0);
+    assert.ok((await login(http, u.email)).access_token, 'one step again');
+    assert.equal(await auditCount(app, 'mfa_factor_removed', { userId: u.id }), 1);
+    await smtp.next(u.email, /Two-step sign-in is off/);
+    assert.equal((await http.delete(`/me/factors/${u.factorId}`, { token: t.access_token })).status, 404);
+  });
+});
