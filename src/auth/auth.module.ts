@@ -8,6 +8,7 @@ import { UsersModule } from '../users/users.module';
 import { MailModule } from '../mail/mail.module';
 import { MfaModule } from '../mfa/mfa.module';
 import { FactorsController } from './factors.controller';
+import { PasskeysController } from './passkeys.controller';
 import { TrustedDeviceCookie } from './trusted-device-cookie';
 import { AccessTokensService } from './access-tokens.service';
 import { AccessTokenVerifier } from './access-token-verifier';
@@ -25,7 +26,7 @@ import { TokenSigner } from './token-signer';
 
 @Module({
   imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule, MfaModule],
-  controllers: [AuthController, MeController, FactorsController, DiscoveryController],
+  controllers: [AuthController, MeController, FactorsController, PasskeysController, DiscoveryController],
   providers: [AuthService, DpopService, SessionEvents, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie, TrustedDeviceCookie],
   exports: [AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })

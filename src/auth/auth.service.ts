@@ -114,6 +114,24 @@ export class AuthService {
       await this.audit.record({ type: 'login_failed', userId: user?.id ?? null, client, details: { reason: user ? 'wrong_password' : 'unknown_user' } });
       throw ApiError.invalidCredentials();
     }
+    await this.admit(user, client);
+    await this.lockout.clear(input.email);
+    // A second factor is due: no session and no token yet, unless this device is trusted.
+    const trusted = input.trustedDevice !== undefined && (await this.trustedDeviceLogin(user, input));
+    if (!trusted) {
+      const mfa = await this.mfa.loginStep(user.id, { deviceId: input.deviceId, deviceName: input.deviceName, useCookie: input.useCookie, dpopJkt }, client);
+      if (mfa) return { mfa };
+    }
+    const result = await this.openSession(user, input, dpopJkt, client, passwordOnly(this.clock.now()), await this.enrollmentRequired(user));
+    return trusted ? { ...result, trustedDevice: trusted } : result;
+  }
+
+  /**
+   * Whether an authenticated user may have a session: a disabled account is told so (only now,
+   * after a correct password or passkey), an unverified one under REQUIRE_EMAIL_VERIFICATION
+   * too, with a fresh link.
+   */
+  private async admit(user: User, client: ClientContext): Promise<void> {
     if (user.disabledAt !== null) {
       await this.audit.record({ type: 'login_failed', userId: user.id, client, details: { reason: 'account_disabled' } });
       throw ApiError.accountDisabled();
@@ -126,15 +144,27 @@ export class AuthService {
       });
       throw ApiError.emailUnverified();
     }
-    await this.lockout.clear(input.email);
-    // A second factor is due: no session and no token yet, unless this device is trusted.
-    const trusted = input.trustedDevice !== undefined && (await this.trustedDeviceLogin(user, input));
-    if (!trusted) {
-      const mfa = await this.mfa.loginStep(user.id, { deviceId: input.deviceId, deviceName: input.deviceName, useCookie: input.useCookie, dpopJkt }, client);
-      if (mfa) return { mfa };
+  }
+
+  /**
+   * Password-less sign-in (POST /auth/passkey/login): a user-verified passkey alone, then the
+   * same admission and session opening as a password login (device, DPoP key, new-device
+   * alert), at `aal2`.
+   */
+  async passkeyLogin(input: { credential: unknown; deviceId?: string; deviceName?: string }, client: ClientContext, proof: ProofRequest): Promise<{ tokens: TokenResponse; user: User }> {
+    try {
+      const dpopJkt = await this.dpop.loginKey(proof);
+      const { userId, assurance } = await this.mfa.verifyPasswordless(input.credential, client);
+      const user = await this.users.findById(userId);
+      if (!user) throw ApiError.invalidSecondFactor();
+      await this.admit(user, client);
+      const result = await this.openSession(user, input, dpopJkt, client, assurance, false);
+      this.metrics.logins.inc({ outcome: 'success' });
+      return result;
+    } catch (error) {
+      this.metrics.logins.inc({ outcome: loginOutcome(error) });
+      throw error;
     }
-    const result = await this.openSession(user, input, dpopJkt, client, passwordOnly(this.clock.now()), await this.enrollmentRequired(user));
-    return trusted ? { ...result, trustedDevice: trusted } : result;
   }
 
   /**

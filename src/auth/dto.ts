@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { SECOND_FACTOR_METHODS } from '../mfa/second-factor-methods';
+import { IsAssertionCredential } from '../mfa/passkey.dto';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../common/password-policy';
 import { IsDeviceId, IsDisplayText, IsEmailLookup, IsNewPassword, IsPresentedPassword } from '../common/validators';
 
@@ -52,9 +53,7 @@ export class MfaVerifyDto {
   @Length(1, 32)
   code?: string;
 
-  @ApiPropertyOptional({ description: 'passkey: the WebAuthn assertion (PublicKeyCredential as JSON).', type: Object })
-  @IsOptional()
-  @IsObject()
+  @IsAssertionCredential({ optional: true })
   credential?: Record<string, unknown>;
 
   @ApiPropertyOptional({ description: 'Remember this device: its next logins skip the second step (as aal1) for TRUSTED_DEVICE_TTL.' })
@@ -76,9 +75,7 @@ export class StepUpDto {
   @Length(1, 32)
   code?: string;
 
-  @ApiPropertyOptional({ type: Object })
-  @IsOptional()
-  @IsObject()
+  @IsAssertionCredential({ optional: true })
   credential?: Record<string, unknown>;
 
   @ApiPropertyOptional({ maxLength: PASSWORD_MAX })

@@ -101,7 +101,7 @@ export class FactorsController {
   @Endpoint('What I can step up with (RFC 9470): my second-factor methods, or the password for an account without one')
   @ApiOkResponse({ description: '{methods, passkey?: {publicKey}}' })
   stepUpOptions(@CurrentPrincipal() principal: Principal): Promise<{ methods: Array<SecondFactorMethodName | 'password'>; passkey?: Record<string, unknown> }> {
-    return this.mfa.stepUpOptions(principal.userId);
+    return this.mfa.stepUpOptions(principal);
   }
 
   @Post('step-up')

@@ -27,6 +27,8 @@ const CODE_BY_STATUS: Record<number, string> = {
 /** Unique indexes and the contract's error for each. */
 const UNIQUE_CONFLICTS: Array<{ match: RegExp; code: string; message: string }> = [
   { match: /UQ_users_email|users\.email/, code: 'email_taken', message: 'That e-mail address is already registered.' },
+  // Passkeys: a credential id names one authenticator's key, registered once across all accounts.
+  { match: /UQ_mfa_factors_credential|mfa_factors\.credential_id/, code: 'factor_exists', message: 'This authenticator is already registered.' },
 ];
 
 /**

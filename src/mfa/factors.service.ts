@@ -17,6 +17,8 @@ import { FactorType, MfaFactor } from './mfa-factor.entity';
 import { Caller, isActive } from './mfa.service';
 import { RecoveryCodes } from './recovery-codes';
 import { TotpMethod } from './totp';
+import { PasskeyMethod } from './passkeys';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { TrustedDevicesRepository } from './trusted-devices.repository';
 
 export const MAX_FACTORS = 10;
@@ -61,6 +63,7 @@ export class FactorsService {
     private readonly database: DatabaseService,
     private readonly factors: FactorsRepository,
     private readonly totp: TotpMethod,
+    private readonly passkeys: PasskeyMethod,
     private readonly recoveryCodes: RecoveryCodes,
     private readonly trustedDevices: TrustedDevicesRepository,
     private readonly challenges: MfaChallenges,
@@ -86,6 +89,33 @@ export class FactorsService {
     const { secret, sealed, otpauthUri } = this.totp.newSecret(id, user.email);
     await this.factors.insert({ ...emptyFactor(), id, userId: caller.userId, type: 'totp', name: name ?? 'Authenticator app', createdAt: now, totpSecret: sealed });
     return { id, secret, otpauthUri };
+  }
+
+  /** Options to register a passkey, for this session only (the same gates as any factor change). */
+  async passkeyRegistrationOptions(caller: Caller): Promise<{ publicKey: unknown }> {
+    const existing = await this.factors.listForUser(caller.userId);
+    this.requireAal2IfEnrolled(caller, existing);
+    if (existing.length >= MAX_FACTORS) throw ApiError.factorLimit(MAX_FACTORS);
+    const user = await this.users.findById(caller.userId);
+    if (!user) throw ApiError.invalidToken(true);
+    return { publicKey: await this.passkeys.registrationOptions(caller, user, existing) };
+  }
+
+  /**
+   * A passkey, registered and active at once: the registration proved the key and the user
+   * verification that unlocks it. A credential already registered (to anyone) is 409
+   * `factor_exists`, from the unique index, so two concurrent registrations cannot both land.
+   */
+  async addPasskey(caller: Caller, credential: RegistrationResponseJSON, name: string | undefined, client: ClientContext): Promise<FactorView & { recoveryCodes?: string[] }> {
+    const existing = await this.factors.listForUser(caller.userId);
+    this.requireAal2IfEnrolled(caller, existing);
+    if (existing.length >= MAX_FACTORS) throw ApiError.factorLimit(MAX_FACTORS);
+    const { factor, amr } = await this.passkeys.verifyRegistration(caller, credential, name);
+    const recoveryCodes = await this.database.transaction(async (db) => {
+      await this.factors.insert(factor, db);
+      return this.factorAdded(caller, factor, existing, amr, client, db);
+    });
+    return { ...toFactorView(factor), ...(recoveryCodes ? { recoveryCodes } : {}) };
   }
 
   /** The first code of a pending TOTP factor activates it. */

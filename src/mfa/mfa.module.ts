@@ -15,6 +15,8 @@ import { RecoveryCodes } from './recovery-codes';
 import { RecoveryCodesRepository } from './recovery-codes.repository';
 import { SecondFactorMethods } from './second-factor-methods';
 import { TotpMethod } from './totp';
+import { PasskeyMethod } from './passkeys';
+import { WebAuthnChallengesRepository } from './webauthn-challenges.repository';
 import { TrustedDevices } from './trusted-devices';
 import { TrustedDevicesRepository } from './trusted-devices.repository';
 
@@ -30,6 +32,7 @@ import { TrustedDevicesRepository } from './trusted-devices.repository';
     FactorsService,
     SecondFactorMethods,
     TotpMethod,
+    PasskeyMethod,
     RecoveryCodes,
     MfaChallenges,
     MfaKeys,
@@ -39,7 +42,8 @@ import { TrustedDevicesRepository } from './trusted-devices.repository';
     ChallengesRepository,
     RecoveryCodesRepository,
     TrustedDevicesRepository,
+    WebAuthnChallengesRepository,
   ],
-  exports: [MfaService, FactorsService, SecondFactorMethods, MfaChallenges, MfaKeys, TrustedDevices, FactorsRepository],
+  exports: [MfaService, FactorsService, SecondFactorMethods, PasskeyMethod, MfaChallenges, MfaKeys, TrustedDevices, FactorsRepository],
 })
 export class MfaModule {}

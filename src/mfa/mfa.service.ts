@@ -13,6 +13,7 @@ import { MfaChallenge } from './mfa-challenge.entity';
 import { MfaChallenges, PendingLogin } from './mfa-challenges';
 import { MfaFactor } from './mfa-factor.entity';
 import { SecondFactorAttempt, SecondFactorMethodName, SecondFactorMethods, SecondFactorProof } from './second-factor-methods';
+import { PasskeyMethod } from './passkeys';
 
 /** Who acts on their own factors: the verified claims of their access token (auth's Principal has this shape). */
 export interface Caller {
@@ -54,6 +55,7 @@ export class MfaService {
     private readonly lockout: MfaLockoutService,
     private readonly audit: AuditService,
     private readonly mail: MailOutbox,
+    private readonly passkeys: PasskeyMethod,
   ) {}
 
   /** A user with an active factor gets a second step instead of a session; null: no factor, open the session. */
@@ -86,13 +88,30 @@ export class MfaService {
   }
 
   /** What a step-up can use now: the second-factor methods, or the password for a user who has none, and their options (a passkey's). */
-  async stepUpOptions(userId: string): Promise<{ methods: Array<SecondFactorMethodName | 'password'>; passkey?: Record<string, unknown> }> {
+  async stepUpOptions(caller: Pick<Caller, 'userId' | 'sessionId'>): Promise<{ methods: Array<SecondFactorMethodName | 'password'>; passkey?: Record<string, unknown> }> {
+    const { userId, sessionId } = caller;
     const factors = await this.factors.listForUser(userId);
     if (!factors.some(isActive)) return { methods: ['password'] };
     const available = await this.methods.availableTo(userId, factors);
     const answer: { methods: Array<SecondFactorMethodName | 'password'>; passkey?: Record<string, unknown> } = { methods: available.map((m) => m.name) };
-    for (const method of available) Object.assign(answer, (await method.options?.(userId, factors, null)) ?? {});
+    for (const method of available) Object.assign(answer, (await method.options?.(userId, factors, null, sessionId)) ?? {});
     return answer;
+  }
+
+  /**
+   * A password-less sign-in: a passkey alone, found by its credential id. A user-verified
+   * passkey is two factors (something held, and the PIN or biometric that unlocked it), so the
+   * session is `aal2` (amr `hwk`/`swk`, `user`, `mfa`). Counted, audited and locked like any
+   * second factor; an unknown credential names no account and is refused the same way.
+   */
+  async verifyPasswordless(credential: unknown, client: ClientContext): Promise<{ userId: string; assurance: Assurance }> {
+    const userId = await this.passkeys.ownerOf(credential);
+    if (userId === null) {
+      await this.audit.record({ type: 'login_failed', userId: null, client, details: { method: 'passkey', reason: 'unknown_credential' } });
+      throw ApiError.invalidSecondFactor();
+    }
+    const amr = await this.check(userId, 'passkey', { credential }, { login: null, sessionId: null }, client);
+    return { userId, assurance: combined(amr, this.clock.now()) };
   }
 
   async hasActiveFactor(userId: string): Promise<boolean> {
@@ -109,7 +128,7 @@ export class MfaService {
       await onFailure?.();
       const locked = await this.factors.recordFailures(result.factorIds, this.config.mfaMaxFailures, this.clock.now());
       await this.audit.record([
-        { type: 'mfa_failed', userId, client, details: { method: name, stage: where.login ? 'login' : 'step_up' } },
+        { type: 'mfa_failed', userId, client, details: { method: name, stage: stageOf(where), ...(result.reason ? { reason: result.reason } : {}) } },
         ...locked.map((factorId) => ({ type: 'mfa_locked' as const, userId, client, details: { factorId } })),
       ]);
       throw ApiError.invalidSecondFactor();
@@ -117,10 +136,15 @@ export class MfaService {
     await this.lockout.clear(userId);
     if (name === 'recovery_code') {
       await this.database.transaction(async (db) => {
-        await this.audit.record({ type: 'recovery_code_used', userId, client, details: { stage: where.login ? 'login' : 'step_up' } }, db);
+        await this.audit.record({ type: 'recovery_code_used', userId, client, details: { stage: stageOf(where) } }, db);
         await this.mail.enqueue({ kind: 'recovery_code_used', userId, data: { ip: client.ip, userAgent: client.userAgent, at: this.clock.now() } }, db);
       });
     }
     return result.amr;
   }
+}
+
+/** Where a second factor was presented: a login's second step, a step-up, or a password-less sign-in (a passkey alone). */
+function stageOf(where: Pick<SecondFactorAttempt, 'login' | 'sessionId'>): 'login' | 'step_up' | 'passwordless' {
+  return where.login ? 'login' : where.sessionId ? 'step_up' : 'passwordless';
 }

@@ -20,8 +20,11 @@ const CREDENTIAL_SCHEMA = { type: 'object', additionalProperties: true } as cons
 export const IsRegistrationCredential = () =>
   applyDecorators(ApiProperty({ ...CREDENTIAL_SCHEMA, description: 'RegistrationResponseJSON: what navigator.credentials.create() gave, through PublicKeyCredential.toJSON().' }), IsCredential('registration'));
 
-export const IsAssertionCredential = () =>
-  applyDecorators(ApiProperty({ ...CREDENTIAL_SCHEMA, description: 'AuthenticationResponseJSON: what navigator.credentials.get() gave, through PublicKeyCredential.toJSON().' }), IsCredential('assertion'));
+/** `optional`: for the routes where a passkey is one method among others (the login's second step, step-up). */
+export const IsAssertionCredential = (options: { optional?: boolean } = {}) => {
+  const doc = { ...CREDENTIAL_SCHEMA, description: 'AuthenticationResponseJSON: what navigator.credentials.get() gave, through PublicKeyCredential.toJSON().' };
+  return options.optional ? applyDecorators(ApiPropertyOptional(doc), IsOptional(), IsCredential('assertion')) : applyDecorators(ApiProperty(doc), IsCredential('assertion'));
+};
 
 export class AddPasskeyDto {
   @IsRegistrationCredential()

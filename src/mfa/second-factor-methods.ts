@@ -17,7 +17,7 @@ export interface SecondFactorAttempt {
   userId: string;
   /** The user's factors (active and pending), read once for the attempt. */
   factors: MfaFactor[];
-  /** The login being finished, or null for a step-up. */
+  /** The login being finished, or null for a step-up (or a password-less sign-in: neither). */
   login: MfaChallenge | null;
   /** For a step-up: the session being raised. */
   sessionId: string | null;
@@ -26,9 +26,10 @@ export interface SecondFactorAttempt {
 /**
  * `ok`: the methods it proves (RFC 8176: `otp`, `hwk`/`swk`, `user`), and the factor used (null
  * for a recovery code). Not ok: `factorIds` are the factors the wrong proof counts against
- * (MFA_MAX_FAILURES consecutive failures lock a factor).
+ * (MFA_MAX_FAILURES consecutive failures lock a factor); `reason`, when the audit should say
+ * more than "wrong" (a passkey's `sign_count`: a counter that went backwards, a cloned key).
  */
-export type SecondFactorResult = { ok: true; amr: Amr[]; factorId: string | null } | { ok: false; factorIds: string[] };
+export type SecondFactorResult = { ok: true; amr: Amr[]; factorId: string | null } | { ok: false; factorIds: string[]; reason?: string };
 
 /**
  * One way to prove the second factor. TOTP and recovery codes are latchkey's; a passkey plugs in
@@ -41,9 +42,10 @@ export interface SecondFactorMethod {
   available(userId: string, factors: MfaFactor[]): Promise<boolean>;
   /**
    * What the client needs before proving it (a passkey: `{publicKey: <request options>}`), for
-   * a login's second step (`login` set: keep the WebAuthn challenge on it) or a step-up.
+   * a login's second step (`login` set: keep the WebAuthn challenge on it) or a step-up of
+   * session `sessionId` (bind it to that session).
    */
-  options?(userId: string, factors: MfaFactor[], login: MfaChallenge | null): Promise<Record<string, unknown> | null>;
+  options?(userId: string, factors: MfaFactor[], login: MfaChallenge | null, sessionId?: string): Promise<Record<string, unknown> | null>;
   /** Checks the proof; consumes whatever must work once (a TOTP step, a recovery code, a WebAuthn challenge). */
   verify(attempt: SecondFactorAttempt, proof: SecondFactorProof): Promise<SecondFactorResult>;
 }

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, register, uniqueEmail, works } from '../support/http';
+import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, refresh, register, uniqueEmail, works } from '../support/http';
 import { auditCount, column } from '../support/db';
 import { ShiftedClock } from '../support/clock';
 import { dpopKey, dpopProof } from '../support/dpop';
@@ -38,6 +38,14 @@ describe(`passkeys [${TEST_DB}]`, () => {
   async function newUser(): Promise<User> {
     const { id, email } = await register(http, uniqueEmail('passkey'));
     return { id, email, tokens: await login(http, email) };
+  }
+
+  /** The first factor raises the caller's session at its next link: a refresh gets the aal2 token. */
+  async function raised(user: User): Promise<void> {
+    const r = await refresh(http, user.tokens.refresh_token);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(decodeJwt(r.body.access_token).payload.acr, 'aal2');
+    user.tokens = r.body;
   }
 
   async function registrationOptions(token: string): Promise<any> {
@@ -101,6 +109,7 @@ describe(`passkeys [${TEST_DB}]`, () => {
 
       const device = new SoftwareAuthenticator();
       await addPasskey(user, device);
+      await raised(user);
       const again = await registrationOptions(user.tokens.access_token);
       assert.deepEqual(again.excludeCredentials.map((c: { id: string }) => c.id), [...device.credentials.keys()]);
     });
@@ -134,6 +143,7 @@ describe(`passkeys [${TEST_DB}]`, () => {
       const device = new SoftwareAuthenticator();
       const first = device.register(await registrationOptions(user.tokens.access_token));
       assert.equal((await http.post('/me/factors/passkey', { credential: first }, { token: user.tokens.access_token })).status, 201);
+      await raised(user);
       // The same response again: its challenge was used.
       const replay = await http.post('/me/factors/passkey', { credential: first }, { token: user.tokens.access_token });
       assert.equal(replay.status, 400, replay.text);
