@@ -111,6 +111,57 @@ describe('second factors and passkeys in Chromium', () => {
     await page.getByRole('heading', { name: 'Security' }).waitFor();
     await page.getByText(user.email).waitFor();
     await factors.getByText('Work laptop').waitFor();
+
+    // The password now asks for a second step, which the passkey answers.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('E-mail address').fill(user.email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor();
+    await shot(page, 'security-second-step.png');
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.getByRole('heading', { name: 'Security' }).waitFor();
+    await factors.getByText('Work laptop').waitFor();
+  });
+
+  it('a change long after the sign-in asks to confirm it is you, steps up with a code, and goes through', async () => {
+    await virtualAuthenticator();
+    const user = await register(http, `step-up-${Date.now()}@example.com`, PASSWORD, 'Sam Step-up');
+    await signInWithPassword(user.email, PASSWORD);
+    await page.getByRole('heading', { name: 'Security' }).waitFor();
+    const secret = await addAuthenticatorApp();
+    await page.getByRole('button', { name: 'I have saved them' }).click();
+    await page.getByRole('list', { name: 'Your second factors' }).getByText('Authenticator app', { exact: true }).first().waitFor();
+
+    // 16 minutes on: the last authentication is older than REAUTH_MAX_AGE, so adding a factor
+    // answers 401 insufficient_user_authentication.
+    clock.offsetMs = 16 * 60_000;
+    errors.expect(/status of 401/);
+    const add = page.getByRole('button', { name: 'Add a passkey' });
+    await add.click();
+    const dialog = page.getByRole('dialog', { name: 'Confirm it is you' });
+    await dialog.waitFor();
+    const code = dialog.getByLabel('Code from your authenticator app');
+    assert.equal(await code.evaluate((el) => el === document.activeElement), true, 'the dialog has the focus');
+    await shot(page, 'security-step-up.png');
+    await code.fill(totpCode(secret));
+    await code.press('Enter');
+    // The dialog closes, the call is sent again, and the passkey is made.
+    await page.getByText('Your passkey is on.').waitFor();
+    assert.equal(await dialog.count(), 0, 'the dialog is gone');
+    const factors = page.getByRole('list', { name: 'Your second factors' });
+    await factors.getByText(/Passkey on Linux/).waitFor();
+    await factors.getByText('Authenticator app', { exact: true }).first().waitFor();
+
+    // Escape cancels a step-up, and nothing changes.
+    clock.offsetMs = 32 * 60_000;
+    await page.getByRole('button', { name: /^Remove Passkey on/ }).focus();
+    page.once('dialog', (d) => void d.accept());
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByText('Nothing was changed').waitFor();
+    await factors.getByText(/Passkey on Linux/).waitFor();
   });
 
   it('an admin under MFA_REQUIRED=admin is sent to /account/security, turns on an authenticator app, then completes the dashboard sign-in with a code', async () => {
