@@ -1,3 +1,4 @@
+import { ACR_VALUES } from '../sessions/assurance';
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -22,6 +23,8 @@ export class DiscoveryController {
       revocation_endpoint: `${base}/auth/revoke`,
       jwks_uri: `${base}/.well-known/jwks.json`,
       grant_types_supported: ['refresh_token'],
+      // RFC 9470: the assurance levels a step-up can ask for (NIST SP 800-63B AAL1, AAL2).
+      acr_values_supported: [...ACR_VALUES],
       token_endpoint_auth_methods_supported: ['none'],
       revocation_endpoint_auth_methods_supported: ['none'],
       introspection_endpoint: `${base}/auth/introspect`,

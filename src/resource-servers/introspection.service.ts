@@ -5,8 +5,15 @@ import { SessionsService } from '../sessions/sessions.service';
 /** RFC 7662 §2.2: `active: false` says nothing more, whatever the reason. */
 export type Introspection =
   | { active: false }
-  | { active: true; token_type: 'access_token'; sub: string; sid: string; role: string; iss: string; aud: string; exp: number; iat: number; jti: string; cnf?: { jkt: string } }
-  | { active: true; token_type: 'refresh_token'; sub: string; sid: string; exp: number; cnf?: { jkt: string } };
+  | ({ active: true; token_type: 'access_token'; sub: string; sid: string; role: string; iss: string; aud: string; exp: number; iat: number; jti: string; cnf?: { jkt: string } } & AssuranceClaims)
+  | ({ active: true; token_type: 'refresh_token'; sub: string; sid: string; exp: number; cnf?: { jkt: string } } & AssuranceClaims);
+
+/** How the session was authenticated (acr, RFC 8176 amr, auth_time in epoch seconds): what a resource server decides a step-up by. */
+interface AssuranceClaims {
+  acr: string;
+  amr: string[];
+  auth_time: number;
+}
 
 const INACTIVE: Introspection = Object.freeze({ active: false });
 
@@ -37,14 +44,17 @@ export class IntrospectionService {
     const claims = this.accessTokens.verify(token);
     if (!claims) return null;
     const { sub, sid, role, iss, aud, exp, iat, jti, cnf } = claims;
+    // Tokens signed before v3 carry no assurance: a password-only aal1, as the guard reads them.
+    const assurance = { acr: claims.acr ?? 'aal1', amr: claims.amr ?? ['pwd'], auth_time: claims.auth_time ?? iat };
     // RFC 9449 §6.2: a bound token's key, so that the resource server can demand its proof.
-    return { active: true, token_type: 'access_token', sub, sid, role, iss, aud, exp, iat, jti, ...(cnf ? { cnf: { jkt: cnf.jkt } } : {}) };
+    return { active: true, token_type: 'access_token', sub, sid, role, iss, aud, exp, iat, jti, ...assurance, ...(cnf ? { cnf: { jkt: cnf.jkt } } : {}) };
   }
 
   private async refreshToken(token: string): Promise<Introspection | null> {
     const inspection = await this.sessions.inspect(token);
     if (!inspection.authentic || (inspection.state !== 'rotate' && inspection.state !== 'grace')) return null;
     const { session } = inspection;
-    return { active: true, token_type: 'refresh_token', sub: session.userId, sid: session.id, exp: Math.floor(session.expiresAt / 1000), ...(session.dpopJkt ? { cnf: { jkt: session.dpopJkt } } : {}) };
+    const assurance = { acr: session.assurance.acr, amr: session.assurance.amr, auth_time: Math.floor(session.assurance.authTime / 1000) };
+    return { active: true, token_type: 'refresh_token', sub: session.userId, sid: session.id, exp: Math.floor(session.expiresAt / 1000), ...assurance, ...(session.dpopJkt ? { cnf: { jkt: session.dpopJkt } } : {}) };
   }
 }

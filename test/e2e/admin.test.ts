@@ -10,7 +10,7 @@ const ADMIN_EMAIL = 'root-admin@example.com';
 const ADMIN_PASSWORD = 'admin password 1';
 // The contract's fields, with v2's emailVerified.
 const USER_FIELDS = ['activeSessions', 'createdAt', 'disabled', 'email', 'emailVerified', 'id', 'lastLoginAt', 'name', 'role'];
-const SESSION_FIELDS = ['createdAt', 'current', 'deviceId', 'deviceName', 'dpopBound', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'];
+const SESSION_FIELDS = ['acr', 'authTime', 'createdAt', 'current', 'deviceId', 'deviceName', 'dpopBound', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'];
 const EVENT_FIELDS = ['actorId', 'createdAt', 'details', 'id', 'ip', 'sessionId', 'type', 'userAgent', 'userId'];
 const MISSING = '01900000-0000-7000-8000-000000000000';
 

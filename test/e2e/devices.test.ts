@@ -51,7 +51,7 @@ describe(`your devices [${TEST_DB}]`, () => {
       [false, false, true],
     );
     const s = items[0];
-    assert.deepEqual(Object.keys(s).sort(), ['createdAt', 'current', 'deviceId', 'deviceName', 'dpopBound', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'].sort());
+    assert.deepEqual(Object.keys(s).sort(), ['acr', 'authTime', 'createdAt', 'current', 'deviceId', 'deviceName', 'dpopBound', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'].sort());
     assert.equal(s.deviceId, 'device-0-abcdefgh');
     assert.match(s.userAgent, /iPhone/);
     assert.equal(s.ip, '127.0.0.1');

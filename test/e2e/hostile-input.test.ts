@@ -10,6 +10,7 @@ import { startApp, TestApp, TEST_DB } from '../support/app';
 import { addResourceServer, basicAuth } from '../support/resource-servers';
 import { Http, PASSWORD, Tokens, eventually, login, register, uniqueEmail } from '../support/http';
 import { SigningKeysService } from '../../src/auth/signing-keys.service';
+import { SoftwareAuthenticator } from '../support/webauthn';
 import { PasswordService } from '../../src/users/password.service';
 
 /**
@@ -275,6 +276,10 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     const userId = user.id;
     const sessionId = userTokens.session_id;
     const missing = '0190a0a0-0000-7000-8000-000000000000';
+    // Well-formed WebAuthn credentials (a software authenticator's) that the cases below spoil one field at a time.
+    const device = new SoftwareAuthenticator();
+    const passkeyRegistration = device.register({ challenge: 'AAAA', rp: { id: 'localhost', name: 'x' }, user: { id: 'AAAA', name: 'x' } });
+    const passkeyAssertion = device.authenticate({ challenge: 'AAAA', rpId: 'localhost' });
 
     // ---------- wrong types, nulls, arrays, nested objects per field ----------
     const wrongTypes: Array<[string, unknown]> = [
@@ -307,6 +312,12 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { path: '/auth/password/reset', base: { token: linkToken, newPassword: 'a new password' }, field: 'newPassword' },
       { path: '/auth/email/verify', base: { token: linkToken }, field: 'token' },
       { path: '/auth/sessions/report', base: { token: linkToken }, field: 'token' },
+      { path: '/me/factors/passkey', as: 'user', base: { credential: passkeyRegistration, name: 'Key' }, field: 'credential' },
+      { path: '/me/factors/passkey', as: 'user', base: { credential: passkeyRegistration, name: 'Key' }, field: 'name' },
+      { path: '/auth/passkey/login', base: { credential: passkeyAssertion }, field: 'credential' },
+      { path: '/auth/passkey/login', base: { credential: passkeyAssertion, deviceId: 'device-0001' }, field: 'deviceId' },
+      { path: '/auth/passkey/login', base: { credential: passkeyAssertion, deviceName: 'x' }, field: 'deviceName' },
+      { path: '/auth/passkey/login', base: { credential: passkeyAssertion, useCookie: true }, field: 'useCookie' },
     ];
     for (const f of fields) {
       for (const [label, value] of wrongTypes) {
@@ -326,6 +337,26 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     }
     for (const value of ['yes', 'true', 1, 0, 'on']) {
       add({ category: 'wrong types, arrays, nested objects', name: `useCookie as ${JSON.stringify(value)}`, method: 'POST', path: '/auth/login', body: { email: user.email, password: PASSWORD, useCookie: value }, expect: [400], error: 'validation_failed' });
+    }
+    // Inside a WebAuthn credential: each member of the wrong type or shape is a 400 before any decoding.
+    const spoiled: Array<[string, unknown]> = [
+      ['an id that is not base64url', { ...passkeyAssertion, id: 'a+b/c=', rawId: 'a+b/c=' }],
+      ['id and rawId that differ', { ...passkeyAssertion, rawId: 'AAAA' }],
+      ['a 2 KB id', { ...passkeyAssertion, id: 'A'.repeat(2048), rawId: 'A'.repeat(2048) }],
+      ['another type', { ...passkeyAssertion, type: 'password' }],
+      ['an unknown member', { ...passkeyAssertion, __proto__x: 1 }],
+      ['a response that is an array', { ...passkeyAssertion, response: [] }],
+      ['a signature that is a number', { ...passkeyAssertion, response: { ...passkeyAssertion.response, signature: 7 } }],
+      ['a userHandle that is an object', { ...passkeyAssertion, response: { ...passkeyAssertion.response, userHandle: { $ne: null } } }],
+      ['clientDataJSON with SQL in it', { ...passkeyAssertion, response: { ...passkeyAssertion.response, clientDataJSON: "' OR 1=1 --" } }],
+      ['no authenticatorData', { ...passkeyAssertion, response: { clientDataJSON: passkeyAssertion.response.clientDataJSON, signature: passkeyAssertion.response.signature } }],
+    ];
+    for (const [label, credential] of spoiled) {
+      add({ category: 'wrong types, arrays, nested objects', name: `/auth/passkey/login credential with ${label}`, method: 'POST', path: '/auth/passkey/login', body: { credential }, expect: [400], error: 'validation_failed' });
+    }
+    for (const [label, transports] of [['a string', 'usb'], ['an array of objects', [{}]], ['a long array', Array(20).fill('usb')]] as const) {
+      const credential = { ...passkeyRegistration, response: { ...passkeyRegistration.response, transports } };
+      add({ category: 'wrong types, arrays, nested objects', name: `/me/factors/passkey transports as ${label}`, method: 'POST', path: '/me/factors/passkey', as: 'user', body: { credential }, expect: [400], error: 'validation_failed' });
     }
 
     // ---------- whole bodies of the wrong shape ----------

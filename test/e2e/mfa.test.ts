@@ -8,6 +8,10 @@ import { Http, Tokens, decodeJwt, login, refresh, register, works } from '../sup
 import { dpopKey, dpopProof } from '../support/dpop';
 import { SmtpSink } from '../support/smtp';
 import { enrolTotp, firstStep, totpCode, verify } from '../support/mfa';
+import { addResourceServer, ResourceServerCredentials } from '../support/resource-servers';
+
+const ADMIN_EMAIL = 'mfa-admin@example.com';
+const ADMIN_PASSWORD = 'mfa admin password';
 
 const STEP_MS = 30_000;
 
@@ -16,6 +20,8 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
   let http: Http;
   let smtp: SmtpSink;
   const clock = new ShiftedClock();
+  let resourceServer: ResourceServerCredentials;
+  const introspect = async (token: string) => (await http.post('/auth/introspect', { token }, { form: true, headers: { authorization: resourceServer.basic } })).body;
 
   /** The next 30-second step's code: each code (and step) works once per factor, so every use moves time on. */
   const nextCode = (secret: string) => {
@@ -36,8 +42,9 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
 
   before(async () => {
     smtp = await SmtpSink.start();
-    app = await startApp({ SMTP_URL: smtp.url, AAL2_MAX_AGE: '1h', REFRESH_REUSE_GRACE: '30s' }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startApp({ SMTP_URL: smtp.url, AAL2_MAX_AGE: '1h', REFRESH_REUSE_GRACE: '30s', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
+    resourceServer = await addResourceServer(http, (await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token, 'mfa-api');
   });
   after(async () => {
     await app?.close();
@@ -238,6 +245,10 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const t = (await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) })).body;
     const at = decodeJwt(t.access_token).payload;
     clock.offsetMs += 60_000;
+    const seen = await introspect(t.access_token);
+    assert.deepEqual([seen.acr, seen.amr, seen.auth_time], [at.acr, at.amr, at.auth_time], 'resource servers see the assurance too');
+    const chain = await introspect(t.refresh_token);
+    assert.deepEqual([chain.acr, chain.amr, chain.auth_time], [at.acr, at.amr, at.auth_time]);
     const r1 = await refresh(http, t.refresh_token);
     const c1 = decodeJwt(r1.body.access_token).payload;
     assert.deepEqual([c1.acr, c1.amr, c1.auth_time], [at.acr, at.amr, at.auth_time]);
@@ -246,6 +257,7 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const c2 = decodeJwt(r2.body.access_token).payload;
     assert.equal(c2.acr, 'aal1');
     assert.equal(c2.auth_time, at.auth_time);
+    assert.equal((await introspect(r2.body.refresh_token)).acr, 'aal1');
     // The introspection and the session list agree.
     const mine = await http.get('/me/sessions', { token: r2.body.access_token });
     assert.equal(mine.body.items.find((s: { current: boolean }) => s.current).acr, 'aal1');

@@ -122,7 +122,9 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       const user = await register(http);
       const t = await login(http, user.email);
       const active = await introspect(t.access_token);
-      assert.deepEqual(Object.keys(active).sort(), ['active', 'aud', 'exp', 'iat', 'iss', 'jti', 'role', 'sid', 'sub', 'token_type']);
+      assert.deepEqual(Object.keys(active).sort(), ['acr', 'active', 'amr', 'aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'role', 'sid', 'sub', 'token_type']);
+      assert.deepEqual([active.acr, active.amr], ['aal1', ['pwd']], 'a password login');
+      assert.ok(Math.abs(active.auth_time - active.iat) <= 1, 'authenticated when issued');
       assert.equal(active.active, true);
       assert.equal(active.token_type, 'access_token');
       assert.equal(active.sub, user.id);
@@ -135,7 +137,8 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       const user = await register(http);
       const t0 = await login(http, user.email);
       const active = await introspect(t0.refresh_token, 'refresh_token');
-      assert.deepEqual(Object.keys(active).sort(), ['active', 'exp', 'sid', 'sub', 'token_type']);
+      assert.deepEqual(Object.keys(active).sort(), ['acr', 'active', 'amr', 'auth_time', 'exp', 'sid', 'sub', 'token_type']);
+      assert.deepEqual([active.acr, active.amr], ['aal1', ['pwd']]);
       assert.equal(active.token_type, 'refresh_token');
       assert.equal(active.sid, t0.session_id);
       const t1 = (await refresh(http, t0.refresh_token)).body;

@@ -210,6 +210,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
       assert.equal(r.body.jwks_uri, 'http://localhost:3000/.well-known/jwks.json');
       assert.deepEqual(r.body.grant_types_supported, ['refresh_token']);
       assert.deepEqual(r.body.token_endpoint_auth_methods_supported, ['none']);
+      assert.deepEqual(r.body.acr_values_supported, ['aal1', 'aal2']);
     });
   });
 
