@@ -43,6 +43,9 @@ export interface Session {
   revokedReason: string | null;
   current: boolean;
   dpopBound: boolean;
+  /** v3: the session's assurance (`aal2`: signed in with a second factor or a passkey). */
+  acr?: string;
+  authTime?: string;
 }
 
 export interface AuditEvent {

@@ -26,6 +26,9 @@ const REVOKE_REASONS: Record<string, string> = {
 /** A DPoP-bound device (RFC 9449): a copy of its tokens is useless without the key in that browser. */
 const keyBoundBadge = () => h('span', { class: 'badge badge-info', title: 'Its tokens only work together with a key that cannot leave this device (DPoP)' }, 'Key-bound');
 
+/** A session signed in with a second factor or a passkey (acr aal2). */
+const twoStepBadge = () => h('span', { class: 'badge badge-mfa', title: 'Signed in with a second factor or a passkey' }, 'Two-step');
+
 export function renderUser(view: HTMLElement, userId: string, onForbidden: () => void): void {
   let showRevoked = false;
   const header = h('div', { class: 'user-head' });
@@ -173,7 +176,7 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
     return h(
       'li',
       { class: active ? 'device' : 'device device-revoked', 'data-session-id': s.id },
-      h('div', { class: 'device-head' }, h('span', { class: `device-icon device-${agent.kind}`, 'aria-hidden': 'true' }), h('div', {}, h('h3', { class: 'device-name' }, label, s.dpopBound ? [' ', keyBoundBadge()] : null), h('p', { class: 'device-agent' }, agent.kind === 'app' ? `${agent.browser} · not a browser` : `${agent.browser} · ${agent.os}`)), revoke),
+      h('div', { class: 'device-head' }, h('span', { class: `device-icon device-${agent.kind}`, 'aria-hidden': 'true' }), h('div', {}, h('h3', { class: 'device-name' }, label, s.dpopBound ? [' ', keyBoundBadge()] : null, s.acr === 'aal2' ? [' ', twoStepBadge()] : null), h('p', { class: 'device-agent' }, agent.kind === 'app' ? `${agent.browser} · not a browser` : `${agent.browser} · ${agent.os}`)), revoke),
       h(
         'dl',
         { class: 'meta' },
