@@ -19,6 +19,8 @@ export interface AdminUserRow {
   lastLoginAt: number | null;
   emailVerifiedAt: number | null;
   activeSessions: number;
+  /** Whether the user has an active second factor. */
+  mfaEnabled: boolean;
 }
 
 export interface UserListQuery {
@@ -32,8 +34,9 @@ export interface UserListQuery {
 
 /**
  * The admin's read model of the users table (read-only; UsersRepository is its only writer). One statement per page: keyset pagination over
- * (created_at, id) newest first (IDX_users_created), and the active-session count as a
- * correlated subquery that runs for the page's rows only, on IDX_sessions_user_revoked.
+ * (created_at, id) newest first (IDX_users_created), and the active-session count and the
+ * second-factor flag as correlated subqueries that run for the page's rows only, on
+ * IDX_sessions_user_revoked and IDX_mfa_factors_user.
  */
 @Injectable()
 export class AdminUsersRepository {
@@ -42,7 +45,8 @@ export class AdminUsersRepository {
   private select(where: string): string {
     return `SELECT u.id, u.email, u.name, u.role, u.disabled_at, u.created_at, u.last_login_at, u.email_verified_at,
               (SELECT COUNT(*) FROM sessions s
-                WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ? AND s.idle_expires_at > ?) AS active_sessions
+                WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > ? AND s.idle_expires_at > ?) AS active_sessions,
+              (SELECT COUNT(*) FROM mfa_factors f WHERE f.user_id = u.id AND f.activated_at IS NOT NULL) AS active_factors
          FROM users u
         ${where}`;
   }
@@ -87,5 +91,6 @@ function toRow(r: Record<string, unknown>): AdminUserRow {
     lastLoginAt: r.last_login_at === null || r.last_login_at === undefined ? null : Number(r.last_login_at),
     emailVerifiedAt: r.email_verified_at === null || r.email_verified_at === undefined ? null : Number(r.email_verified_at),
     activeSessions: Number(r.active_sessions),
+    mfaEnabled: Number(r.active_factors) > 0,
   };
 }

@@ -10,10 +10,12 @@ import { AdminResourceServersController } from './admin-resource-servers.control
 import { ResourceServersModule } from '../resource-servers/resource-servers.module';
 import { AdminService } from './admin.service';
 import { DashboardController } from './dashboard.controller';
+import { AdminFactorsController } from './admin-factors.controller';
+import { MfaModule } from '../mfa/mfa.module';
 
 @Module({
-  imports: [AuthModule, UsersModule, SessionsModule, AuditModule, ResourceServersModule, AccountModule],
-  controllers: [AdminController, AdminResourceServersController, DashboardController],
+  imports: [AuthModule, UsersModule, SessionsModule, AuditModule, ResourceServersModule, AccountModule, MfaModule],
+  controllers: [AdminController, AdminResourceServersController, AdminFactorsController, DashboardController],
   providers: [AdminService, AdminUsersRepository],
   exports: [AdminService],
 })

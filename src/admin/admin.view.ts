@@ -15,6 +15,7 @@ export class AdminUserView {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastLoginAt: string | null;
   @ApiProperty({ description: 'Sessions that are neither revoked nor expired.' }) activeSessions: number;
   @ApiProperty({ description: 'Whether the owner has proved they read mail at this address.' }) emailVerified: boolean;
+  @ApiProperty({ description: 'Whether the user has an active second factor (TOTP or passkey).' }) mfaEnabled: boolean;
 }
 
 export class AdminUserPage {
@@ -54,5 +55,6 @@ export function toAdminUserView(row: AdminUserRow): AdminUserView {
     lastLoginAt: iso(row.lastLoginAt),
     activeSessions: row.activeSessions,
     emailVerified: row.emailVerifiedAt !== null,
+    mfaEnabled: row.mfaEnabled,
   };
 }

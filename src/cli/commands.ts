@@ -7,6 +7,7 @@ import { openDatabase } from '../database/database.module';
 import { MIGRATIONS } from '../database/data-source';
 import { ACTIVATION_DELAY_MS, SigningKeysService } from '../auth/signing-keys.service';
 import { AdminService } from '../admin/admin.service';
+import { FactorsService } from '../mfa/factors.service';
 import { UsersService } from '../users/users.service';
 import { ResourceServersService } from '../resource-servers/resource-servers.service';
 import { isUuid } from '../common/ids';
@@ -89,6 +90,21 @@ export const COMMANDS: Record<string, Command> = {
     run: async (context, args) => {
       const { user } = await app(context).get(AdminService).setRole(requireEmail(args), 'admin', SYSTEM_ACTOR);
       process.stdout.write(`${user.email} is an administrator; new sign-ins and refreshes carry the admin role\n`);
+      return 0;
+    },
+  },
+  'mfa:reset': {
+    args: '<email>',
+    help: "remove every second factor, recovery code and trusted device of a user and sign out their devices (mfa_reset), e.g. a sole admin who lost their phone; the user is mailed",
+    run: async (context, args) => {
+      const email = requireEmail(args);
+      const user = await app(context).get(UsersService).findByEmail(email);
+      if (!user) {
+        process.stderr.write(`latchkey: no user ${email}\n`);
+        return 1;
+      }
+      const removed = await app(context).get(FactorsService).reset(user.id, SYSTEM_ACTOR);
+      process.stdout.write(`${user.email}: ${removed} second factor(s) removed, every session signed out; they can sign in with their password and set up a new one\n`);
       return 0;
     },
   },

@@ -176,6 +176,18 @@ export class FactorsService {
     return { recoveryCodes: await this.database.transaction((db) => this.recoveryCodes.regenerate(caller.userId, db)) };
   }
 
+  /** Admin: a user's factors (404 for an unknown user). */
+  async listForUser(userId: string): Promise<FactorView[]> {
+    if (!(await this.users.findById(userId))) throw ApiError.notFound('No such user.');
+    return this.list(userId);
+  }
+
+  /** Admin: the reset of another user's second factors (their own would be a way around their own second factor). */
+  async resetByAdmin(userId: string, admin: Actor): Promise<{ removed: number }> {
+    if (userId === admin.actorId) throw ApiError.forbidden('You cannot reset your own second factors; another admin or the CLI (mfa:reset) can.');
+    return { removed: await this.reset(userId, admin) };
+  }
+
   /** Admin: one factor of a user goes. */
   async removeForUser(admin: { userId: string }, userId: string, factorId: string, client: ClientContext): Promise<void> {
     const user = await this.users.findById(userId);

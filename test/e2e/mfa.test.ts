@@ -347,4 +347,54 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     await smtp.next(u.email, /Two-step sign-in is off/);
     assert.equal((await http.delete(`/me/factors/${u.factorId}`, { token: t.access_token })).status, 404);
   });
+
+  it('remembers a trusted device: its logins skip the second step as an honest aal1, the token rotates at each use, and dies when the device is signed out or the password changes', async () => {
+    const u = await enrolledUser();
+    const deviceId = 'trusted-device-1';
+    const s1 = await firstStep(http, u.email, { deviceId });
+    const done = await verify(http, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret), trustDevice: true });
+    assert.equal(done.status, 200, done.text);
+    const first = done.body.trustedDevice!;
+    assert.ok(first);
+    const stored = await column<{ token_mac: string }>(app, 'SELECT token_mac FROM trusted_devices WHERE user_id = ?', [u.id]);
+    assert.equal(stored.length, 1);
+    assert.ok(!first.includes(stored[0].token_mac));
+
+    const trusted = await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: first });
+    assert.equal(trusted.status, 200, trusted.text);
+    assert.ok(trusted.body.access_token, 'no second step');
+    const claims = decodeJwt(trusted.body.access_token).payload;
+    assert.deepEqual([claims.acr, claims.amr], ['aal1', ['pwd']]);
+    const second = trusted.body.trustedDevice;
+    assert.ok(second && second !== first, 'rotated');
+    // The used token is spent; on another device the new one is worth nothing.
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: first })).body.mfaRequired, true);
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'another-device', trustedDevice: second })).body.mfaRequired, true);
+    // A wrong password gets nothing from a trusted device.
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'wrong password', deviceId, trustedDevice: second })).status, 401);
+
+    // Signing that device out forgets it.
+    const third = (await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: second })).body;
+    assert.ok(third.access_token && third.trustedDevice);
+    const other = (await verify(http, { mfaToken: (await firstStep(http, u.email, { deviceId: 'phone-device' })).mfaToken, method: 'totp', code: nextCode(u.secret) })).body;
+    assert.equal((await http.delete(`/me/sessions/${third.session_id}`, { token: other.access_token })).status, 204);
+    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: third.trustedDevice })).body.mfaRequired, true);
+
+    // In cookie mode it is a cookie, and a password change forgets every trusted device.
+    const browser = new Http(app.url);
+    const c1 = await firstStep(browser, u.email, { deviceId: 'browser-device', useCookie: true });
+    const cookieDone = await verify(browser, { mfaToken: c1.mfaToken, method: 'totp', code: nextCode(u.secret), trustDevice: true });
+    assert.equal(cookieDone.status, 200, cookieDone.text);
+    assert.equal(cookieDone.body.trustedDevice, undefined);
+    assert.ok([...browser.cookies.keys()].some((k) => k.includes('latchkey_trusted_device')));
+    const viaCookie = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'browser-device', useCookie: true });
+    assert.ok(viaCookie.body.access_token, viaCookie.text);
+    assert.equal(decodeJwt(viaCookie.body.access_token).payload.acr, 'aal1');
+    const changed = await http.request('PUT', '/me/password', { currentPassword: 'correct horse battery', newPassword: 'correct horse battery 2' }, { token: other.access_token });
+    assert.equal(changed.status, 200, changed.text);
+    assert.equal((await column(app, 'SELECT id FROM trusted_devices WHERE user_id = ?', [u.id])).length, 0);
+    const afterChange = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery 2', deviceId: 'browser-device', useCookie: true });
+    assert.equal(afterChange.body.mfaRequired, true);
+  });
 });
+
