@@ -229,6 +229,20 @@ describe('second factors and passkeys in Chromium', () => {
     assert.equal(after.body.mfaRequired, undefined, 'the password alone signs the user in again');
     assert.ok(after.body.access_token);
 
+    // One factor of another user removed on its own.
+    const other = await register(http, `remove-${Date.now()}@example.com`, PASSWORD, 'Rene Remove');
+    const otherTokens = await login(http, other.email, PASSWORD, { deviceId: 'remove-user-device' });
+    const otherPending = await http.post('/me/factors/totp', { name: 'Tablet' }, { token: otherTokens.access_token });
+    assert.equal(otherPending.status, 201, otherPending.text);
+    assert.equal((await http.post(`/me/factors/${otherPending.body.id}/verify`, { code: totpCode(otherPending.body.secret) }, { token: otherTokens.access_token })).status, 200);
+    await page.goto(`${app.url}/admin#/users/${other.id}`);
+    await page.getByRole('heading', { name: other.email }).waitFor();
+    await factors.getByText('Tablet').waitFor();
+    await page.getByRole('button', { name: 'Remove Tablet' }).click();
+    await page.getByRole('dialog', { name: 'Remove Tablet?' }).getByRole('button', { name: 'Remove factor' }).click();
+    await page.getByText('Tablet removed.').waitFor();
+    await factors.getByText('No second factor').waitFor();
+
     // The admin's own page lists the admin's factor, and offers no reset of it.
     const me = await http.post('/auth/login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
     assert.equal(me.body.mfaRequired, true, 'the admin now has a second step');
@@ -238,5 +252,6 @@ describe('second factors and passkeys in Chromium', () => {
     await page.locator('#factors').getByText('Authenticator app (TOTP)').waitFor();
     await page.getByText('This is your own account.').waitFor();
     assert.equal(await page.getByRole('button', { name: 'Reset second factors' }).count(), 0, 'no reset of one\'s own factors');
+    assert.equal(await page.locator('#factors').getByRole('button', { name: /^Remove/ }).count(), 0, 'nor removal of one of them');
   });
 });

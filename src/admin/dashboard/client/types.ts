@@ -27,6 +27,10 @@ export interface Factor {
   createdAt: string;
   lastUsedAt: string | null;
   backedUp?: boolean;
+  /** false: an authenticator app added but never confirmed. */
+  active?: boolean;
+  /** Locked after too many consecutive failures, until an admin resets. */
+  locked?: boolean;
 }
 
 export interface Session {

@@ -126,15 +126,22 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
         h(
           'ul',
           { class: 'factors' },
-          list.items.map((f) =>
-            h(
+          list.items.map((f) => {
+            const name = f.name ?? (f.type === 'totp' ? 'Authenticator app' : 'Passkey');
+            // Not one's own: like the reset, that goes through another admin or the CLI.
+            const remove = userId === currentUserId() ? null : h('button', { type: 'button', class: 'button button-danger', 'aria-label': `Remove ${name}` }, 'Remove');
+            remove?.addEventListener('click', () => void run(remove, { title: `Remove ${name}?`, body: 'The user can no longer sign in with this factor. Their other factors and their devices stay as they are.', confirm: 'Remove factor', danger: true }, async () => {
+              await api('DELETE', `/admin/users/${userId}/factors/${f.id}`);
+              toast(`${name} removed.`);
+            }));
+            return h(
               'li',
               { class: 'factor', 'data-factor-id': f.id },
-              h('h3', { class: 'device-name' }, f.name ?? (f.type === 'totp' ? 'Authenticator app' : 'Passkey')),
+              h('div', { class: 'device-head' }, h('h3', { class: 'device-name' }, name, f.locked ? [' ', h('span', { class: 'badge badge-disabled', title: 'Too many wrong codes in a row: locked until an administrator resets the second factors' }, 'Locked')] : null, f.active === false ? [' ', h('span', { class: 'badge badge-unverified', title: 'Added but never confirmed with a code' }, 'Not confirmed')] : null), remove),
               h('p', { class: 'device-agent' }, f.type === 'totp' ? 'Authenticator app (TOTP)' : f.backedUp ? 'Passkey, synced' : 'Passkey'),
               h('dl', { class: 'meta' }, h('div', {}, h('dt', {}, 'Added'), h('dd', {}, timeEl(f.createdAt))), h('div', {}, h('dt', {}, 'Last used'), h('dd', {}, timeEl(f.lastUsedAt, 'relative')))),
-            ),
-          ),
+            );
+          }),
         ),
       );
     } catch (error) {
