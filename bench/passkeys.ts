@@ -69,24 +69,30 @@ runScenario('passkeys', 4 * 60_000, async (cleanup) => {
   const app = await startApp({ name: 'passkeys-app', database, secrets: generateSecrets(), env: { WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN } });
   cleanup.push(() => app.stop());
 
-  // Two users: a password login of one with a factor would stop at mfaRequired.
+  // A password user (a password login of a user with a factor would stop at mfaRequired), and a
+  // passkey user per client: one authenticator does one ceremony at a time, and two concurrent
+  // assertions of one credential race on its counter (the later count may land first, and then
+  // the earlier one is refused as a counter that went backwards, as it should be).
   const passwordUser = 'password@bench.test';
-  const passkeyUser = 'passkey@bench.test';
   await register(app, passwordUser);
-  await register(app, passkeyUser);
-  const tokens = await login(app, passkeyUser);
-  const device = new SoftwareAuthenticator({ origin: ORIGIN });
-  const auth = { authorization: `Bearer ${tokens.access_token}` };
-  const options = await postJson<{ publicKey: never }>(`${app.url}/me/factors/passkey/options`, {}, auth);
-  if (options.status !== 200) throw new Error(`passkey options: ${options.status} ${JSON.stringify(options.body)}`);
-  const added = await postJson(`${app.url}/me/factors/passkey`, { credential: device.register(options.body.publicKey), name: 'bench' }, auth);
-  if (added.status !== 201) throw new Error(`add passkey: ${added.status} ${JSON.stringify(added.body)}`);
+  const devices: SoftwareAuthenticator[] = [];
+  for (let worker = 0; worker < CONCURRENCY; worker++) {
+    const email = `passkey-${worker}@bench.test`;
+    await register(app, email);
+    const auth = { authorization: `Bearer ${(await login(app, email)).access_token}` };
+    const device = new SoftwareAuthenticator({ origin: ORIGIN });
+    const options = await postJson<{ publicKey: never }>(`${app.url}/me/factors/passkey/options`, {}, auth);
+    if (options.status !== 200) throw new Error(`passkey options: ${options.status} ${JSON.stringify(options.body)}`);
+    const added = await postJson(`${app.url}/me/factors/passkey`, { credential: device.register(options.body.publicKey), name: 'bench' }, auth);
+    if (added.status !== 201) throw new Error(`add passkey: ${added.status} ${JSON.stringify(added.body)}`);
+    devices.push(device);
+  }
 
   const passwordLogin = async (worker: number) => (await postJson(`${app.url}/auth/login`, { email: passwordUser, password: PASSWORD, deviceId: `bench-password-${worker}` })).status === 200;
   const passkeyLogin = async (worker: number) => {
     const o = await postJson<{ publicKey: never }>(`${app.url}/auth/passkey/options`, {});
     if (o.status !== 200) return false;
-    const r = await postJson(`${app.url}/auth/passkey/login`, { credential: device.authenticate(o.body.publicKey), deviceId: `bench-passkey-${worker}` });
+    const r = await postJson(`${app.url}/auth/passkey/login`, { credential: devices[worker].authenticate(o.body.publicKey), deviceId: `bench-passkey-${worker}` });
     return r.status === 200;
   };
 

@@ -20,6 +20,7 @@ const SCENARIOS: Array<{ name: string; file: string; nodeArgs?: string[]; limitS
   { name: 'guard', file: 'guard.js', limitS: 300 },
   { name: 'refresh', file: 'refresh.js', limitS: 120 },
   { name: 'dpop', file: 'dpop.js', limitS: 240 },
+  { name: 'passkeys', file: 'passkeys.js', limitS: 240 },
   { name: 'logins', file: 'logins.js', limitS: 360 },
   { name: 'jwt-alg', file: 'jwt-alg.js', limitS: 540 },
   { name: 'propagation', file: 'propagation.js', limitS: 240 },

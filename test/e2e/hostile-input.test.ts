@@ -41,6 +41,11 @@ const CONTRACT_ERRORS = new Set([
   'invalid_client',
   'invalid_link',
   'email_unverified',
+  'invalid_mfa_token',
+  'insufficient_user_authentication',
+  'mfa_enrollment_required',
+  'factor_exists',
+  'factor_limit',
 ]);
 const ADMIN_EMAIL = 'root-hostile@example.com';
 const ADMIN_PASSWORD = 'admin password 123';
@@ -157,6 +162,10 @@ async function snapshot(app: TestApp): Promise<Snapshot> {
     ['session_revocations', 'session_id'],
     ['revocation_sequence', 'id'],
     ['account_links', 'id'],
+    ['mfa_factors', 'id'],
+    ['mfa_challenges', 'id'],
+    ['recovery_codes', 'id'],
+    ['trusted_devices', 'id'],
   ]) {
     const rows = await app.database.rows<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY ${key}`, []);
     const hash = createHash('sha256');
@@ -649,6 +658,61 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     for (const q of feedQueries) {
       add({ category: 'query ranges, enums and formats', name: `/auth/revocations?${q.slice(0, 60)}`, method: 'GET', path: `/auth/revocations?${q}`, headers: asServer, expect: [400], error: 'invalid_request' });
     }
+
+    // ---------- second factors: the second step, enrolment, step-up, admin ----------
+    const mfaFields: Array<{ method: string; path: string; as?: Who; base: Record<string, unknown>; field: string; skip?: (v: unknown) => boolean }> = [
+      { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'mfaToken' },
+      { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'method' },
+      { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'code' },
+      { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'passkey' }, field: 'credential', skip: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) },
+      { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'trustDevice', skip: (v) => typeof v === 'boolean' },
+      { method: 'PUT', path: '/me/password', as: 'user', base: { currentPassword: PASSWORD, newPassword: 'a new password' }, field: 'currentPassword' },
+      { method: 'PUT', path: '/me/password', as: 'user', base: { currentPassword: PASSWORD, newPassword: 'a new password' }, field: 'newPassword' },
+      { method: 'POST', path: '/me/factors/totp', as: 'user', base: { name: 'Phone' }, field: 'name' },
+      { method: 'POST', path: `/me/factors/${missing}/verify`, as: 'user', base: { code: '123456' }, field: 'code' },
+      { method: 'PATCH', path: `/me/factors/${missing}`, as: 'user', base: { name: 'Phone' }, field: 'name' },
+      { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'totp', code: '123456' }, field: 'method' },
+      { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'totp', code: '123456' }, field: 'code' },
+      { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'password', password: PASSWORD }, field: 'password' },
+      { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'passkey' }, field: 'credential', skip: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) },
+    ];
+    for (const f of mfaFields) {
+      for (const [label, value] of wrongTypes) {
+        if (f.skip?.(value)) continue;
+        add({ category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects', name: `${f.method} ${f.path} ${f.field} as ${label}`, method: f.method, path: f.path, as: f.as, body: { ...f.base, [f.field]: value }, expect: [400], error: 'validation_failed' });
+      }
+      add({ category: 'second factors', name: `${f.method} ${f.path} ${f.field} of 10 000 characters`, method: f.method, path: f.path, as: f.as, body: { ...f.base, [f.field]: 'x'.repeat(10_000) }, expect: [400], error: 'validation_failed' });
+      add({ category: 'second factors', name: `${f.method} ${f.path} with an unknown field`, method: f.method, path: f.path, as: f.as, body: { ...f.base, admin: true }, expect: [400], error: 'validation_failed' });
+      for (const [label, raw] of shapes) {
+        // Every field of this body is optional: JSON null is an empty body there (validation.ts), a valid request.
+        if (f.path === '/me/factors/totp' && label === 'JSON null') continue;
+        add({ category: 'arrays and nested objects as bodies', name: `${f.method} ${f.path} with ${label}`, method: f.method, path: f.path, as: f.as, raw, expect: [400] });
+      }
+    }
+    // Well-formed but wrong: nothing is there, nothing changes.
+    add({ category: 'second factors', name: 'an unknown mfaToken', method: 'POST', path: '/auth/mfa/verify', body: { mfaToken: `${missing}.${'A'.repeat(43)}`, method: 'totp', code: '123456' }, expect: [401], error: 'invalid_mfa_token' });
+    add({ category: 'second factors', name: 'a refresh token as the mfaToken', method: 'POST', path: '/auth/mfa/verify', body: { mfaToken: userTokens.refresh_token.slice(0, 100), method: 'recovery_code', code: 'aaaaa-bbbbb' }, expect: [401], error: 'invalid_mfa_token' });
+    add({ category: 'second factors', name: 'an unknown method', method: 'POST', path: '/auth/mfa/verify', body: { mfaToken: 'x', method: 'sms', code: '123456' }, expect: [400], error: 'validation_failed' });
+    for (const [method, path] of [
+      ['POST', '/me/factors/not-a-uuid/verify'],
+      ['PATCH', '/me/factors/1%27%20OR%201=1'],
+      ['DELETE', '/me/factors/..%2F..%2Fusers'],
+      ['GET', '/admin/users/not-a-uuid/factors'],
+      ['DELETE', `/admin/users/${userId}/factors/not-a-uuid`],
+      ['DELETE', '/admin/users/not-a-uuid/factors/not-a-uuid'],
+      ['POST', '/admin/users/%00/mfa/reset'],
+    ]) {
+      const body = method === 'POST' && path.startsWith('/me') ? { code: '123456' } : method === 'PATCH' ? { name: 'x' } : undefined;
+      add({ category: 'second factors', name: `${method} ${path}`, method, path, as: path.startsWith('/admin') ? 'admin' : 'user', body, expect: [400], error: 'validation_failed' });
+    }
+    add({ category: 'second factors', name: 'verify a factor that is not there', method: 'POST', path: `/me/factors/${missing}/verify`, as: 'user', body: { code: '123456' }, expect: [404], error: 'not_found' });
+    add({ category: 'second factors', name: 'rename a factor that is not there', method: 'PATCH', path: `/me/factors/${missing}`, as: 'user', body: { name: 'x' }, expect: [404], error: 'not_found' });
+    add({ category: 'second factors', name: 'remove a factor that is not there', method: 'DELETE', path: `/me/factors/${missing}`, as: 'user', expect: [404], error: 'not_found' });
+    add({ category: 'second factors', name: "an unknown user's factors", method: 'GET', path: `/admin/users/${missing}/factors`, as: 'admin', expect: [404], error: 'not_found' });
+    add({ category: 'second factors', name: 'reset an unknown user', method: 'POST', path: `/admin/users/${missing}/mfa/reset`, as: 'admin', expect: [404], error: 'not_found' });
+    add({ category: 'second factors', name: "remove an unknown user's factor", method: 'DELETE', path: `/admin/users/${userId}/factors/${missing}`, as: 'admin', expect: [404], error: 'not_found' });
+    add({ category: 'second factors', name: 'a user resets another', method: 'POST', path: `/admin/users/${userId}/mfa/reset`, as: 'user', expect: [403], error: 'forbidden' });
+    add({ category: 'second factors', name: 'step up with a password on a TOTP-less account, no password', method: 'POST', path: '/me/step-up', as: 'user', body: { method: 'password' }, expect: [400], error: 'validation_failed' });
 
     // ---------- absurd Authorization headers ----------
     const keys = app.app.get(SigningKeysService);

@@ -398,3 +398,85 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
   });
 });
 
+describe(`second factor limits: MFA_LOCKOUT, MFA_MAX_FAILURES, 10 factors [${TEST_DB}]`, () => {
+  const clock = new ShiftedClock();
+  const nextCode = (secret: string) => {
+    clock.offsetMs += STEP_MS;
+    return totpCode(secret, clock.now());
+  };
+
+  it('MFA_LOCKOUT: past its limit, second factors of the account get 429 with Retry-After, whichever mfaToken they come with', async () => {
+    const app = await startApp({ MFA_LOCKOUT: '3/15m' }, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const { secret } = await enrolTotp(http, (await login(http, user.email)).access_token, clock.now());
+      for (let i = 0; i < 3; i++) {
+        const { mfaToken } = await firstStep(http, user.email);
+        assert.equal((await verify(http, { mfaToken, method: 'totp', code: '99999' + i })).body.error, 'invalid_credentials');
+      }
+      const { mfaToken } = await firstStep(http, user.email);
+      const locked = await verify(http, { mfaToken, method: 'totp', code: nextCode(secret) });
+      assert.equal(locked.status, 429, locked.text);
+      assert.equal(locked.body.error, 'too_many_requests');
+      assert.ok(Number(locked.headers.get('retry-after')) > 0);
+      // Another account is not affected.
+      const other = await register(http);
+      const o = await enrolTotp(http, (await login(http, other.email)).access_token, clock.now());
+      const s = await firstStep(http, other.email);
+      assert.equal((await verify(http, { mfaToken: s.mfaToken, method: 'totp', code: nextCode(o.secret) })).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('MFA_MAX_FAILURES consecutive failures lock the factor until an admin reset; a success in between starts the count again', async () => {
+    const ADMIN = { ADMIN_EMAIL: 'limits-admin@example.com', ADMIN_PASSWORD: 'limits admin password' };
+    const app = await startApp({ MFA_LOCKOUT: 'off', MFA_MAX_FAILURES: '4', ...ADMIN }, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const enrolled = await enrolTotp(http, (await login(http, user.email)).access_token, clock.now());
+      const fail = async (n: number) => {
+        const { mfaToken } = await firstStep(http, user.email);
+        for (let i = 0; i < n; i++) assert.equal((await verify(http, { mfaToken, method: 'totp', code: '00000' + i })).body.error, 'invalid_credentials');
+      };
+      await fail(3);
+      const ok = await firstStep(http, user.email);
+      assert.equal((await verify(http, { mfaToken: ok.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).status, 200);
+      await fail(3);
+      const stillOk = await firstStep(http, user.email);
+      assert.equal((await verify(http, { mfaToken: stillOk.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).status, 200, 'not locked: the success reset the count');
+      await fail(4);
+      assert.equal(await auditCount(app, 'mfa_locked', { userId: user.id }), 1);
+      const after = await firstStep(http, user.email);
+      assert.deepEqual(after.methods, ['recovery_code'], 'a locked factor is not offered');
+      assert.equal((await verify(http, { mfaToken: after.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).body.error, 'invalid_credentials', 'not even the right code');
+      const viaCode = await verify(http, { mfaToken: after.mfaToken, method: 'recovery_code', code: enrolled.recoveryCodes[0] });
+      assert.equal(viaCode.status, 200, viaCode.text);
+      assert.equal((await http.get('/me/factors', { token: viaCode.body.access_token })).body.items[0].locked, true);
+
+      const admin = await login(http, ADMIN.ADMIN_EMAIL, ADMIN.ADMIN_PASSWORD);
+      assert.deepEqual((await http.post(`/admin/users/${user.id}/mfa/reset`, undefined, { token: admin.access_token })).body, { removed: 1 });
+      assert.ok((await login(http, user.email)).access_token);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses an 11th factor with 409 factor_limit', async () => {
+    const app = await startApp({}, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const t = await login(http, user.email);
+      for (let i = 0; i < 10; i++) assert.equal((await http.post('/me/factors/totp', { name: `Phone ${i}` }, { token: t.access_token })).status, 201);
+      const over = await http.post('/me/factors/totp', {}, { token: t.access_token });
+      assert.equal(over.status, 409, over.text);
+      assert.equal(over.body.error, 'factor_limit');
+    } finally {
+      await app.close();
+    }
+  });
+});
+

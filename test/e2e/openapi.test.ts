@@ -60,7 +60,7 @@ describe(`the OpenAPI document at /docs-json [${TEST_DB}]`, () => {
   });
 
   it('marks the rate-limited routes with their 429', () => {
-    for (const name of ['POST /auth/login', 'POST /auth/register', 'POST /me/password']) {
+    for (const name of ['POST /auth/login', 'POST /auth/register', 'POST /me/password', 'PUT /me/password', 'POST /auth/mfa/verify', 'POST /me/step-up']) {
       const found = operations.find((o) => o.name === name);
       assert.ok(found, name);
       assert.ok(found.op.responses['429'], `${name} documents 429`);

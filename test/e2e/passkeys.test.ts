@@ -7,6 +7,7 @@ import { ShiftedClock } from '../support/clock';
 import { dpopKey, dpopProof } from '../support/dpop';
 import { SoftwareAuthenticator } from '../support/webauthn';
 import { Clock } from '../../src/common/clock';
+import { PasskeyMethod } from '../../src/mfa/passkeys';
 
 /**
  * Passkeys over HTTP (API v3, "Second factor and passkeys"): registration, a passkey as the
@@ -286,6 +287,19 @@ describe(`passkeys [${TEST_DB}]`, () => {
       assert.equal(count, 0, 'an expired challenge changes nothing');
     });
 
+    it('housekeeping deletes the challenges nobody answered, once expired', async () => {
+      const live = await passkeyOptions();
+      clock.offsetMs += 5 * 60_000 + 1000;
+      const fresh = await passkeyOptions();
+      try {
+        await app.app.get(PasskeyMethod).housekeeping();
+        const left = await column<{ challenge: string }>(app, 'SELECT challenge FROM webauthn_challenges WHERE challenge IN (?, ?)', [live.challenge, fresh.challenge]);
+        assert.deepEqual(left.map((r) => r.challenge), [fresh.challenge]);
+      } finally {
+        clock.offsetMs -= 5 * 60_000 + 1000;
+      }
+    });
+
     it('refuses a challenge the server never offered', async () => {
       const user = await userWithPasskey();
       const options = await passkeyOptions();
@@ -345,13 +359,15 @@ describe(`passkeys [${TEST_DB}]`, () => {
   });
 
   describe('step-up', () => {
-    it('raises the session to aal2 with a passkey, same session, rotated chain', async () => {
+    it('raises an aal1 session to aal2 with a passkey, same session, rotated chain', async () => {
       const user = await userWithPasskey();
-      // A trusted-device-free aal1 session: sign in with the password and a passkey, then refresh
-      // would keep aal2; so open an aal1 one the honest way is not possible without a factor.
-      const step = await passwordStep(user);
-      const verified = await http.post('/auth/mfa/verify', { mfaToken: step.mfaToken, method: 'passkey', credential: user.device.authenticate(step.passkey.publicKey) });
+      // An honest aal1 session of a user with a factor: a trusted device skips the second step.
+      const step = await passwordStep(user, { deviceId: 'trusted-device-1' });
+      const first = await http.post('/auth/mfa/verify', { mfaToken: step.mfaToken, method: 'passkey', credential: user.device.authenticate(step.passkey.publicKey), trustDevice: true });
+      assert.equal(first.status, 200, first.text);
+      const verified = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'trusted-device-1', trustedDevice: first.body.trustedDevice });
       assert.equal(verified.status, 200, verified.text);
+      assert.equal(decodeJwt(verified.body.access_token).payload.acr, 'aal1');
       const options = await http.post('/me/step-up/options', undefined, { token: verified.body.access_token });
       assert.equal(options.status, 200, options.text);
       assert.ok(options.body.methods.includes('passkey'));
@@ -361,9 +377,45 @@ describe(`passkeys [${TEST_DB}]`, () => {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.session_id, verified.body.session_id);
       assert.notEqual(r.body.refresh_token, verified.body.refresh_token);
-      assert.equal(decodeJwt(r.body.access_token).payload.acr, 'aal2');
+      const claims = decodeJwt(r.body.access_token).payload;
+      assert.equal(claims.acr, 'aal2');
+      for (const m of ['pwd', 'hwk', 'user', 'mfa']) assert.ok(claims.amr.includes(m), `${m} in ${claims.amr}`);
       // The step-up challenge is single use and bound to this session.
       assertRefused(await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(publicKey) }, { token: r.body.access_token }));
+      const other = await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) });
+      assert.equal(other.status, 200, other.text);
+      const forOther = (await http.post('/me/step-up/options', undefined, { token: other.body.access_token })).body.passkey.publicKey;
+      assertRefused(await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(forOther) }, { token: r.body.access_token }));
+      // Nor does a password-less sign-in's challenge raise a session.
+      assertRefused(await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(await passkeyOptions()) }, { token: r.body.access_token }));
+      const [event] = await column<{ details: string }>(app, "SELECT details FROM audit_events WHERE type = 'mfa_failed' AND user_id = ? ORDER BY created_at DESC, id DESC", [user.id]);
+      assert.equal(JSON.parse(event.details).stage, 'step_up');
     });
+  });
+});
+
+describe(`passkey sign-in with REQUIRE_EMAIL_VERIFICATION [${TEST_DB}]`, () => {
+  let app: TestApp;
+  let http: Http;
+  before(async () => {
+    app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, REQUIRE_EMAIL_VERIFICATION: 'true' });
+    http = new Http(app.url);
+  });
+  after(async () => app?.close());
+
+  it('refuses an unverified account as a password login does, and mails a fresh link', async () => {
+    const { id, email } = await register(http, uniqueEmail('unverified'));
+    await app.database.exec('UPDATE users SET email_verified_at = ? WHERE id = ?', [Date.now(), id]);
+    const tokens = await login(http, email);
+    const device = new SoftwareAuthenticator();
+    const options = await http.post('/me/factors/passkey/options', undefined, { token: tokens.access_token });
+    assert.equal((await http.post('/me/factors/passkey', { credential: device.register(options.body.publicKey) }, { token: tokens.access_token })).status, 201);
+    await app.database.exec('UPDATE users SET email_verified_at = NULL WHERE id = ?', [id]);
+    const mailsBefore = (await column(app, "SELECT id FROM mail_outbox WHERE user_id = ? AND kind = 'email_verification'", [id])).length;
+    const signIn = await http.post('/auth/passkey/options');
+    const r = await http.post('/auth/passkey/login', { credential: device.authenticate(signIn.body.publicKey) });
+    assert.equal(r.status, 403, r.text);
+    assert.equal(r.body.error, 'email_unverified');
+    assert.equal((await column(app, "SELECT id FROM mail_outbox WHERE user_id = ? AND kind = 'email_verification'", [id])).length, mailsBefore + 1);
   });
 });
