@@ -448,4 +448,28 @@ describe('@latchkey/client: second factor and step-up, in Chromium', () => {
     }
     t.errors.assertNoneUnexpected();
   });
+
+  it('cancelStepUp(): the waiting GET gets its 401, and nothing is sent again', async (test) => {
+    const t = await signedOutTab(test);
+    clock.offsetMs = 72 * 3600_000;
+    try {
+      assert.deepEqual((await signIn(t, [code(0)])).refusals, []);
+      clock.offsetMs = 97 * 3600_000;
+      assert.equal(await t.page.evaluate(() => (window as any).client.refresh((window as any).client.accessToken)), true);
+      const outcome = await t.page.evaluate(async () => {
+        const w = window as any;
+        let events = 0;
+        w.client.addEventListener('stepuprequired', () => {
+          events++;
+          setTimeout(() => w.client.cancelStepUp(), 50);
+        });
+        const status = (await w.client.fetch('/admin/users')).status;
+        return { status, events, acr: w.client.session.acr };
+      });
+      assert.deepEqual(outcome, { status: 401, events: 1, acr: 'aal1' });
+    } finally {
+      clock.offsetMs = 0;
+    }
+    t.errors.assertNoneUnexpected();
+  });
 });
