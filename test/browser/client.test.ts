@@ -333,6 +333,7 @@ describe('@latchkey/client: second factor and step-up, in Chromium', () => {
   let http: Http;
   let browser: Browser;
   let secret: string;
+  let recoveryCodes: string[];
 
   /** The authenticator app's code at the server's time, `steps` periods on (a step already used is refused). */
   const code = (steps: number) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: clock.now() + steps * 30_000 });
@@ -348,6 +349,8 @@ describe('@latchkey/client: second factor and step-up, in Chromium', () => {
     secret = pending.body.secret;
     const activated = await http.post(`/me/factors/${pending.body.id}/verify`, { code: code(0) }, { token: tokens.access_token });
     assert.equal(activated.status, 200, activated.text);
+    recoveryCodes = activated.body.recoveryCodes;
+    assert.equal(recoveryCodes.length, 10);
   });
   after(async () => {
     await browser?.close();
@@ -467,6 +470,38 @@ describe('@latchkey/client: second factor and step-up, in Chromium', () => {
         return { status, events, acr: w.client.session.acr };
       });
       assert.deepEqual(outcome, { status: 401, events: 1, acr: 'aal1' });
+    } finally {
+      clock.offsetMs = 0;
+    }
+    t.errors.assertNoneUnexpected();
+  });
+
+  it('dpop mode: "remember this browser" keeps the trusted-device token, and the next login of this device skips the second step (as aal1)', async (test) => {
+    const t = await signedOutTab(test);
+    await t.page.evaluate(() => (window as any).setup({ mode: 'dpop', watchSession: false, name: 'trusted' }));
+    // DPoP proofs are checked against the server's real clock: no shifted time here, so a recovery code.
+    try {
+      const first = await t.page.evaluate(
+        async ([email, password, c]) => {
+          const client = (window as any).client;
+          const pending = await client.login(email, password);
+          await pending.verify({ method: 'recovery_code', code: c, trustDevice: true });
+          const acr = client.session.acr;
+          await client.logout();
+          return { mfaRequired: pending.mfaRequired, acr };
+        },
+        [ADMIN_EMAIL, ADMIN_PASSWORD, recoveryCodes[0]] as const,
+      );
+      assert.deepEqual(first, { mfaRequired: true, acr: 'aal2' });
+      const again = await t.page.evaluate(
+        async ([email, password]) => {
+          const client = (window as any).client;
+          const result = await client.login(email, password);
+          return { mfaRequired: result.mfaRequired ?? false, acr: client.session?.acr ?? null, tokenType: client.session?.tokenType ?? null };
+        },
+        [ADMIN_EMAIL, ADMIN_PASSWORD] as const,
+      );
+      assert.deepEqual(again, { mfaRequired: false, acr: 'aal1', tokenType: 'DPoP' }, 'signed in with the password alone, honestly aal1');
     } finally {
       clock.offsetMs = 0;
     }

@@ -137,6 +137,8 @@ interface TokenResponse {
   refresh_token?: string;
   session_id: string;
   user?: SignedInUser;
+  /** After a second step with `trustDevice` (not in cookie mode): sent with the next logins of this device. */
+  trustedDevice?: string;
 }
 
 interface SecondStepResponse {
@@ -149,6 +151,7 @@ interface SecondStepResponse {
 
 const SESSION = 'session';
 const DEVICE = 'device-id';
+const TRUSTED_DEVICE = 'trusted-device';
 /** RFC 9110 §9.2.2: requests that may be sent twice. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -222,7 +225,9 @@ export class LatchkeyClient extends EventTarget {
    * until its `verify()` succeeds.
    */
   async login(email: string, password: string): Promise<SignedInUser | PendingSecondStep> {
-    const answer = await this.signInRequest('/auth/login', { email, password, deviceId: this.deviceId(), ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}), ...(this.mode === 'cookie' ? { useCookie: true } : {}) });
+    // In cookie mode "remember this browser" is an HttpOnly cookie; otherwise the token kept from the last second step.
+    const trustedDevice = this.mode === 'cookie' ? undefined : await this.store.get<string>(TRUSTED_DEVICE);
+    const answer = await this.signInRequest('/auth/login', { email, password, deviceId: this.deviceId(), ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}), ...(this.mode === 'cookie' ? { useCookie: true } : {}), ...(trustedDevice ? { trustedDevice } : {}) });
     if (!('mfaRequired' in answer)) return this.signedInWith(answer);
     const { mfaToken, methods, expiresIn, passkey } = answer;
     return {
@@ -428,6 +433,8 @@ export class LatchkeyClient extends EventTarget {
   }
 
   private async signedInWith(tokens: TokenResponse): Promise<SignedInUser> {
+    // Rotated at each use: keep the newest (DPoP mode; in cookie mode it is a cookie).
+    if (tokens.trustedDevice) await this.store.put(TRUSTED_DEVICE, tokens.trustedDevice);
     await this.lock.run(() => this.accept(tokens));
     this.post({ type: 'tokens' });
     return tokens.user!;
