@@ -352,6 +352,8 @@ export interface LoadOptions {
   duration?: number;
   warmup?: number;
   overallRate?: number;
+  /** Stop after this many requests instead of after `duration` (each request needs a one-time input). */
+  amount?: number;
   setupRequest?: (req: Record<string, unknown>, context: Record<string, unknown>) => Record<string, unknown> | null;
   onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
 }
@@ -374,7 +376,8 @@ export async function load(o: LoadOptions): Promise<LoadSummary> {
     timeout: 10,
     requests: [request],
     ...(o.overallRate ? { overallRate: o.overallRate } : {}),
-    ...(warmup > 0 ? { warmup: { connections, duration: warmup } } : {}),
+    ...(o.amount ? { amount: o.amount } : {}),
+    ...(warmup > 0 && !o.amount ? { warmup: { connections, duration: warmup } } : {}),
   };
   const r = await autocannon(opts);
   const summary: LoadSummary = {
@@ -388,7 +391,7 @@ export async function load(o: LoadOptions): Promise<LoadSummary> {
     statuses: Object.fromEntries(Object.entries((r as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {}).map(([code, v]) => [code, v.count])),
     errors: r.errors + r.timeouts,
     connections,
-    durationS: duration,
+    durationS: o.amount ? r.duration : duration,
   };
   log(`${o.label}: ${summary.rps} req/s, p50 ${summary.p50} ms, p99 ${summary.p99} ms${summary.non2xx || summary.errors ? `, non2xx ${summary.non2xx}, errors ${summary.errors}` : ''}`);
   return summary;

@@ -22,6 +22,7 @@ const SCENARIOS: Array<{ name: string; file: string; nodeArgs?: string[]; limitS
   { name: 'dpop', file: 'dpop.js', limitS: 240 },
   { name: 'passkeys', file: 'passkeys.js', limitS: 240 },
   { name: 'logins', file: 'logins.js', limitS: 360 },
+  { name: 'mfa', file: 'mfa.js', limitS: 480 },
   { name: 'jwt-alg', file: 'jwt-alg.js', limitS: 540 },
   { name: 'propagation', file: 'propagation.js', limitS: 240 },
   { name: 'resource-servers', file: 'resource-servers.js', limitS: 420 },

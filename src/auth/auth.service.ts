@@ -157,8 +157,7 @@ export class AuthService {
       const { userId, assurance } = await this.mfa.verifyPasswordless(input.credential, client);
       const user = await this.users.findById(userId);
       if (!user) throw ApiError.invalidSecondFactor();
-      await this.admit(user, client);
-      const result = await this.openSession(user, input, dpopJkt, client, assurance, false);
+      const result = await this.completeLogin(user, input, dpopJkt, client, assurance);
       this.metrics.logins.inc({ outcome: 'success' });
       return result;
     } catch (error) {
@@ -216,6 +215,15 @@ export class AuthService {
     });
     if (input.trustDevice === true) trustedDevice = (await this.trustedDevices.issue(user.id, opened.tokens.device_id)) ?? undefined;
     return { ...opened, useCookie: challenge.useCookie, ...(trustedDevice ? { trustedDevice } : {}) };
+  }
+
+  /**
+   * A login that needs no second step because it already proved enough (a user-verified
+   * passkey, API.md "Passkey sign-in"): the session, as a login opens it, with that assurance.
+   */
+  async completeLogin(user: User, device: Pick<LoginInput, 'deviceId' | 'deviceName'>, dpopJkt: string | null, client: ClientContext, assurance: Assurance): Promise<{ tokens: TokenResponse; user: User }> {
+    await this.admit(user, client);
+    return this.openSession(user, device, dpopJkt, client, assurance, await this.enrollmentRequired(user));
   }
 
   /** A trusted-device token presented at login: used up (and replaced) when it is this user's for this device. */

@@ -42,8 +42,10 @@ export class ChallengesRepository {
     await this.database.exec('UPDATE mfa_challenges SET used_at = ? WHERE user_id = ? AND used_at IS NULL', [now, userId], db);
   }
 
-  /** Housekeeping: challenges that expired before `before`. */
-  deleteExpired(before: number): Promise<number> {
-    return this.database.exec('DELETE FROM mfa_challenges WHERE expires_at < ?', [before]);
+  /** Housekeeping: one bounded batch of challenges that expired before `before`. */
+  async deleteExpired(before: number, batch: number): Promise<number> {
+    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM mfa_challenges WHERE expires_at < ? LIMIT ${Number(batch)}`, [before]);
+    if (rows.length === 0) return 0;
+    return this.database.exec(`DELETE FROM mfa_challenges WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
   }
 }

@@ -10,6 +10,7 @@ import { FactorsService } from './factors.service';
 import { MfaChallenges } from './mfa-challenges';
 import { MfaKeys } from './mfa-keys';
 import { MfaMails } from './mfa-mails';
+import { MfaHousekeeping } from './mfa-housekeeping';
 import { MfaService } from './mfa.service';
 import { RecoveryCodes } from './recovery-codes';
 import { RecoveryCodesRepository } from './recovery-codes.repository';
@@ -37,6 +38,7 @@ import { TrustedDevicesRepository } from './trusted-devices.repository';
     MfaChallenges,
     MfaKeys,
     MfaMails,
+    MfaHousekeeping,
     TrustedDevices,
     FactorsRepository,
     ChallengesRepository,
@@ -44,6 +46,6 @@ import { TrustedDevicesRepository } from './trusted-devices.repository';
     TrustedDevicesRepository,
     WebAuthnChallengesRepository,
   ],
-  exports: [MfaService, FactorsService, SecondFactorMethods, PasskeyMethod, MfaChallenges, MfaKeys, TrustedDevices, FactorsRepository],
+  exports: [MfaService, FactorsService, SecondFactorMethods, PasskeyMethod, MfaChallenges, MfaKeys, TrustedDevices, FactorsRepository, MfaHousekeeping],
 })
 export class MfaModule {}

@@ -1,11 +1,9 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { Cron, CronExpression } from '@nestjs/schedule';
 import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { Clock } from '../common/clock';
 import { uuidv7 } from '../common/ids';
-import { inBatches } from '../common/batches';
 import type { Amr } from '../sessions/assurance';
 import { FactorsRepository } from './factors.repository';
 import { MfaChallenge } from './mfa-challenge.entity';
@@ -132,12 +130,6 @@ export class PasskeyMethod implements SecondFactorMethod, OnModuleInit {
     if (assertionCredentialProblem(credential) !== null) return null;
     const factor = await this.factors.findByCredentialId((credential as AuthenticationResponseJSON).id);
     return factor && factor.type === 'passkey' ? factor.userId : null;
-  }
-
-  /** Housekeeping: challenges nobody answered (anyone may ask for sign-in options, so they must not pile up). */
-  @Cron(CronExpression.EVERY_10_MINUTES)
-  housekeeping(): Promise<number> {
-    return inBatches((n) => this.challenges.deleteExpired(this.clock.now(), n));
   }
 
   private newFactor(userId: string, passkey: NewPasskey, name: string | undefined): MfaFactor {

@@ -27,4 +27,11 @@ export class TrustedDevicesRepository {
   forgetUser(userId: string, db?: Db): Promise<number> {
     return this.database.exec('DELETE FROM trusted_devices WHERE user_id = ?', [userId], db);
   }
+
+  /** Housekeeping: one bounded batch of tokens that expired before `before`. */
+  async deleteExpired(before: number, batch: number): Promise<number> {
+    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM trusted_devices WHERE expires_at < ? LIMIT ${Number(batch)}`, [before]);
+    if (rows.length === 0) return 0;
+    return this.database.exec(`DELETE FROM trusted_devices WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  }
 }

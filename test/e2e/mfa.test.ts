@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Clock } from '../../src/common/clock';
+import { MfaHousekeeping } from '../../src/mfa/mfa-housekeeping';
 import { ShiftedClock } from '../support/clock';
 import { startApp, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
@@ -178,6 +179,20 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     assert.equal(expired.body.error, 'invalid_mfa_token');
   });
 
+  it('housekeeping deletes spent mfaTokens a day after they expired, and expired trusted-device tokens', async () => {
+    const u = await enrolledUser();
+    const { mfaToken } = await firstStep(http, u.email, { deviceId: 'housekeeping-device' });
+    assert.equal((await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret), trustDevice: true })).status, 200);
+    const count = async (table: string) => Number((await column<{ n: number }>(app, `SELECT COUNT(*) AS n FROM ${table} WHERE user_id = ?`, [u.id]))[0].n);
+    const housekeeping = app.app.get(MfaHousekeeping);
+    await housekeeping.run(clock.now());
+    assert.deepEqual([await count('mfa_challenges'), await count('trusted_devices')], [1, 1], 'nothing live goes');
+    await housekeeping.run(clock.now() + 2 * 86_400_000);
+    assert.deepEqual([await count('mfa_challenges'), await count('trusted_devices')], [0, 1]);
+    await housekeeping.run(clock.now() + 31 * 86_400_000);
+    assert.equal(await count('trusted_devices'), 0);
+  });
+
   it('carries cookie mode and the DPoP key of the login through its second step', async () => {
     const u = await enrolledUser();
     const key = await dpopKey();
@@ -334,6 +349,29 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     }
     assert.equal((await http.get('/me/sessions', { token: lapsed.access_token })).status, 200);
     assert.equal((await http.post('/auth/logout', undefined, { token: lapsed.access_token })).status, 204);
+  });
+
+  it('steps up with the password on an account without a factor: a fresh auth_time, still aal1; not once it has one', async () => {
+    const user = await register(http);
+    const t = await login(http, user.email);
+    clock.offsetMs += 16 * 60_000;
+    const stale = await http.post('/me/factors/totp', {}, { token: t.access_token });
+    assert.equal(stale.status, 401, stale.text);
+    assert.deepEqual([stale.body.error, stale.body.acrValues, stale.body.maxAge], ['insufficient_user_authentication', 'aal1', 900]);
+    assert.deepEqual((await http.post('/me/step-up/options', undefined, { token: t.access_token })).body, { methods: ['password'] });
+    assert.equal((await http.post('/me/step-up', { method: 'password', password: 'not the password' }, { token: t.access_token })).body.error, 'invalid_credentials');
+    assert.equal((await http.post('/me/step-up', { method: 'totp', code: '123456' }, { token: t.access_token })).body.error, 'invalid_credentials');
+    const up = await http.post('/me/step-up', { method: 'password', password: 'correct horse battery' }, { token: t.access_token });
+    assert.equal(up.status, 200, up.text);
+    assert.equal(up.body.session_id, t.session_id);
+    const claims = decodeJwt(up.body.access_token).payload;
+    assert.deepEqual([claims.acr, claims.amr], ['aal1', ['pwd']]);
+    assert.ok(claims.auth_time >= Math.floor(clock.now() / 1000) - 2);
+    const enrolled = await enrolTotp(http, up.body.access_token, clock.now());
+    const raised = (await refresh(http, up.body.refresh_token)).body;
+    const refused = await http.post('/me/step-up', { method: 'password', password: 'correct horse battery' }, { token: raised.access_token });
+    assert.equal(refused.status, 400, refused.text);
+    assert.ok(enrolled.recoveryCodes.length === 10);
   });
 
   it('removing the last factor turns two-step sign-in off and mails the user', async () => {

@@ -2,12 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, TestApp, TEST_DB } from '../support/app';
 import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, refresh, register, uniqueEmail, works } from '../support/http';
-import { auditCount, column } from '../support/db';
+import { auditCount, column, sessionRow } from '../support/db';
 import { ShiftedClock } from '../support/clock';
 import { dpopKey, dpopProof } from '../support/dpop';
 import { SoftwareAuthenticator } from '../support/webauthn';
 import { Clock } from '../../src/common/clock';
-import { PasskeyMethod } from '../../src/mfa/passkeys';
+import { MfaHousekeeping } from '../../src/mfa/mfa-housekeeping';
 
 /**
  * Passkeys over HTTP (API v3, "Second factor and passkeys"): registration, a passkey as the
@@ -117,8 +117,15 @@ describe(`passkeys [${TEST_DB}]`, () => {
 
     it('stores the credential: the first factor returns recovery codes and lists as a passkey', async () => {
       const user = await newUser();
+      const elsewhere = await login(http, user.email);
       const device = new SoftwareAuthenticator({ backupEligible: true, backedUp: true, transports: ['internal', 'hybrid'] });
       const body = await addPasskey(user, device, 'Laptop');
+      // The first factor: this session is raised, every other one signed out, the user told.
+      assert.equal((await sessionRow(app, elsewhere.session_id)).revoked_reason, 'mfa_enabled');
+      assert.equal((await sessionRow(app, user.tokens.session_id)).revoked_reason, null);
+      assert.equal((await column(app, "SELECT id FROM mail_outbox WHERE user_id = ? AND kind = 'mfa_enabled'", [user.id])).length, 1);
+      await raised(user);
+      assert.deepEqual(decodeJwt(user.tokens.access_token).payload.amr, ['pwd', 'swk', 'user', 'mfa']);
       assert.equal(body.type, 'passkey');
       assert.equal(body.name, 'Laptop');
       assert.equal(body.backedUp, true);
@@ -292,7 +299,7 @@ describe(`passkeys [${TEST_DB}]`, () => {
       clock.offsetMs += 5 * 60_000 + 1000;
       const fresh = await passkeyOptions();
       try {
-        await app.app.get(PasskeyMethod).housekeeping();
+        await app.app.get(MfaHousekeeping).run(clock.now());
         const left = await column<{ challenge: string }>(app, 'SELECT challenge FROM webauthn_challenges WHERE challenge IN (?, ?)', [live.challenge, fresh.challenge]);
         assert.deepEqual(left.map((r) => r.challenge), [fresh.challenge]);
       } finally {
@@ -417,5 +424,59 @@ describe(`passkey sign-in with REQUIRE_EMAIL_VERIFICATION [${TEST_DB}]`, () => {
     assert.equal(r.status, 403, r.text);
     assert.equal(r.body.error, 'email_unverified');
     assert.equal((await column(app, "SELECT id FROM mail_outbox WHERE user_id = ? AND kind = 'email_verification'", [id])).length, mailsBefore + 1);
+  });
+});
+
+describe(`passkey sign-in limits [${TEST_DB}]`, () => {
+  async function withPasskey(http: Http): Promise<{ id: string; device: SoftwareAuthenticator }> {
+    const { id, email } = await register(http, uniqueEmail('limits'));
+    const tokens = await login(http, email);
+    const device = new SoftwareAuthenticator();
+    const options = await http.post('/me/factors/passkey/options', undefined, { token: tokens.access_token });
+    assert.equal((await http.post('/me/factors/passkey', { credential: device.register(options.body.publicKey) }, { token: tokens.access_token })).status, 201);
+    return { id, device };
+  }
+  const signIn = async (http: Http, device: SoftwareAuthenticator, overrides = {}) => http.post('/auth/passkey/login', { credential: device.authenticate((await http.post('/auth/passkey/options')).body.publicKey, overrides) });
+
+  it('MFA_LOCKOUT counts passkey sign-ins per account: past it, 429 even for a valid assertion', async () => {
+    const app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, MFA_LOCKOUT: '2/15m' });
+    try {
+      const http = new Http(app.url);
+      const user = await withPasskey(http);
+      for (let i = 0; i < 2; i++) assert.equal((await signIn(http, user.device, { userVerified: false })).status, 401);
+      const locked = await signIn(http, user.device);
+      assert.equal(locked.status, 429, locked.text);
+      assert.ok(Number(locked.headers.get('retry-after')) > 0);
+      const other = await withPasskey(http);
+      assert.equal((await signIn(http, other.device)).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('MFA_MAX_FAILURES consecutive failures lock the passkey: then not even a valid assertion works', async () => {
+    const app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, MFA_LOCKOUT: 'off', MFA_MAX_FAILURES: '2' });
+    try {
+      const http = new Http(app.url);
+      const user = await withPasskey(http);
+      for (let i = 0; i < 2; i++) assert.equal((await signIn(http, user.device, { origin: 'https://evil.example' })).status, 401);
+      assert.equal(await auditCount(app, 'mfa_locked', { userId: user.id }), 1);
+      assert.equal((await signIn(http, user.device)).status, 401);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('AUTH_RATE_LIMIT covers the passkey sign-in routes', async () => {
+    const app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, AUTH_RATE_LIMIT: '3/1m' });
+    try {
+      const http = new Http(app.url);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await http.post('/auth/passkey/options')).status);
+      statuses.push((await http.post('/auth/passkey/login', { credential: new SoftwareAuthenticator().register({ challenge: 'AAAA', rp: { id: 'localhost', name: 'x' }, user: { id: 'AAAA', name: 'x' } }) })).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+    } finally {
+      await app.close();
+    }
   });
 });

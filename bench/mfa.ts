@@ -1,0 +1,139 @@
+/**
+ * Second factors. (a) The login's second step, POST /auth/mfa/verify with a TOTP code, against
+ * a password login, POST /auth/login, at the same concurrency: the second step hashes no
+ * password, so it should cost a fraction of a login (target ≤ 0.2× a login's time). Each
+ * mfaToken and each TOTP step works once, so every verify request gets an mfaToken of its own
+ * (prepared by a first step beforehand) and the code of its user's next step; both runs make the
+ * same number of requests (autocannon `amount`). (b) The guard with the v3 assurance claims (acr,
+ * amr, auth_time) against tokens without them, on GET /auth/session: tokens reused, and a fresh
+ * token each request. Ratios are taken within each round; the rounds alternate.
+ */
+import { Secret, TOTP } from 'otpauth';
+import { CONNECTIONS, LoadSummary, PASSWORD, appSigningKey, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, postJson, printTable, register, login, round, runScenario, startApp, writeResult, AppSigningKey, TokenResponse } from './lib';
+import { cryptoArguments, signingInput } from '../src/common/jws';
+import { uuidv7 } from '../src/common/ids';
+import { sign } from 'node:crypto';
+
+const ROUNDS = Number(process.env.BENCH_MFA_ROUNDS ?? 2);
+/** Second steps per round (each needs a user with a factor and a first step). */
+const VERIFIES = Number(process.env.BENCH_MFA_VERIFIES ?? 200);
+const VERIFY_CONNECTIONS = 10;
+const POOL = Number(process.env.BENCH_TOKEN_POOL ?? 60_000);
+
+const code = (secret: string, at: number) => TOTP.generate({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30, timestamp: at });
+
+async function json<T>(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+/** Access tokens as the app signs them, with or without the assurance claims. */
+async function mint(signing: AppSigningKey, sessions: TokenResponse[], users: string[], count: number, assurance: boolean): Promise<string[]> {
+  const [digest, key] = cryptoArguments(signing.alg, signing.key);
+  const out: string[] = new Array(count);
+  await parallel(count, 8, async (i) => {
+    const s = sessions[i % sessions.length];
+    const iat = Math.floor(Date.now() / 1000);
+    const claims = { sid: s.session_id, role: 'user', iat, exp: iat + 900, aud: 'latchkey', iss: 'http://localhost:3000', sub: users[i % sessions.length], jti: uuidv7(), ...(assurance ? { acr: 'aal2', amr: ['pwd', 'otp', 'mfa'], auth_time: iat } : {}) };
+    const input = signingInput(signing.alg, { typ: 'at+jwt', kid: signing.kid }, claims);
+    const signature = await new Promise<Buffer>((resolve, reject) => sign(digest, Buffer.from(input), key, (err, sig) => (err ? reject(err) : resolve(sig))));
+    out[i] = `${input}.${signature.toString('base64url')}`;
+  });
+  return out;
+}
+
+function cycling(tokens: string[]) {
+  let i = 0;
+  return (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } });
+}
+
+runScenario('mfa', 8 * 60_000, async (cleanup) => {
+  const database = dbName('mfa');
+  await freshDatabase(database);
+  cleanup.push(() => dropDatabase(database));
+  const secrets = generateSecrets();
+  const app = await startApp({ name: 'mfa-app', database, secrets, env: { MFA_LOCKOUT: 'off' } });
+  cleanup.push(() => app.stop());
+
+  // Users with an authenticator app (one per second step of every round), and users without.
+  const total = VERIFIES * ROUNDS;
+  log(`enrolling ${total} users with TOTP`);
+  const enrolled = await parallel(total, 6, async (i) => {
+    const email = `mfa-${i}@bench.test`;
+    await register(app, email);
+    const t = await login(app, email);
+    const added = await json<{ id: string; secret: string }>(`${app.url}/me/factors/totp`, 'POST', t.access_token, {});
+    const verified = await json(`${app.url}/me/factors/${added.body.id}/verify`, 'POST', t.access_token, { code: code(added.body.secret, Date.now()) });
+    if (verified.status !== 200) throw new Error(`enrolment: ${verified.status} ${JSON.stringify(verified.body)}`);
+    return { email, secret: added.body.secret };
+  });
+  const plainEmails = Array.from({ length: 50 }, (_, i) => `mfa-plain-${i}@bench.test`);
+  await parallel(plainEmails.length, 6, (i) => register(app, plainEmails[i]));
+
+  // Guard pools: the same sessions, tokens with and without the assurance claims.
+  const sessions = await parallel(CONNECTIONS, 6, (i) => login(app, plainEmails[i % plainEmails.length], `guard-device-${i}`));
+  const me = await Promise.all(sessions.map((s) => fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${s.access_token}` } }).then((r) => r.json() as Promise<{ userId: string }>)));
+  const users = me.map((m) => m.userId);
+  const signing = await appSigningKey(database, secrets);
+  const withClaims = await mint(signing, sessions, users, POOL, true);
+  const withoutClaims = await mint(signing, sessions, users, POOL, false);
+  for (const token of [withClaims[0], withoutClaims[0]]) {
+    const r = await fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${token}` } });
+    if (r.status !== 200) throw new Error(`a minted token is refused: ${r.status}`);
+  }
+  const freshFrom = (pool: string[], start: number) => {
+    let next = start;
+    return (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${pool[next++ % pool.length]}` } });
+  };
+
+  const rounds: Array<Record<string, LoadSummary>> = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const batch = enrolled.slice(r * VERIFIES, (r + 1) * VERIFIES);
+    log(`round ${r + 1}: ${VERIFIES} first steps`);
+    const pending = await parallel(batch.length, 6, async (i) => {
+      const step = await postJson<{ mfaToken: string }>(`${app.url}/auth/login`, { email: batch[i].email, password: PASSWORD });
+      if (!step.body?.mfaToken) throw new Error(`first step: ${step.status} ${JSON.stringify(step.body)}`);
+      return { mfaToken: step.body.mfaToken, secret: batch[i].secret };
+    });
+    let v = 0;
+    const verifyRequest = (req: Record<string, unknown>) => {
+      const p = pending[v++ % pending.length];
+      // The next step's code: inside the ±1 window, and after the step the enrolment used.
+      return { ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mfaToken: p.mfaToken, method: 'totp', code: code(p.secret, Date.now() + 30_000) }) };
+    };
+    let l = 0;
+    const loginRequest = (req: Record<string, unknown>) => ({ ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: plainEmails[l++ % plainEmails.length], password: PASSWORD }) });
+
+    const verify = await load({ label: `r${r + 1} POST /auth/mfa/verify (TOTP)`, url: app.url, path: '/auth/mfa/verify', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: verifyRequest });
+    const passwordLogin = await load({ label: `r${r + 1} POST /auth/login (password)`, url: app.url, path: '/auth/login', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: loginRequest });
+    for (const s of [verify, passwordLogin]) if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} answers were not 2xx (${JSON.stringify(s.statuses)})`);
+
+    const reusedWith = await load({ label: `r${r + 1} GET /auth/session, acr/amr tokens reused`, url: app.url, path: '/auth/session', setupRequest: cycling(withClaims.slice(0, CONNECTIONS)) });
+    const reusedWithout = await load({ label: `r${r + 1} GET /auth/session, tokens without acr/amr reused`, url: app.url, path: '/auth/session', setupRequest: cycling(withoutClaims.slice(0, CONNECTIONS)) });
+    const freshWith = await load({ label: `r${r + 1} GET /auth/session, fresh acr/amr token each request`, url: app.url, path: '/auth/session', setupRequest: freshFrom(withClaims, CONNECTIONS + r * (POOL / ROUNDS)) });
+    const freshWithout = await load({ label: `r${r + 1} GET /auth/session, fresh token without acr/amr each request`, url: app.url, path: '/auth/session', setupRequest: freshFrom(withoutClaims, CONNECTIONS + r * (POOL / ROUNDS)) });
+    for (const s of [reusedWith, reusedWithout, freshWith, freshWithout]) if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} non-2xx`);
+    rounds.push({ verify, passwordLogin, reusedWith, reusedWithout, freshWith, freshWithout });
+  }
+
+  const med = (key: string) => median(rounds.map((r) => r[key].rps));
+  const ratioMed = (a: string, b: string) => round(median(rounds.map((r) => r[a].rps / r[b].rps)), 3);
+  // Time per request at equal concurrency is connections / rate: the verify's share of a login's time.
+  const ratios = {
+    verifyTimeVsLoginTime: { value: ratioMed('passwordLogin', 'verify'), target: 0.2, direction: '<=' },
+    guardReusedWithClaimsVsWithout: { value: ratioMed('reusedWith', 'reusedWithout'), target: 0.97, direction: '>=' },
+    guardFreshWithClaimsVsWithout: { value: ratioMed('freshWith', 'freshWithout'), target: 0.97, direction: '>=' },
+  };
+  const table = [
+    { run: `POST /auth/mfa/verify, TOTP (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('verify'), 'p50 ms': median(rounds.map((r) => r.verify.p50)) },
+    { run: `POST /auth/login, password (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('passwordLogin'), 'p50 ms': median(rounds.map((r) => r.passwordLogin.p50)) },
+    { run: 'GET /auth/session, acr/amr tokens reused', 'req/s (median)': med('reusedWith'), 'p50 ms': '' },
+    { run: 'GET /auth/session, tokens without them reused', 'req/s (median)': med('reusedWithout'), 'p50 ms': '' },
+    { run: 'GET /auth/session, fresh acr/amr token', 'req/s (median)': med('freshWith'), 'p50 ms': '' },
+    { run: 'GET /auth/session, fresh token without them', 'req/s (median)': med('freshWithout'), 'p50 ms': '' },
+  ];
+  printTable(`Second factors (${ROUNDS} rounds, ${VERIFIES} second steps per round)`, table);
+  printTable('Ratios', Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })));
+  writeResult('mfa', { verifies: VERIFIES, verifyConnections: VERIFY_CONNECTIONS, connections: CONNECTIONS, rounds: ROUNDS, medians: table, ratios, runs: rounds });
+});
