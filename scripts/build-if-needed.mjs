@@ -41,8 +41,9 @@ if (changed > built || process.argv.includes('--force')) {
   for (const [entry, outfile] of [
     ['src/admin/dashboard/client/main.ts', 'dist/src/admin/dashboard/static/js/main.js'],
     ['src/account/pages/client/account.ts', 'dist/src/account/pages/static/js/account.js'],
+    ['src/account/pages/client/security.ts', 'dist/src/account/pages/static/js/security.js'],
   ]) {
-    rmSync(join(root, outfile, '..'), { recursive: true, force: true });
+    rmSync(join(root, outfile), { force: true });
     await build({ entryPoints: [join(root, entry)], bundle: true, format: 'esm', target: 'es2022', outfile: join(root, outfile), logLevel: 'warning' });
   }
   execFileSync(process.execPath, [join(root, 'scripts/copy-assets.mjs')], { stdio: 'inherit' });

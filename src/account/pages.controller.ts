@@ -6,7 +6,7 @@ import { StaticAssetsController } from '../common/static-assets';
 
 /**
  * The pages mailed links open (API.md: /account/reset-password, /account/verify-email,
- * /account/report). Plain HTML with one bundled script under the strict CSP; the token stays in
+ * /account/report), and /account/security, where a signed-in user manages second factors. Plain HTML with one bundled script under the strict CSP; the token stays in
  * the URL fragment, which browsers never send, so it reaches no server or proxy log.
  */
 @ApiExcludeController()
@@ -18,5 +18,11 @@ export class AccountPagesController extends StaticAssetsController {
   @Get(['reset-password', 'verify-email', 'report'])
   page(@Res() reply: FastifyReply): void {
     this.assets.send(reply, 'page.html');
+  }
+
+  /** Second factors and recovery codes; everything on it comes from the /me API, with the user's own tokens. */
+  @Get('security')
+  security(@Res() reply: FastifyReply): void {
+    this.assets.send(reply, 'security.html');
   }
 }

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { Browser, BrowserContext, Page } from 'playwright-core';
 import { launch, PageErrors } from '../support/browser';
 import { startAppAtOwnUrl, TestApp } from '../support/app';
-import { Http, PASSWORD, register } from '../support/http';
+import { Http, login as loginTokens, PASSWORD, register } from '../support/http';
+import { ShiftedClock } from '../support/clock';
+import { Clock } from '../../src/common/clock';
+import { Secret, TOTP } from 'otpauth';
 import { auditCount } from '../support/db';
 import { MetricsService } from '../../src/metrics/metrics.service';
 
@@ -317,4 +320,192 @@ describe('@latchkey/client in Chromium', () => {
       errors.assertNoneUnexpected();
     });
   }
+});
+
+/**
+ * The second step and step-up (API.md v3), against a latchkey that asks admins for a second
+ * factor (MFA_REQUIRED=admin) and whose clock the test moves on, so that a session's `aal2` ages.
+ */
+describe('@latchkey/client: second factor and step-up, in Chromium', () => {
+  const ADMIN_EMAIL = 'client-admin@example.com';
+  const ADMIN_PASSWORD = 'client test admin password';
+  const clock = new ShiftedClock();
+  let app: TestApp;
+  let http: Http;
+  let browser: Browser;
+  let secret: string;
+  let recoveryCodes: string[];
+
+  /** The authenticator app's code at the server's time, `steps` periods on (a step already used is refused). */
+  const code = (steps: number) => new TOTP({ secret: Secret.fromBase32(secret) }).generate({ timestamp: clock.now() + steps * 30_000 });
+
+  before(async () => {
+    app = await startAppAtOwnUrl({ MFA_REQUIRED: 'admin', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [{ provide: Clock, useValue: clock }]);
+    http = new Http(app.url);
+    browser = await launch();
+    // The admin turns on an authenticator app (enrolment is open to an admin without a factor).
+    const tokens = await loginTokens(http, ADMIN_EMAIL, ADMIN_PASSWORD);
+    const pending = await http.post('/me/factors/totp', {}, { token: tokens.access_token });
+    assert.equal(pending.status, 201, pending.text);
+    secret = pending.body.secret;
+    const activated = await http.post(`/me/factors/${pending.body.id}/verify`, { code: code(0) }, { token: tokens.access_token });
+    assert.equal(activated.status, 200, activated.text);
+    recoveryCodes = activated.body.recoveryCodes;
+    assert.equal(recoveryCodes.length, 10);
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  async function signedOutTab(test: TestContext): Promise<Tab> {
+    const context = await browser.newContext();
+    test.after(() => context.close());
+    const bundle = readFileSync(BUNDLE);
+    await context.route(`${app.url}/client-test/**`, (route) => {
+      if (new URL(route.request().url()).pathname.endsWith('.js')) return route.fulfill({ status: 200, contentType: 'text/javascript', body: bundle });
+      return route.fulfill({ status: 200, contentType: 'text/html', body: PAGE });
+    });
+    const page = await context.newPage();
+    const errors = new PageErrors(page);
+    errors.expect(/status of 401/);
+    await page.goto(`${app.url}/client-test/index.html`);
+    await page.waitForFunction(() => (window as any).ready === true);
+    await page.evaluate(() => (window as any).setup({ mode: 'cookie', watchSession: false }));
+    return { page, errors };
+  }
+
+  /** Password, then the second step with `answer`; what the page saw at each point. */
+  async function signIn(t: Tab, answers: string[]): Promise<{ methods: string[]; signedInBefore: boolean; refusals: string[]; acr: string | null }> {
+    return t.page.evaluate(
+      async ([email, password, codes]) => {
+        const client = (window as any).client;
+        const pending = await client.login(email, password);
+        const signedInBefore = client.signedIn;
+        const refusals: string[] = [];
+        for (const c of codes) {
+          try {
+            await pending.verify({ method: 'totp', code: c });
+            break;
+          } catch (e) {
+            refusals.push((e as { code: string }).code);
+          }
+        }
+        return { methods: pending.methods, signedInBefore, refusals, acr: client.session?.acr ?? null };
+      },
+      [ADMIN_EMAIL, ADMIN_PASSWORD, answers] as const,
+    );
+  }
+
+  it('login() resolves to the second step, holds no session until verify() succeeds, and a wrong code can be followed by the right one', async (test) => {
+    const t = await signedOutTab(test);
+    const wrong = String((Number(code(1)) + 1) % 1_000_000).padStart(6, '0');
+    const result = await signIn(t, [wrong, code(1)]);
+    assert.deepEqual(result.methods.sort(), ['recovery_code', 'totp']);
+    assert.equal(result.signedInBefore, false, 'nothing is signed in after the password alone');
+    assert.deepEqual(result.refusals, ['invalid_credentials'], 'the wrong code is refused, the right one then accepted');
+    assert.equal(result.acr, 'aal2');
+    const status = await t.page.evaluate(async () => (await (window as any).client.fetch('/admin/users')).status);
+    assert.equal(status, 200, 'the admin API answers the stepped-in session');
+    t.errors.assertNoneUnexpected();
+  });
+
+  it('a GET refused for want of a step-up dispatches stepuprequired, waits for stepUp(), and is sent once more; a POST is not repeated', async (test) => {
+    const t = await signedOutTab(test);
+    // Two minutes on, so that this sign-in's code is one the factor has not used yet.
+    clock.offsetMs = 2 * 60_000;
+    assert.deepEqual((await signIn(t, [code(0)])).refusals, []);
+    // A day on: the session's aal2 has aged, so its next refresh gives an aal1 token.
+    clock.offsetMs = 25 * 3600_000;
+    try {
+      assert.equal(await t.page.evaluate(() => (window as any).client.refresh((window as any).client.accessToken)), true);
+      assert.equal(await t.page.evaluate(() => (window as any).client.session.acr), 'aal1', 'the aged session refreshed down to aal1');
+      await t.page.evaluate((stepUpCode) => {
+        const w = window as any;
+        w.stepUps = [];
+        w.client.addEventListener('stepuprequired', (e: any) => {
+          w.stepUps.push({ acrValues: e.acrValues, maxAge: e.maxAge, method: e.request.method, url: e.request.url });
+          if (e.request.method === 'GET') void w.client.stepUp({ method: 'totp', code: stepUpCode });
+        });
+      }, code(0));
+      const status = await t.page.evaluate(async () => (await (window as any).client.fetch('/admin/users')).status);
+      assert.equal(status, 200, 'the GET went through after the step-up');
+      const seen = await t.page.evaluate(() => (window as any).stepUps);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].acrValues, 'aal2');
+      assert.equal(seen[0].method, 'GET');
+      assert.equal(await t.page.evaluate(() => (window as any).client.session.acr), 'aal2');
+
+      // Another day on: a POST to an admin route gets its 401 back, once, and is not repeated.
+      clock.offsetMs = 50 * 3600_000;
+      assert.equal(await t.page.evaluate(() => (window as any).client.refresh((window as any).client.accessToken)), true);
+      const user = await register(http);
+      const post = await t.page.evaluate(async (id) => (await (window as any).client.fetch(`/admin/users/${id}/disable`, { method: 'POST' })).status, user.id);
+      assert.equal(post, 401);
+      const after = await t.page.evaluate(() => (window as any).stepUps);
+      assert.equal(after.length, 2);
+      assert.equal(after[1].method, 'POST');
+      const stillEnabled = await http.post('/auth/login', { email: user.email, password: PASSWORD });
+      assert.equal(stillEnabled.status, 200, 'the refused POST changed nothing and was not sent again');
+    } finally {
+      clock.offsetMs = 0;
+    }
+    t.errors.assertNoneUnexpected();
+  });
+
+  it('cancelStepUp(): the waiting GET gets its 401, and nothing is sent again', async (test) => {
+    const t = await signedOutTab(test);
+    clock.offsetMs = 72 * 3600_000;
+    try {
+      assert.deepEqual((await signIn(t, [code(0)])).refusals, []);
+      clock.offsetMs = 97 * 3600_000;
+      assert.equal(await t.page.evaluate(() => (window as any).client.refresh((window as any).client.accessToken)), true);
+      const outcome = await t.page.evaluate(async () => {
+        const w = window as any;
+        let events = 0;
+        w.client.addEventListener('stepuprequired', () => {
+          events++;
+          setTimeout(() => w.client.cancelStepUp(), 50);
+        });
+        const status = (await w.client.fetch('/admin/users')).status;
+        return { status, events, acr: w.client.session.acr };
+      });
+      assert.deepEqual(outcome, { status: 401, events: 1, acr: 'aal1' });
+    } finally {
+      clock.offsetMs = 0;
+    }
+    t.errors.assertNoneUnexpected();
+  });
+
+  it('dpop mode: "remember this browser" keeps the trusted-device token, and the next login of this device skips the second step (as aal1)', async (test) => {
+    const t = await signedOutTab(test);
+    await t.page.evaluate(() => (window as any).setup({ mode: 'dpop', watchSession: false, name: 'trusted' }));
+    // DPoP proofs are checked against the server's real clock: no shifted time here, so a recovery code.
+    try {
+      const first = await t.page.evaluate(
+        async ([email, password, c]) => {
+          const client = (window as any).client;
+          const pending = await client.login(email, password);
+          await pending.verify({ method: 'recovery_code', code: c, trustDevice: true });
+          const acr = client.session.acr;
+          await client.logout();
+          return { mfaRequired: pending.mfaRequired, acr };
+        },
+        [ADMIN_EMAIL, ADMIN_PASSWORD, recoveryCodes[0]] as const,
+      );
+      assert.deepEqual(first, { mfaRequired: true, acr: 'aal2' });
+      const again = await t.page.evaluate(
+        async ([email, password]) => {
+          const client = (window as any).client;
+          const result = await client.login(email, password);
+          return { mfaRequired: result.mfaRequired ?? false, acr: client.session?.acr ?? null, tokenType: client.session?.tokenType ?? null };
+        },
+        [ADMIN_EMAIL, ADMIN_PASSWORD] as const,
+      );
+      assert.deepEqual(again, { mfaRequired: false, acr: 'aal1', tokenType: 'DPoP' }, 'signed in with the password alone, honestly aal1');
+    } finally {
+      clock.offsetMs = 0;
+    }
+    t.errors.assertNoneUnexpected();
+  });
 });

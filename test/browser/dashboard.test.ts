@@ -48,7 +48,7 @@ describe('admin dashboard in Chromium', () => {
   async function signIn(p: Page, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<void> {
     await p.getByLabel('E-mail address').fill(email);
     await p.getByLabel('Password').fill(password);
-    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   /**

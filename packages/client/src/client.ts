@@ -32,6 +32,55 @@ export interface SessionInfo {
   sessionId: string;
   role: string;
   tokenType: 'Bearer' | 'DPoP';
+  /** The session's assurance: `aal1`, or `aal2` after a second factor or a passkey (absent on an older latchkey). */
+  acr?: string;
+}
+
+export interface SignedInUser {
+  id: string;
+  email: string;
+  role: string;
+}
+
+/** A second factor: the methods latchkey names in `methods`, and what each one takes. */
+export type SecondFactorMethod = 'totp' | 'passkey' | 'recovery_code';
+export type SecondFactorAnswer =
+  | { method: 'totp' | 'recovery_code'; code: string }
+  /** `credential`: the JSON of the WebAuthn assertion (what `@simplewebauthn/browser`'s `startAuthentication` returns). */
+  | { method: 'passkey'; credential: unknown };
+/** Step-up also takes the password, when the session only needs a fresh `auth_time`. */
+export type StepUpAnswer = SecondFactorAnswer | { method: 'password'; password: string };
+/** WebAuthn options as latchkey sends them (JSON: base64url strings, not buffers). */
+export interface PasskeyOptions {
+  publicKey: Record<string, unknown>;
+}
+
+/**
+ * What `login()` resolves to when the account has a second factor: nothing is signed in yet.
+ * Complete it with `verify()` (which may be called again after a wrong code, until latchkey
+ * says `invalid_mfa_token`: then start over with `login()`).
+ */
+export interface PendingSecondStep {
+  mfaRequired: true;
+  methods: SecondFactorMethod[];
+  /** Seconds this second step stays open. */
+  expiresIn: number;
+  /** The WebAuthn request options for `passkey`, when it is one of the methods. */
+  passkey?: PasskeyOptions;
+  /** `trustDevice`: remember this browser, so the next login here skips the second step. */
+  verify(answer: SecondFactorAnswer & { trustDevice?: boolean }): Promise<SignedInUser>;
+}
+
+/** Dispatched when latchkey answers 401 `insufficient_user_authentication` (RFC 9470): the session needs a second factor, or a fresher one. */
+export class StepUpRequiredEvent extends Event {
+  constructor(
+    readonly acrValues: string | null,
+    readonly maxAge: number | null,
+    /** The request latchkey refused: a GET waits for `stepUp()` and is sent once more; any other method is not repeated. */
+    readonly request: { method: string; url: string },
+  ) {
+    super('stepuprequired');
+  }
 }
 
 /** Dispatched in every tab when the session ends: `logout` (any tab signed out), `revoked` (latchkey refused it), `key_lost` (DPoP key gone). */
@@ -76,6 +125,7 @@ interface SharedSession {
   sessionId: string;
   userId: string;
   role: string;
+  acr?: string;
   /** DPoP mode only: bound to the key, so holding it alone is worth nothing. */
   refreshToken?: string;
 }
@@ -86,11 +136,22 @@ interface TokenResponse {
   expires_in: number;
   refresh_token?: string;
   session_id: string;
-  user?: { id: string; email: string; role: string };
+  user?: SignedInUser;
+  /** After a second step with `trustDevice` (not in cookie mode): sent with the next logins of this device. */
+  trustedDevice?: string;
+}
+
+interface SecondStepResponse {
+  mfaRequired: true;
+  mfaToken: string;
+  expiresIn: number;
+  methods: SecondFactorMethod[];
+  passkey?: PasskeyOptions;
 }
 
 const SESSION = 'session';
 const DEVICE = 'device-id';
+const TRUSTED_DEVICE = 'trusted-device';
 /** RFC 9110 §9.2.2: requests that may be sent twice. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -120,6 +181,9 @@ export class LatchkeyClient extends EventTarget {
   /** Server time minus this browser's, from the Date header (1 s resolution): for DPoP `iat`. */
   private serverOffset = 0;
   private closed = false;
+  /** GETs refused for want of a step-up, waiting for `stepUp()` (true) or `cancelStepUp()` (false). */
+  private stepUpWaiters: Array<(done: boolean) => void> = [];
+  private stepUpListeners = 0;
 
   constructor(private readonly options: ClientOptions = {}) {
     super();
@@ -152,21 +216,83 @@ export class LatchkeyClient extends EventTarget {
 
   get session(): SessionInfo | null {
     const c = this.current;
-    return c && { userId: c.userId, sessionId: c.sessionId, role: c.role, tokenType: c.tokenType };
+    return c && { userId: c.userId, sessionId: c.sessionId, role: c.role, tokenType: c.tokenType, ...(c.acr ? { acr: c.acr } : {}) };
   }
 
-  /** Signs in this device; every open tab of the origin picks the session up. */
-  async login(email: string, password: string): Promise<{ id: string; email: string; role: string }> {
-    const url = `${this.base}/auth/login`;
-    const body = JSON.stringify({ email, password, deviceId: this.deviceId(), ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}), ...(this.mode === 'cookie' ? { useCookie: true } : {}) });
-    // Two tabs signing in at once must not each make (and store) a key of their own.
-    if (this.mode === 'dpop') await this.lock.run(() => deviceKey(this.store, true));
-    const response = await this.withClockRetry(async () => this.raw(url, { method: 'POST', credentials: this.credentials, headers: { 'content-type': 'application/json', ...(await this.proofHeader('POST', url)) }, body }));
+  /**
+   * Signs in this device; every open tab of the origin picks the session up. When the account
+   * has a second factor, resolves to a `PendingSecondStep` instead, and nothing is signed in
+   * until its `verify()` succeeds.
+   */
+  async login(email: string, password: string): Promise<SignedInUser | PendingSecondStep> {
+    // In cookie mode "remember this browser" is an HttpOnly cookie; otherwise the token kept from the last second step.
+    const trustedDevice = this.mode === 'cookie' ? undefined : await this.store.get<string>(TRUSTED_DEVICE);
+    const answer = await this.signInRequest('/auth/login', { email, password, deviceId: this.deviceId(), ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}), ...(this.mode === 'cookie' ? { useCookie: true } : {}), ...(trustedDevice ? { trustedDevice } : {}) });
+    if (!('mfaRequired' in answer)) return this.signedInWith(answer);
+    const { mfaToken, methods, expiresIn, passkey } = answer;
+    return {
+      mfaRequired: true,
+      methods,
+      expiresIn,
+      ...(passkey ? { passkey } : {}),
+      verify: async ({ trustDevice, ...factor }) => {
+        const tokens = await this.signInRequest('/auth/mfa/verify', { mfaToken, ...factor, ...(trustDevice ? { trustDevice: true } : {}) });
+        if ('mfaRequired' in tokens) throw new LatchkeyError(502, 'error', 'latchkey asked for a second factor again.');
+        return this.signedInWith(tokens);
+      },
+    };
+  }
+
+  /** The WebAuthn options for a passkey sign-in (discoverable credentials: no e-mail asked). */
+  async passkeyOptions(): Promise<PasskeyOptions> {
+    const response = await this.raw(`${this.base}/auth/passkey/options`, { method: 'POST', credentials: this.credentials, headers: { 'content-type': 'application/json' }, body: '{}' });
+    if (!response.ok) throw await LatchkeyError.from(response);
+    return (await response.json()) as PasskeyOptions;
+  }
+
+  /** Signs in with a passkey: `credential` is the JSON of the assertion made from `passkeyOptions()`. */
+  async passkeyLogin(credential: unknown): Promise<SignedInUser> {
+    const tokens = await this.signInRequest('/auth/passkey/login', { credential, deviceId: this.deviceId(), ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}), ...(this.mode === 'cookie' ? { useCookie: true } : {}) });
+    if ('mfaRequired' in tokens) throw new LatchkeyError(502, 'error', 'latchkey asked for a second factor after a passkey.');
+    return this.signedInWith(tokens);
+  }
+
+  /** What this session can step up with: `{methods, passkey?}` (`POST /me/step-up/options`). */
+  async stepUpOptions(): Promise<{ methods: Array<SecondFactorMethod | 'password'>; passkey?: PasskeyOptions }> {
+    const response = await this.fetch(`${this.base}/me/step-up/options`, { method: 'POST' });
+    if (!response.ok) throw await LatchkeyError.from(response);
+    return (await response.json()) as { methods: Array<SecondFactorMethod | 'password'>; passkey?: PasskeyOptions };
+  }
+
+  /**
+   * Raises this session (RFC 9470 step-up): latchkey answers with tokens for the same session,
+   * which every tab adopts, and the GETs waiting since a `stepuprequired` event are sent once
+   * more. A wrong answer throws and leaves them waiting, so the app can ask again.
+   */
+  async stepUp(answer: StepUpAnswer): Promise<void> {
+    // The step-up rotates the refresh chain: in cookie mode the new link must land in the cookie.
+    const body = JSON.stringify({ ...answer, ...(this.mode === 'cookie' ? { useCookie: true } : {}) });
+    const response = await this.fetch(`${this.base}/me/step-up`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     if (!response.ok) throw await LatchkeyError.from(response);
     const tokens = (await response.json()) as TokenResponse;
     await this.lock.run(() => this.accept(tokens));
     this.post({ type: 'tokens' });
-    return tokens.user!;
+    this.settleStepUp(true);
+  }
+
+  /** The user declined to step up: the waiting GETs resolve with their 401. */
+  cancelStepUp(): void {
+    this.settleStepUp(false);
+  }
+
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
+    if (type === 'stepuprequired' && listener) this.stepUpListeners++;
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
+    if (type === 'stepuprequired' && listener) this.stepUpListeners = Math.max(0, this.stepUpListeners - 1);
+    super.removeEventListener(type, listener, options);
   }
 
   /** On page load: picks up the origin's session, refreshing it when it is due. False when there is none. */
@@ -223,13 +349,17 @@ export class LatchkeyClient extends EventTarget {
     const retry = IDEMPOTENT.has(request.method) ? request.clone() : null;
     const response = await this.send(request, session);
     if (response.status !== 401) return response;
+    if (wantsStepUp(response)) return this.afterStepUp(response, request, retry);
     if (this.mode === 'dpop' && /invalid_dpop_proof/.test(response.headers.get('www-authenticate') ?? '')) {
       // The proof, not the token: most likely this clock, which the answer's Date has corrected.
       return retry && this.current ? this.send(retry, this.current) : response;
     }
     // Expired or revoked: a refresh tells which (it ends the session everywhere when revoked).
     if (!(await this.refresh(session.accessToken)) || !retry || !this.current) return response;
-    return this.send(retry, this.current);
+    // The refreshed session may be the one that now needs a step-up (an aal2 that aged to aal1).
+    const last = retry.clone();
+    const again = await this.send(retry, this.current);
+    return again.status === 401 && wantsStepUp(again) ? this.afterStepUp(again, last, last.clone()) : again;
   }
 
   /**
@@ -291,6 +421,46 @@ export class LatchkeyClient extends EventTarget {
 
   // ------------------------------------------------------------------ internals
 
+  /** POSTs a sign-in body (with a DPoP proof in that mode); latchkey's answer, or its error thrown. */
+  private async signInRequest(path: string, payload: Record<string, unknown>): Promise<TokenResponse | SecondStepResponse> {
+    const url = `${this.base}${path}`;
+    const body = JSON.stringify(payload);
+    // Two tabs signing in at once must not each make (and store) a key of their own.
+    if (this.mode === 'dpop') await this.lock.run(() => deviceKey(this.store, true));
+    const response = await this.withClockRetry(async () => this.raw(url, { method: 'POST', credentials: this.credentials, headers: { 'content-type': 'application/json', ...(await this.proofHeader('POST', url)) }, body }));
+    if (!response.ok) throw await LatchkeyError.from(response);
+    return (await response.json()) as TokenResponse | SecondStepResponse;
+  }
+
+  private async signedInWith(tokens: TokenResponse): Promise<SignedInUser> {
+    // Rotated at each use: keep the newest (DPoP mode; in cookie mode it is a cookie).
+    if (tokens.trustedDevice) await this.store.put(TRUSTED_DEVICE, tokens.trustedDevice);
+    await this.lock.run(() => this.accept(tokens));
+    this.post({ type: 'tokens' });
+    return tokens.user!;
+  }
+
+  /**
+   * A 401 asking for more assurance: tells the app (`stepuprequired`), and a GET waits for its
+   * `stepUp()` and is sent once more. Without a listener, or for a non-idempotent request, the
+   * 401 goes back to the caller at once.
+   */
+  private async afterStepUp(response: Response, request: Request, retry: Request | null): Promise<Response> {
+    const challenge = parseChallenge(response.headers.get('www-authenticate'));
+    const maxAge = challenge.max_age !== undefined && /^\d+$/.test(challenge.max_age) ? Number(challenge.max_age) : null;
+    const waits = retry !== null && request.method === 'GET' && this.stepUpListeners > 0;
+    const stepped = waits ? new Promise<boolean>((resolve) => this.stepUpWaiters.push(resolve)) : null;
+    this.dispatchEvent(new StepUpRequiredEvent(challenge.acr_values ?? null, maxAge, { method: request.method, url: request.url }));
+    if (!stepped || !(await stepped) || !this.current) return response;
+    return this.send(retry!, this.current);
+  }
+
+  private settleStepUp(done: boolean): void {
+    const waiters = this.stepUpWaiters;
+    this.stepUpWaiters = [];
+    for (const resolve of waiters) resolve(done);
+  }
+
   private async accept(tokens: TokenResponse): Promise<void> {
     const previous = await this.store.get<SharedSession>(SESSION);
     const claims = decodeClaims(tokens.access_token);
@@ -303,6 +473,7 @@ export class LatchkeyClient extends EventTarget {
       sessionId: tokens.session_id,
       userId: claims.sub,
       role: claims.role,
+      ...(typeof claims.acr === 'string' ? { acr: claims.acr } : {}),
       ...(this.mode === 'dpop' ? { refreshToken: tokens.refresh_token ?? previous?.refreshToken } : {}),
     };
     await this.store.put(SESSION, session);
@@ -422,6 +593,7 @@ export class LatchkeyClient extends EventTarget {
     const had = this.current !== null;
     this.current = null;
     clearTimeout(this.timer);
+    this.settleStepUp(false);
     if (had) this.dispatchEvent(new SessionEndedEvent(reason));
   }
 
@@ -498,10 +670,23 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function decodeClaims(token: string): { sub: string; role: string } {
+function decodeClaims(token: string): { sub: string; role: string; acr?: unknown } {
   const part = token.split('.')[1] ?? '';
   const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
-  return JSON.parse(json) as { sub: string; role: string };
+  return JSON.parse(json) as { sub: string; role: string; acr?: unknown };
+}
+
+/** A 401 that asks for more assurance rather than a new token (RFC 9470). */
+function wantsStepUp(response: Response): boolean {
+  return parseChallenge(response.headers.get('www-authenticate')).error === 'insufficient_user_authentication';
+}
+
+/** The parameters of a `Bearer`/`DPoP` challenge (RFC 6750 §3): `error`, `acr_values`, `max_age`… */
+function parseChallenge(header: string | null): Record<string, string> {
+  const params: Record<string, string> = {};
+  if (!header) return params;
+  for (const match of header.matchAll(/([a-z_]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/gi)) params[match[1].toLowerCase()] = match[2]?.replace(/\\(.)/g, '$1') ?? match[3];
+  return params;
 }
 
 /** The error code of a refused answer, read from a copy so the caller can still read the body. */

@@ -1,2 +1,17 @@
-export { createClient, LatchkeyClient, LatchkeyError, SessionEndedEvent, type ClientOptions, type Mode, type SessionInfo } from './client';
+export {
+  createClient,
+  LatchkeyClient,
+  LatchkeyError,
+  SessionEndedEvent,
+  StepUpRequiredEvent,
+  type ClientOptions,
+  type Mode,
+  type PasskeyOptions,
+  type PendingSecondStep,
+  type SecondFactorAnswer,
+  type SecondFactorMethod,
+  type SessionInfo,
+  type SignedInUser,
+  type StepUpAnswer,
+} from './client';
 export type { SessionEndReason } from './coordination';

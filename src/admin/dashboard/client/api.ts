@@ -4,7 +4,8 @@
  * before expiry with the X-Latchkey-CSRF header, once for all the dashboard's tabs, and ends the
  * session in every tab when one signs out or latchkey refuses it.
  */
-import { createClient, LatchkeyError, type SessionEndReason } from '@latchkey/client';
+import { confirmItsYou } from '../../../account/pages/client/second-step.js';
+import { createClient, LatchkeyError, type PasskeyOptions, type PendingSecondStep, type SessionEndReason, type StepUpAnswer } from '@latchkey/client';
 
 /** What a failed call throws: latchkey's error (status, code, message), or status 0 and `network`. */
 export const ApiFailure = LatchkeyError;
@@ -42,13 +43,45 @@ export function currentUserId(): string | null {
   return latchkey.session?.userId ?? null;
 }
 
-export async function signIn(email: string, password: string): Promise<void> {
+/** Null when signed in; the second step when the account has a factor (nothing is signed in until it is done). */
+export async function signIn(email: string, password: string): Promise<PendingSecondStep | null> {
   try {
-    await latchkey.login(email, password);
+    const result = await latchkey.login(email, password);
+    return 'mfaRequired' in result ? result : null;
   } catch (error) {
-    if (error instanceof LatchkeyError) throw error;
-    throw new ApiFailure(0, 'network', UNREACHABLE);
+    throw unreachable(error);
   }
+}
+
+/** The second step of a sign-in. */
+export async function verifySecondStep(pending: PendingSecondStep, answer: StepUpAnswer & { trustDevice?: boolean }): Promise<void> {
+  try {
+    await pending.verify(answer as Parameters<PendingSecondStep['verify']>[0]);
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+/** A passkey sign-in: the options for the browser, then its assertion. */
+export async function passkeyOptions(): Promise<PasskeyOptions> {
+  try {
+    return await latchkey.passkeyOptions();
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+export async function passkeySignIn(credential: unknown): Promise<void> {
+  try {
+    await latchkey.passkeyLogin(credential);
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+/** latchkey's own refusals stay as they are; anything else means it could not be reached. */
+function unreachable(error: unknown): LatchkeyError {
+  return error instanceof LatchkeyError ? error : new ApiFailure(0, 'network', UNREACHABLE);
 }
 
 /** On page load: the session this browser (or another tab of it) holds, if any. */
@@ -70,8 +103,28 @@ export async function signOut(): Promise<{ ok: true } | { ok: false; message: st
   }
 }
 
-/** An authorised call to the API (latchkey's client refreshes when due, and once on a 401 for reads). */
+/** Set when latchkey refused the admin API because this admin has no second factor yet (MFA_REQUIRED). */
+let enrolmentRequired = false;
+export const needsSecondFactor = (): boolean => enrolmentRequired;
+
+export const DIALOG_CLASSES = { field: 'field', primary: 'button button-primary button-block', secondary: 'button button-block', error: 'form-error', check: 'check', dialog: 'dialog step-up' };
+
+/**
+ * An authorised call to the API (latchkey's client refreshes when due, and once on a 401 for
+ * reads). A call latchkey wants a fresh second factor for (401 insufficient_user_authentication)
+ * opens "Confirm it is you" and is sent once more after the step-up.
+ */
 export async function api<T>(method: string, path: string, options: { signal?: AbortSignal; body?: unknown } = {}): Promise<T> {
+  try {
+    return await send<T>(method, path, options);
+  } catch (error) {
+    if (!(error instanceof LatchkeyError) || error.code !== 'insufficient_user_authentication') throw error;
+    if (!(await confirmItsYou(latchkey, DIALOG_CLASSES).catch(() => false))) throw error;
+    return send<T>(method, path, options);
+  }
+}
+
+async function send<T>(method: string, path: string, options: { signal?: AbortSignal; body?: unknown }): Promise<T> {
   let response: Response;
   try {
     response = await latchkey.fetch(path, {
@@ -85,7 +138,11 @@ export async function api<T>(method: string, path: string, options: { signal?: A
     if (error instanceof LatchkeyError) throw new ApiFailure(401, 'invalid_token', 'You are signed out.');
     throw new ApiFailure(0, 'network', UNREACHABLE);
   }
-  if (!response.ok) throw await LatchkeyError.from(response);
+  if (!response.ok) {
+    const failure = await LatchkeyError.from(response);
+    enrolmentRequired = failure.code === 'mfa_enrollment_required';
+    throw failure;
+  }
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }

@@ -12,6 +12,8 @@ const REASONS: Record<string, string> = {
   password_reset: 'password reset',
   reported_by_user: "reported by the user (\"this wasn't me\")",
   role_changed: 'role changed',
+  mfa_enabled: 'two-step sign-in turned on',
+  mfa_reset: 'second factors reset by an administrator',
   email_unverified: 'e-mail address not confirmed',
   wrong_password: 'wrong password',
   unknown_user: 'unknown e-mail address',
@@ -38,6 +40,13 @@ export const TYPE_LABELS: Record<string, string> = {
   resource_server_added: 'Resource server added',
   resource_server_removed: 'Resource server removed',
   invalid_dpop_proof: 'Refresh without the device key',
+  mfa_factor_added: 'Second factor added',
+  mfa_factor_removed: 'Second factor removed',
+  mfa_failed: 'Second factor refused',
+  mfa_locked: 'Second factor locked',
+  recovery_code_used: 'Recovery code used',
+  step_up_succeeded: 'Confirmed it was them (step-up)',
+  mfa_reset: 'Second factors reset',
 };
 
 export function typeLabel(type: string): string {

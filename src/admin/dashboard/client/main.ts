@@ -1,4 +1,4 @@
-import { currentUserId, isAdmin, me, restore, signOut, whenSignedOut } from './api.js';
+import { currentUserId, isAdmin, me, needsSecondFactor, restore, signOut, whenSignedOut } from './api.js';
 import { h, loading, mount } from './dom.js';
 import { renderEvents } from './events.js';
 import { NOT_ADMIN, renderSignIn } from './signin.js';
@@ -49,6 +49,19 @@ async function showApp(): Promise<void> {
   }
 }
 
+/** MFA_REQUIRED covers admins and this one has no second factor yet: set one up first. */
+function enrolFirst(): void {
+  if (!view) return;
+  document.title = 'Two-step sign-in required · latchkey admin';
+  mount(
+    view,
+    h('div', { class: 'page-head' }, h('h1', {}, 'Turn on two-step sign-in first')),
+    h('p', {}, 'Administrators of this latchkey must sign in with a second factor. Add an authenticator app or a passkey to your account, then come back.'),
+    h('p', {}, h('a', { href: '/account/security', class: 'button button-primary' }, 'Set up two-step sign-in')),
+  );
+  view.focus();
+}
+
 function route(): void {
   if (!view) return;
   const [path, query] = (location.hash.replace(/^#/, '') || '/users').split('?');
@@ -59,7 +72,7 @@ function route(): void {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
-  const forbidden = () => void notAdmin();
+  const forbidden = () => (needsSecondFactor() ? enrolFirst() : void notAdmin());
   if (userMatch) {
     document.title = 'User · latchkey admin';
     renderUser(view, userMatch[1], forbidden);

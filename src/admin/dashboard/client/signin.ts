@@ -1,4 +1,7 @@
-import { ApiFailure, isAdmin, signIn, signOut } from './api.js';
+import { startAuthentication, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
+import type { PendingSecondStep } from '@latchkey/client';
+import { secondStepForm, refusal } from '../../../account/pages/client/second-step.js';
+import { ApiFailure, isAdmin, passkeyOptions, passkeySignIn, signIn, signOut, verifySecondStep } from './api.js';
 import { h, mount } from './dom.js';
 
 export const NOT_ADMIN = 'This account is not an administrator. Sign in with an administrator account.';
@@ -35,6 +38,36 @@ export function renderSignIn(root: HTMLElement, onSignedIn: () => void, notice?:
     error,
     submit,
   );
+  const passkey = h('button', { type: 'button', class: 'button button-block passkey-signin' }, 'Sign in with a passkey');
+  form.append(h('p', { class: 'muted or' }, 'or'), passkey);
+
+  /** Signed in: on to the dashboard, unless the account is not an admin one. */
+  const signedIn = async (): Promise<void> => {
+    if (!isAdmin()) {
+      await signOut();
+      return renderSignIn(root, onSignedIn, NOT_ADMIN);
+    }
+    onSignedIn();
+  };
+
+  passkey.addEventListener('click', () => {
+    error.textContent = '';
+    passkey.disabled = true;
+    void (async () => {
+      try {
+        const options = await passkeyOptions();
+        const credential = await startAuthentication({ optionsJSON: options.publicKey as unknown as PublicKeyCredentialRequestOptionsJSON });
+        await passkeySignIn(credential);
+        await signedIn();
+      } catch (e) {
+        error.textContent = refusal(e, 'passkey');
+        passkey.focus();
+      } finally {
+        passkey.disabled = false;
+      }
+    })();
+  });
+
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (!email.value.trim() || !password.value) {
@@ -47,7 +80,8 @@ export function renderSignIn(root: HTMLElement, onSignedIn: () => void, notice?:
     error.textContent = '';
     void (async () => {
       try {
-        await signIn(email.value.trim(), password.value);
+        const pending = await signIn(email.value.trim(), password.value);
+        if (pending) return renderSecondStep(root, pending, onSignedIn);
         if (!isAdmin()) {
           await signOut();
           error.textContent = NOT_ADMIN;
@@ -68,4 +102,30 @@ export function renderSignIn(root: HTMLElement, onSignedIn: () => void, notice?:
   });
   mount(root, h('main', { class: 'signin', id: 'main' }, form));
   email.focus();
+}
+
+/** The second step of a sign-in: a code from the authenticator app, a passkey, or a recovery code. */
+function renderSecondStep(root: HTMLElement, pending: PendingSecondStep, onSignedIn: () => void): void {
+  const form = secondStepForm({
+    methods: pending.methods,
+    passkey: pending.passkey,
+    offerTrust: true,
+    classes: { field: 'field', primary: 'button button-primary button-block', secondary: 'button button-block', error: 'form-error', check: 'check' },
+    submit: async (answer) => {
+      await verifySecondStep(pending, answer);
+      if (!isAdmin()) {
+        await signOut();
+        return renderSignIn(root, onSignedIn, NOT_ADMIN);
+      }
+      onSignedIn();
+    },
+    restart: (notice) => renderSignIn(root, onSignedIn, notice),
+  });
+  const back = h('button', { type: 'button', class: 'button button-block' }, 'Start over');
+  back.addEventListener('click', () => renderSignIn(root, onSignedIn));
+  mount(
+    root,
+    h('main', { class: 'signin', id: 'main' }, h('div', { class: 'signin-form' }, h('h1', {}, 'Two-step sign-in'), h('p', { class: 'muted' }, 'Confirm it is you with your second factor.'), form, back)),
+  );
+  form.querySelector<HTMLElement>('input, button')?.focus();
 }

@@ -15,6 +15,22 @@ export interface AdminUser {
   lastLoginAt: string | null;
   activeSessions: number;
   emailVerified: boolean;
+  /** v3: the user has an active second factor. */
+  mfaEnabled?: boolean;
+}
+
+/** A user's second factor as the admin API shows it (no secret). */
+export interface Factor {
+  id: string;
+  type: 'totp' | 'passkey';
+  name: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  backedUp?: boolean;
+  /** false: an authenticator app added but never confirmed. */
+  active?: boolean;
+  /** Locked after too many consecutive failures, until an admin resets. */
+  locked?: boolean;
 }
 
 export interface Session {
@@ -31,6 +47,9 @@ export interface Session {
   revokedReason: string | null;
   current: boolean;
   dpopBound: boolean;
+  /** v3: the session's assurance (`aal2`: signed in with a second factor or a passkey). */
+  acr?: string;
+  authTime?: string;
 }
 
 export interface AuditEvent {

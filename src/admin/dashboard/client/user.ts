@@ -4,7 +4,7 @@ import { empty, errorState, h, loading, mount, toast } from './dom.js';
 import { eventRow } from './events.js';
 import { plural, timeEl } from './format.js';
 import { deviceLabel, parseUserAgent } from '../../../common/user-agent.js';
-import type { AdminUser, AuditEvent, Page, Session } from './types.js';
+import type { AdminUser, AuditEvent, Factor, Page, Session } from './types.js';
 import { userBadges } from './users.js';
 
 const REVOKE_REASONS: Record<string, string> = {
@@ -19,16 +19,22 @@ const REVOKE_REASONS: Record<string, string> = {
   password_reset: 'Password reset',
   reported_by_user: "Reported by the user (\"this wasn't me\")",
   role_changed: 'Role changed',
+  mfa_enabled: 'Two-step sign-in turned on',
+  mfa_reset: 'Second factors reset by an administrator',
 };
 
 /** A DPoP-bound device (RFC 9449): a copy of its tokens is useless without the key in that browser. */
 const keyBoundBadge = () => h('span', { class: 'badge badge-info', title: 'Its tokens only work together with a key that cannot leave this device (DPoP)' }, 'Key-bound');
+
+/** A session signed in with a second factor or a passkey (acr aal2). */
+const twoStepBadge = () => h('span', { class: 'badge badge-mfa', title: 'Signed in with a second factor or a passkey' }, 'Two-step');
 
 export function renderUser(view: HTMLElement, userId: string, onForbidden: () => void): void {
   let showRevoked = false;
   const header = h('div', { class: 'user-head' });
   const actions = h('div', { class: 'actions' });
   const devices = h('div', { id: 'devices', 'aria-live': 'polite' });
+  const factors = h('div', { id: 'factors', 'aria-live': 'polite' });
   const events = h('div', { id: 'user-events' });
   const toggle = h('input', { type: 'checkbox', id: 'show-revoked' });
   toggle.addEventListener('change', () => {
@@ -86,7 +92,15 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
       await api('POST', `/admin/users/${user.id}/password-reset`);
       toast(`Reset e-mail sent to ${user.email}.`);
     }));
-    mount(actions, sendReset, signOutAll, toggleDisabled, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
+    // Not on one's own account: an admin who lost a device resets through another admin or the CLI.
+    const resetFactors = self
+      ? null
+      : h('button', { type: 'button', class: 'button button-danger', disabled: user.mfaEnabled === false, title: user.mfaEnabled === false ? 'This user has no second factor' : null }, 'Reset second factors');
+    resetFactors?.addEventListener('click', () => void run(resetFactors, { title: 'Reset second factors?', body: `Every second factor, recovery code and remembered browser of ${user.email} is removed, and every device is signed out. They can then sign in with their password alone and set up two-step sign-in again. Only do this once you are sure it is really them asking.`, confirm: 'Reset second factors', danger: true }, async () => {
+      const r = await api<{ removed: number }>('POST', `/admin/users/${user.id}/mfa/reset`);
+      toast(`${plural(r.removed, 'second factor')} removed and every device signed out.`);
+    }));
+    mount(actions, sendReset, signOutAll, resetFactors, toggleDisabled, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
   };
 
   /** Confirm, act, then reload what the action changed. */
@@ -99,7 +113,40 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
       if (error instanceof ApiFailure && error.status === 403 && error.code === 'forbidden' && /administrator/.test(error.message)) return onForbidden();
       toast(`That did not work: ${(error as Error).message}`, 'error');
     }
-    await Promise.all([loadUser(), loadDevices(), loadEvents()]);
+    await Promise.all([loadUser(), loadDevices(), loadFactors(), loadEvents()]);
+  };
+
+  const loadFactors = async () => {
+    mount(factors, loading('Loading second factors…'));
+    try {
+      const list = await api<{ items: Factor[] }>('GET', `/admin/users/${userId}/factors`);
+      if (list.items.length === 0) return mount(factors, empty('No second factor: this user signs in with a password alone.'));
+      mount(
+        factors,
+        h(
+          'ul',
+          { class: 'factors' },
+          list.items.map((f) => {
+            const name = f.name ?? (f.type === 'totp' ? 'Authenticator app' : 'Passkey');
+            // Not one's own: like the reset, that goes through another admin or the CLI.
+            const remove = userId === currentUserId() ? null : h('button', { type: 'button', class: 'button button-danger', 'aria-label': `Remove ${name}` }, 'Remove');
+            remove?.addEventListener('click', () => void run(remove, { title: `Remove ${name}?`, body: 'The user can no longer sign in with this factor. Their other factors and their devices stay as they are.', confirm: 'Remove factor', danger: true }, async () => {
+              await api('DELETE', `/admin/users/${userId}/factors/${f.id}`);
+              toast(`${name} removed.`);
+            }));
+            return h(
+              'li',
+              { class: 'factor', 'data-factor-id': f.id },
+              h('div', { class: 'device-head' }, h('h3', { class: 'device-name' }, name, f.locked ? [' ', h('span', { class: 'badge badge-disabled', title: 'Too many wrong codes in a row: locked until an administrator resets the second factors' }, 'Locked')] : null, f.active === false ? [' ', h('span', { class: 'badge badge-unverified', title: 'Added but never confirmed with a code' }, 'Not confirmed')] : null), remove),
+              h('p', { class: 'device-agent' }, f.type === 'totp' ? 'Authenticator app (TOTP)' : f.backedUp ? 'Passkey, synced' : 'Passkey'),
+              h('dl', { class: 'meta' }, h('div', {}, h('dt', {}, 'Added'), h('dd', {}, timeEl(f.createdAt))), h('div', {}, h('dt', {}, 'Last used'), h('dd', {}, timeEl(f.lastUsedAt, 'relative')))),
+            );
+          }),
+        ),
+      );
+    } catch (error) {
+      fail('The second factors', error, factors, () => void loadFactors());
+    }
   };
 
   const loadDevices = async () => {
@@ -136,7 +183,7 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
     return h(
       'li',
       { class: active ? 'device' : 'device device-revoked', 'data-session-id': s.id },
-      h('div', { class: 'device-head' }, h('span', { class: `device-icon device-${agent.kind}`, 'aria-hidden': 'true' }), h('div', {}, h('h3', { class: 'device-name' }, label, s.dpopBound ? [' ', keyBoundBadge()] : null), h('p', { class: 'device-agent' }, agent.kind === 'app' ? `${agent.browser} · not a browser` : `${agent.browser} · ${agent.os}`)), revoke),
+      h('div', { class: 'device-head' }, h('span', { class: `device-icon device-${agent.kind}`, 'aria-hidden': 'true' }), h('div', {}, h('h3', { class: 'device-name' }, label, s.dpopBound ? [' ', keyBoundBadge()] : null, s.acr === 'aal2' ? [' ', twoStepBadge()] : null), h('p', { class: 'device-agent' }, agent.kind === 'app' ? `${agent.browser} · not a browser` : `${agent.browser} · ${agent.os}`)), revoke),
       h(
         'dl',
         { class: 'meta' },
@@ -167,8 +214,9 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
     header,
     actions,
     h('section', { 'aria-labelledby': 'devices-title', class: 'section' }, h('div', { class: 'section-head' }, h('h2', { id: 'devices-title' }, 'Devices'), h('label', { class: 'check' }, toggle, ' Show signed-out devices')), devices),
+    h('section', { 'aria-labelledby': 'factors-title', class: 'section' }, h('h2', { id: 'factors-title' }, 'Second factors'), factors),
     h('section', { 'aria-labelledby': 'events-title', class: 'section' }, h('h2', { id: 'events-title' }, 'Recent security events'), events),
   );
   mount(header, loading('Loading user…'));
-  void Promise.all([loadUser(), loadDevices(), loadEvents()]);
+  void Promise.all([loadUser(), loadDevices(), loadFactors(), loadEvents()]);
 }

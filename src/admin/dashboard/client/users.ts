@@ -11,6 +11,7 @@ export function userBadges(user: AdminUser): HTMLElement[] {
   return [
     user.role === 'admin' ? h('span', { class: 'badge badge-admin' }, 'Admin') : null,
     user.disabled ? h('span', { class: 'badge badge-disabled' }, 'Disabled') : null,
+    user.mfaEnabled ? h('span', { class: 'badge badge-mfa', title: 'Signs in with a second factor (authenticator app or passkey)' }, '2FA') : null,
     user.emailVerified
       ? h('span', { class: 'badge badge-verified', title: 'The owner has confirmed this e-mail address' }, 'Verified')
       : h('span', { class: 'badge badge-unverified', title: 'The owner has not confirmed this e-mail address yet' }, 'Unverified'),
