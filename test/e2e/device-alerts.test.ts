@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { startApp, TestApp, TEST_DB } from '../support/app';
+import { startAppAtOwnUrl, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
 import { dpopKey, dpopProof, DpopKey } from '../support/dpop';
 import { Http, PASSWORD, Tokens, eventually, login, register, works } from '../support/http';
@@ -26,7 +26,7 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
 
   before(async () => {
     smtp = await SmtpSink.start();
-    app = await startApp({ SMTP_URL: smtp.url, APP_URL });
+    app = await startAppAtOwnUrl({ SMTP_URL: smtp.url, APP_URL });
     http = new Http(app.url);
   });
   after(async () => {

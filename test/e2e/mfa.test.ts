@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Clock } from '../../src/common/clock';
 import { MfaHousekeeping } from '../../src/mfa/mfa-housekeeping';
 import { ShiftedClock } from '../support/clock';
-import { startApp, TestApp, TEST_DB } from '../support/app';
+import { startApp, startAppAtOwnUrl, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
 import { Http, Tokens, decodeJwt, login, refresh, register, works } from '../support/http';
 import { dpopKey, dpopProof } from '../support/dpop';
@@ -43,7 +43,7 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
 
   before(async () => {
     smtp = await SmtpSink.start();
-    app = await startApp({ SMTP_URL: smtp.url, AAL2_MAX_AGE: '1h', REFRESH_REUSE_GRACE: '30s', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startAppAtOwnUrl({ SMTP_URL: smtp.url, AAL2_MAX_AGE: '1h', REFRESH_REUSE_GRACE: '30s', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
     resourceServer = await addResourceServer(http, (await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token, 'mfa-api');
   });

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, TestApp, TEST_DB } from '../support/app';
+import { startApp, startAppAtOwnUrl, TestApp, TEST_DB } from '../support/app';
 import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, refresh, register, uniqueEmail, works } from '../support/http';
 import { auditCount, column, sessionRow } from '../support/db';
 import { ShiftedClock } from '../support/clock';
@@ -31,7 +31,7 @@ describe(`passkeys [${TEST_DB}]`, () => {
   const clock = new ShiftedClock();
 
   before(async () => {
-    app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startAppAtOwnUrl({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
   });
   after(async () => app?.close());
