@@ -14,6 +14,7 @@ import { AuthService } from './auth.service';
 import { DiscoveryController } from './discovery.controller';
 import { DpopService } from './dpop.service';
 import { SessionEvents } from './session-events';
+import { OpenStreams } from './open-streams';
 import { JwtStrategy } from './jwt.strategy';
 import { MeController } from './me.controller';
 import { RefreshCookie } from './refresh-cookie';
@@ -23,7 +24,7 @@ import { TokenSigner } from './token-signer';
 @Module({
   imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule],
   controllers: [AuthController, MeController, DiscoveryController],
-  providers: [AuthService, DpopService, SessionEvents, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie],
-  exports: [AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
+  providers: [AuthService, DpopService, SessionEvents, OpenStreams, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie],
+  exports: [OpenStreams, AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })
 export class AuthModule {}

@@ -40,7 +40,7 @@ export class ResourceServersController {
   @ApiOkResponse({ type: FeedPageView })
   async revocations(@Query() query: FeedQuery, @CurrentResourceServer() server: ResourceServerInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const lastEventId = request.headers['last-event-id'];
-    const after = this.feed.decodeCursor(typeof lastEventId === 'string' && lastEventId ? lastEventId : query.after);
+    const after = await this.feed.decodeCursor(typeof lastEventId === 'string' && lastEventId ? lastEventId : query.after);
     if (/\btext\/event-stream\b/i.test(request.headers.accept ?? '')) return this.feed.stream(server, after, request, reply);
     const gone = new AbortController();
     request.raw.once('close', () => gone.abort());

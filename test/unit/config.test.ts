@@ -185,4 +185,12 @@ describe('loadConfig', () => {
     assert.deepEqual(trust('10.0.0.0/8, ::1'), ['10.0.0.0/8', '::1']);
     for (const bad of ['sometimes', '10.0.0.0/33', '10.0.0.0/8/1', 'fe80::/129', 'example.com']) failsNaming({ TRUST_PROXY: bad }, 'TRUST_PROXY');
   });
+
+  it('caps open streams per session, user and client by default, and validates STREAMS_*', () => {
+    assert.deepEqual(loadConfig(base()).streams, { perSession: 4, perUser: 16, perClient: 100, max: null });
+    assert.deepEqual(loadConfig({ ...base(), STREAMS_PER_SESSION: '2', STREAMS_PER_USER: '8', STREAMS_PER_CLIENT: '50', STREAMS_MAX: '500' }).streams, { perSession: 2, perUser: 8, perClient: 50, max: 500 });
+    for (const variable of ['STREAMS_PER_SESSION', 'STREAMS_PER_USER', 'STREAMS_PER_CLIENT', 'STREAMS_MAX']) {
+      for (const bad of ['0', '-1', 'many', '1.5']) failsNaming({ [variable]: bad }, variable);
+    }
+  });
 });
