@@ -245,7 +245,8 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
 
   /** The CAEP session-revoked SET of one event for one receiver, signed once and kept. */
   private sign(event: RevocationEvent, clientId: string): string {
-    const key = `${event.seq}.${clientId}`;
+    // The epoch too: after a restore the same position holds another revocation.
+    const key = `${this.log.epoch}.${event.seq}.${clientId}`;
     const cached = this.signed.get(key);
     if (cached) return cached;
     const set = this.signer.sign(
