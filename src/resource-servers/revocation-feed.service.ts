@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SESSION_REVOKED } from '@latchkey/verifier';
@@ -58,6 +59,8 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     private readonly openStreams: OpenStreams,
     @Inject(FEED_HEARTBEAT_MS) private readonly heartbeatMs: number,
   ) {
+    // One listener per open stream and held long poll, bounded by OpenStreams: not a leak.
+    setMaxListeners(0, this.closing.signal);
     // The log started over (a database restore): every stream's position belongs to the old history.
     this.log.onStartOver(() => this.endAll());
   }
@@ -169,12 +172,17 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
       if (ended) return false;
       try {
         const batch = await this.next(position, 500);
-        for (const event of batch.events) await write(`id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, server.clientId)}\n\n`);
+        // One write a round: each write is a syscall per stream, and every stream gets every event.
+        let text = '';
+        for (const event of batch.events) text += `id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, server.clientId)}\n\n`;
         const moved = batch.seq !== position;
         position = batch.seq;
-        if (batch.events.length > 0 && batch.seq < this.log.head) return true;
-        // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream is live).
-        if (moved || batch.events.length || !announced) await write(`id: ${this.encodeCursor(position!)}\n\n`);
+        const more = batch.events.length > 0 && batch.seq < this.log.head;
+        // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream
+        // is live); unless the last event's id already says it.
+        if (!more && batch.events.at(-1)?.seq !== position && (moved || !announced)) text += `id: ${this.encodeCursor(position!)}\n\n`;
+        if (text) await write(text);
+        if (more) return true;
         announced = true;
         return false;
       } catch (error) {

@@ -146,8 +146,9 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
     const head = this.head;
     const first = this.tail[0]?.seq ?? head + 1;
     if (after >= first - 1) {
-      const from = this.tail.findIndex((e) => e.seq > after);
-      return from < 0 ? [] : this.tail.slice(from, from + limit);
+      // Every feed stream reads here on every advance: a binary search, not a scan of the window.
+      const from = firstAfter(this.tail, after);
+      return this.tail.slice(from, from + limit);
     }
     return this.select(`seq > ? AND seq <= ? ORDER BY seq LIMIT ${Math.floor(limit)}`, [after, head]);
   }
@@ -313,6 +314,18 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
     if (rows.length === 0) return 0;
     return this.database.exec(`DELETE FROM session_revocations WHERE session_id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.session_id));
   }
+}
+
+/** The index of the first event whose position is past `after` (the tail is in position order). */
+function firstAfter(tail: RevocationEvent[], after: number): number {
+  let low = 0;
+  let high = tail.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (tail[middle].seq > after) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }
 
 function toEvent(r: Record<string, unknown>): RevocationEvent {
