@@ -108,8 +108,8 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
     this.startOverListeners.add(listener);
   }
 
-  private sequenceRow(): Promise<{ epoch: string; last_seq: unknown }> {
-    return this.database.rows<{ epoch: string; last_seq: unknown }>('SELECT epoch, last_seq FROM revocation_sequence WHERE id = 1', []).then(([row]) => row);
+  private sequenceRow(causal = false): Promise<{ epoch: string; last_seq: unknown }> {
+    return this.database.rows<{ epoch: string; last_seq: unknown }>(`${causal ? this.database.causalPrefix : ''}SELECT epoch, last_seq FROM revocation_sequence WHERE id = 1`, []).then(([row]) => row);
   }
 
   private async readFromStart(row: { epoch: string; last_seq: unknown }): Promise<void> {
@@ -268,11 +268,14 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
    * find the new epoch) and read it again from the start. Runs inside the one reader round.
    */
   private async startOverIfRewound(): Promise<void> {
-    let row = await this.sequenceRow();
-    if (row.epoch === this.epoch && Number(row.last_seq) >= this.head) return;
+    // The head before the read: this instance's own sequencing may move it while the read is
+    // under way, past the last_seq it returns. Causal on Galera: a lagging node is no restore.
+    const head = this.head;
+    let row = await this.sequenceRow(true);
+    if (row.epoch === this.epoch && Number(row.last_seq) >= head) return;
     if (row.epoch === this.epoch) {
       await this.database.exec('UPDATE revocation_sequence SET epoch = ? WHERE id = 1 AND epoch = ?', [randomBytes(6).toString('base64url'), this.epoch]);
-      row = await this.sequenceRow();
+      row = await this.sequenceRow(true);
     }
     this.logger.warn(`the revocation log went back from position ${this.head} to ${Number(row.last_seq)} (a restored database?): starting over under a new epoch; feed receivers read the window again`);
     await this.readFromStart(row);

@@ -220,3 +220,31 @@ describe(`feed cursors: beyond the head, and a restored database [${TEST_DB}]`, 
     assert.equal(readCursor((await page(b.url, '')).body.cursor).epoch, now.epoch);
   });
 });
+
+describe(`the log keeps its epoch under concurrent sequencing and catch-up [${TEST_DB}]`, () => {
+  let app: TestApp;
+  let http: Http;
+  let rs: ResourceServerCredentials;
+
+  before(async () => {
+    // Polls as often as allowed, so catch-ups run while this instance sequences.
+    app = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD, REVOCATION_POLL_MS: '50', MAX_SESSIONS_PER_USER: '500' });
+    http = new Http(app.url);
+    const admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
+    rs = await addResourceServer(http, admin.access_token, 'busy');
+  });
+  after(async () => app?.close());
+
+  it('does not mistake its own progress for a restored database', async () => {
+    const epoch = readCursor((await http.get('/auth/revocations', { headers: { authorization: rs.basic } })).body.cursor).epoch;
+    const user = await register(http);
+    const sessions: Tokens[] = [];
+    for (let i = 0; i < 120; i++) sessions.push(await login(http, user.email, undefined, { deviceId: `busy-device-${i}` }));
+    const log = app.app.get(RevocationLog);
+    for (let i = 0; i < sessions.length; i += 12) {
+      await Promise.all([...sessions.slice(i, i + 12).map((t) => http.post('/auth/logout', undefined, { token: t.access_token })), log.catchUp(), log.catchUp()]);
+    }
+    await eventually(async () => (await http.get('/auth/revocations?limit=1000', { headers: { authorization: rs.basic } })).body.events.length >= sessions.length, 10_000, 50);
+    assert.equal(log.epoch, epoch, 'no start-over without a restore');
+  });
+});
