@@ -98,6 +98,7 @@ function main(): void {
   const galera = load('galera');
   const verifierMemory = load('verifier-memory');
   const mail = load('mail');
+  const streams = load('streams');
 
   const out: string[] = [];
   const cpu = cpus();
@@ -426,6 +427,34 @@ function main(): void {
       ),
       '',
     );
+  }
+
+  // ---- open streams
+  if (streams) {
+    out.push('## 10. Open streams (issue 19)', '');
+    out.push(
+      `One latchkey process on MariaDB with an open-file limit of ${streams.openFiles} (prlimit), bench/streams.ts. GET /health at 50 connections before the streams and with them open; ` +
+        `for one user, the median of ${streams.rounds?.length ?? 0} back-to-back pairs (the machine is shared). Load average during the run: ${(streams.loadAverage as number[]).join(', ')}.`,
+      '',
+    );
+    out.push(
+      table(
+        ['streams asked for', 'opened', '429', '503', 'refusals with Retry-After', '/health p99 idle ms', 'p99 with them open ms', 'ratio', 'target', '', 'admin sign-in'],
+        (streams.caps as Json[]).map((c) => [c.what, c['200'] ?? 0, c['429'] ?? 0, c['503'] ?? 0, c.refusedWithRetryAfter, c.healthP99Idle, c.healthP99Held, c.ratio, '≤ 1.2×', verdict(c.ratio, 1.2, '<='), c.adminSignIn]),
+      ),
+      '',
+    );
+    const f = streams.feed;
+    if (f?.runs) {
+      out.push(`The feed: ${f.rate} revocations a second for ${f.seconds} s, delivered to ${f.runs[0].receivers} and then ${f.runs[1].receivers} SSE receivers (${f.servers} resource servers), back to back; ms from the logout's 204 to the event's arrival.`, '');
+      out.push(
+        table(
+          ['receivers', 'revocations', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'missing', 'target', ''],
+          (f.runs as Json[]).map((r) => [r.receivers, r.revocations, r.n, r.p50, r.p99, r.max, r.missing, r.receivers >= 200 ? 'p99 ≤ 100 ms' : '', r.receivers >= 200 ? verdict(r.p99, 100, '<=') : '']),
+        ),
+        '',
+      );
+    }
   }
 
   // ---- small ones

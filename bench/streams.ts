@@ -226,5 +226,6 @@ runScenario('streams', 600_000, async (cleanup) => {
     printTable(`The feed under load (${RATE} revocations/s for ${FEED_SECONDS} s; delivery ms from the logout's 204)`, runs);
   }
   if (caps.length) printTable(`Open streams against a ${OPEN_FILES}-descriptor process (statuses of the attempts; GET /health under load)`, caps);
-  writeResult('streams', { openFiles: OPEN_FILES, loadAverage: loadavg(), caps, ...capsDetail, feed });
+  // A partial run (BENCH_STREAMS_PARTS) keeps the full run's record.
+  writeResult(PARTS.has('caps') && PARTS.has('feed') ? 'streams' : `streams-${[...PARTS].join('-')}`, { openFiles: OPEN_FILES, loadAverage: loadavg(), caps, ...capsDetail, feed });
 });

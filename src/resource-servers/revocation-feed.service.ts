@@ -46,6 +46,8 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
   /** Aborted when the application shuts down: long polls answer, streams end. */
   private readonly closing = new AbortController();
   private readonly signed = new Map<string, string>();
+  /** An advance's events (the same array for every listener) → its SSE text per resource server; gone with the array. */
+  private readonly renderedAdvances = new WeakMap<RevocationEvent[], Map<string, string>>();
   /** Open SSE streams by resource server: one heartbeat round serves them all. */
   private readonly streams = new Map<string, Set<FeedStream>>();
   private heartbeat?: NodeJS.Timeout;
@@ -159,6 +161,8 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     let position = after;
     let announced = false;
     let ended = false;
+    /** A pump round is under way (it may have read past `position` already). */
+    let pumping = false;
     const write = (text: string): Promise<void> => {
       if (ended || raw.destroyed) return Promise.resolve();
       if (raw.write(text)) return Promise.resolve();
@@ -170,6 +174,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     // One batch a round, one round at a time; an advance of the log meanwhile gets one more.
     const pump = new Coalesced(async () => {
       if (ended) return false;
+      pumping = true;
       try {
         const batch = await this.next(position, 500);
         // One write a round: each write is a syscall per stream, and every stream gets every event.
@@ -189,9 +194,22 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
         this.logger.warn(`revocation stream failed: ${(error as Error).message}`);
         end();
         return false;
+      } finally {
+        pumping = false;
       }
     });
-    const stopListening = this.log.onAdvance(() => void pump.run());
+    // Every stream hears every advance. One that is caught up, idle and not backed up takes the
+    // new events as they come, in one write of text rendered once per resource server for all
+    // its streams; any other goes through its pump (reads from its position, waits for drain).
+    const stopListening = this.log.onAdvance((events) => {
+      if (ended || raw.destroyed) return;
+      if (!pumping && announced && position === events[0].seq - 1 && !raw.writableNeedDrain) {
+        position = events[events.length - 1].seq;
+        raw.write(this.rendered(events, server.clientId));
+        return;
+      }
+      void pump.run();
+    });
     const stopKeys = this.keys.onChange(() => void write(`event: jwks\ndata: ${this.keys.version}\n\n`));
     const stream: FeedStream = { heartbeat: () => void write(': keep-alive\n\n'), end: () => end() };
     const stopHeartbeat = this.track(server.clientId, stream);
@@ -249,6 +267,18 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
 
   private endAll(): void {
     for (const group of [...this.streams.values()]) for (const stream of [...group]) stream.end();
+  }
+
+  /** The SSE text of one advance of the log for one resource server, made once for all its streams. */
+  private rendered(events: RevocationEvent[], clientId: string): string {
+    let byClient = this.renderedAdvances.get(events);
+    if (!byClient) this.renderedAdvances.set(events, (byClient = new Map()));
+    let text = byClient.get(clientId);
+    if (text === undefined) {
+      text = events.map((event) => `id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, clientId)}\n\n`).join('');
+      byClient.set(clientId, text);
+    }
+    return text;
   }
 
   /** The CAEP session-revoked SET of one event for one receiver, signed once and kept. */
