@@ -461,7 +461,8 @@ function main(): void {
           'queueing behind one another on two shared cores. Now the position is a binary search, and a caught-up stream takes each advance in one write of text ' +
           'rendered once per resource server. Measured on 2026-12-06 (load average 3–9 from other work on the machine, so runs vary 2–3×): before that last change, ' +
           '10 receivers p99 25.3 ms and 200 receivers p99 749.6 ms in one run; after it, 70.8 and 42.8 ms (max 67 ms) in a feed-only run ' +
-          '(`BENCH_STREAMS_PARTS=feed`, bench/results/streams-feed.json), and the full run above.',
+          '(`BENCH_STREAMS_PARTS=feed`, bench/results/streams-feed.json), 55 and 119.7 ms (max 466.5) in a full run at load average 4–7 ' +
+          '(where the one-user /health ratio was 1.25: p99 7 → 9 ms), and the full run above.',
         '',
       );
     }
