@@ -145,6 +145,8 @@ export interface StartOptions {
   script?: string;
   /** Defaults to the next free one (freePort()). */
   port?: number;
+  /** The process's open-file limit (soft and hard), set by prlimit(1) before node starts. */
+  openFiles?: number;
 }
 
 export function appEnv(database: string, secrets: Secrets, port: number, extra: Record<string, string> = {}): Record<string, string> {
@@ -175,7 +177,10 @@ export async function startApp(options: StartOptions): Promise<AppProcess> {
   const script = options.script ?? join(ROOT, 'dist', 'src', 'main.js');
   // Diagnostics only, e.g. BENCH_APP_NODE_ARGS=--trace-gc (output in the app's log file).
   const extraArgs = process.env.BENCH_APP_NODE_ARGS ? process.env.BENCH_APP_NODE_ARGS.split(' ').filter(Boolean) : [];
-  const child = spawn(process.execPath, [...extraArgs, ...(options.nodeArgs ?? []), script], {
+  const argv = [...extraArgs, ...(options.nodeArgs ?? []), script];
+  // prlimit sets the limit and execs node in place: the child's pid stays node's.
+  const [command, args] = options.openFiles ? ['prlimit', [`--nofile=${options.openFiles}:${options.openFiles}`, '--', process.execPath, ...argv]] : [process.execPath, argv];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: appEnv(options.database, options.secrets, port, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,6 +18,7 @@ import { AuthService } from './auth.service';
 import { DiscoveryController } from './discovery.controller';
 import { DpopService } from './dpop.service';
 import { SessionEvents } from './session-events';
+import { OpenStreams } from './open-streams';
 import { JwtStrategy } from './jwt.strategy';
 import { MeController } from './me.controller';
 import { RefreshCookie } from './refresh-cookie';
@@ -27,7 +28,7 @@ import { TokenSigner } from './token-signer';
 @Module({
   imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule, MfaModule],
   controllers: [AuthController, MeController, FactorsController, PasskeysController, DiscoveryController],
-  providers: [AuthService, DpopService, SessionEvents, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie, TrustedDeviceCookie],
-  exports: [AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
+  providers: [AuthService, DpopService, SessionEvents, OpenStreams, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie, TrustedDeviceCookie],
+  exports: [OpenStreams, AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })
 export class AuthModule {}

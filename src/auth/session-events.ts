@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { RevocationRegistry } from '../sessions/revocation-registry';
 import type { Principal } from './jwt.strategy';
+import { OpenStreams } from './open-streams';
 
 const HEARTBEAT_MS = 25_000;
 
@@ -10,18 +11,23 @@ const HEARTBEAT_MS = 25_000;
  * instance learns the session was revoked (anywhere: its own commits, the other instances' over
  * Redis, the revocation log), so every tab signs out within a second without polling. No I/O:
  * the registry calls back. The stream ends with `expired` when the access token that opened it
- * expires (the client reopens it with the next one), and when latchkey shuts down.
+ * expires (the client reopens it with the next one), and when latchkey shuts down. Each stream
+ * takes a slot of OpenStreams (per session, per user, in all) or is refused with 429/503.
  */
 @Injectable()
 export class SessionEvents implements BeforeApplicationShutdown {
   private readonly open = new Set<() => void>();
 
-  constructor(private readonly registry: RevocationRegistry) {}
+  constructor(
+    private readonly registry: RevocationRegistry,
+    private readonly streams: OpenStreams,
+  ) {}
 
   stream(principal: Principal, reply: FastifyReply): void {
+    const release = this.streams.open({ sessionId: principal.sessionId, userId: principal.userId });
     reply.hijack();
     const raw = reply.raw;
-    if (raw.destroyed) return; // gone before the stream began
+    if (raw.destroyed) return release(); // gone before the stream began
     // The headers set so far (CORS among them) go out with the hijacked answer.
     raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     raw.write(': watching this session\n\n');
@@ -32,6 +38,7 @@ export class SessionEvents implements BeforeApplicationShutdown {
     const finish = (event?: 'revoked' | 'expired') => {
       if (done) return;
       done = true;
+      release();
       stopWatching();
       clearInterval(heartbeat);
       clearTimeout(expiry);

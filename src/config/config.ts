@@ -73,6 +73,8 @@ export interface AppConfig {
   auditRetention: number;
   /** Milliseconds between polls of the revocation log for what other instances sequenced. */
   revocationPollMs: number;
+  /** Open event streams and held long polls (session events, the revocation feed): caps per session, user, client, and in all (null: half the open-file limit). */
+  streams: { perSession: number; perUser: number; perClient: number; max: number | null };
   /** Bounded connect and query time for the database, in milliseconds. */
   dbTimeoutMs: number;
   /** First entry signs new refresh tokens; all are accepted. */
@@ -210,6 +212,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionRetention: or('SESSION_RETENTION', 30 * 86400, (raw) => parseDuration('SESSION_RETENTION', raw, { min: 0 })),
     auditRetention: or('AUDIT_RETENTION', 180 * 86400, (raw) => parseDuration('AUDIT_RETENTION', raw)),
     revocationPollMs: or('REVOCATION_POLL_MS', 1000, (raw) => parseInteger('REVOCATION_POLL_MS', raw, 50, 60000)),
+    streams: {
+      perSession: or('STREAMS_PER_SESSION', 4, (raw) => parseInteger('STREAMS_PER_SESSION', raw, 1, 1000)),
+      perUser: or('STREAMS_PER_USER', 16, (raw) => parseInteger('STREAMS_PER_USER', raw, 1, 10_000)),
+      perClient: or('STREAMS_PER_CLIENT', 100, (raw) => parseInteger('STREAMS_PER_CLIENT', raw, 1, 100_000)),
+      max: or<number | null>('STREAMS_MAX', null, (raw) => parseInteger('STREAMS_MAX', raw, 1, 1_000_000)),
+    },
     dbTimeoutMs: or('DB_TIMEOUT_MS', 5000, (raw) => parseInteger('DB_TIMEOUT_MS', raw, 100, 120000)),
     jwtAlg: or<SigningAlg>('JWT_ALG', DEFAULT_JWT_ALG, (raw) => parseEnum('JWT_ALG', raw, SIGNING_ALGS)),
     metricsPort: or<number | null>('METRICS_PORT', null, (raw) => parseInteger('METRICS_PORT', raw, 0, 65535)),

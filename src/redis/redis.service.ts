@@ -111,9 +111,28 @@ export class RedisService implements OnApplicationShutdown {
     // which would keep the process alive after shutdown; disconnect() ends that.
     await Promise.all(
       this.clients.map(async (client) => {
+        // A message queued while the connection was still being made (a CLI run is that short)
+        // goes out before the quit; bounded, and never waiting for a Redis that refused us.
+        if (client.status === 'connecting' || client.status === 'connect') await readyWithin(client, 2000);
         if (client.status === 'ready') await client.quit().catch(() => undefined);
         client.disconnect();
       }),
     );
   }
+}
+
+function readyWithin(client: Redis, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('end', done);
+      client.off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    client.once('ready', done);
+    client.once('end', done);
+    client.once('error', done);
+  });
 }

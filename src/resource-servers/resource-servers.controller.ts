@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/
 import { ApiBody, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
-import { Endpoint } from '../common/openapi';
+import { ApiErrorResponse, Endpoint } from '../common/openapi';
 import { OAuthEndpoint } from '../common/route-flags';
 import { readOAuthParams } from '../common/oauth-request';
 import { FEED_DEFAULT_LIMIT, FeedPageView, FeedQuery } from './dto';
@@ -37,10 +37,12 @@ export class ResourceServersController {
   @Endpoint('The session revocation feed: signed CAEP session-revoked events after a cursor (JSON pages, long polling, or Server-Sent Events)')
   @OAuthEndpoint('invalid_request: a malformed cursor, wait or limit', { form: false })
   @ApiProduces('application/json', 'text/event-stream')
+  @ApiErrorResponse(429, 'too_many_requests: STREAMS_PER_CLIENT streams and held long polls of this resource server are open (Retry-After)')
+  @ApiErrorResponse(503, 'service_unavailable: STREAMS_MAX streams are open in all (Retry-After)')
   @ApiOkResponse({ type: FeedPageView })
   async revocations(@Query() query: FeedQuery, @CurrentResourceServer() server: ResourceServerInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const lastEventId = request.headers['last-event-id'];
-    const after = this.feed.decodeCursor(typeof lastEventId === 'string' && lastEventId ? lastEventId : query.after);
+    const after = await this.feed.decodeCursor(typeof lastEventId === 'string' && lastEventId ? lastEventId : query.after);
     if (/\btext\/event-stream\b/i.test(request.headers.accept ?? '')) return this.feed.stream(server, after, request, reply);
     const gone = new AbortController();
     request.raw.once('close', () => gone.abort());

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { In } from 'typeorm';
 import { Db, DatabaseService } from '../database/database.service';
 import { ResourceServer } from './resource-server.entity';
 
@@ -13,6 +14,13 @@ export class ResourceServersRepository {
 
   find(clientId: string): Promise<ResourceServer | null> {
     return this.repo().findOneBy({ clientId });
+  }
+
+  /** The client ids among these that are registered, in one statement. */
+  async existing(clientIds: string[]): Promise<string[]> {
+    if (clientIds.length === 0) return [];
+    const rows = await this.repo().find({ select: { clientId: true }, where: { clientId: In(clientIds) } });
+    return rows.map((r) => r.clientId);
   }
 
   list(): Promise<ResourceServer[]> {

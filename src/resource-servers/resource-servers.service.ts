@@ -91,9 +91,9 @@ export class ResourceServersService {
     return info(server);
   }
 
-  /** Whether the server is still registered (an open feed stream re-checks this). */
-  async stillRegistered(clientId: string): Promise<boolean> {
-    return (await this.repository.find(clientId)) !== null;
+  /** Which of these servers are still registered (the open feed streams re-check theirs in one query). */
+  async registered(clientIds: string[]): Promise<Set<string>> {
+    return new Set(await this.repository.existing(clientIds));
   }
 
   private hash(secret: string): string {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SESSION_REVOKED } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
@@ -8,10 +9,13 @@ import { Coalesced } from '../common/coalesced';
 import { TokenSigner } from '../auth/token-signer';
 import { RevocationEvent, RevocationLog } from '../sessions/revocation-log';
 import { SigningKeysService } from '../auth/signing-keys.service';
+import { OpenStreams } from '../auth/open-streams';
 import { ResourceServerInfo, ResourceServersService } from './resource-servers.service';
 
 /** Comment lines keep idle streams (and the proxies in between) alive; the contract promises one at least every 15 s. */
 export const HEARTBEAT_MS = 10_000;
+/** Injection token for the heartbeat period (tests shorten it). */
+export const FEED_HEARTBEAT_MS = Symbol('FEED_HEARTBEAT_MS');
 /** Signed SETs kept for other receivers of the same resource server. */
 const SIGNED_CACHE_MAX = 50_000;
 
@@ -23,6 +27,12 @@ export interface FeedPage {
 
 const CURSOR = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** An open SSE stream, as the shared heartbeat sees it. */
+interface FeedStream {
+  heartbeat(): void;
+  end(): void;
+}
+
 /**
  * The session revocation feed (GET /auth/revocations): the revocation log read by cursor, each
  * event a signed CAEP session-revoked SET. The cursor is a position in the log
@@ -31,11 +41,16 @@ const CURSOR = /^[A-Za-z0-9_-]{1,64}$/;
  * service instances can follow it, from any latchkey instance.
  */
 @Injectable()
-export class RevocationFeed implements BeforeApplicationShutdown {
+export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(RevocationFeed.name);
   /** Aborted when the application shuts down: long polls answer, streams end. */
   private readonly closing = new AbortController();
   private readonly signed = new Map<string, string>();
+  /** An advance's events (the same array for every listener) → its SSE text per resource server; gone with the array. */
+  private readonly renderedAdvances = new WeakMap<RevocationEvent[], Map<string, string>>();
+  /** Open SSE streams by resource server: one heartbeat round serves them all. */
+  private readonly streams = new Map<string, Set<FeedStream>>();
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -43,7 +58,14 @@ export class RevocationFeed implements BeforeApplicationShutdown {
     private readonly signer: TokenSigner,
     private readonly keys: SigningKeysService,
     private readonly servers: ResourceServersService,
-  ) {}
+    private readonly openStreams: OpenStreams,
+    @Inject(FEED_HEARTBEAT_MS) private readonly heartbeatMs: number,
+  ) {
+    // One listener per open stream and held long poll, bounded by OpenStreams: not a leak.
+    setMaxListeners(0, this.closing.signal);
+    // The log started over (a database restore): every stream's position belongs to the old history.
+    this.log.onStartOver(() => this.endAll());
+  }
 
   /**
    * Not part of CAEP: the version of the JWKS (it changes when a key is added or revoked). Long
@@ -60,30 +82,50 @@ export class RevocationFeed implements BeforeApplicationShutdown {
     this.closing.abort();
   }
 
+  onApplicationShutdown(): void {
+    clearInterval(this.heartbeat);
+  }
+
   encodeCursor(seq: number): string {
     return Buffer.from(`${this.log.epoch}.${seq}`).toString('base64url');
   }
 
   /**
    * The position a cursor names; null for "from the window's start" (no cursor, or one from
-   * an earlier life of the log, which can only be older than the window). 400 when malformed.
+   * an earlier life of the log, which can only be older than the window). 400 when malformed,
+   * and when beyond the head even after reading the database: this feed never issued it (a
+   * restored database is no such case: the log then starts over under a new epoch, so cursors
+   * of the lost history name another epoch and answer from the window's start).
    */
-  decodeCursor(raw: string | undefined): number | null {
+  async decodeCursor(raw: string | undefined): Promise<number | null> {
     if (raw === undefined) return null;
     const invalid = () => ApiError.oauth('invalid_request', 'The cursor is not one this feed issued.');
     if (!CURSOR.test(raw)) throw invalid();
     const match = /^([A-Za-z0-9_-]{1,16})\.(0|[1-9]\d{0,14})$/.exec(Buffer.from(raw, 'base64url').toString('utf8'));
     if (!match || Buffer.from(`${match[1]}.${match[2]}`).toString('base64url') !== raw) throw invalid();
-    return match[1] === this.log.epoch ? Number(match[2]) : null;
+    await this.log.load();
+    const seq = Number(match[2]);
+    // Another instance may have sequenced past this one's head since its last poll: ask the database.
+    if (match[1] === this.log.epoch && seq > this.log.head) await this.log.catchUp();
+    if (match[1] !== this.log.epoch) return null;
+    if (seq > this.log.head) throw invalid();
+    return seq;
   }
 
   /** One page for a long-polling receiver: held up to `waitSeconds` while nothing is newer. */
   async page(server: ResourceServerInfo, after: number | null, limit: number, waitSeconds: number, gone?: AbortSignal): Promise<FeedPage> {
     await this.log.load();
+    const epoch = this.log.epoch;
     let batch = await this.next(after, limit);
     if (batch.events.length === 0 && waitSeconds > 0) {
-      await this.log.waitBeyond(batch.seq, waitSeconds * 1000, AbortSignal.any([this.closing.signal, ...(gone ? [gone] : [])]));
-      batch = await this.next(batch.seq, limit);
+      const release = this.openStreams.open({ clientId: server.clientId });
+      try {
+        await this.log.waitBeyond(batch.seq, waitSeconds * 1000, gone ? [this.closing.signal, gone] : [this.closing.signal]);
+      } finally {
+        release();
+      }
+      // A log that started over meanwhile: the position waited on belongs to the old history.
+      batch = await this.next(this.log.epoch === epoch ? batch.seq : null, limit);
     }
     return { events: batch.events.map((e) => this.sign(e, server.clientId)), cursor: this.encodeCursor(batch.seq), more: batch.seq < this.log.head };
   }
@@ -112,12 +154,15 @@ export class RevocationFeed implements BeforeApplicationShutdown {
    */
   async stream(server: ResourceServerInfo, after: number | null, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     await this.log.load();
+    const release = this.openStreams.open({ clientId: server.clientId });
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     let position = after;
     let announced = false;
     let ended = false;
+    /** A pump round is under way (it may have read past `position` already). */
+    let pumping = false;
     const write = (text: string): Promise<void> => {
       if (ended || raw.destroyed) return Promise.resolve();
       if (raw.write(text)) return Promise.resolve();
@@ -129,34 +174,50 @@ export class RevocationFeed implements BeforeApplicationShutdown {
     // One batch a round, one round at a time; an advance of the log meanwhile gets one more.
     const pump = new Coalesced(async () => {
       if (ended) return false;
+      pumping = true;
       try {
         const batch = await this.next(position, 500);
-        for (const event of batch.events) await write(`id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, server.clientId)}\n\n`);
+        // One write a round: each write is a syscall per stream, and every stream gets every event.
+        let text = '';
+        for (const event of batch.events) text += `id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, server.clientId)}\n\n`;
         const moved = batch.seq !== position;
         position = batch.seq;
-        if (batch.events.length > 0 && batch.seq < this.log.head) return true;
-        // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream is live).
-        if (moved || batch.events.length || !announced) await write(`id: ${this.encodeCursor(position!)}\n\n`);
+        const more = batch.events.length > 0 && batch.seq < this.log.head;
+        // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream
+        // is live); unless the last event's id already says it.
+        if (!more && batch.events.at(-1)?.seq !== position && (moved || !announced)) text += `id: ${this.encodeCursor(position!)}\n\n`;
+        if (text) await write(text);
+        if (more) return true;
         announced = true;
         return false;
       } catch (error) {
         this.logger.warn(`revocation stream failed: ${(error as Error).message}`);
         end();
         return false;
+      } finally {
+        pumping = false;
       }
     });
-    const stopListening = this.log.onAdvance(() => void pump.run());
+    // Every stream hears every advance. One that is caught up, idle and not backed up takes the
+    // new events as they come, in one write of text rendered once per resource server for all
+    // its streams; any other goes through its pump (reads from its position, waits for drain).
+    const stopListening = this.log.onAdvance((events) => {
+      if (ended || raw.destroyed) return;
+      if (!pumping && announced && position === events[0].seq - 1 && !raw.writableNeedDrain) {
+        position = events[events.length - 1].seq;
+        raw.write(this.rendered(events, server.clientId));
+        return;
+      }
+      void pump.run();
+    });
     const stopKeys = this.keys.onChange(() => void write(`event: jwks\ndata: ${this.keys.version}\n\n`));
-    const heartbeat = setInterval(() => {
-      void (async () => {
-        if (!(await this.servers.stillRegistered(server.clientId).catch(() => true))) return end();
-        await write(': keep-alive\n\n');
-      })();
-    }, HEARTBEAT_MS);
+    const stream: FeedStream = { heartbeat: () => void write(': keep-alive\n\n'), end: () => end() };
+    const stopHeartbeat = this.track(server.clientId, stream);
     const end = () => {
       if (ended) return;
       ended = true;
-      clearInterval(heartbeat);
+      release();
+      stopHeartbeat();
       stopListening();
       stopKeys();
       this.closing.signal.removeEventListener('abort', end);
@@ -168,9 +229,62 @@ export class RevocationFeed implements BeforeApplicationShutdown {
     await pump.run();
   }
 
+  /** Adds a stream to the shared heartbeat (started with the first stream, stopped with the last); returns its removal. */
+  private track(clientId: string, stream: FeedStream): () => void {
+    let group = this.streams.get(clientId);
+    if (!group) this.streams.set(clientId, (group = new Set()));
+    group.add(stream);
+    if (!this.heartbeat) {
+      this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
+      this.heartbeat.unref();
+    }
+    return () => {
+      group.delete(stream);
+      if (group.size === 0 && this.streams.get(clientId) === group) this.streams.delete(clientId);
+      if (this.streams.size === 0) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
+      }
+    };
+  }
+
+  /**
+   * One heartbeat round for every open stream: one query says which of their resource servers
+   * are still registered (a removed one's streams end), then a comment to each of the others.
+   */
+  private async beat(): Promise<void> {
+    const clients = [...this.streams.keys()];
+    if (clients.length === 0) return;
+    // The database down: keep the streams (their credentials were good), and check again next round.
+    const registered = await this.servers.registered(clients).catch(() => new Set(clients));
+    for (const clientId of clients) {
+      for (const stream of [...(this.streams.get(clientId) ?? [])]) {
+        if (registered.has(clientId)) stream.heartbeat();
+        else stream.end();
+      }
+    }
+  }
+
+  private endAll(): void {
+    for (const group of [...this.streams.values()]) for (const stream of [...group]) stream.end();
+  }
+
+  /** The SSE text of one advance of the log for one resource server, made once for all its streams. */
+  private rendered(events: RevocationEvent[], clientId: string): string {
+    let byClient = this.renderedAdvances.get(events);
+    if (!byClient) this.renderedAdvances.set(events, (byClient = new Map()));
+    let text = byClient.get(clientId);
+    if (text === undefined) {
+      text = events.map((event) => `id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, clientId)}\n\n`).join('');
+      byClient.set(clientId, text);
+    }
+    return text;
+  }
+
   /** The CAEP session-revoked SET of one event for one receiver, signed once and kept. */
   private sign(event: RevocationEvent, clientId: string): string {
-    const key = `${event.seq}.${clientId}`;
+    // The epoch too: after a restore the same position holds another revocation.
+    const key = `${this.log.epoch}.${event.seq}.${clientId}`;
     const cached = this.signed.get(key);
     if (cached) return cached;
     const set = this.signer.sign(

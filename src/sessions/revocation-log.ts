@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { liveTokenHorizonMs } from '../common/time';
 import { Coalesced } from '../common/coalesced';
@@ -39,18 +40,25 @@ const READ_BATCH = 5000;
  * conflict on that row and one is retried. A crash between a commit and its sequencing leaves
  * the row without a position; every instance sequences leftovers on each poll.
  *
+ * A restored database takes `last_seq` back below positions that receivers may already hold;
+ * positions after it would then be given again to other revocations, and a receiver past them
+ * would skip those. So an instance that finds `last_seq` below the head it has seen gives the
+ * log a new epoch (in the database, once for all instances) and starts over: every cursor of
+ * the old history then names another epoch and is answered from the window's start.
+ *
  * In memory it keeps the tail of the log (the last access-token lifetime, bounded), so that any
  * number of feed receivers and the registry read it without a query each.
  */
 @Injectable()
-export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
+export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(RevocationLog.name);
-  /** Changes only if the log starts over (a new database); cursors carry it. */
+  /** Changes only if the log starts over (a new or restored database); cursors carry it. */
   epoch = '';
   /** Every position up to here is committed and in `tail` (or older than the window). */
   head = 0;
   private tail: RevocationEvent[] = [];
   private readonly listeners = new Set<(events: RevocationEvent[]) => void>();
+  private readonly startOverListeners = new Set<() => void>();
   private readonly waiters = new Set<() => void>();
   private loaded?: Promise<void>;
   private timer?: NodeJS.Timeout;
@@ -73,11 +81,7 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
   /** Loads the epoch, the head and the window; once, however many callers ask. */
   load(): Promise<void> {
     this.loaded ??= (async () => {
-      const [row] = await this.database.rows<{ epoch: string; last_seq: unknown }>('SELECT epoch, last_seq FROM revocation_sequence WHERE id = 1', []);
-      this.epoch = row.epoch;
-      const head = Number(row.last_seq);
-      this.tail = await this.select('seq IS NOT NULL AND seq <= ? AND revoked_at >= ? ORDER BY seq', [head, Date.now() - this.windowMs]);
-      this.head = head;
+      await this.readFromStart(await this.sequenceRow());
       this.redis.subscribe(REVOCATIONS_CHANNEL, (message) => this.heard(message));
       this.timer = setInterval(() => void this.poll(), this.config.revocationPollMs);
       this.timer.unref();
@@ -85,9 +89,34 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
     return this.loaded;
   }
 
+  /**
+   * Before the database and Redis close: this instance's own revocations get their positions
+   * (and are announced over Redis), so a short-lived process (the CLI) that revoked something
+   * does not leave that to the running instances' next poll.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.sequencer.settled();
+  }
+
   onApplicationShutdown(): void {
     clearInterval(this.timer);
     for (const wake of this.waiters) wake();
+  }
+
+  /** Called when the log starts over under a new epoch (a restored database): every position held so far is void. */
+  onStartOver(listener: () => void): void {
+    this.startOverListeners.add(listener);
+  }
+
+  private sequenceRow(causal = false): Promise<{ epoch: string; last_seq: unknown }> {
+    return this.database.rows<{ epoch: string; last_seq: unknown }>(`${causal ? this.database.causalPrefix : ''}SELECT epoch, last_seq FROM revocation_sequence WHERE id = 1`, []).then(([row]) => row);
+  }
+
+  private async readFromStart(row: { epoch: string; last_seq: unknown }): Promise<void> {
+    const head = Number(row.last_seq);
+    this.tail = await this.select('seq IS NOT NULL AND seq <= ? AND revoked_at >= ? ORDER BY seq', [head, Date.now() - this.windowMs]);
+    this.epoch = row.epoch;
+    this.head = head;
   }
 
   /** Called with every batch of events that joins the tail, from whichever instance sequenced it. */
@@ -117,28 +146,34 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
     const head = this.head;
     const first = this.tail[0]?.seq ?? head + 1;
     if (after >= first - 1) {
-      const from = this.tail.findIndex((e) => e.seq > after);
-      return from < 0 ? [] : this.tail.slice(from, from + limit);
+      // Every feed stream reads here on every advance: a binary search, not a scan of the window.
+      const from = firstAfter(this.tail, after);
+      return this.tail.slice(from, from + limit);
     }
     return this.select(`seq > ? AND seq <= ? ORDER BY seq LIMIT ${Math.floor(limit)}`, [after, head]);
   }
 
-  /** Resolves once the head passes `after`, after `ms`, or on shutdown, whichever comes first. */
-  waitBeyond(after: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.head > after || ms <= 0 || signal?.aborted) return Promise.resolve();
+  /**
+   * Resolves once the head passes `after`, after `ms`, when a signal aborts, or on shutdown,
+   * whichever comes first. Several signals rather than one AbortSignal.any: a composite stays
+   * registered on a long-lived source signal (the application's) after the wait, one per call.
+   */
+  waitBeyond(after: number, ms: number, signals: AbortSignal[] = []): Promise<void> {
+    if (this.head > after || ms <= 0 || signals.some((s) => s.aborted)) return Promise.resolve();
+    const epoch = this.epoch;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.waiters.delete(check);
-        signal?.removeEventListener('abort', done);
+        for (const signal of signals) signal.removeEventListener('abort', done);
         resolve();
       };
       const check = () => {
-        if (this.head > after) done();
+        if (this.head > after || this.epoch !== epoch) done();
       };
       const timer = setTimeout(done, ms);
       this.waiters.add(check);
-      signal?.addEventListener('abort', done);
+      for (const signal of signals) signal.addEventListener('abort', done);
     });
   }
 
@@ -169,7 +204,8 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
     if (batch.events.length === 0) return false;
     // Positions before ours that another instance sequenced and this one has not read yet come
     // first: read them (and ours) from the database; otherwise ours continue the tail directly.
-    if (batch.events[0].seq - 1 > this.head) await this.catchUp();
+    // Positions at or below the head: the database went back (a restore); catching up starts over.
+    if (batch.events[0].seq - 1 !== this.head) await this.catchUp();
     else this.advance(batch.events);
     this.redis.publish(REVOCATIONS_CHANNEL, JSON.stringify({ head: batch.last, ids: batch.events.map((e) => e.sessionId), at: Date.now() }));
     return batch.events.length === SEQUENCE_BATCH;
@@ -213,16 +249,38 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
    * arrives while one runs makes it read once more when done, so nothing sequenced meanwhile
    * waits for the next poll.
    */
-  private catchUp(): Promise<void> {
+  catchUp(): Promise<void> {
     return this.reader.run();
   }
 
   private async readAfterHead(): Promise<void> {
+    await this.startOverIfRewound();
     for (;;) {
       const events = await this.select(`seq > ? ORDER BY seq LIMIT ${READ_BATCH}`, [this.head], true);
       if (events.length) this.advance(events);
       if (events.length < READ_BATCH) return;
     }
+  }
+
+  /**
+   * `last_seq` below the head this instance has seen, under the same epoch, means the database
+   * was restored to an earlier state: give the log a new epoch (one instance wins; the others
+   * find the new epoch) and read it again from the start. Runs inside the one reader round.
+   */
+  private async startOverIfRewound(): Promise<void> {
+    // The head before the read: this instance's own sequencing may move it while the read is
+    // under way, past the last_seq it returns. Causal on Galera: a lagging node is no restore.
+    const head = this.head;
+    let row = await this.sequenceRow(true);
+    if (row.epoch === this.epoch && Number(row.last_seq) >= head) return;
+    if (row.epoch === this.epoch) {
+      await this.database.exec('UPDATE revocation_sequence SET epoch = ? WHERE id = 1 AND epoch = ?', [randomBytes(6).toString('base64url'), this.epoch]);
+      row = await this.sequenceRow(true);
+    }
+    this.logger.warn(`the revocation log went back from position ${this.head} to ${Number(row.last_seq)} (a restored database?): starting over under a new epoch; feed receivers read the window again`);
+    await this.readFromStart(row);
+    for (const listener of this.startOverListeners) listener();
+    for (const wake of [...this.waiters]) wake();
   }
 
   /** Appends contiguous events to the tail, trims it, moves the head and tells listeners and waiters. */
@@ -259,6 +317,18 @@ export class RevocationLog implements OnModuleInit, OnApplicationShutdown {
     if (rows.length === 0) return 0;
     return this.database.exec(`DELETE FROM session_revocations WHERE session_id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.session_id));
   }
+}
+
+/** The index of the first event whose position is past `after` (the tail is in position order). */
+function firstAfter(tail: RevocationEvent[], after: number): number {
+  let low = 0;
+  let high = tail.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (tail[middle].seq > after) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }
 
 function toEvent(r: Record<string, unknown>): RevocationEvent {

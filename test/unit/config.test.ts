@@ -227,4 +227,12 @@ describe('loadConfig', () => {
     failsNaming({ WEBAUTHN_ORIGINS: 'https://app.example.com/path' }, 'WEBAUTHN_ORIGINS');
     failsNaming({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://evil.test' }, 'WEBAUTHN_ORIGINS');
   });
+
+  it('caps open streams per session, user and client by default, and validates STREAMS_*', () => {
+    assert.deepEqual(loadConfig(base()).streams, { perSession: 4, perUser: 16, perClient: 100, max: null });
+    assert.deepEqual(loadConfig({ ...base(), STREAMS_PER_SESSION: '2', STREAMS_PER_USER: '8', STREAMS_PER_CLIENT: '50', STREAMS_MAX: '500' }).streams, { perSession: 2, perUser: 8, perClient: 50, max: 500 });
+    for (const variable of ['STREAMS_PER_SESSION', 'STREAMS_PER_USER', 'STREAMS_PER_CLIENT', 'STREAMS_MAX']) {
+      for (const bad of ['0', '-1', 'many', '1.5']) failsNaming({ [variable]: bad }, variable);
+    }
+  });
 });
