@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { MfaRequired } from '../common/role';
 import {
   ConfigError,
   MysqlUrl,
@@ -98,7 +99,7 @@ export interface AppConfig {
   passwordResetTtl: number;
   requireEmailVerification: boolean;
   /** Who must have a second factor: nobody, admins, or everyone. */
-  mfaRequired: 'off' | 'admin' | 'all';
+  mfaRequired: MfaRequired;
   /** Seconds: the life of the token between a correct password and the second factor. */
   mfaTokenTtl: number;
   /** Seconds an `aal2` session stays `aal2` after its last authentication; then it refreshes down to `aal1`. */

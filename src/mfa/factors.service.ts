@@ -10,7 +10,7 @@ import { MailOutbox } from '../mail/mail-outbox';
 import { UsersService } from '../users/users.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { AMR_VALUES, Amr, combined } from '../sessions/assurance';
-import type { Role } from '../common/role';
+import { mfaRequiredFor, Role } from '../common/role';
 import { FactorsRepository } from './factors.repository';
 import { MfaChallenges } from './mfa-challenges';
 import { FactorType, MfaFactor } from './mfa-factor.entity';
@@ -240,7 +240,7 @@ export class FactorsService {
 
   /** MFA_REQUIRED: whether a user of this role must have a second factor. */
   mfaRequiredFor(role: Role): boolean {
-    return this.config.mfaRequired === 'all' || (this.config.mfaRequired === 'admin' && role === 'admin');
+    return mfaRequiredFor(this.config.mfaRequired, role);
   }
 
   /**

@@ -101,8 +101,9 @@ export class MfaService {
   /**
    * A password-less sign-in: a passkey alone, found by its credential id. A user-verified
    * passkey is two factors (something held, and the PIN or biometric that unlocked it), so the
-   * session is `aal2` (amr `hwk`/`swk`, `user`, `mfa`). Counted, audited and locked like any
-   * second factor; an unknown credential names no account and is refused the same way.
+   * session is `aal2` (amr `hwk`/`swk`, `user`, `mfa`). Audited like any second factor, but
+   * not counted against the account or the factor; an unknown credential names no account and
+   * is refused the same way.
    */
   async verifyPasswordless(credential: unknown, client: ClientContext): Promise<{ userId: string; assurance: Assurance }> {
     const userId = await this.passkeys.ownerOf(credential);
@@ -110,8 +111,16 @@ export class MfaService {
       await this.audit.record({ type: 'login_failed', userId: null, client, details: { method: 'passkey', reason: 'unknown_credential' } });
       throw ApiError.invalidSecondFactor();
     }
-    const amr = await this.check(userId, 'passkey', { credential }, { login: null, sessionId: null }, client);
-    return { userId, assurance: combined(amr, this.clock.now()) };
+    // A credential id is no secret (allowCredentials shows it): a failed assertion proves nothing
+    // about its owner, so it counts per client address (AUTH_RATE_LIMIT), never against the
+    // account's MFA_LOCKOUT nor the factor's failure counter, or a stranger could lock them out.
+    const factors = await this.factors.listForUser(userId);
+    const result = await this.passkeys.verify({ userId, factors, login: null, sessionId: null }, { credential });
+    if (!result.ok) {
+      await this.audit.record({ type: 'mfa_failed', userId, client, details: { method: 'passkey', stage: 'passwordless', ...(result.reason ? { reason: result.reason } : {}) } });
+      throw ApiError.invalidSecondFactor();
+    }
+    return { userId, assurance: combined(result.amr, this.clock.now()) };
   }
 
   async hasActiveFactor(userId: string): Promise<boolean> {

@@ -22,7 +22,9 @@ const INACTIVE: Introspection = Object.freeze({ active: false });
  * access token as latchkey's own guard checks it (CPU only, the revocation registry
  * included), a refresh token by its chain (authentic, current or within the grace window,
  * session live). It never changes anything: introspecting a replayed refresh token does not
- * revoke its chain, as presenting it at the token endpoint would.
+ * revoke its chain, as presenting it at the token endpoint would. A token of a session that
+ * must still enrol a second factor (MFA_REQUIRED) is inactive here: it works nowhere but
+ * latchkey's own enrolment routes.
  */
 @Injectable()
 export class IntrospectionService {
@@ -43,6 +45,8 @@ export class IntrospectionService {
   private async accessToken(token: string): Promise<Introspection | null> {
     const claims = this.accessTokens.verify(token);
     if (!claims) return null;
+    // A session that must still enrol a second factor holds a token for latchkey's enrolment routes only.
+    if (claims.mfa_enrollment_required) return INACTIVE;
     const { sub, sid, role, iss, aud, exp, iat, jti, cnf } = claims;
     // Tokens signed before v3 carry no assurance: a password-only aal1, as the guard reads them.
     const assurance = { acr: claims.acr ?? 'aal1', amr: claims.amr ?? ['pwd'], auth_time: claims.auth_time ?? iat };
@@ -54,6 +58,7 @@ export class IntrospectionService {
     const inspection = await this.sessions.inspect(token);
     if (!inspection.authentic || (inspection.state !== 'rotate' && inspection.state !== 'grace')) return null;
     const { session } = inspection;
+    if (session.mfaEnrollmentRequired) return INACTIVE;
     const assurance = { acr: session.assurance.acr, amr: session.assurance.amr, auth_time: Math.floor(session.assurance.authTime / 1000) };
     return { active: true, token_type: 'refresh_token', sub: session.userId, sid: session.id, exp: Math.floor(session.expiresAt / 1000), ...assurance, ...(session.dpopJkt ? { cnf: { jkt: session.dpopJkt } } : {}) };
   }

@@ -16,7 +16,10 @@ export interface RefreshRow extends ChainState {
   dpopJkt: string | null;
   /** As stored: the caller lowers an `aal2` past AAL2_MAX_AGE. */
   assurance: Assurance;
+  /** As stored when the session was opened or last raised; a token's flag is derived afresh (SessionsService). */
   mfaEnrollmentRequired: boolean;
+  /** The user has an active second factor now. */
+  hasActiveFactor: boolean;
 }
 
 export interface SessionScope {
@@ -48,7 +51,8 @@ export class SessionsRepository {
 
   /**
    * The session's chain state and its user's standing, in one indexed read. This read joins
-   * the users table (owned by UsersRepository) on purpose: the hot path stays one statement.
+   * the users table (owned by UsersRepository) and asks whether an active second factor exists
+   * (mfa_factors, owned by FactorsRepository) on purpose: the hot path stays one statement.
    * `causal`: wait until this node has applied every write committed anywhere before the read
    * (Galera); used only to confirm a "no such session" or "generation from the future".
    */
@@ -57,7 +61,8 @@ export class SessionsRepository {
       (causal ? this.database.causalPrefix : '') +
         `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
               s.idle_expires_at, s.dpop_jkt, s.acr, s.amr, s.auth_time, s.created_at, s.assurance_generation,
-              s.mfa_enrollment_required, u.role, u.disabled_at
+              s.mfa_enrollment_required, u.role, u.disabled_at,
+              CASE WHEN EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = s.user_id AND f.activated_at IS NOT NULL) THEN 1 ELSE 0 END AS has_active_factor
          FROM sessions s JOIN users u ON u.id = s.user_id
         WHERE s.id = ?`,
       [id],
@@ -81,6 +86,7 @@ export class SessionsRepository {
       assurance: { acr: isAcr(r.acr) ? r.acr : 'aal1', amr: parseAmr(r.amr as string | null), authTime: Number(r.auth_time ?? r.created_at) },
       assuranceGeneration: Number(r.assurance_generation ?? 0),
       mfaEnrollmentRequired: Boolean(Number(r.mfa_enrollment_required ?? 0)),
+      hasActiveFactor: Number(r.has_active_factor) === 1,
     };
   }
 

@@ -5,7 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
 import { uuidv7 } from '../common/ids';
 import type { Actor, ClientContext } from '../common/client-context';
-import type { Role } from '../common/role';
+import { mfaRequiredFor, Role } from '../common/role';
 import { Db, DatabaseService } from '../database/database.service';
 import { AuditService } from '../audit/audit.service';
 import { MetricsService } from '../metrics/metrics.service';
@@ -51,7 +51,7 @@ export interface IssuedSession {
 export type RefreshOutcome = { ok: true; session: IssuedSession; rotated: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'revoked' | 'reuse' | 'unproven_key' };
 
 /** What a refresh token is, without using it (RFC 7009 revocation, RFC 7662 introspection). */
-export type TokenInspection = { authentic: false } | { authentic: true; state: RefreshDecision; session: { id: string; userId: string; role: Role; expiresAt: number; dpopJkt: string | null; assurance: Assurance } };
+export type TokenInspection = { authentic: false } | { authentic: true; state: RefreshDecision; session: { id: string; userId: string; role: Role; expiresAt: number; dpopJkt: string | null; assurance: Assurance; mfaEnrollmentRequired: boolean } };
 
 export interface Revoked {
   id: string;
@@ -227,7 +227,7 @@ export class SessionsService {
     const confirmed = state === 'ahead' ? await this.repository.findForRefresh(row.id, true) : row;
     if (confirmed !== row) state = confirmed ? decide(confirmed) : 'revoked';
     const assurance = this.currentAssurance(row.assurance, this.clock.now());
-    return { authentic: true, state, session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt, assurance } };
+    return { authentic: true, state, session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt, assurance, mfaEnrollmentRequired: this.mustEnrol(row) } };
   }
 
   /**
@@ -256,8 +256,17 @@ export class SessionsService {
       expiresAt: row.expiresAt,
       issuedAt: now,
       assurance: this.currentAssurance(row.assurance, now),
-      mfaEnrollmentRequired: row.mfaEnrollmentRequired,
+      mfaEnrollmentRequired: this.mustEnrol(row),
     };
+  }
+
+  /**
+   * MFA_REQUIRED, derived at every refresh rather than copied from the session: MFA_REQUIRED
+   * turned on, or a promotion under MFA_REQUIRED=admin (the admin role reaches a token only
+   * through a refresh or a login), applies to sessions opened before it at their next refresh.
+   */
+  private mustEnrol(row: RefreshRow): boolean {
+    return mfaRequiredFor(this.config.mfaRequired, row.role) && !row.hasActiveFactor;
   }
 
   /** An `aal2` whose authentication is older than AAL2_MAX_AGE counts as `aal1`. */

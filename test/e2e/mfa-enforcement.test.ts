@@ -4,14 +4,28 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Clock } from '../../src/common/clock';
 import { ShiftedClock } from '../support/clock';
-import { startApp, TestApp, TEST_DB } from '../support/app';
+import { freshDatabase, startApp, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
 import { Http, Tokens, decodeJwt, eventually, login, refresh, register, works } from '../support/http';
 import { SmtpSink } from '../support/smtp';
 import { enrolTotp, firstStep, totpCode, verify } from '../support/mfa';
+import { addResourceServer } from '../support/resource-servers';
 
 const ADMIN_EMAIL = 'mfa-required-admin@example.com';
 const ADMIN_PASSWORD = 'mfa required admin password';
+
+/** The operator's CLI, as a process of its own against the app's database and configuration. */
+function cli(app: TestApp, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
 
 describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST_DB}]`, () => {
   let app: TestApp;
@@ -81,6 +95,21 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     assert.equal((await http.get('/admin/users', { token: admin.access_token })).status, 200);
   });
 
+  it('answers introspection with active: false for the tokens of a session that must still enrol, and active once it has', async () => {
+    const rs = await addResourceServer(http, admin.access_token, 'enrolment-api');
+    const introspect = async (token: string) => (await http.post('/auth/introspect', { token }, { form: true, headers: { authorization: rs.basic } })).body;
+    const user = await register(http);
+    const t = await login(http, user.email);
+    assert.deepEqual(await introspect(t.access_token), { active: false });
+    assert.deepEqual(await introspect(t.refresh_token), { active: false });
+    await enrolTotp(http, t.access_token, clock.now());
+    const enrolled = (await refresh(http, t.refresh_token)).body;
+    const seen = await introspect(enrolled.access_token);
+    assert.equal(seen.active, true);
+    assert.equal(seen.sub, user.id);
+    assert.equal((await introspect(enrolled.refresh_token)).active, true);
+  });
+
   it("resets a user's second factors: factors, codes and trusted devices gone, every session signed out (mfa_reset), the user mailed; never the admin's own", async () => {
     const user = await register(http);
     const t = await login(http, user.email);
@@ -125,23 +154,70 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     assert.equal(await auditCount(app, 'mfa_factor_removed', { userId: user.id }), 1);
     await smtp.next(user.email, /Two-step sign-in is off/);
 
-    const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      });
-    const done = await cli(['mfa:reset', ADMIN_EMAIL]);
+    const done = await cli(app, ['mfa:reset', ADMIN_EMAIL]);
     assert.equal(done.code, 0, done.stderr);
     assert.match(done.stdout, /1 second factor\(s\) removed/);
     // Another process revoked them: this instance learns it from the revocation log.
     await eventually(async () => !(await works(http, admin)), 10_000, 50);
-    assert.equal((await cli(['mfa:reset', 'nobody@example.com'])).code, 1);
+    assert.equal((await cli(app, ['mfa:reset', 'nobody@example.com'])).code, 1);
     const back = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
     assert.ok(back.access_token, 'one step again');
+  });
+});
+
+describe(`MFA_REQUIRED reaches sessions opened before it [${TEST_DB}]`, () => {
+  const database = freshDatabase();
+  let app: TestApp | undefined;
+  after(async () => {
+    await app?.close();
+    await database.drop();
+  });
+
+  it('turned on (all) over live sessions: the next refresh mints a token for enrolment only', async () => {
+    app = await startApp({ MFA_REQUIRED: 'off' }, database);
+    let http = new Http(app.url);
+    const user = await register(http);
+    const t = await login(http, user.email);
+    assert.equal(decodeJwt(t.access_token).payload.mfa_enrollment_required, undefined);
+    await app.close();
+
+    app = await startApp({ MFA_REQUIRED: 'all' }, database);
+    http = new Http(app.url);
+    const r = await refresh(http, t.refresh_token);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(decodeJwt(r.body.access_token).payload.mfa_enrollment_required, true);
+    const blocked = await http.get('/me/recovery-codes', { token: r.body.access_token });
+    assert.equal(blocked.status, 403, blocked.text);
+    assert.equal(blocked.body.error, 'mfa_enrollment_required');
+    assert.equal((await http.post('/me/email/verification', undefined, { token: r.body.access_token })).body.error, 'mfa_enrollment_required');
+    for (const path of ['/me', '/me/factors']) assert.equal((await http.get(path, { token: r.body.access_token })).status, 200, path);
+    await enrolTotp(http, r.body.access_token, Date.now());
+    const enrolled = await refresh(http, r.body.refresh_token);
+    assert.equal(decodeJwt(enrolled.body.access_token).payload.mfa_enrollment_required, undefined);
+    assert.equal((await http.get('/me/recovery-codes', { token: enrolled.body.access_token })).status, 200);
+  });
+
+  it('a promotion under MFA_REQUIRED=admin: the refresh that brings the admin role brings the enrolment requirement with it', async () => {
+    await app?.close();
+    app = await startApp({ MFA_REQUIRED: 'admin' }, database);
+    const http = new Http(app.url);
+    const user = await register(http);
+    const t = await login(http, user.email);
+    assert.equal(decodeJwt(t.access_token).payload.mfa_enrollment_required, undefined);
+    const promoted = await cli(app, ['promote', user.email]);
+    assert.equal(promoted.code, 0, promoted.stderr);
+    const r = await refresh(http, t.refresh_token);
+    assert.equal(r.status, 200, r.text);
+    const claims = decodeJwt(r.body.access_token).payload;
+    assert.equal(claims.role, 'admin');
+    assert.equal(claims.mfa_enrollment_required, true);
+    const blocked = await http.get('/admin/users', { token: r.body.access_token });
+    assert.equal(blocked.status, 403, blocked.text);
+    assert.equal(blocked.body.error, 'mfa_enrollment_required');
+    await enrolTotp(http, r.body.access_token, Date.now());
+    const enrolled = await refresh(http, r.body.refresh_token);
+    assert.equal(enrolled.status, 200, enrolled.text);
+    assert.equal(decodeJwt(enrolled.body.access_token).payload.mfa_enrollment_required, undefined);
+    assert.equal((await http.get('/admin/users', { token: enrolled.body.access_token })).status, 200);
   });
 });
