@@ -10,6 +10,7 @@ import { SoftwareAuthenticator } from '../support/webauthn';
 import { ShiftedClock } from '../support/clock';
 import { enrolTotp, loginWithTotp } from '../support/mfa';
 import { Clock } from '../../src/common/clock';
+import { PasswordService } from '../../src/users/password.service';
 
 const APP_URL = 'https://accounts.example.test';
 const NEW_DEVICE = /A new device signed in/;
@@ -188,6 +189,29 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     const back = await loginWithTotp(http, victim.email, totp.secret, clock.now(), { password: NEW_PASSWORD });
     const factors = await http.get('/me/factors', { token: back.access_token });
     assert.deepEqual(factors.body.items.map((f: { id: string; type: string }) => [f.id, f.type]), [[totp.factorId, 'totp']]);
+  });
+
+  it('a report that commits while a password change checks the current password wins: the change is refused and the reset still owed', async () => {
+    const { victim, laptop, alert } = await intrusion();
+    // The report lands between the change's first check and its transaction (during the argon2 verify).
+    const passwords = app.app.get(PasswordService);
+    const verify = passwords.verify;
+    passwords.verify = async function (this: PasswordService, ...args: Parameters<PasswordService['verify']>) {
+      const ok = await verify.apply(this, args);
+      passwords.verify = verify;
+      assert.equal((await http.post('/auth/sessions/report', { token: tokenOf(alert, 'report') })).status, 200);
+      return ok;
+    };
+    try {
+      const changed = await http.request('PUT', '/me/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { token: laptop.access_token });
+      assert.equal(changed.status, 403, changed.text);
+      assert.equal(changed.body.error, 'forbidden');
+    } finally {
+      passwords.verify = verify;
+    }
+    assert.equal(await auditCount(app, 'session_reported', { userId: victim.id }), 1, 'the report ran inside the change');
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 401, 'the password did not change');
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 403, 'the reset is still owed');
   });
 
   it('a sign-in that takes over a live session of a device id alerts like a new device, and its "this wasn\'t me" ends it', async () => {
