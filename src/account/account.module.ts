@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { MailModule } from '../mail/mail.module';
+import { MfaModule } from '../mfa/mfa.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
@@ -14,7 +15,7 @@ import { AccountPagesController } from './pages.controller';
 
 /** Account recovery and e-mail: reset, verification, new-device alerts, the links they carry and the pages those open. */
 @Module({
-  imports: [AuthModule, UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule],
+  imports: [AuthModule, MfaModule, UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule],
   controllers: [AccountController, AccountPagesController],
   providers: [AccountService, AccountLinks, AccountLinksRepository, AccountMails],
   exports: [AccountService],

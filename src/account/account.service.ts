@@ -12,6 +12,7 @@ import { UsersService } from '../users/users.service';
 import { User } from '../users/user.entity';
 import { SessionsService } from '../sessions/sessions.service';
 import { AuthService } from '../auth/auth.service';
+import { FactorsService } from '../mfa/factors.service';
 import type { Principal } from '../auth/jwt.strategy';
 import { AccountLinks } from './account-links';
 
@@ -31,6 +32,7 @@ export class AccountService {
     private readonly passwords: PasswordService,
     private readonly sessions: SessionsService,
     private readonly auth: AuthService,
+    private readonly factors: FactorsService,
     private readonly audit: AuditService,
     private readonly lockout: LoginLockoutService,
   ) {}
@@ -117,8 +119,10 @@ export class AccountService {
 
   /**
    * "This wasn't me" from a new-device alert, in one transaction: the reported sign-in and every
-   * session opened since are revoked (reported_by_user), the password stops signing in until it
-   * is replaced (whoever signed in knows it), the report is recorded, and a reset mail goes out.
+   * session opened since are revoked (reported_by_user), every second factor enrolled since is
+   * removed (whoever signed in could have enrolled one, which survives both the revocation and the
+   * reset), the password stops signing in until it is replaced (whoever signed in knows it), the
+   * report is recorded, and a reset mail goes out.
    */
   async reportSession(token: string, client: ClientContext): Promise<void> {
     await this.database.transaction(async (db) => {
@@ -128,9 +132,10 @@ export class AccountService {
       // The user's row lock first, as a login takes it: a login racing the report either commits
       // before it (and its session is revoked here) or sees the reset it must make.
       await this.users.lock(link.userId, db);
-      const revoked = await this.sessions.revokeReported(link.userId, link.sessionId, actor, db);
+      const { revoked, since } = await this.sessions.revokeReported(link.userId, link.sessionId, actor, db);
+      const removedFactors = await this.factors.removeEnrolledSince(link.userId, since, actor, db);
       await this.users.requirePasswordReset(link.userId, this.clock.now(), db);
-      await this.audit.record({ type: 'session_reported', userId: link.userId, sessionId: link.sessionId, ...actor, details: { revokedSessions: revoked.length } }, db);
+      await this.audit.record({ type: 'session_reported', userId: link.userId, sessionId: link.sessionId, ...actor, details: { revokedSessions: revoked.length, removedFactors } }, db);
       await this.mail.enqueue({ kind: 'password_reset', userId: link.userId, data: { origin: 'report', ip: client.ip, userAgent: client.userAgent } }, db);
     });
   }

@@ -331,6 +331,7 @@ export class AuthService {
     // Causal: the caller's session may have been opened a moment ago on another database node.
     const current = await this.sessions.findById(principal.sessionId, true);
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
+    if (user.passwordResetRequiredAt !== null) throw RESET_OWED();
     // With a second factor on the account, the password alone (a stolen one, say) cannot replace itself.
     if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id))) throw ApiError.insufficientUserAuthentication('aal2', undefined, principal.dpopJkt ? 'DPoP' : 'Bearer');
     // A stolen access token must not become an unthrottled password oracle.
@@ -339,6 +340,10 @@ export class AuthService {
     const newHash = await this.passwords.hash(newPassword);
     const actor = { actorId: user.id, client };
     const session = await this.database.transaction(async (db) => {
+      // Again under the row lock a report takes: one that committed during the checks above wins.
+      const standing = await this.users.lock(user.id, db);
+      if (!standing) throw ApiError.invalidToken(true);
+      if (standing.passwordResetRequiredAt !== null) throw RESET_OWED();
       const revoked = await this.replacePassword(user, newHash, 'password_changed', actor, db);
       if (!revoked) throw ApiError.invalidCredentials();
       // The caller's device keeps its key: a bound session is replaced by one bound to the same key.
@@ -382,6 +387,13 @@ export class AuthService {
 
 const PASSWORD_RESET_REQUIRED = () =>
   ApiError.forbidden('This account must set a new password before signing in with one: use the link in the e-mail it was sent, or ask for a new one ("forgot password").');
+
+/**
+ * A reset is owed after "this wasn't me": whoever signed in knows the password, and may hold a
+ * session from before the report, so only the mailed link (proof of the mailbox) settles it.
+ */
+const RESET_OWED = () =>
+  ApiError.forbidden('This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password"); it cannot be changed here until then.');
 
 /**
  * Whether a login warrants the new-device alert: a device id the user has never used (or one

@@ -40,6 +40,11 @@ export class FactorsRepository {
     return this.database.exec('DELETE FROM mfa_factors WHERE user_id = ?', [userId], db);
   }
 
+  /** The factors of the user created at or after `since` go (a reported sign-in's); returns how many. */
+  removeCreatedSince(userId: string, since: number, db: Db): Promise<number> {
+    return this.database.exec('DELETE FROM mfa_factors WHERE user_id = ? AND created_at >= ?', [userId, since], db);
+  }
+
   /**
    * Compare-and-swap: accepts a TOTP code of `step` only if no code of this step or a later one
    * was accepted before (no replay, not even inside the ±1 step window), and the factor is not

@@ -20,6 +20,7 @@ import { TotpMethod } from './totp';
 import { PasskeyMethod } from './passkeys';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { TrustedDevicesRepository } from './trusted-devices.repository';
+import { WebAuthnChallengesRepository } from './webauthn-challenges.repository';
 
 export const MAX_FACTORS = 10;
 
@@ -67,6 +68,7 @@ export class FactorsService {
     private readonly recoveryCodes: RecoveryCodes,
     private readonly trustedDevices: TrustedDevicesRepository,
     private readonly challenges: MfaChallenges,
+    private readonly webauthnChallenges: WebAuthnChallengesRepository,
     private readonly users: UsersService,
     private readonly sessions: SessionsService,
     private readonly audit: AuditService,
@@ -225,12 +227,39 @@ export class FactorsService {
     return (await this.factors.listForUser(userId)).some(isActive);
   }
 
+  /**
+   * "This wasn't me", in the report's transaction: whoever signed in may have enrolled a factor
+   * of their own (and, with the first one, signed the user out and taken the recovery codes), so
+   * every factor created since the reported sign-in goes. When no active factor from before is
+   * left, the same follows as for a removed last factor (recovery codes gone, the user told).
+   * Either way no device stays trusted and no pending second step or WebAuthn ceremony survives.
+   */
+  async removeEnrolledSince(userId: string, since: number, actor: Actor, db: Db): Promise<number> {
+    const enrolled = (await this.factors.listForUser(userId, db)).filter((f) => f.createdAt >= since);
+    if (enrolled.length > 0) await this.factors.removeCreatedSince(userId, since, db);
+    for (const f of enrolled) await this.audit.record({ type: 'mfa_factor_removed', userId, ...actor, details: { factorId: f.id, type: f.type, reason: 'reported_by_user' } }, db);
+    await this.webauthnChallenges.deleteForUser(userId, db);
+    const left = await this.factors.listForUser(userId, db);
+    if (left.some(isActive) || !enrolled.some(isActive)) {
+      await this.trustedDevices.forgetUser(userId, db);
+      await this.challenges.endForUser(userId, db);
+      return enrolled.length;
+    }
+    const user = await this.users.findById(userId, db);
+    await this.noFactorLeft(userId, user?.role ?? 'user', db);
+    return enrolled.length;
+  }
+
   private async removeOne(userId: string, factorId: string, role: Role, actor: Actor, db: Db): Promise<void> {
     if (!(await this.factors.delete(userId, factorId, db))) return;
     await this.audit.record({ type: 'mfa_factor_removed', userId, ...actor, details: { factorId } }, db);
     const left = await this.factors.listForUser(userId, db);
     if (left.some(isActive)) return;
-    // The last one: nothing is left for recovery codes or trusted devices to stand in for.
+    await this.noFactorLeft(userId, role, db);
+  }
+
+  /** The last active factor went: nothing is left for recovery codes or trusted devices to stand in for. */
+  private async noFactorLeft(userId: string, role: Role, db: Db): Promise<void> {
     await this.recoveryCodes.deleteAll(userId, db);
     await this.trustedDevices.forgetUser(userId, db);
     await this.challenges.endForUser(userId, db);

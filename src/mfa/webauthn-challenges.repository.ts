@@ -22,6 +22,11 @@ export class WebAuthnChallengesRepository {
     return (await this.database.exec(`DELETE FROM webauthn_challenges WHERE challenge = ? AND purpose = ? AND expires_at > ? AND ${owner}`, params, db)) === 1;
   }
 
+  /** Every ceremony offered to the user (a registration, a step-up) ends; password-less sign-ins are bound to no one. */
+  deleteForUser(userId: string, db: Db): Promise<number> {
+    return this.database.exec('DELETE FROM webauthn_challenges WHERE user_id = ?', [userId], db);
+  }
+
   /** Housekeeping: one bounded batch of challenges that expired before `before`. */
   async deleteExpired(before: number, batch: number): Promise<number> {
     const rows = await this.database.rows<{ challenge: string }>(`SELECT challenge FROM webauthn_challenges WHERE expires_at < ? LIMIT ${Math.floor(batch)}`, [before]);

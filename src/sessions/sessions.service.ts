@@ -342,10 +342,13 @@ export class SessionsService {
    * device (an intruder with the password can sign in again under a device id the user already
    * has, which sends no alert); the sessions the user had before it stay. If housekeeping has
    * deleted the reported session, nothing tells which sessions came after it: all of them go.
+   * Returns them and `since`, the reported sign-in's time (0 when it is gone), for what else it
+   * may have set up.
    */
-  async revokeReported(userId: string, sessionId: string, actor: Actor, db: Db): Promise<Revoked[]> {
+  async revokeReported(userId: string, sessionId: string, actor: Actor, db: Db): Promise<{ revoked: Revoked[]; since: number }> {
     const reportedAt = await this.repository.createdAtOf(userId, sessionId, db);
-    return this.revoke(reportedAt === null ? { userId } : { userId, createdSince: reportedAt }, 'reported_by_user', actor, db);
+    const revoked = await this.revoke(reportedAt === null ? { userId } : { userId, createdSince: reportedAt }, 'reported_by_user', actor, db);
+    return { revoked, since: reportedAt ?? 0 };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { startAppAtOwnUrl, TestApp, TEST_DB } from '../support/app';
@@ -6,6 +6,11 @@ import { auditCount, column, sessionRow } from '../support/db';
 import { dpopKey, dpopProof, DpopKey } from '../support/dpop';
 import { Http, PASSWORD, Tokens, eventually, login, register, works } from '../support/http';
 import { SmtpSink, tokenOf } from '../support/smtp';
+import { SoftwareAuthenticator } from '../support/webauthn';
+import { ShiftedClock } from '../support/clock';
+import { enrolTotp, loginWithTotp } from '../support/mfa';
+import { Clock } from '../../src/common/clock';
+import { PasswordService } from '../../src/users/password.service';
 
 const APP_URL = 'https://accounts.example.test';
 const NEW_DEVICE = /A new device signed in/;
@@ -23,15 +28,20 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
   let smtp: SmtpSink;
+  const clock = new ShiftedClock();
 
   before(async () => {
     smtp = await SmtpSink.start();
-    app = await startAppAtOwnUrl({ SMTP_URL: smtp.url, APP_URL });
+    app = await startAppAtOwnUrl({ SMTP_URL: smtp.url, APP_URL }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
   });
   after(async () => {
     await app?.close();
     await smtp?.stop();
+  });
+  // A test that moves the app's clock (TOTP steps) puts it back: DPoP proofs are stamped with real time.
+  afterEach(() => {
+    clock.offsetMs = 0;
   });
 
   const settled = (userId: string) =>
@@ -76,10 +86,20 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     }
     assert.equal(await auditCount(app, 'session_reported', { userId: victim.id }), 1);
 
-    // The reset owed can also be paid from a session the victim had before: a password change.
+    // The reset owed is paid only through the mailed link: a session from before the report (the
+    // intruder's own, on an earlier device, as much as the victim's) cannot change the password.
     assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 403);
-    const changed = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { token: laptop.access_token });
-    assert.equal(changed.status, 200, changed.text);
+    for (const method of ['PUT', 'POST']) {
+      const changed = await http.request(method, '/me/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { token: laptop.access_token });
+      assert.equal(changed.status, 403, changed.text);
+      assert.equal(changed.body.error, 'forbidden');
+      assert.match(changed.body.message, /link in the e-mail|forgot password/);
+    }
+    assert.equal(await works(http, laptop), true, 'the refusal changed nothing: the session stays');
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 401, 'the password did not change');
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 403, 'and the reset is still owed');
+    const reset = await http.post('/auth/password/reset', { token: tokenOf(await smtp.next(victim.email, RESET), 'reset-password'), newPassword: NEW_PASSWORD });
+    assert.equal(reset.status, 200, reset.text);
     assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 200);
   });
 
@@ -100,6 +120,98 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     assert.equal(reset.status, 200, reset.text);
     assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 401, 'the old password is gone');
     assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 200, 'the new one signs in');
+  });
+
+  /** The intruder, signed in as a new device, registers a passkey of their own (the account's default origin). */
+  async function intruderPasskey(accessToken: string): Promise<SoftwareAuthenticator> {
+    const device = new SoftwareAuthenticator({ origin: APP_URL });
+    const options = await http.post('/me/factors/passkey/options', undefined, { token: accessToken });
+    assert.equal(options.status, 200, options.text);
+    const added = await http.post('/me/factors/passkey', { credential: device.register(options.body.publicKey), name: 'Mine now' }, { token: accessToken });
+    assert.equal(added.status, 201, added.text);
+    return device;
+  }
+  const passkeyLogin = async (device: SoftwareAuthenticator) => {
+    const options = await http.post('/auth/passkey/options');
+    assert.equal(options.status, 200, options.text);
+    return http.post('/auth/passkey/login', { credential: device.authenticate(options.body.publicKey) });
+  };
+  const count = async (sql: string, params: unknown[]) => Number((await column<{ n: number }>(app, sql, params))[0].n);
+  const resetBy = async (email: string) => {
+    const reset = await http.post('/auth/password/reset', { token: tokenOf(await smtp.next(email, RESET), 'reset-password'), newPassword: NEW_PASSWORD });
+    assert.equal(reset.status, 200, reset.text);
+  };
+
+  it("a report removes the passkey the intruder registered as the account's first factor, and the recovery codes it handed out", async () => {
+    const victim = await register(http);
+    await login(http, victim.email, PASSWORD, { deviceId: 'first-laptop-0001' });
+    const intruder = await login(http, victim.email, PASSWORD, { deviceId: 'first-intruder-01' });
+    const alert = await smtp.next(victim.email, NEW_DEVICE);
+    const device = await intruderPasskey(intruder.access_token);
+    assert.equal(await count('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?', [victim.id]) > 0, true, 'the first factor handed out recovery codes');
+    assert.equal((await passkeyLogin(device)).status, 200, 'before the report the passkey signs in');
+
+    assert.equal((await http.post('/auth/sessions/report', { token: tokenOf(alert, 'report') })).status, 200);
+    const refused = await passkeyLogin(device);
+    assert.equal(refused.status, 401, refused.text);
+    assert.equal(refused.body.access_token, undefined);
+    assert.equal(await count('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?', [victim.id]), 0, 'the codes went with the factor');
+    assert.equal(await auditCount(app, 'mfa_factor_removed', { userId: victim.id }), 1);
+    const [event] = await column<{ details: string }>(app, "SELECT details FROM audit_events WHERE type = 'mfa_factor_removed' AND user_id = ?", [victim.id]);
+    assert.equal(JSON.parse(event.details).reason, 'reported_by_user');
+
+    // After the reset the password alone signs the victim in again: no factor of the intruder's to ask for.
+    await resetBy(victim.email);
+    const back = await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD });
+    assert.equal(back.status, 200, back.text);
+    assert.equal(back.body.mfaRequired, undefined, back.text);
+    const factors = await http.get('/me/factors', { token: back.body.access_token });
+    assert.equal(factors.status, 200, factors.text);
+    assert.deepEqual(factors.body.items, []);
+  });
+
+  it('a report removes a passkey the intruder added next to a factor the user already had; that factor and its recovery codes stay', async () => {
+    const victim = await register(http);
+    const laptop = await login(http, victim.email, PASSWORD, { deviceId: 'second-laptop-001' });
+    const totp = await enrolTotp(http, laptop.access_token, clock.now());
+    clock.offsetMs += 60_000;
+    // The intruder has the password and one TOTP code (phished, say): aal2, enough to add a passkey.
+    const intruder = await loginWithTotp(http, victim.email, totp.secret, clock.now(), { deviceId: 'second-intruder-1' });
+    const alert = await smtp.next(victim.email, NEW_DEVICE);
+    const device = await intruderPasskey(intruder.access_token);
+    const codes = await count('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?', [victim.id]);
+
+    assert.equal((await http.post('/auth/sessions/report', { token: tokenOf(alert, 'report') })).status, 200);
+    assert.equal((await passkeyLogin(device)).status, 401);
+    assert.equal(await count('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?', [victim.id]), codes, 'the codes of the earlier factor stay');
+    await resetBy(victim.email);
+    clock.offsetMs += 60_000;
+    const back = await loginWithTotp(http, victim.email, totp.secret, clock.now(), { password: NEW_PASSWORD });
+    const factors = await http.get('/me/factors', { token: back.access_token });
+    assert.deepEqual(factors.body.items.map((f: { id: string; type: string }) => [f.id, f.type]), [[totp.factorId, 'totp']]);
+  });
+
+  it('a report that commits while a password change checks the current password wins: the change is refused and the reset still owed', async () => {
+    const { victim, laptop, alert } = await intrusion();
+    // The report lands between the change's first check and its transaction (during the argon2 verify).
+    const passwords = app.app.get(PasswordService);
+    const verify = passwords.verify;
+    passwords.verify = async function (this: PasswordService, ...args: Parameters<PasswordService['verify']>) {
+      const ok = await verify.apply(this, args);
+      passwords.verify = verify;
+      assert.equal((await http.post('/auth/sessions/report', { token: tokenOf(alert, 'report') })).status, 200);
+      return ok;
+    };
+    try {
+      const changed = await http.request('PUT', '/me/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { token: laptop.access_token });
+      assert.equal(changed.status, 403, changed.text);
+      assert.equal(changed.body.error, 'forbidden');
+    } finally {
+      passwords.verify = verify;
+    }
+    assert.equal(await auditCount(app, 'session_reported', { userId: victim.id }), 1, 'the report ran inside the change');
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 401, 'the password did not change');
+    assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 403, 'the reset is still owed');
   });
 
   it('a sign-in that takes over a live session of a device id alerts like a new device, and its "this wasn\'t me" ends it', async () => {

@@ -21,7 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   sessions: ['common', 'config', 'database', 'redis', 'audit', 'metrics'],
   mfa: ['common', 'config', 'database', 'audit', 'rate-limit', 'users', 'sessions', 'metrics', 'mail'],
   auth: ['common', 'config', 'database', 'redis', 'audit', 'rate-limit', 'users', 'sessions', 'metrics', 'mail', 'mfa'],
-  account: ['common', 'config', 'database', 'audit', 'rate-limit', 'users', 'sessions', 'auth', 'mail'],
+  account: ['common', 'config', 'database', 'audit', 'rate-limit', 'users', 'sessions', 'auth', 'mfa', 'mail'],
   'resource-servers': ['common', 'config', 'database', 'audit', 'sessions', 'auth'],
   admin: ['common', 'config', 'database', 'audit', 'users', 'sessions', 'auth', 'resource-servers', 'account', 'mfa'],
   health: ['common', 'database'],
