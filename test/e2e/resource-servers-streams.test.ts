@@ -324,16 +324,32 @@ describe(`the feed after a signing key is revoked, browsers' streams beside feed
   });
 
   it('frees the slot of a feed stream whose receiver hung up before its first byte', async () => {
+    // Each request reaches the stream only once its receiver is gone, as when it hangs up during
+    // the guard's or the cursor's awaits.
+    const feed = app.app.get(RevocationFeed);
+    const original = feed.stream;
+    let entered = 0;
+    feed.stream = async function (this: RevocationFeed, ...args: Parameters<RevocationFeed['stream']>) {
+      const socket = args[2].raw.socket;
+      if (!socket.destroyed) await new Promise((resolve) => socket.once('close', resolve));
+      entered++;
+      return original.apply(this, args);
+    };
     const url = new URL(app.url);
-    for (let i = 0; i < 30; i++) {
-      await new Promise<void>((resolve) => {
-        const socket = connect(Number(url.port), url.hostname, () => {
-          socket.write(`GET /auth/revocations HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nAuthorization: ${rs.basic}\r\n\r\n`);
-          socket.resetAndDestroy();
-          resolve();
+    try {
+      for (let i = 0; i < 30; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(Number(url.port), url.hostname, () => {
+            socket.write(`GET /auth/revocations HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nAuthorization: ${rs.basic}\r\n\r\n`);
+            socket.resetAndDestroy();
+            resolve();
+          });
+          socket.on('error', () => resolve());
         });
-        socket.on('error', () => resolve());
-      });
+      }
+      await eventually(async () => entered === 30, 5000);
+    } finally {
+      feed.stream = original;
     }
     const openStreams = app.app.get(OpenStreams);
     await eventually(async () => openStreams.size === 0, 5000);
