@@ -275,9 +275,11 @@ describe(`the feed after a signing key is revoked, browsers' streams beside feed
     const user = await register(http);
     const t = await login(http, user.email);
     await http.post('/auth/logout', undefined, { token: t.access_token });
-    const before = await http.get('/auth/revocations', { headers: { authorization: rs.basic } });
-    assert.equal(before.status, 200);
-    assert.ok(before.body.events.some((e: string) => setSession(e) === t.session_id), 'the SET is signed (and cached)');
+    // Read until the revocation is in the log (sequenced after its commit): its SET is signed and cached.
+    await eventually(async () => {
+      const before = await http.get('/auth/revocations', { headers: { authorization: rs.basic } });
+      return before.status === 200 && before.body.events.some((e: string) => setSession(e) === t.session_id);
+    }, 5000, 50);
 
     const keys = app.app.get(SigningKeysService);
     const { replacement } = await keys.revoke(keys.signingKey.kid);
