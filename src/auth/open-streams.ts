@@ -22,19 +22,26 @@ export interface StreamOwner {
  * process none for /health, admin sign-in or the database. Per session, user and client past
  * STREAMS_PER_*: 429; past the total (STREAMS_MAX, never more than half the process's
  * open-file limit, so the other half stays for ordinary requests): 503. Both with Retry-After.
+ * Browsers' streams (no resource server) take at most half the total, also 503 past it: with open
+ * registration, throwaway accounts could otherwise fill every slot and leave resource servers'
+ * feeds none, and a verifier without its feed goes stale. Feeds may use the whole total.
  */
 @Injectable()
 export class OpenStreams {
   private readonly logger = new Logger(OpenStreams.name);
   private readonly counts = new Map<string, number>();
   private total = 0;
+  private userTotal = 0;
   /** The most streams open at once, over every kind. */
   readonly max: number;
+  /** The most browsers' streams open at once: the rest of `max` is kept for resource servers' feeds. */
+  readonly userMax: number;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     const files = openFileLimit();
     const ceiling = files === null ? FALLBACK_MAX : Math.max(1, Math.floor(files / 2));
     this.max = Math.min(config.streams.max ?? ceiling, ceiling);
+    this.userMax = Math.max(1, Math.floor(this.max / 2));
     if (config.streams.max !== null && config.streams.max > ceiling) this.logger.warn(`STREAMS_MAX=${config.streams.max} lowered to ${ceiling}, half the open-file limit; raise the limit (ulimit -n) for more`);
   }
 
@@ -53,14 +60,17 @@ export class OpenStreams {
     for (const [key, limit, whose] of keys) {
       if ((this.counts.get(key) ?? 0) >= limit) throw tooMany(429, 'too_many_requests', `Too many open streams for ${whose}. Close one, or try again later.`);
     }
-    if (this.total >= this.max) throw tooMany(503, 'service_unavailable', 'latchkey holds as many streams as it can. Try again later.');
+    const feed = owner.clientId !== undefined;
+    if (this.total >= this.max || (!feed && this.userTotal >= this.userMax)) throw tooMany(503, 'service_unavailable', 'latchkey holds as many streams as it can. Try again later.');
     this.total++;
+    if (!feed) this.userTotal++;
     for (const [key] of keys) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.total--;
+      if (!feed) this.userTotal--;
       for (const [key] of keys) {
         const left = this.counts.get(key)! - 1;
         if (left > 0) this.counts.set(key, left);

@@ -29,6 +29,8 @@ const CURSOR = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** An open SSE stream, as the shared heartbeat sees it. */
 interface FeedStream {
+  /** The receiver is gone (its socket closed), whether or not a 'close' reached the stream. */
+  gone(): boolean;
   heartbeat(): void;
   end(): void;
 }
@@ -65,6 +67,9 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     setMaxListeners(0, this.closing.signal);
     // The log started over (a database restore): every stream's position belongs to the old history.
     this.log.onStartOver(() => this.endAll());
+    // A SET signed by a key the JWKS no longer lists (revoked) can never verify, and a verifier
+    // holds its cursor before one: the cache key names the kid, and a key change drops the rest.
+    this.keys.onChange(() => this.signed.clear());
   }
 
   /**
@@ -157,6 +162,9 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     const release = this.openStreams.open({ clientId: server.clientId });
     reply.hijack();
     const raw = reply.raw;
+    const socket = request.raw.socket;
+    // Gone during the guard's and the cursor's awaits: its 'close' was before anyone listened.
+    if (raw.destroyed || socket.destroyed) return release();
     raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
     let position = after;
     let announced = false;
@@ -211,7 +219,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
       void pump.run();
     });
     const stopKeys = this.keys.onChange(() => void write(`event: jwks\ndata: ${this.keys.version}\n\n`));
-    const stream: FeedStream = { heartbeat: () => void write(': keep-alive\n\n'), end: () => end() };
+    const stream: FeedStream = { gone: () => raw.destroyed || socket.destroyed, heartbeat: () => void write(': keep-alive\n\n'), end: () => end() };
     const stopHeartbeat = this.track(server.clientId, stream);
     const end = () => {
       if (ended) return;
@@ -221,10 +229,15 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
       stopListening();
       stopKeys();
       this.closing.signal.removeEventListener('abort', end);
+      request.raw.off('close', end);
+      raw.off('close', end);
+      socket.off('close', end);
       raw.end();
     };
     this.closing.signal.addEventListener('abort', end);
     request.raw.on('close', end);
+    raw.on('close', end);
+    socket.on('close', end);
     await write(`: latchkey session revocation feed\n\nevent: jwks\ndata: ${this.keys.version}\n\n`);
     await pump.run();
   }
@@ -249,10 +262,12 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
   }
 
   /**
-   * One heartbeat round for every open stream: one query says which of their resource servers
-   * are still registered (a removed one's streams end), then a comment to each of the others.
+   * One heartbeat round for every open stream: a stream whose receiver is gone ends (its slot
+   * with it); one query says which of their resource servers are still registered (a removed
+   * one's streams end), then a comment to each of the others.
    */
   private async beat(): Promise<void> {
+    for (const group of [...this.streams.values()]) for (const stream of [...group]) if (stream.gone()) stream.end();
     const clients = [...this.streams.keys()];
     if (clients.length === 0) return;
     // The database down: keep the streams (their credentials were good), and check again next round.
@@ -273,18 +288,21 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
   private rendered(events: RevocationEvent[], clientId: string): string {
     let byClient = this.renderedAdvances.get(events);
     if (!byClient) this.renderedAdvances.set(events, (byClient = new Map()));
-    let text = byClient.get(clientId);
+    // The kid too: text signed before a key change must not reach a stream after it.
+    const key = `${this.keys.signingKey.kid}.${clientId}`;
+    let text = byClient.get(key);
     if (text === undefined) {
       text = events.map((event) => `id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, clientId)}\n\n`).join('');
-      byClient.set(clientId, text);
+      byClient.set(key, text);
     }
     return text;
   }
 
   /** The CAEP session-revoked SET of one event for one receiver, signed once and kept. */
   private sign(event: RevocationEvent, clientId: string): string {
-    // The epoch too: after a restore the same position holds another revocation.
-    const key = `${this.log.epoch}.${event.seq}.${clientId}`;
+    // The epoch too: after a restore the same position holds another revocation. The kid: a SET
+    // must be signed by a key the JWKS lists now (a revoked key leaves it at once).
+    const key = `${this.keys.signingKey.kid}.${this.log.epoch}.${event.seq}.${clientId}`;
     const cached = this.signed.get(key);
     if (cached) return cached;
     const set = this.signer.sign(

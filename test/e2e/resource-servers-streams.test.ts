@@ -2,6 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import * as jose from 'jose';
+import { OpenStreams } from '../../src/auth/open-streams';
+import { SigningKeysService } from '../../src/auth/signing-keys.service';
 import { ResourceServersRepository } from '../../src/resource-servers/resource-servers.repository';
 import { FEED_HEARTBEAT_MS, RevocationFeed } from '../../src/resource-servers/revocation-feed.service';
 import { RevocationLog } from '../../src/sessions/revocation-log';
@@ -246,5 +250,115 @@ describe(`the log keeps its epoch under concurrent sequencing and catch-up [${TE
     }
     await eventually(async () => (await http.get('/auth/revocations?limit=1000', { headers: { authorization: rs.basic } })).body.events.length >= sessions.length, 10_000, 50);
     assert.equal(log.epoch, epoch, 'no start-over without a restore');
+  });
+});
+
+describe(`the feed after a signing key is revoked, browsers' streams beside feeds, receivers gone early [${TEST_DB}]`, () => {
+  let app: TestApp;
+  let http: Http;
+  let admin: Tokens;
+  let rs: ResourceServerCredentials;
+  const streams: Array<{ close(): void }> = [];
+
+  before(async () => {
+    app = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD, STREAMS_MAX: '4', STREAMS_PER_CLIENT: '3' }, undefined, [{ provide: FEED_HEARTBEAT_MS, useValue: 100 }]);
+    http = new Http(app.url);
+    admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
+    rs = await addResourceServer(http, admin.access_token, 'keys and slots');
+  });
+  after(async () => {
+    for (const s of streams) s.close();
+    await app?.close();
+  });
+
+  it('serves every SET, from a full read or a stream, signed by a key the JWKS lists now, after the signing key that signed it was revoked', async () => {
+    const user = await register(http);
+    const t = await login(http, user.email);
+    await http.post('/auth/logout', undefined, { token: t.access_token });
+    // Read until the revocation is in the log (sequenced after its commit): its SET is signed and cached.
+    await eventually(async () => {
+      const before = await http.get('/auth/revocations', { headers: { authorization: rs.basic } });
+      return before.status === 200 && before.body.events.some((e: string) => setSession(e) === t.session_id);
+    }, 5000, 50);
+
+    const keys = app.app.get(SigningKeysService);
+    const { replacement } = await keys.revoke(keys.signingKey.kid);
+    assert.ok(replacement, 'the revoked key was signing');
+
+    const jwks = jose.createLocalJWKSet((await http.get('/.well-known/jwks.json')).body);
+    const verifyAll = async (events: string[]) => {
+      assert.ok(events.length > 0);
+      for (const set of events) await jose.jwtVerify(set, jwks, { audience: rs.clientId, typ: 'secevent+jwt' });
+    };
+    const page = await http.get('/auth/revocations', { headers: { authorization: rs.basic } });
+    await verifyAll(page.body.events);
+    const stream = openStream(app.url, rs.basic);
+    streams.push(stream);
+    await eventually(async () => stream.state.text.includes('data: ey'), 5000);
+    await verifyAll([...stream.state.text.matchAll(/^data: (ey\S+)$/gm)].map((m) => m[1]));
+    stream.close();
+    await eventually(async () => app.app.get(OpenStreams).size === 0, 5000);
+  });
+
+  it("keeps half of STREAMS_MAX for resource servers' feeds: browsers' streams past their half get 503, a feed still opens", async () => {
+    const opened: AbortController[] = [];
+    const statuses: number[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const user = await register(http);
+        const t = await login(http, user.email);
+        const controller = new AbortController();
+        opened.push(controller);
+        const response = await fetch(`${app.url}/auth/session/events`, { headers: { authorization: `Bearer ${t.access_token}`, accept: 'text/event-stream' }, signal: controller.signal });
+        statuses.push(response.status);
+        if (response.status !== 200) await response.body?.cancel();
+      }
+      assert.deepEqual(statuses, [200, 200, 503, 503], "browsers' streams take at most half of STREAMS_MAX=4");
+      const feed = openStream(app.url, rs.basic);
+      streams.push(feed);
+      await eventually(async () => feed.state.status !== 0, 5000);
+      assert.equal(feed.state.status, 200, 'a feed stream opens while browsers hold all they may');
+      feed.close();
+    } finally {
+      for (const c of opened) c.abort();
+    }
+    await eventually(async () => app.app.get(OpenStreams).size === 0, 5000);
+  });
+
+  it('frees the slot of a feed stream whose receiver hung up before its first byte', async () => {
+    // Each request reaches the stream only once its receiver is gone, as when it hangs up during
+    // the guard's or the cursor's awaits.
+    const feed = app.app.get(RevocationFeed);
+    const original = feed.stream;
+    let entered = 0;
+    feed.stream = async function (this: RevocationFeed, ...args: Parameters<RevocationFeed['stream']>) {
+      const socket = args[2].raw.socket;
+      if (!socket.destroyed) await new Promise((resolve) => socket.once('close', resolve));
+      entered++;
+      return original.apply(this, args);
+    };
+    const url = new URL(app.url);
+    try {
+      for (let i = 0; i < 30; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(Number(url.port), url.hostname, () => {
+            socket.write(`GET /auth/revocations HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\nAuthorization: ${rs.basic}\r\n\r\n`);
+            socket.resetAndDestroy();
+            resolve();
+          });
+          socket.on('error', () => resolve());
+        });
+      }
+      await eventually(async () => entered === 30, 5000);
+    } finally {
+      feed.stream = original;
+    }
+    const openStreams = app.app.get(OpenStreams);
+    await eventually(async () => openStreams.size === 0, 5000);
+    const again = [openStream(app.url, rs.basic), openStream(app.url, rs.basic), openStream(app.url, rs.basic)];
+    streams.push(...again);
+    await eventually(async () => again.every((s) => s.state.status !== 0), 5000);
+    assert.deepEqual(again.map((s) => s.state.status), [200, 200, 200], 'STREAMS_PER_CLIENT=3 streams open again');
+    for (const s of again) s.close();
   });
 });
