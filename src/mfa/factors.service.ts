@@ -145,7 +145,7 @@ export class FactorsService {
     await this.audit.record({ type: 'mfa_factor_added', userId: caller.userId, sessionId: caller.sessionId, ...actor, details: { factorId: factor.id, type: factor.type } }, db);
     if (before.some((f) => isActive(f) && f.id !== factor.id)) return null;
     const had = caller.amr.filter((m): m is Amr => (AMR_VALUES as readonly string[]).includes(m));
-    const raised = await this.sessions.raiseAssurance(caller.userId, caller.sessionId, combined([...had, ...proven], this.clock.now()), { rotate: false, db });
+    const raised = await this.sessions.raiseAssurance(caller.userId, caller.sessionId, combined([...had, ...proven], this.clock.now()), { rotate: false, endsEnrollment: true, db });
     if (!raised) throw ApiError.invalidToken(true);
     await this.sessions.revoke({ userId: caller.userId, excludeId: caller.sessionId }, 'mfa_enabled', actor, db);
     const codes = await this.recoveryCodes.regenerate(caller.userId, db);
@@ -192,6 +192,8 @@ export class FactorsService {
 
   /** Admin: one factor of a user goes. */
   async removeForUser(admin: { userId: string }, userId: string, factorId: string, client: ClientContext): Promise<void> {
+    // Their own would skip the self-service gates (aal2, REAUTH_MAX_AGE): /me/factors is the way.
+    if (userId === admin.userId) throw ApiError.forbidden('You cannot remove your own second factors here; use /me/factors.');
     const user = await this.users.findById(userId);
     if (!user) throw ApiError.notFound('No such user.');
     const removed = await this.database.transaction(async (db) => {

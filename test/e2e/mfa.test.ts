@@ -179,6 +179,17 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     assert.equal(expired.body.error, 'invalid_mfa_token');
   });
 
+  it('a password change ends the pending mfaTokens of the account: one issued before it is refused even with the right code', async () => {
+    const u = await enrolledUser();
+    const t = (await refresh(http, u.first.refresh_token)).body;
+    const { mfaToken } = await firstStep(http, u.email);
+    const changed = await http.request('PUT', '/me/password', { currentPassword: 'correct horse battery', newPassword: 'a pending-token password 1' }, { token: t.access_token });
+    assert.equal(changed.status, 200, changed.text);
+    const late = await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(late.status, 401, late.text);
+    assert.equal(late.body.error, 'invalid_mfa_token');
+  });
+
   it('housekeeping deletes spent mfaTokens a day after they expired, and expired trusted-device tokens', async () => {
     const u = await enrolledUser();
     const { mfaToken } = await firstStep(http, u.email, { deviceId: 'housekeeping-device' });
@@ -463,6 +474,27 @@ describe(`second factor limits: MFA_LOCKOUT, MFA_MAX_FAILURES, 10 factors [${TES
       const o = await enrolTotp(http, (await login(http, other.email)).access_token, clock.now());
       const s = await firstStep(http, other.email);
       assert.equal((await verify(http, { mfaToken: s.mfaToken, method: 'totp', code: nextCode(o.secret) })).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('evaluates at most 5 of many concurrent wrong codes on one mfaToken, and then not even the right one', async () => {
+    const app = await startApp({ MFA_LOCKOUT: 'off' }, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const { secret } = await enrolTotp(http, (await login(http, user.email)).access_token, clock.now());
+      const { mfaToken } = await firstStep(http, user.email);
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => verify(http, { mfaToken, method: 'totp', code: String(100000 + i) })));
+      const errors = answers.map((a) => a.body.error);
+      const evaluated = errors.filter((e) => e === 'invalid_credentials').length;
+      assert.ok(evaluated <= 5, errors.join(' '));
+      assert.equal(errors.filter((e) => e === 'invalid_mfa_token').length, 10 - evaluated, errors.join(' '));
+      assert.ok((await auditCount(app, 'mfa_failed', { userId: user.id })) <= 5);
+      const right = await verify(http, { mfaToken, method: 'totp', code: nextCode(secret) });
+      assert.equal(right.status, 401, right.text);
+      assert.equal(right.body.error, 'invalid_mfa_token');
     } finally {
       await app.close();
     }
