@@ -9,7 +9,7 @@ import { startApp, startAppAtOwnUrl, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
 import { Http, Tokens, decodeJwt, login, refresh, register, works } from '../support/http';
 import { dpopKey, dpopProof } from '../support/dpop';
-import { SmtpSink } from '../support/smtp';
+import { SmtpSink, tokenOf } from '../support/smtp';
 import { enrolTotp, firstStep, totpCode, verify } from '../support/mfa';
 import { addResourceServer, ResourceServerCredentials } from '../support/resource-servers';
 
@@ -181,7 +181,7 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     assert.equal(expired.body.error, 'invalid_mfa_token');
   });
 
-  it('a password change ends the pending mfaTokens of the account: one issued before it is refused even with the right code', async () => {
+  it('a password change or reset ends the pending mfaTokens of the account: one issued before it is refused even with the right code', async () => {
     const u = await enrolledUser();
     const t = (await refresh(http, u.first.refresh_token)).body;
     const { mfaToken } = await firstStep(http, u.email);
@@ -190,6 +190,15 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const late = await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) });
     assert.equal(late.status, 401, late.text);
     assert.equal(late.body.error, 'invalid_mfa_token');
+
+    // A reset too (the same replacement): the one who asked for it may not be the one holding the token.
+    const pending = await http.post('/auth/login', { email: u.email, password: 'a pending-token password 1' });
+    assert.equal(pending.body.mfaRequired, true, pending.text);
+    assert.equal((await http.post('/auth/password/forgot', { email: u.email })).status, 202);
+    const reset = await http.post('/auth/password/reset', { token: tokenOf(await smtp.next(u.email, /Reset your/), 'reset-password'), newPassword: 'a pending-token password 2' });
+    assert.equal(reset.status, 200, reset.text);
+    const afterReset = await verify(http, { mfaToken: pending.body.mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(afterReset.body.error, 'invalid_mfa_token', afterReset.text);
   });
 
   it('housekeeping deletes spent mfaTokens a day after they expired, and expired trusted-device tokens', async () => {
