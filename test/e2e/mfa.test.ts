@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Clock } from '../../src/common/clock';
 import { MfaHousekeeping } from '../../src/mfa/mfa-housekeeping';
 import { MfaService } from '../../src/mfa/mfa.service';
+import { FactorsService } from '../../src/mfa/factors.service';
 import { ApiError } from '../../src/common/api-error';
 import { ShiftedClock } from '../support/clock';
 import { startApp, startAppAtOwnUrl, TestApp, TEST_DB } from '../support/app';
@@ -249,6 +250,27 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
       assert.deepEqual(answers.map((a) => a.status).sort(), [200, 401], answers.map((a) => a.text).join(' | '));
       assert.equal((await column(app, 'SELECT id FROM sessions WHERE user_id = ?', [u.id])).length, before + 1, 'one session opened');
     }
+  });
+
+  it('of two concurrent first-factor activations, exactly one is the first (the only one answered with recovery codes)', async () => {
+    const user = await register(http);
+    const t = await login(http, user.email);
+    const added = [];
+    for (const name of ['Phone A', 'Phone B']) {
+      const r = await http.post('/me/factors/totp', { name }, { token: t.access_token });
+      assert.equal(r.status, 201, r.text);
+      added.push(r.body as { id: string; secret: string });
+    }
+    // Straight to the service, both in one tick: each reads the factor list before either commits.
+    const claims = decodeJwt(t.access_token).payload;
+    const caller = { userId: user.id, sessionId: t.session_id, acr: claims.acr, amr: claims.amr, authTime: claims.auth_time * 1000 };
+    const client = { ip: '127.0.0.1', userAgent: 'concurrent-activations' };
+    const factors = app.app.get(FactorsService);
+    const code = (secret: string) => totpCode(secret, clock.now());
+    const activated = await Promise.all(added.map((f) => factors.activateTotp(caller, f.id, code(f.secret), client)));
+    assert.deepEqual(activated.map((a) => a.active), [true, true]);
+    assert.equal(activated.filter((a) => a.recoveryCodes).length, 1, 'one first factor');
+    assert.equal((await column(app, 'SELECT id FROM recovery_codes WHERE user_id = ?', [user.id])).length, 10);
   });
 
   it('takes a recovery code once, as a second factor only, and mails the user each time', async () => {
