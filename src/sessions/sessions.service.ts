@@ -289,7 +289,7 @@ export class SessionsService {
       const to = options.rotate ? row.generation + 1 : row.generation;
       const endsEnrollment = options.endsEnrollment === true;
       if (await this.repository.raise(row.id, row.generation, to, assurance, now, this.idleExpiry(now, row.expiresAt), endsEnrollment, options.db)) {
-        return this.issued({ ...row, assurance, mfaEnrollmentRequired: endsEnrollment ? false : row.mfaEnrollmentRequired, assuranceGeneration: to }, to, now);
+        return this.issued({ ...row, assurance, assuranceGeneration: to }, to, now);
       }
     }
     return null;
