@@ -76,6 +76,7 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     const up = await http.post('/me/step-up', { method: 'password', password: 'correct horse battery' }, { token: t.access_token });
     assert.equal(up.status, 200, up.text);
     assert.equal(decodeJwt(up.body.access_token).payload.mfa_enrollment_required, true);
+    assert.equal(Number((await column<{ f: number }>(app, 'SELECT mfa_enrollment_required AS f FROM sessions WHERE id = ?', [t.session_id]))[0].f), 1, 'the stored flag too');
     assert.equal((await http.post('/me/email/verification', undefined, { token: up.body.access_token })).body.error, 'mfa_enrollment_required');
     const later = await refresh(http, up.body.refresh_token);
     assert.equal(later.status, 200, later.text);
