@@ -26,6 +26,7 @@ export class AdminFactorsController {
   @HttpCode(204)
   @Endpoint("Remove one of a user's second factors")
   @ApiNoContentResponse()
+  @ApiErrorResponse(403, 'forbidden: not on your own account')
   @ApiErrorResponse(404, 'not_found: no such user, or no such factor of this user')
   remove(@Param('id', IdPipe) id: string, @Param('factorId', IdPipe) factorId: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<void> {
     return this.factors.removeForUser(admin, id, factorId, client);

@@ -365,8 +365,9 @@ export class AuthService {
    */
   async replacePassword(user: { id: string; passwordHash: string }, newHash: string, reason: 'password_changed' | 'password_reset', actor: Actor, db: Db, at = this.clock.now()): Promise<Revoked[] | null> {
     if (!(await this.users.setPasswordHash(user.id, user.passwordHash, newHash, at, db))) return null;
-    // A remembered device was remembered for the old password.
+    // A remembered device was remembered for the old password, and a pending second step was opened by it.
     await this.trustedDevices.forgetUser(user.id, db);
+    await this.mfaChallenges.endForUser(user.id, db);
     return this.sessions.revoke({ userId: user.id }, reason, actor, db);
   }
 

@@ -47,13 +47,18 @@ export class ChallengesRepository {
     return (await this.database.exec('UPDATE mfa_challenges SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ? AND failures < ?', [now, id, now, maxFailures], db)) === 1;
   }
 
-  /** A wrong second factor: one more failure; at `maxFailures` the challenge is used up. */
-  async recordFailure(id: string, now: number, maxFailures: number): Promise<void> {
-    await this.database.exec(
-      // used_at first: MySQL evaluates SET assignments left to right, each seeing the ones before.
-      'UPDATE mfa_challenges SET used_at = CASE WHEN failures + 1 >= ? THEN ? ELSE used_at END, failures = failures + 1 WHERE id = ? AND used_at IS NULL',
-      [maxFailures, now, id],
-    );
+  /**
+   * Takes one of the challenge's attempts before its factor is checked, so concurrent wrong
+   * codes cannot exceed `maxFailures` between a read and a write. False: none left (or it was
+   * used or expired meanwhile), the token is dead.
+   */
+  async takeAttempt(id: string, now: number, maxFailures: number): Promise<boolean> {
+    return (await this.database.exec('UPDATE mfa_challenges SET failures = failures + 1 WHERE id = ? AND failures < ? AND used_at IS NULL AND expires_at > ?', [id, maxFailures, now])) === 1;
+  }
+
+  /** A right second factor gives its attempt back: only wrong ones count. */
+  async refundAttempt(id: string): Promise<void> {
+    await this.database.exec('UPDATE mfa_challenges SET failures = failures - 1 WHERE id = ? AND failures > 0', [id]);
   }
 
   /** Every pending login of the user ends (an admin reset, a removed factor). */

@@ -115,7 +115,7 @@ export class FactorsService {
     const { factor, amr } = await this.passkeys.verifyRegistration(caller, credential, name);
     const recoveryCodes = await this.database.transaction(async (db) => {
       await this.factors.insert(factor, db);
-      return this.factorAdded(caller, factor, existing, amr, client, db);
+      return this.factorAdded(caller, factor, amr, client, db);
     });
     return { ...toFactorView(factor), ...(recoveryCodes ? { recoveryCodes } : {}) };
   }
@@ -128,7 +128,7 @@ export class FactorsService {
     this.requireAal2IfEnrolled(caller, factors);
     const recoveryCodes = await this.database.transaction(async (db) => {
       if (!(await this.totp.activate(factor, code, db))) throw ApiError.invalidSecondFactor();
-      return this.factorAdded(caller, factor, factors, ['otp'], client, db);
+      return this.factorAdded(caller, factor, ['otp'], client, db);
     });
     const active = (await this.factors.findForUser(caller.userId, factorId))!;
     return { ...toFactorView(active), ...(recoveryCodes ? { recoveryCodes } : {}) };
@@ -138,14 +138,16 @@ export class FactorsService {
    * A factor just became active, inside its transaction. The first one raises the caller's
    * session to `aal2` (its current link will mint it; no older one can), signs out every other
    * session (`mfa_enabled`: they were opened with the password alone), hands out recovery codes
-   * (returned) and tells the user. For the passkey registration too.
+   * (returned) and tells the user. For the passkey registration too. Whether it is the first is
+   * counted here, under the user's row lock: of two concurrent activations, one is first.
    */
-  async factorAdded(caller: Caller, factor: MfaFactor, before: MfaFactor[], proven: Amr[], client: ClientContext, db: Db): Promise<string[] | null> {
+  async factorAdded(caller: Caller, factor: MfaFactor, proven: Amr[], client: ClientContext, db: Db): Promise<string[] | null> {
     const actor: Actor = { actorId: caller.userId, client };
     await this.audit.record({ type: 'mfa_factor_added', userId: caller.userId, sessionId: caller.sessionId, ...actor, details: { factorId: factor.id, type: factor.type } }, db);
-    if (before.some((f) => isActive(f) && f.id !== factor.id)) return null;
+    await this.users.lock(caller.userId, db);
+    if ((await this.factors.listForUser(caller.userId, db)).some((f) => isActive(f) && f.id !== factor.id)) return null;
     const had = caller.amr.filter((m): m is Amr => (AMR_VALUES as readonly string[]).includes(m));
-    const raised = await this.sessions.raiseAssurance(caller.userId, caller.sessionId, combined([...had, ...proven], this.clock.now()), { rotate: false, db });
+    const raised = await this.sessions.raiseAssurance(caller.userId, caller.sessionId, combined([...had, ...proven], this.clock.now()), { rotate: false, endsEnrollment: true, db });
     if (!raised) throw ApiError.invalidToken(true);
     await this.sessions.revoke({ userId: caller.userId, excludeId: caller.sessionId }, 'mfa_enabled', actor, db);
     const codes = await this.recoveryCodes.regenerate(caller.userId, db);
@@ -192,6 +194,8 @@ export class FactorsService {
 
   /** Admin: one factor of a user goes. */
   async removeForUser(admin: { userId: string }, userId: string, factorId: string, client: ClientContext): Promise<void> {
+    // Their own would skip the self-service gates (aal2, REAUTH_MAX_AGE): /me/factors is the way.
+    if (userId === admin.userId) throw ApiError.forbidden('You cannot remove your own second factors here; use /me/factors.');
     const user = await this.users.findById(userId);
     if (!user) throw ApiError.notFound('No such user.');
     const removed = await this.database.transaction(async (db) => {

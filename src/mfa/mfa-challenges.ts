@@ -78,8 +78,14 @@ export class MfaChallenges {
     return this.repository.setWebauthnChallenge(challenge.id, webauthnChallenge);
   }
 
-  recordFailure(challenge: MfaChallenge): Promise<void> {
-    return this.repository.recordFailure(challenge.id, this.clock.now(), MAX_CHALLENGE_FAILURES);
+  /** One attempt of the challenge, taken before its factor is checked: false when none is left. */
+  takeAttempt(challenge: MfaChallenge): Promise<boolean> {
+    return this.repository.takeAttempt(challenge.id, this.clock.now(), MAX_CHALLENGE_FAILURES);
+  }
+
+  /** Anything but a wrong factor gives the attempt back. */
+  refundAttempt(challenge: MfaChallenge): Promise<void> {
+    return this.repository.refundAttempt(challenge.id);
   }
 
   /** In the transaction that opens the session: false when another second step consumed it first. */

@@ -75,9 +75,16 @@ export class MfaService {
    */
   async verifyLogin(mfaToken: string, method: SecondFactorMethodName, proof: SecondFactorProof, client: ClientContext): Promise<{ challenge: MfaChallenge; assurance: Assurance }> {
     const challenge = await this.challenges.find(mfaToken);
-    if (!challenge) throw ApiError.invalidMfaToken();
-    const amr = await this.check(challenge.userId, method, proof, { login: challenge, sessionId: null }, client, () => this.challenges.recordFailure(challenge));
-    return { challenge, assurance: combined(['pwd', ...amr], this.clock.now()) };
+    if (!challenge || !(await this.challenges.takeAttempt(challenge))) throw ApiError.invalidMfaToken();
+    let wrong = false;
+    try {
+      const amr = await this.check(challenge.userId, method, proof, { login: challenge, sessionId: null }, client, async () => {
+        wrong = true;
+      });
+      return { challenge, assurance: combined(['pwd', ...amr], this.clock.now()) };
+    } finally {
+      if (!wrong) await this.challenges.refundAttempt(challenge);
+    }
   }
 
   /** A step-up by a second factor: the assurance the caller's session is raised to. */

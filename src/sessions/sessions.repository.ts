@@ -94,13 +94,15 @@ export class SessionsRepository {
    * Compare-and-swap, as `rotate`: sets the session's assurance (a completed step-up or first
    * factor) and records the generation it was raised at, moving the chain to `toGeneration`
    * (the same one when not rotating). False when the chain moved or the session was revoked.
+   * The MFA_REQUIRED enrolment flag stays as stored unless `endsEnrollment` (a first factor):
+   * a password step-up must not lift it.
    */
-  async raise(id: string, fromGeneration: number, toGeneration: number, assurance: Assurance, now: number, idleExpiresAt: number, db?: Db): Promise<boolean> {
+  async raise(id: string, fromGeneration: number, toGeneration: number, assurance: Assurance, now: number, idleExpiresAt: number, endsEnrollment: boolean, db?: Db): Promise<boolean> {
     const rotated = toGeneration !== fromGeneration;
     const sql = `UPDATE sessions SET generation = ?, ${rotated ? 'rotated_at = ?, ' : ''}last_used_at = ?, idle_expires_at = ?, acr = ?, amr = ?, auth_time = ?,
-                  assurance_generation = ?, mfa_enrollment_required = ?
+                  assurance_generation = ?${endsEnrollment ? ', mfa_enrollment_required = ?' : ''}
             WHERE id = ? AND generation = ? AND revoked_at IS NULL`;
-    const params = [toGeneration, ...(rotated ? [now] : []), now, idleExpiresAt, assurance.acr, assurance.amr.join(','), assurance.authTime, toGeneration, 0, id, fromGeneration];
+    const params = [toGeneration, ...(rotated ? [now] : []), now, idleExpiresAt, assurance.acr, assurance.amr.join(','), assurance.authTime, toGeneration, ...(endsEnrollment ? [0] : []), id, fromGeneration];
     if (db) return (await this.database.exec(sql, params, db)) === 1;
     return (await this.swap(sql, params)) === 1;
   }

@@ -281,14 +281,15 @@ export class SessionsService {
    * rotating, the current link keeps working and will mint it at its next refresh. Null when the
    * session is not the user's, or no longer live.
    */
-  async raiseAssurance(userId: string, sessionId: string, assurance: Assurance, options: { rotate: boolean; db?: Db }): Promise<IssuedSession | null> {
+  async raiseAssurance(userId: string, sessionId: string, assurance: Assurance, options: { rotate: boolean; endsEnrollment?: boolean; db?: Db }): Promise<IssuedSession | null> {
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
       const now = this.clock.now();
       const row = await this.repository.findForRefresh(sessionId, attempt > 0 && !options.db, options.db);
       if (!row || row.userId !== userId || row.revokedAt !== null || row.userDisabled || now >= row.expiresAt || now >= row.idleExpiresAt) return null;
       const to = options.rotate ? row.generation + 1 : row.generation;
-      if (await this.repository.raise(row.id, row.generation, to, assurance, now, this.idleExpiry(now, row.expiresAt), options.db)) {
-        return this.issued({ ...row, assurance, mfaEnrollmentRequired: false, assuranceGeneration: to }, to, now);
+      const endsEnrollment = options.endsEnrollment === true;
+      if (await this.repository.raise(row.id, row.generation, to, assurance, now, this.idleExpiry(now, row.expiresAt), endsEnrollment, options.db)) {
+        return this.issued({ ...row, assurance, assuranceGeneration: to }, to, now);
       }
     }
     return null;

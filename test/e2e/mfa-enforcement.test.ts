@@ -70,6 +70,20 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     assert.equal((await http.get('/me/recovery-codes', { token: after.body.access_token })).status, 200);
   });
 
+  it('keeps the enrolment block through a password step-up: only a first factor ends it', async () => {
+    const user = await register(http);
+    const t = await login(http, user.email);
+    const up = await http.post('/me/step-up', { method: 'password', password: 'correct horse battery' }, { token: t.access_token });
+    assert.equal(up.status, 200, up.text);
+    assert.equal(decodeJwt(up.body.access_token).payload.mfa_enrollment_required, true);
+    assert.equal(Number((await column<{ f: number }>(app, 'SELECT mfa_enrollment_required AS f FROM sessions WHERE id = ?', [t.session_id]))[0].f), 1, 'the stored flag too');
+    assert.equal((await http.post('/me/email/verification', undefined, { token: up.body.access_token })).body.error, 'mfa_enrollment_required');
+    const later = await refresh(http, up.body.refresh_token);
+    assert.equal(later.status, 200, later.text);
+    assert.equal(decodeJwt(later.body.access_token).payload.mfa_enrollment_required, true);
+    assert.equal((await http.get('/me/recovery-codes', { token: later.body.access_token })).body.error, 'mfa_enrollment_required');
+  });
+
   it('asks admins for aal2 on every /admin route: enrolment first, then a step-up once the session lapses to aal1', async () => {
     const t = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
     const first = await http.get('/admin/users', { token: t.access_token });
@@ -148,6 +162,15 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     const user = await register(http);
     const t = await login(http, user.email);
     const enrolled = await enrolTotp(http, t.access_token, clock.now());
+    // Not their own: that would skip the aal2 and REAUTH_MAX_AGE gates of /me/factors.
+    const adminId = decodeJwt(admin.access_token).payload.sub;
+    const ownFactors = (await http.get(`/admin/users/${adminId}/factors`, { token: admin.access_token })).body.items;
+    assert.equal(ownFactors.length, 1);
+    const own = await http.delete(`/admin/users/${adminId}/factors/${ownFactors[0].id}`, { token: admin.access_token });
+    assert.equal(own.status, 403, own.text);
+    assert.equal(own.body.error, 'forbidden');
+    assert.equal((await http.get(`/admin/users/${adminId}/factors`, { token: admin.access_token })).body.items.length, 1);
+
     const removed = await http.delete(`/admin/users/${user.id}/factors/${enrolled.factorId}`, { token: admin.access_token });
     assert.equal(removed.status, 204, removed.text);
     assert.equal((await http.delete(`/admin/users/${user.id}/factors/${enrolled.factorId}`, { token: admin.access_token })).status, 404);

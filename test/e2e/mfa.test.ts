@@ -2,12 +2,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Clock } from '../../src/common/clock';
 import { MfaHousekeeping } from '../../src/mfa/mfa-housekeeping';
+import { MfaService } from '../../src/mfa/mfa.service';
+import { FactorsService } from '../../src/mfa/factors.service';
+import { ApiError } from '../../src/common/api-error';
 import { ShiftedClock } from '../support/clock';
 import { startApp, startAppAtOwnUrl, TestApp, TEST_DB } from '../support/app';
 import { auditCount, column, sessionRow } from '../support/db';
 import { Http, Tokens, decodeJwt, login, refresh, register, works } from '../support/http';
 import { dpopKey, dpopProof } from '../support/dpop';
-import { SmtpSink } from '../support/smtp';
+import { SmtpSink, tokenOf } from '../support/smtp';
 import { enrolTotp, firstStep, totpCode, verify } from '../support/mfa';
 import { addResourceServer, ResourceServerCredentials } from '../support/resource-servers';
 
@@ -179,6 +182,26 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     assert.equal(expired.body.error, 'invalid_mfa_token');
   });
 
+  it('a password change or reset ends the pending mfaTokens of the account: one issued before it is refused even with the right code', async () => {
+    const u = await enrolledUser();
+    const t = (await refresh(http, u.first.refresh_token)).body;
+    const { mfaToken } = await firstStep(http, u.email);
+    const changed = await http.request('PUT', '/me/password', { currentPassword: 'correct horse battery', newPassword: 'a pending-token password 1' }, { token: t.access_token });
+    assert.equal(changed.status, 200, changed.text);
+    const late = await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(late.status, 401, late.text);
+    assert.equal(late.body.error, 'invalid_mfa_token');
+
+    // A reset too (the same replacement): the one who asked for it may not be the one holding the token.
+    const pending = await http.post('/auth/login', { email: u.email, password: 'a pending-token password 1' });
+    assert.equal(pending.body.mfaRequired, true, pending.text);
+    assert.equal((await http.post('/auth/password/forgot', { email: u.email })).status, 202);
+    const reset = await http.post('/auth/password/reset', { token: tokenOf(await smtp.next(u.email, /Reset your/), 'reset-password'), newPassword: 'a pending-token password 2' });
+    assert.equal(reset.status, 200, reset.text);
+    const afterReset = await verify(http, { mfaToken: pending.body.mfaToken, method: 'totp', code: nextCode(u.secret) });
+    assert.equal(afterReset.body.error, 'invalid_mfa_token', afterReset.text);
+  });
+
   it('housekeeping deletes spent mfaTokens a day after they expired, and expired trusted-device tokens', async () => {
     const u = await enrolledUser();
     const { mfaToken } = await firstStep(http, u.email, { deviceId: 'housekeeping-device' });
@@ -227,6 +250,27 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
       assert.deepEqual(answers.map((a) => a.status).sort(), [200, 401], answers.map((a) => a.text).join(' | '));
       assert.equal((await column(app, 'SELECT id FROM sessions WHERE user_id = ?', [u.id])).length, before + 1, 'one session opened');
     }
+  });
+
+  it('of two concurrent first-factor activations, exactly one is the first (the only one answered with recovery codes)', async () => {
+    const user = await register(http);
+    const t = await login(http, user.email);
+    const added = [];
+    for (const name of ['Phone A', 'Phone B']) {
+      const r = await http.post('/me/factors/totp', { name }, { token: t.access_token });
+      assert.equal(r.status, 201, r.text);
+      added.push(r.body as { id: string; secret: string });
+    }
+    // Straight to the service, both in one tick: each reads the factor list before either commits.
+    const claims = decodeJwt(t.access_token).payload;
+    const caller = { userId: user.id, sessionId: t.session_id, acr: claims.acr, amr: claims.amr, authTime: claims.auth_time * 1000 };
+    const client = { ip: '127.0.0.1', userAgent: 'concurrent-activations' };
+    const factors = app.app.get(FactorsService);
+    const code = (secret: string) => totpCode(secret, clock.now());
+    const activated = await Promise.all(added.map((f) => factors.activateTotp(caller, f.id, code(f.secret), client)));
+    assert.deepEqual(activated.map((a) => a.active), [true, true]);
+    assert.equal(activated.filter((a) => a.recoveryCodes).length, 1, 'one first factor');
+    assert.equal((await column(app, 'SELECT id FROM recovery_codes WHERE user_id = ?', [user.id])).length, 10);
   });
 
   it('takes a recovery code once, as a second factor only, and mails the user each time', async () => {
@@ -463,6 +507,30 @@ describe(`second factor limits: MFA_LOCKOUT, MFA_MAX_FAILURES, 10 factors [${TES
       const o = await enrolTotp(http, (await login(http, other.email)).access_token, clock.now());
       const s = await firstStep(http, other.email);
       assert.equal((await verify(http, { mfaToken: s.mfaToken, method: 'totp', code: nextCode(o.secret) })).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('evaluates at most 5 of many concurrent wrong codes on one mfaToken, and then not even the right one', async () => {
+    const app = await startApp({ MFA_LOCKOUT: 'off' }, undefined, [{ provide: Clock, useValue: clock }]);
+    try {
+      const http = new Http(app.url);
+      const user = await register(http);
+      const { secret } = await enrolTotp(http, (await login(http, user.email)).access_token, clock.now());
+      const { mfaToken } = await firstStep(http, user.email);
+      // Straight to the service, all in one tick: every attempt reads the token before any is counted, whatever the driver's scheduling.
+      const mfa = app.app.get(MfaService);
+      const client = { ip: '127.0.0.1', userAgent: 'concurrent-codes' };
+      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => mfa.verifyLogin(mfaToken, 'totp', { code: String(100000 + i) }, client)));
+      const errors = outcomes.map((o) => (o.status === 'rejected' && o.reason instanceof ApiError ? o.reason.code : String(o.status === 'rejected' ? o.reason : 'accepted')));
+      const evaluated = errors.filter((e) => e === 'invalid_credentials').length;
+      assert.ok(evaluated <= 5, errors.join(' '));
+      assert.equal(errors.filter((e) => e === 'invalid_mfa_token').length, 10 - evaluated, errors.join(' '));
+      assert.ok((await auditCount(app, 'mfa_failed', { userId: user.id })) <= 5);
+      const right = await verify(http, { mfaToken, method: 'totp', code: nextCode(secret) });
+      assert.equal(right.status, 401, right.text);
+      assert.equal(right.body.error, 'invalid_mfa_token');
     } finally {
       await app.close();
     }
