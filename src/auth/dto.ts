@@ -1,4 +1,5 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { IsBoolean, IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { SECOND_FACTOR_METHODS } from '../mfa/second-factor-methods';
 import { IsAssertionCredential } from '../mfa/passkey.dto';
@@ -37,6 +38,12 @@ export class LoginDto {
 }
 
 /** The second step of a login. */
+/** Password-less sign-in: an assertion instead of the e-mail and password, and the login's device fields. */
+export class PasskeyLoginDto extends PickType(LoginDto, ['deviceId', 'deviceName', 'useCookie'] as const) {
+  @IsAssertionCredential()
+  credential: AuthenticationResponseJSON;
+}
+
 export class MfaVerifyDto {
   @ApiProperty({ description: 'The mfaToken of the login answer.', maxLength: 100 })
   @IsString()

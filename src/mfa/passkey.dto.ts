@@ -1,9 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, ValidateBy, ValidationArguments } from 'class-validator';
-import { IsDeviceId, IsDeviceName, IsDisplayText } from '../common/validators';
+import { IsOptional, ValidateBy, ValidationArguments } from 'class-validator';
+import { IsDisplayText } from '../common/validators';
 import { assertionCredentialProblem, registrationCredentialProblem } from './webauthn-credential';
-import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 
 /** A WebAuthn credential as `PublicKeyCredential.toJSON()` gives it, of the right shape (webauthn-credential.ts). */
 const IsCredential = (kind: 'registration' | 'assertion') =>
@@ -36,22 +36,3 @@ export class AddPasskeyDto {
   name?: string;
 }
 
-export class PasskeyLoginDto {
-  @IsAssertionCredential()
-  credential: AuthenticationResponseJSON;
-
-  @ApiPropertyOptional({ description: "The client's stable random id for this installation; generated when absent.", maxLength: 64 })
-  @IsOptional()
-  @IsDeviceId()
-  deviceId?: string;
-
-  @ApiPropertyOptional({ example: "Ada's phone", maxLength: 100 })
-  @IsOptional()
-  @IsDeviceName(100)
-  deviceName?: string;
-
-  @ApiPropertyOptional({ description: 'Put the refresh token in an HttpOnly cookie instead of the body.' })
-  @IsOptional()
-  @IsBoolean()
-  useCookie?: boolean;
-}

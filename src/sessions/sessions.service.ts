@@ -14,10 +14,10 @@ import { RefreshTokenCodec, RefreshTokenParts, parseRefreshToken } from './refre
 import { RevocationLog } from './revocation-log';
 import { RevocationRegistry } from './revocation-registry';
 import { DeviceHistory, RefreshRow, SessionScope, SessionsRepository } from './sessions.repository';
-
-export type { DeviceHistory };
 import { RevokeReason, Session } from './session.entity';
 import { Assurance, current, passwordOnly } from './assurance';
+
+export type { DeviceHistory };
 
 export interface DeviceInfo {
   deviceId?: string;

@@ -4,6 +4,7 @@
  * stay in the history; it only ever leaves in the body of one POST.
  */
 import { passwordPolicyError, PASSWORD_MAX, PASSWORD_MIN } from '../../../common/password-policy';
+import { el, type Child } from './dom';
 
 interface Answer {
   status: number;
@@ -11,14 +12,6 @@ interface Answer {
   retryAfter: number | null;
 }
 
-type Child = Node | string | null | undefined | false;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 const app = document.getElementById('app')!;
 

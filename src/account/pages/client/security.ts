@@ -10,6 +10,7 @@ import QRCode from 'qrcode';
 import { startAuthentication, startRegistration, type PublicKeyCredentialCreationOptionsJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
 import { createClient, LatchkeyError, type SessionEndReason } from '@latchkey/client';
 import { confirmItsYou, refusal, secondStepForm, type AskedMethod } from './second-step';
+import { el, type Child } from './dom';
 
 interface Factor {
   id: string;
@@ -24,14 +25,6 @@ interface Factor {
   locked?: boolean;
 }
 
-type Child = Node | string | null | undefined | false;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 const app = document.getElementById('app')!;
 // The dashboard's name: the refresh cookie is one per origin, so the pages latchkey serves share
