@@ -33,5 +33,9 @@ export const AUDIT_EVENT_TYPES = [
   'recovery_code_used',
   'step_up_succeeded',
   'mfa_reset',
+  // Account lifecycle (v3).
+  'email_changed',
+  'account_deleted',
+  'account_exported',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

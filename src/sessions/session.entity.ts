@@ -15,6 +15,9 @@ export const REVOKE_REASONS = [
   'role_changed',
   'mfa_enabled',
   'mfa_reset',
+  // Account lifecycle (v3).
+  'account_deleted',
+  'email_change_reverted',
 ] as const;
 export type RevokeReason = (typeof REVOKE_REASONS)[number];
 

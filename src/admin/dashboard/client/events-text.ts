@@ -14,6 +14,8 @@ const REASONS: Record<string, string> = {
   role_changed: 'role changed',
   mfa_enabled: 'two-step sign-in turned on',
   mfa_reset: 'second factors reset by an administrator',
+  account_deleted: 'account deleted',
+  email_change_reverted: 'e-mail change reverted by the old address',
   email_unverified: 'e-mail address not confirmed',
   wrong_password: 'wrong password',
   unknown_user: 'unknown e-mail address',
@@ -47,6 +49,9 @@ export const TYPE_LABELS: Record<string, string> = {
   recovery_code_used: 'Recovery code used',
   step_up_succeeded: 'Confirmed it was them (step-up)',
   mfa_reset: 'Second factors reset',
+  email_changed: 'E-mail address changed',
+  account_deleted: 'Account deleted',
+  account_exported: 'Data downloaded',
 };
 
 export function typeLabel(type: string): string {

@@ -21,6 +21,8 @@ const REVOKE_REASONS: Record<string, string> = {
   role_changed: 'Role changed',
   mfa_enabled: 'Two-step sign-in turned on',
   mfa_reset: 'Second factors reset by an administrator',
+  account_deleted: 'Account deleted',
+  email_change_reverted: 'E-mail change reverted by the old address',
 };
 
 /** A DPoP-bound device (RFC 9449): a copy of its tokens is useless without the key in that browser. */
