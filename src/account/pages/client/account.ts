@@ -8,7 +8,7 @@ import { el, type Child } from './dom';
 
 interface Answer {
   status: number;
-  body: { error?: string; message?: string; details?: Array<{ field: string; message: string }>; user?: { email: string } };
+  body: { error?: string; message?: string; details?: Array<{ field: string; message: string }>; user?: { email: string }; restored?: boolean };
   retryAfter: number | null;
 }
 
@@ -150,8 +150,58 @@ function report(token: string): void {
   );
 }
 
+/** A button, not an automatic request: a mail scanner that opens the link confirms nothing. */
+function confirmEmail(token: string): void {
+  const button = el('button', { type: 'button' }, 'Use this address');
+  const problem = el('p', { class: 'field-error', role: 'alert' });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const answer = await post('/auth/email/confirm', { token });
+    button.disabled = false;
+    if (answer.status === 200) return show('Your address is changed', notice('good', `Your account now uses ${answer.body.user?.email ?? 'this address'}.`), el('p', {}, 'Sign in with it from now on.'));
+    if (answer.body.error === 'invalid_link') return invalidLink('confirmation', false);
+    if (answer.body.error === 'email_taken') return show('This address has an account', notice('bad', 'Another account uses this address now, so yours keeps its address.'));
+    problem.textContent = trouble(answer);
+  });
+  show('Confirm your new address', el('p', {}, 'Your account moves to the address this e-mail came to. You will sign in with it from now on.'), problem, button);
+}
+
+function revertEmail(token: string): void {
+  const button = el('button', { type: 'button', class: 'danger' }, 'Undo the change and sign out everywhere');
+  const problem = el('p', { class: 'field-error', role: 'alert' });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const answer = await post('/auth/email/revert', { token });
+    button.disabled = false;
+    if (answer.status === 200 && answer.body.restored) {
+      return show(
+        'Your address is back',
+        notice('good', 'Your account uses this address again, and every device that was signed in has been signed out.'),
+        el('p', {}, 'Whoever changed it knew your password, so it no longer signs in: choose a new one with the link we have sent you.'),
+      );
+    }
+    if (answer.status === 200) {
+      return show(
+        'Every device is signed out',
+        notice('bad', 'Your account is signed out everywhere and its password no longer signs in, but this address now belongs to another account, so it could not be moved back.'),
+        el('p', {}, 'Ask your administrator to help you back into your account.'),
+      );
+    }
+    if (answer.body.error === 'invalid_link') return invalidLink('"this wasn\'t me"', false);
+    problem.textContent = trouble(answer);
+  });
+  show(
+    "Wasn't you?",
+    el('p', {}, 'If you did not change the address of your account, undo it now: the account moves back to this address, every device signed in to it is signed out, and your password stops signing in until you choose a new one with the link we will send you.'),
+    problem,
+    button,
+  );
+}
+
 const token = readToken();
 const page = location.pathname.replace(/\/+$/, '').split('/').pop();
 if (page === 'reset-password') token ? resetPassword(token) : missingLink('password reset');
 else if (page === 'verify-email') token ? void verifyEmail(token) : missingLink('confirmation');
 else if (page === 'report') token ? report(token) : missingLink('"this wasn\'t me"');
+else if (page === 'confirm-email') token ? confirmEmail(token) : missingLink('confirmation');
+else if (page === 'revert-email') token ? revertEmail(token) : missingLink('"this wasn\'t me"');
