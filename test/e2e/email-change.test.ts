@@ -168,6 +168,21 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     assert.equal(afterwards, before);
   });
 
+  it('at most 3 e-mail change mails per account an hour (the answer stays 202); the links already sent keep working', async () => {
+    const user = await register(http);
+    const device = await login(http, user.email);
+    const targets = [uniqueEmail('cap'), uniqueEmail('cap'), uniqueEmail('cap'), uniqueEmail('cap')];
+    for (const to of targets) assert.equal((await ask(device, to)).status, 202);
+    for (const to of targets.slice(0, 3)) await smtp.next(to, CONFIRM);
+    await eventually(async () => (await pending()) === 0, 10_000, 20);
+    assert.equal(smtp.to(targets[3]).length, 0, 'the fourth is not sent');
+    const dropped = await column<{ last_error: string }>(app, "SELECT last_error FROM mail_outbox WHERE kind = 'email_change' AND user_id = ? AND state = 'dropped'", [user.id]);
+    assert.equal(dropped.length, 1);
+    assert.match(dropped[0].last_error, /more than 3 mails in an hour/);
+    const newest = await http.post('/auth/email/confirm', { token: tokenOf(smtp.to(targets[2], CONFIRM)[0], 'confirm-email') });
+    assert.equal(newest.status, 200, newest.text);
+  });
+
   it('an account with a second factor needs aal2, as for a password change; after a step-up it goes through', async () => {
     const user = await register(http);
     const first = await login(http, user.email);
