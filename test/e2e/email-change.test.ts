@@ -117,6 +117,7 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     const device = await login(http, user.email);
     const free = uniqueEmail('free');
     const toFree = await ask(device, free);
+    const freeMail = await smtp.next(free, CONFIRM);
     const toTaken = await ask(device, owner.email);
     assert.equal(toTaken.status, 202);
     assert.equal(toTaken.status, toFree.status);
@@ -128,7 +129,7 @@ describe(`e-mail change [${TEST_DB}]`, () => {
       return kept;
     };
     assert.deepEqual(headers(toTaken), headers(toFree));
-    // Both requests only queue a detached row: the same statement, whatever the address.
+    // Both requests only queue a detached row, whatever the address.
     const queued = await column<{ kind: string; data: string }>(app, "SELECT kind, data FROM mail_outbox WHERE user_id = ? AND kind = 'email_change' ORDER BY id", [user.id]);
     assert.equal(queued.length, 2);
 
@@ -140,7 +141,7 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     assert.equal(await emailOf(user.id), user.email);
     assert.equal(await emailOf(owner.id), owner.email);
     // The newer request superseded the free address's link.
-    const superseded = await http.post('/auth/email/confirm', { token: tokenOf(await smtp.next(free, CONFIRM), 'confirm-email') });
+    const superseded = await http.post('/auth/email/confirm', { token: tokenOf(freeMail, 'confirm-email') });
     assert.equal(superseded.body.error, 'invalid_link');
     assert.equal(await emailOf(user.id), user.email);
   });
@@ -168,19 +169,21 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     assert.equal(afterwards, before);
   });
 
-  it('at most 3 e-mail change mails per account an hour (the answer stays 202); the links already sent keep working', async () => {
+  it('at most 3 e-mail change mails per account an hour (the answer stays 202); of those sent, the newest link is the one that works', async () => {
     const user = await register(http);
     const device = await login(http, user.email);
     const targets = [uniqueEmail('cap'), uniqueEmail('cap'), uniqueEmail('cap'), uniqueEmail('cap')];
     for (const to of targets) assert.equal((await ask(device, to)).status, 202);
-    for (const to of targets.slice(0, 3)) await smtp.next(to, CONFIRM);
     await eventually(async () => (await pending()) === 0, 10_000, 20);
-    assert.equal(smtp.to(targets[3]).length, 0, 'the fourth is not sent');
+    // Detached mails are prepared in no fixed order: whichever comes fourth is the one dropped.
+    const mails = targets.flatMap((to) => smtp.to(to, CONFIRM));
+    assert.equal(mails.length, 3, 'the fourth is not sent');
     const dropped = await column<{ last_error: string }>(app, "SELECT last_error FROM mail_outbox WHERE kind = 'email_change' AND user_id = ? AND state = 'dropped'", [user.id]);
     assert.equal(dropped.length, 1);
     assert.match(dropped[0].last_error, /more than 3 mails in an hour/);
-    const newest = await http.post('/auth/email/confirm', { token: tokenOf(smtp.to(targets[2], CONFIRM)[0], 'confirm-email') });
-    assert.equal(newest.status, 200, newest.text);
+    const answers = [];
+    for (const mail of mails) answers.push((await http.post('/auth/email/confirm', { token: tokenOf(mail, 'confirm-email') })).status);
+    assert.deepEqual(answers.sort(), [200, 400, 400], 'a newer request supersedes the older ones');
   });
 
   it('an account with a second factor needs aal2, as for a password change; after a step-up it goes through', async () => {
