@@ -144,6 +144,24 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     const superseded = await http.post('/auth/email/confirm', { token: tokenOf(freeMail, 'confirm-email') });
     assert.equal(superseded.body.error, 'invalid_link');
     assert.equal(await emailOf(user.id), user.email);
+
+    // Timing: measured and printed, never asserted (tests never assert timings).
+    const time = async (newEmail: string) => {
+      const started = performance.now();
+      assert.equal((await ask(device, newEmail)).status, 202);
+      return performance.now() - started;
+    };
+    const samples: Record<'free' | 'taken', number[]> = { free: [], taken: [] };
+    for (let i = 0; i < 20; i++) {
+      samples.free.push(await time(uniqueEmail('free')));
+      samples.taken.push(await time(owner.email));
+    }
+    const summary = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      return `median ${sorted[sorted.length >> 1].toFixed(2)} ms, p90 ${sorted[Math.floor(sorted.length * 0.9)].toFixed(2)} ms`;
+    };
+    process.stdout.write(`# POST /me/email timing over 20 requests each: free ${summary(samples.free)}; taken ${summary(samples.taken)}\n`);
+    await eventually(async () => (await pending()) === 0, 15_000, 20);
   });
 
   it('refuses a wrong password (401, counted), the own address (400), bad input (400) and no token (401), and mails nothing for them', async () => {
