@@ -4,7 +4,8 @@
  * lists the factors, enrols an authenticator app (QR code drawn here, from the otpauth URI, so
  * the secret never leaves the page) or a passkey, renames and removes them, and shows recovery
  * codes the one time latchkey gives them out. A change latchkey wants a fresh second factor for
- * (401 insufficient_user_authentication) asks for one, steps up, and is tried once more.
+ * (401 insufficient_user_authentication) asks for one, steps up, and is tried once more. It also
+ * asks for a change of the account's e-mail address.
  */
 import QRCode from 'qrcode';
 import { startAuthentication, startRegistration, type PublicKeyCredentialCreationOptionsJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
@@ -273,6 +274,38 @@ function factorRow(factor: Factor): HTMLElement {
   return row;
 }
 
+/**
+ * "Change e-mail": the new address and the password (the step-up of a password change; a 401
+ * insufficient_user_authentication is answered by `call` as everywhere). The answer is the same
+ * whether or not the address has an account; only the mail that arrives there says which.
+ */
+function changeEmailForm(current: string): HTMLFormElement {
+  const address = el('input', { id: 'new-email', type: 'email', autocomplete: 'email', required: '', maxlength: '254' });
+  const password = el('input', { id: 'email-password', type: 'password', autocomplete: 'current-password', required: '' });
+  const problem = el('p', { class: 'field-error', id: 'email-problem', role: 'alert' });
+  const submit = el('button', { type: 'submit' }, 'Change e-mail');
+  const form = el('form', { novalidate: '', class: 'change-email' }, el('label', { for: 'new-email' }, 'New e-mail address'), address, el('label', { for: 'email-password' }, 'Your password'), password, problem, submit);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const to = address.value.trim();
+    problem.textContent = !to ? 'Enter the new address.' : to.toLowerCase() === current.toLowerCase() ? 'That is already your address.' : !password.value ? 'Enter your password.' : '';
+    if (problem.textContent) return (to ? password : address).focus();
+    submit.disabled = true;
+    void call('POST', '/me/email', { newEmail: to, password: password.value })
+      .then(() => {
+        form.reset();
+        say('good', `Check your inbox at ${to} and open the link we sent there. Until you do, your account keeps ${current}.`);
+      })
+      .catch((e) => {
+        if (e instanceof LatchkeyError && e.code === 'signed_out') return failed(e);
+        problem.textContent = e instanceof LatchkeyError && e.code === 'validation_failed' ? 'That is not an e-mail address we can use.' : refusal(e, 'password');
+        password.select();
+      })
+      .finally(() => (submit.disabled = false));
+  });
+  return form;
+}
+
 async function security(message?: string): Promise<void> {
   let me: { email: string };
   let factors: Factor[];
@@ -323,7 +356,12 @@ async function security(message?: string): Promise<void> {
     active.length ? el('h2', {}, 'Recovery codes') : null,
     active.length ? el('p', { id: 'codes-remaining' }, remaining === null ? '' : `${remaining} of 10 codes left.`) : null,
     active.length ? regenerate : null,
+    el('h2', {}, 'E-mail address'),
+    el('p', {}, 'We send a link to the new address; your account moves there once you open it, and your current address is told.'),
+    changeEmailForm(me.email),
   );
+  // An overview, not a form: the heading keeps the focus rather than the e-mail field at its foot.
+  app.querySelector<HTMLElement>('h1')?.focus();
 }
 
 latchkey.addEventListener('sessionended', (event) => {
