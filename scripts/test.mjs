@@ -16,6 +16,7 @@ process.chdir(root);
 const requested = process.argv.slice(2);
 const wants = (name) => requested.length === 0 || requested.includes(name);
 
+console.log(`npm test on Node ${process.version} (${process.execPath})`);
 const build = spawnSync(process.execPath, ['scripts/build-if-needed.mjs', '--all'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
