@@ -333,7 +333,7 @@ export class AuthService {
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
     if (user.passwordResetRequiredAt !== null) throw RESET_OWED();
     // With a second factor on the account, the password alone (a stolen one, say) cannot replace itself.
-    if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id))) throw ApiError.insufficientUserAuthentication('aal2', undefined, principal.dpopJkt ? 'DPoP' : 'Bearer');
+    await this.mfa.requireAal2IfEnrolled(principal);
     // A stolen access token must not become an unthrottled password oracle.
     if (!(await this.passwords.verify(user.passwordHash, currentPassword, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
     await this.lockout.clear(user.email);
