@@ -3,7 +3,7 @@
  * cookie mode, as the dashboard does (the refresh token is an HttpOnly cookie no script sees);
  * lists the factors, enrols an authenticator app (QR code drawn here, from the otpauth URI, so
  * the secret never leaves the page) or a passkey, renames and removes them, and shows recovery
- * codes the one time latchkey gives them out. A change latchkey wants a fresh second factor for
+ * codes the one time latchkey gives them out, and downloads the user's data (GET /me/export). A change latchkey wants a fresh second factor for
  * (401 insufficient_user_authentication) asks for one, steps up, and is tried once more.
  */
 import QRCode from 'qrcode';
@@ -124,18 +124,41 @@ function secondStep(methods: AskedMethod[], passkey: Parameters<typeof secondSte
  * A call to latchkey as the signed-in user. A 401 insufficient_user_authentication (RFC 9470)
  * asks the user to confirm it is them, steps the session up, and sends the call once more.
  */
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
   for (let attempt = 0; ; attempt++) {
     const response = await latchkey.fetch(path, {
       method,
       headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (response.ok) return (response.status === 204 ? undefined : await response.json()) as T;
+    if (response.ok) return response;
     const error = await LatchkeyError.from(response);
     if (error.code === 'insufficient_user_authentication' && attempt === 0 && (await confirmItsYou(latchkey))) continue;
     throw error;
   }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await send(method, path, body);
+  return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+/**
+ * "Download my data": GET /me/export needs the bearer token, so a plain link cannot fetch it. The
+ * document is read whole into a Blob (a cut-off stream fails the read, so a partial file is never
+ * offered) and handed to the browser as a download under the name latchkey gave it.
+ */
+async function downloadMyData(): Promise<void> {
+  const response = await send('GET', '/me/export');
+  const blob = await response.blob();
+  const filename = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'latchkey-export.json';
+  const url = URL.createObjectURL(blob);
+  const link = el('a', { href: url, download: filename, hidden: '' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked once the browser has taken the download over.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 // ------------------------------------------------------------------ the security page
@@ -310,6 +333,16 @@ async function security(message?: string): Promise<void> {
       .catch(failed);
   });
 
+  const download = el('button', { type: 'button', class: 'secondary' }, 'Download my data');
+  download.addEventListener('click', () => {
+    download.disabled = true;
+    say('good', 'Preparing your data…');
+    void downloadMyData()
+      .then(() => say('good', 'Your data is downloaded: one JSON file of your account, its sessions, factors and security events.'))
+      .catch((e) => (e instanceof LatchkeyError && e.code === 'too_many_requests' ? say('bad', 'You have downloaded your data several times within the hour. Try again later.') : failed(e)))
+      .finally(() => (download.disabled = false));
+  });
+
   show(
     'Security',
     el('p', { class: 'who' }, 'Signed in as ', el('strong', {}, me.email), ' ', signOut),
@@ -323,6 +356,9 @@ async function security(message?: string): Promise<void> {
     active.length ? el('h2', {}, 'Recovery codes') : null,
     active.length ? el('p', { id: 'codes-remaining' }, remaining === null ? '' : `${remaining} of 10 codes left.`) : null,
     active.length ? regenerate : null,
+    el('h2', {}, 'Your data'),
+    el('p', {}, 'Everything latchkey holds about you: your account, your sessions past and present, your second factors (never their secrets) and your security events.'),
+    download,
   );
 }
 
