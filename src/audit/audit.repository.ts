@@ -62,7 +62,9 @@ export class AuditRepository {
     const params: unknown[] = [userId];
     let where = 'user_id = ?';
     if (after) {
-      where += ' AND (created_at > ? OR (created_at = ? AND id > ?))';
+      // `created_at >= ?` first: SQLite then starts the index range at the cursor, where the bare
+      // OR had it scan the user's events from the oldest on every page (quadratic in the history).
+      where += ' AND created_at >= ? AND (created_at > ? OR id > ?)';
       params.push(after.createdAt, after.createdAt, after.id);
     }
     const rows = await this.database.rows<Record<string, unknown>>(
