@@ -84,14 +84,14 @@ function resetPeak(pid: number): void {
 
 const mb = (kb: number) => round(kb / 1024, 1);
 
-interface ExportRun {
+type ExportRun = {
   rows: number;
   ms: number;
   bytes: number;
   peakRssMb: number;
   sampledPeakRssMb: number;
   rssBeforeMb: number;
-}
+};
 
 /** One export, streamed and counted; the server's peak RSS over it. */
 async function exportOnce(app: AppProcess, token: string, expectRows: number): Promise<ExportRun> {
