@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import type { ClientContext } from '../common/client-context';
 import { Clock } from '../common/clock';
@@ -9,7 +10,7 @@ import { AuditService } from '../audit/audit.service';
 import { FactorsService } from '../mfa/factors.service';
 import { MfaService } from '../mfa/mfa.service';
 import { TrustedDevices } from '../mfa/trusted-devices';
-import { ExportLimitService } from '../rate-limit/export-limit.service';
+import { AccountLimits } from '../rate-limit/account-limits';
 import { SessionsService } from '../sessions/sessions.service';
 import { toSessionView } from '../sessions/session.view';
 import { UsersService } from '../users/users.service';
@@ -46,6 +47,7 @@ export class AccountExport {
   private readonly logger = new Logger(AccountExport.name);
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly users: UsersService,
     private readonly sessions: SessionsService,
@@ -54,14 +56,14 @@ export class AccountExport {
     private readonly trustedDevices: TrustedDevices,
     private readonly links: AccountLinksRepository,
     private readonly audit: AuditService,
-    private readonly limit: ExportLimitService,
+    private readonly limits: AccountLimits,
   ) {}
 
   async open(principal: Principal, client: ClientContext): Promise<AccountExportStream> {
     const user = await this.users.findById(principal.userId);
     if (!user) throw ApiError.invalidToken(true);
     await this.mfa.requireAal2IfEnrolled(principal);
-    await this.limit.attempt(user.id, client);
+    await this.limits.hit('export', this.config.exportRateLimit, user.id, client);
     // Recorded first, so that an export cut short is on the record too (and the document lists it).
     await this.audit.record({ type: 'account_exported', userId: user.id, sessionId: principal.sessionId, actorId: user.id, client });
     const [factors, recoveryCodes, trustedDevices, links] = await Promise.all([

@@ -7,7 +7,7 @@ import { CounterStore } from './counter-store';
 import { CounterStoreModule } from './counter-store.module';
 import { LoginLockoutService } from './login-lockout.service';
 import { MfaLockoutService } from './mfa-lockout.service';
-import { ExportLimitService } from './export-limit.service';
+import { AccountLimits } from './account-limits';
 import { RateLimitEvents } from './rate-limit-events';
 import { CounterThrottlerStorage } from './throttler-storage';
 import { RATE_LIMITED } from '../common/openapi';
@@ -36,7 +36,7 @@ export function AuthRateLimit(): MethodDecorator & ClassDecorator {
       }),
     }),
   ],
-  providers: [RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, ExportLimitService],
-  exports: [CounterStoreModule, RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, ExportLimitService, ThrottlerModule],
+  providers: [RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, AccountLimits],
+  exports: [CounterStoreModule, RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, AccountLimits, ThrottlerModule],
 })
 export class RateLimitModule {}
