@@ -27,6 +27,10 @@ export class AccountLinksRepository {
     return changed === 1;
   }
 
+  listForUser(userId: string): Promise<AccountLink[]> {
+    return this.database.manager.getRepository(AccountLink).find({ where: { userId }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
   async countSince(userId: string, purpose: LinkPurpose, since: number, db: Db): Promise<number> {
     const [row] = await this.database.rows<{ n: unknown }>('SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?', [userId, purpose, since], db);
     return Number(row.n);

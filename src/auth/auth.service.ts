@@ -335,7 +335,9 @@ export class AuthService {
     const current = await this.sessions.findById(principal.sessionId, true);
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
     if (user.passwordResetRequiredAt !== null) throw RESET_OWED();
-    if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id))) throw ApiError.insufficientUserAuthentication('aal2', undefined, principal.dpopJkt ? 'DPoP' : 'Bearer');
+    // With a second factor on the account, the password alone (a stolen one, say) cannot replace itself.
+    await this.mfa.requireAal2IfEnrolled(principal);
+    // A stolen access token must not become an unthrottled password oracle.
     if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
     await this.lockout.clear(user.email);
     return { user, current };
