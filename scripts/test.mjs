@@ -4,6 +4,8 @@
 // MariaDB/MySQL, e2e on a Galera cluster, browser. A missing MySQL or Chromium is announced loudly and skips only that
 // suite, unless REQUIRE_MYSQL=1 / REQUIRE_BROWSER=1 (set by .ci/run), which turn the skip into a
 // failure. Pass suite names to run a subset: `npm test -- unit e2e-sqlite`.
+// The unit suite includes the service tests (test/service/: one service, its repositories
+// in memory, no database, no network); `npm test -- service` runs those alone.
 // An e2e file named *.mysql.test.ts or *.sqlite.test.ts is a scenario of that database only
 // (a network outage, a file lock) and runs in that suite alone; every other e2e file runs in both.
 import { spawnSync } from 'node:child_process';
@@ -78,7 +80,8 @@ function runSuite(name, testFiles, env = {}) {
   if (result.status !== 0) failedSuites.push(name);
 }
 
-if (wants('unit')) runSuite('unit', files('unit'));
+if (wants('unit')) runSuite('unit', [...files('unit'), ...files('service')]);
+else if (requested.includes('service')) runSuite('service', files('service'));
 if (wants('packages')) runSuite('packages', workspaces.flatMap((p) => files(`packages/${p}/dist/test`)));
 if (wants('packaging')) runSuite('packaging', files('packaging'), { TEST_DB: 'sqlite' });
 if (wants('e2e-sqlite')) runSuite('e2e-sqlite', e2eFor('sqlite'), { TEST_DB: 'sqlite' });

@@ -65,18 +65,18 @@ export function calls<F extends (...args: never[]) => unknown>(fn: F): Array<Par
 }
 
 /** From now on the fake returns `value` (mockReturnValue). */
-export function returns<F extends (...args: never[]) => unknown>(fn: F, value: ReturnType<F>): void {
-  (fn as unknown as Mock<F>).mock.mockImplementation((() => value) as unknown as F);
+export function returns<F extends (...args: never[]) => unknown>(fn: Mock<F>, value: ReturnType<F>): void {
+  fn.mock.mockImplementation((() => value) as unknown as F);
 }
 
 /** From now on the fake returns a promise of `value` (mockResolvedValue). */
-export function resolves<F extends (...args: never[]) => unknown>(fn: F, value: Awaited<ReturnType<F>>): void {
-  (fn as unknown as Mock<F>).mock.mockImplementation((() => Promise.resolve(value)) as unknown as F);
+export function resolves<F extends (...args: never[]) => unknown>(fn: Mock<F>, value: Awaited<ReturnType<F>>): void {
+  fn.mock.mockImplementation((() => Promise.resolve(value)) as unknown as F);
 }
 
-/** From now on the fake runs `implementation`. */
-export function act<F extends (...args: never[]) => unknown>(fn: F, implementation: F): void {
-  (fn as unknown as Mock<F>).mock.mockImplementation(implementation);
+/** From now on the fake runs `implementation` (mockImplementation). */
+export function act<F extends (...args: never[]) => unknown>(fn: Mock<F>, implementation: (...args: Parameters<F>) => ReturnType<F>): void {
+  fn.mock.mockImplementation(implementation as unknown as F);
 }
 
 /** What a service may do with state that lives "in the database": snapshot it, and put it back on rollback. */
