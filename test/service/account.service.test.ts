@@ -1,6 +1,5 @@
 import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/common/api-error';
 import type { ClientContext } from '../../src/common/client-context';
 import type { LinkPurpose } from '../../src/account/account-link.entity';
 import { AccountLinks } from '../../src/account/account-links';
@@ -13,20 +12,13 @@ import { IssuedSession, SessionsService } from '../../src/sessions/sessions.serv
 import { PasswordService } from '../../src/users/password.service';
 import type { User } from '../../src/users/user.entity';
 import { UsersService } from '../../src/users/users.service';
-import { calls, newTestService, resolves, ServiceTest } from '../support/service-test';
+import { calls, newTestService, rejection, resolves, ServiceTest } from '../support/service-test';
 import { FakePasswords, fakeHash, MemoryTables, memoryStore } from '../support/service-fakes';
 
 const client: ClientContext = { ip: '192.0.2.30', userAgent: 'service-test' };
 const MINUTE = 60_000;
 
-async function code(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => assert.fail('expected a failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ApiError, String(error));
-  return error.code;
-}
+const code = async (promise: Promise<unknown>): Promise<string> => (await rejection(promise)).code;
 
 describe('AccountService (service test: real links, users, sessions and password replacement; in-memory tables)', () => {
   let t: ServiceTest<AccountService>;

@@ -1,6 +1,5 @@
 import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/common/api-error';
 import type { Actor, ClientContext } from '../../src/common/client-context';
 import { AccountService } from '../../src/account/account.service';
 import { AdminUsersRepository } from '../../src/admin/admin-users.repository';
@@ -9,19 +8,12 @@ import { AuditService } from '../../src/audit/audit.service';
 import { IssuedSession, SessionsService } from '../../src/sessions/sessions.service';
 import type { User } from '../../src/users/user.entity';
 import { UsersService } from '../../src/users/users.service';
-import { act, calls, newTestService, ServiceTest } from '../support/service-test';
+import { act, calls, newTestService, rejection, ServiceTest } from '../support/service-test';
 import { MemoryTables, memoryStore } from '../support/service-fakes';
 
 const client: ClientContext = { ip: '192.0.2.40', userAgent: 'service-test' };
 
-async function status(promise: Promise<unknown>): Promise<number> {
-  const error = await promise.then(
-    () => assert.fail('expected a failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ApiError, String(error));
-  return error.statusCode;
-}
+const status = async (promise: Promise<unknown>): Promise<number> => (await rejection(promise)).statusCode;
 
 describe('AdminService (service test: real users and sessions rules; in-memory tables)', () => {
   let t: ServiceTest<AdminService>;

@@ -1,6 +1,5 @@
 import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/common/api-error';
 import type { ClientContext } from '../../src/common/client-context';
 import { AuditService } from '../../src/audit/audit.service';
 import { AccessTokensService } from '../../src/auth/access-tokens.service';
@@ -20,23 +19,12 @@ import { PasswordService } from '../../src/users/password.service';
 import type { User } from '../../src/users/user.entity';
 import { UsersService } from '../../src/users/users.service';
 import { FakeClock } from '../support/clock';
-import { act, calls, newTestService, resolves, returns, SERVICE_TEST_EPOCH, ServiceTest } from '../support/service-test';
+import { act, calls, newTestService, rejection, resolves, returns, SERVICE_TEST_EPOCH, ServiceTest } from '../support/service-test';
 import { FakePasswords, fakeHash, MemoryTables, memoryCounterStore, memoryStore } from '../support/service-fakes';
 
 const client: ClientContext = { ip: '192.0.2.20', userAgent: 'service-test' };
 const PASSWORD = 'correct horse battery';
 const noProof = { method: 'POST', url: 'http://localhost/auth/login' } as never;
-
-/** The error a promise rejected with, for comparing two failures field by field. */
-async function failure(promise: Promise<unknown>): Promise<ApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ApiError, `expected an ApiError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a failure');
-}
 
 describe('AuthService (service test: real users, sessions and lockout rules; in-memory tables)', () => {
   let t: ServiceTest<AuthService>;
@@ -83,8 +71,8 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
 
   describe('login', () => {
     it('an unknown address and a wrong password fail alike, and both pay for a password comparison (the dummy hash)', async () => {
-      const unknown = await failure(login({ email: 'nobody@example.test' }));
-      const wrong = await failure(login({ password: 'wrong password' }));
+      const unknown = await rejection(login({ email: 'nobody@example.test' }));
+      const wrong = await rejection(login({ password: 'wrong password' }));
       assert.deepEqual(unknown.body(), wrong.body());
       assert.equal(unknown.statusCode, 401);
       assert.deepEqual(passwords.compared, ['dummy', fakeHash(PASSWORD)], 'the unknown address was compared against the dummy hash');
@@ -98,14 +86,14 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
 
     it('a disabled account is told so only after a correct password', async () => {
       tables.users.get(alice.id)!.disabledAt = t.clock.now();
-      assert.equal((await failure(login({ password: 'wrong password' }))).code, 'invalid_credentials');
-      assert.equal((await failure(login())).code, 'account_disabled');
+      assert.equal((await rejection(login({ password: 'wrong password' }))).code, 'invalid_credentials');
+      assert.equal((await rejection(login())).code, 'account_disabled');
       assert.equal(tables.sessions.size, 0);
     });
 
     it('an account owing a reset ("this wasn\'t me") does not sign in with its password', async () => {
       tables.users.get(alice.id)!.passwordResetRequiredAt = t.clock.now();
-      assert.equal((await failure(login())).statusCode, 403);
+      assert.equal((await rejection(login())).statusCode, 403);
       assert.equal(tables.sessions.size, 0);
     });
 
@@ -116,7 +104,7 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
         tables.users.get(alice.id)!.passwordHash = fakeHash('changed meanwhile');
         return stored === fakeHash(password);
       });
-      assert.equal((await failure(login())).code, 'invalid_credentials');
+      assert.equal((await rejection(login())).code, 'invalid_credentials');
       assert.equal(tables.sessions.size, 0);
     });
 
@@ -136,24 +124,24 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
 
   describe('login lockout (LOGIN_LOCKOUT=3/900s)', () => {
     it('past the limit the address is refused with 429 before any password is compared, even the right one', async () => {
-      for (let i = 0; i < 3; i++) assert.equal((await failure(login({ password: `guess ${i}` }))).code, 'invalid_credentials');
-      const locked = await failure(login());
+      for (let i = 0; i < 3; i++) assert.equal((await rejection(login({ password: `guess ${i}` }))).code, 'invalid_credentials');
+      const locked = await rejection(login());
       assert.equal(locked.statusCode, 429);
       assert.equal(passwords.compared.length, 3, 'the fourth attempt never reached argon2');
       assert.equal(tables.sessions.size, 0);
     });
 
     it('counts an unknown address the same way, whatever its spelling', async () => {
-      for (let i = 0; i < 3; i++) await failure(login({ email: i % 2 ? ' Nobody@Example.TEST' : 'nobody@example.test' }));
-      assert.equal((await failure(login({ email: 'NOBODY@example.test' }))).statusCode, 429);
+      for (let i = 0; i < 3; i++) await rejection(login({ email: i % 2 ? ' Nobody@Example.TEST' : 'nobody@example.test' }));
+      assert.equal((await rejection(login({ email: 'NOBODY@example.test' }))).statusCode, 429);
     });
 
     it('a correct password forgets the failures; the window closing does too', async () => {
-      await failure(login({ password: 'guess 1' }));
-      await failure(login({ password: 'guess 2' }));
+      await rejection(login({ password: 'guess 1' }));
+      await rejection(login({ password: 'guess 2' }));
       await tokens();
-      for (let i = 0; i < 3; i++) assert.equal((await failure(login({ password: `again ${i}` }))).code, 'invalid_credentials');
-      assert.equal((await failure(login())).statusCode, 429);
+      for (let i = 0; i < 3; i++) assert.equal((await rejection(login({ password: `again ${i}` }))).code, 'invalid_credentials');
+      assert.equal((await rejection(login())).statusCode, 429);
       t.clock.advance(900_000);
       await tokens();
     });
@@ -178,7 +166,7 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       await login();
       resolves(t.mock(MfaService).verifyLogin, { challenge: challenge(), assurance: combined(['pwd', 'otp'], t.clock.now()) });
       act(t.mock(MfaChallenges).consume, async () => false);
-      assert.equal((await failure(t.sut.completeMfa({ mfaToken: 'mfa-token', method: 'totp', code: '123456' }, client, noProof))).code, 'invalid_mfa_token');
+      assert.equal((await rejection(t.sut.completeMfa({ mfaToken: 'mfa-token', method: 'totp', code: '123456' }, client, noProof))).code, 'invalid_mfa_token');
       assert.equal(tables.sessions.size, 0);
       act(t.mock(MfaChallenges).consume, async () => true);
       const done = await t.sut.completeMfa({ mfaToken: 'mfa-token', method: 'totp', code: '123456' }, client, noProof);
@@ -202,7 +190,7 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
 
     it('a wrong current password changes nothing', async () => {
       const laptop = await tokens();
-      assert.equal((await failure(t.sut.changePassword(principal(laptop), 'not it', 'a new passphrase', client))).code, 'invalid_credentials');
+      assert.equal((await rejection(t.sut.changePassword(principal(laptop), 'not it', 'a new passphrase', client))).code, 'invalid_credentials');
       assert.equal(tables.users.get(alice.id)!.passwordHash, fakeHash(PASSWORD));
       assert.equal(tables.live(alice.id).length, 1);
     });
@@ -210,7 +198,7 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
     it('with a second factor on the account, an aal1 session cannot replace the password', async () => {
       const laptop = await tokens();
       resolves(t.mock(MfaService).hasActiveFactor, true);
-      assert.equal((await failure(t.sut.changePassword(principal(laptop), PASSWORD, 'a new passphrase', client))).code, 'insufficient_user_authentication');
+      assert.equal((await rejection(t.sut.changePassword(principal(laptop), PASSWORD, 'a new passphrase', client))).code, 'insufficient_user_authentication');
       assert.equal(tables.users.get(alice.id)!.passwordHash, fakeHash(PASSWORD));
     });
   });
@@ -230,7 +218,7 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       const mine = await tokens({ deviceId: 'laptop' });
       tables.addUser({ email: 'bob@example.test', password: PASSWORD });
       const bobs = await tokens({ email: 'bob@example.test', deviceId: 'bob-laptop' });
-      const error = await failure(t.sut.revokeOwnSession(principal(mine), bobs.session_id, client));
+      const error = await rejection(t.sut.revokeOwnSession(principal(mine), bobs.session_id, client));
       assert.equal(error.statusCode, 404);
       assert.equal(tables.sessions.get(bobs.session_id)?.revokedAt, null);
       await t.sut.revokeOwnSession(principal(mine), mine.session_id, client);

@@ -148,28 +148,18 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       assert.deepEqual(await t.sut.refresh(slid.session.refreshToken, client), { ok: false, reason: 'expired' });
     });
 
-    it('no use extends a chain past its absolute expiry', async () => {
-      let token = (await open('laptop')).refreshToken;
-      for (let hours = 0; hours < 3 * 24 - 12; hours += 12) {
+    it('no use extends a chain past its absolute expiry, nor sets its idle limit past it', async () => {
+      const first = await open('laptop');
+      let token = first.refreshToken;
+      for (let hours = 12; hours < 3 * 24; hours += 12) {
         t.clock.advance(12 * 3600 * SECOND);
         const outcome = await t.sut.refresh(token, client);
-        assert.ok(outcome.ok, `still alive after ${hours + 12} h`);
+        assert.ok(outcome.ok, `still alive after ${hours} h`);
         token = outcome.session.refreshToken;
-        assert.ok(outcome.session.expiresAt - t.clock.now() <= 3 * DAY);
       }
+      assert.equal(row(first.sessionId).idleExpiresAt, row(first.sessionId).expiresAt, 'a use 12 h before the end slides the idle limit to the end, not a day on');
       t.clock.advance(12 * 3600 * SECOND);
       assert.deepEqual(await t.sut.refresh(token, client), { ok: false, reason: 'expired' });
-    });
-
-    it('the idle limit is never set past the absolute one', async () => {
-      const first = await open('laptop');
-      t.clock.advance(3 * DAY - 3600 * SECOND);
-      // (A refresh a day before would have kept it alive; walk there in idle-sized steps.)
-      const s = row(first.sessionId);
-      s.idleExpiresAt = s.expiresAt; // as if used just in time all along
-      const outcome = await t.sut.refresh(first.refreshToken, client);
-      assert.ok(outcome.ok);
-      assert.equal(row(first.sessionId).idleExpiresAt, row(first.sessionId).expiresAt);
     });
 
     it('a disabled user\'s chain answers revoked', async () => {

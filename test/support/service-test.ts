@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mock, type Mock } from 'node:test';
 import type { InjectionToken, Provider, Type } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
+import { ApiError } from '../../src/common/api-error';
 import { APP_CONFIG, AppConfig, loadConfig } from '../../src/config/config';
 import { Clock } from '../../src/common/clock';
 import { Db, DatabaseService } from '../../src/database/database.service';
@@ -77,6 +78,18 @@ export function resolves<F extends (...args: never[]) => unknown>(fn: Mock<F>, v
 /** From now on the fake runs `implementation` (mockImplementation). */
 export function act<F extends (...args: never[]) => unknown>(fn: Mock<F>, implementation: (...args: Parameters<F>) => ReturnType<F>): void {
   fn.mock.mockImplementation(implementation as unknown as F);
+}
+
+/** The ApiError a service call failed with (its `code`, `statusCode`, `body()`), or an assertion failure when it did not fail so. */
+export async function rejection(promise: Promise<unknown>): Promise<ApiError> {
+  let outcome: unknown;
+  try {
+    outcome = await promise;
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
+  }
+  throw new Error(`expected an ApiError, the call succeeded with ${JSON.stringify(outcome)}`);
 }
 
 /** What a service may do with state that lives "in the database": snapshot it, and put it back on rollback. */
