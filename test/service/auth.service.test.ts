@@ -91,6 +91,16 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       assert.equal(tables.sessions.size, 0);
     });
 
+    it('REQUIRE_EMAIL_VERIFICATION: an unverified address gets a fresh link, after a correct password only, and no session', async () => {
+      t.config.requireEmailVerification = true;
+      tables.users.get(alice.id)!.emailVerifiedAt = null;
+      assert.equal((await rejection(login({ password: 'wrong password' }))).code, 'invalid_credentials');
+      assert.equal(calls(t.mock(MailOutbox).enqueue).length, 0);
+      assert.equal((await rejection(login())).code, 'email_unverified');
+      assert.deepEqual(calls(t.mock(MailOutbox).enqueue).map(([m]) => m.kind), ['email_verification']);
+      assert.equal(tables.sessions.size, 0);
+    });
+
     it('an account owing a reset ("this wasn\'t me") does not sign in with its password', async () => {
       tables.users.get(alice.id)!.passwordResetRequiredAt = t.clock.now();
       assert.equal((await rejection(login())).statusCode, 403);
@@ -200,6 +210,23 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       resolves(t.mock(MfaService).hasActiveFactor, true);
       assert.equal((await rejection(t.sut.changePassword(principal(laptop), PASSWORD, 'a new passphrase', client))).code, 'insufficient_user_authentication');
       assert.equal(tables.users.get(alice.id)!.passwordHash, fakeHash(PASSWORD));
+    });
+  });
+
+  describe('step-up', () => {
+    it('with the password (no factor on the account): the same session on a new link; the old link cannot mint it', async () => {
+      const laptop = await tokens();
+      const raised = await t.sut.stepUp(principal(laptop), { method: 'password', password: PASSWORD }, client);
+      assert.equal(raised.session_id, laptop.session_id);
+      assert.equal(tables.sessions.get(laptop.session_id)?.generation, 1);
+      assert.equal((await rejection(t.sut.refresh(laptop.refresh_token!, client, noProof))).code, 'invalid_grant');
+    });
+
+    it('an account with a second factor steps up with it, not with the password', async () => {
+      const laptop = await tokens();
+      resolves(t.mock(MfaService).hasActiveFactor, true);
+      assert.equal((await rejection(t.sut.stepUp(principal(laptop), { method: 'password', password: PASSWORD }, client))).code, 'validation_failed');
+      assert.equal(tables.sessions.get(laptop.session_id)?.generation, 0);
     });
   });
 
