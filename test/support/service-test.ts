@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mock, type Mock } from 'node:test';
 import type { InjectionToken, Provider, Type } from '@nestjs/common';
@@ -13,8 +14,9 @@ import { FakeClock } from './clock';
  * The service-test layer (test/service/): one service built by @nestjs/testing with every
  * dependency the test does not name replaced by a recording fake, no database, no network.
  * The model is immich's `newTestService`; here the runner is node:test, so a fake method is
- * node:test's `mock.fn()` (`calls(fn)`, `resolves(fn, value)`, `returns`, `act` below), and where a rule depends
- * on stored state the test passes in-memory repositories (test/support/memory-repositories.ts).
+ * node:test's `mock.fn()` (`calls(fn)`, `resolves(fn, value)`, `returns`, `act` below), and
+ * where a rule depends on stored state the test passes in-memory repositories
+ * (`memoryStore()` in test/support/service-fakes.ts).
  */
 
 /** A method replaced by node:test's `mock.fn()`: still callable, and `.mock` records its calls. */
@@ -109,11 +111,9 @@ export class FakeDatabase {
   readonly causalPrefix = '';
   readonly galera = false;
   readonly forUpdate = '';
-  /** Transactions committed and rolled back so far. */
-  committed = 0;
-  rolledBack = 0;
   private readonly hooks = new Map<Db, Array<() => void>>();
-  private open = 0;
+  private readonly inTransaction = new AsyncLocalStorage<boolean>();
+  private tail: Promise<unknown> = Promise.resolve();
   private nextId = 0;
   readonly manager: Db = FakeDatabase.db('manager');
 
@@ -128,22 +128,29 @@ export class FakeDatabase {
     }) as Db;
   }
 
+  /**
+   * Transactions run one at a time, as on SQLite (so a rollback cannot undo another one's
+   * writes); one started inside another fails, as there. The after-commit hooks run once it
+   * has committed, outside it.
+   */
   async transaction<T>(work: (db: Db) => Promise<T>): Promise<T> {
-    if (this.open > 0) throw new Error('nested DatabaseService.transaction(): pass the outer db instead');
+    if (this.inTransaction.getStore()) throw new Error('nested DatabaseService.transaction(): pass the outer db instead');
     const db = FakeDatabase.db(`transaction ${++this.nextId}`);
     const hooks: Array<() => void> = [];
+    const run = this.tail.then(() => this.inTransaction.run(true, () => this.attempt(db, hooks, work)));
+    this.tail = run.catch(() => undefined);
+    const result = await run;
+    for (const hook of hooks) hook();
+    return result;
+  }
+
+  private async attempt<T>(db: Db, hooks: Array<() => void>, work: (db: Db) => Promise<T>): Promise<T> {
     this.hooks.set(db, hooks);
     const before = this.tables.map((t) => t.snapshot());
-    this.open++;
     try {
-      const result = await work(db);
-      this.committed++;
-      this.open--;
-      for (const hook of hooks) hook();
-      return result;
+      return await work(db);
     } catch (error) {
-      this.open--;
-      this.rolledBack++;
+      hooks.length = 0;
       this.tables.forEach((t, i) => t.restore(before[i]));
       throw error;
     } finally {
