@@ -135,6 +135,40 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
     });
   });
 
+  describe('a DPoP-bound session', () => {
+    const openBound = () => t.database.transaction((db) => t.sut.open(alice, { deviceId: 'laptop', dpopJkt: 'key-1' }, client, db));
+    const unproven = () => calls(t.mock(AuditService).record).filter(([e]) => !Array.isArray(e) && e.type === 'invalid_dpop_proof').length;
+
+    it('a copied link without the key neither moves the chain nor, replayed, ends it; recorded once a minute', async () => {
+      const first = await openBound();
+      const moved = await t.sut.refresh(first.refreshToken, client, 'key-1');
+      assert.ok(moved.ok);
+      t.clock.advance(60 * SECOND);
+      for (const [token, key] of [[moved.session.refreshToken, null], [first.refreshToken, null], [first.refreshToken, 'key-2']] as const) {
+        assert.deepEqual(await t.sut.refresh(token, client, key), { ok: false, reason: 'unproven_key' });
+      }
+      assert.equal(row(first.sessionId).generation, 1);
+      assert.equal(row(first.sessionId).revokedAt, null, 'a thief with a copied token cannot sign the owner out');
+      assert.equal(unproven(), 1);
+      t.clock.advance(60 * SECOND);
+      await t.sut.refresh(first.refreshToken, client, null);
+      assert.equal(unproven(), 2);
+    });
+
+    it('with its key, the proof is spent (replay-checked) before the chain moves', async () => {
+      const first = await openBound();
+      const spent: string[] = [];
+      const outcome = await t.sut.refresh(first.refreshToken, client, 'key-1', async () => void spent.push('proof'));
+      assert.ok(outcome.ok && outcome.rotated);
+      assert.deepEqual(spent, ['proof']);
+      const replayed = t.sut.refresh(outcome.session.refreshToken, client, 'key-1', async () => {
+        throw new Error('proof replayed');
+      });
+      await assert.rejects(replayed, /proof replayed/);
+      assert.equal(row(first.sessionId).generation, 1, 'a replayed proof moves nothing');
+    });
+  });
+
   describe('expiry', () => {
     it('a chain unused for REFRESH_IDLE_TTL ends; each use slides the idle window', async () => {
       const first = await open('laptop');
