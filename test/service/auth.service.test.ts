@@ -4,7 +4,7 @@ import type { ClientContext } from '../../src/common/client-context';
 import { AuditService } from '../../src/audit/audit.service';
 import { AccessTokensService } from '../../src/auth/access-tokens.service';
 import { AuthService, LoginInput, TokenResponse } from '../../src/auth/auth.service';
-import { DpopService } from '../../src/auth/dpop.service';
+import { DpopService, ProofRequest } from '../../src/auth/dpop.service';
 import type { Principal } from '../../src/auth/jwt.strategy';
 import { MailOutbox } from '../../src/mail/mail-outbox';
 import type { MfaChallenge } from '../../src/mfa/mfa-challenge.entity';
@@ -24,7 +24,8 @@ import { FakePasswords, fakeHash, MemoryTables, memoryCounterStore, memoryStore 
 
 const client: ClientContext = { ip: '192.0.2.20', userAgent: 'service-test' };
 const PASSWORD = 'correct horse battery';
-const noProof = { method: 'POST', url: 'http://localhost/auth/login' } as never;
+/** A request without a DPoP proof (DpopService is an automock: its answers are the test's). */
+const noProof: ProofRequest = { proof: undefined, method: 'POST', path: '/auth/login' };
 
 describe('AuthService (service test: real users, sessions and lockout rules; in-memory tables)', () => {
   let t: ServiceTest<AuthService>;
