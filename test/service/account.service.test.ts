@@ -42,7 +42,12 @@ describe('AccountService (service test: real links, users, sessions and password
   const link = (purpose: LinkPurpose, options: { sessionId?: string; supersede?: boolean; user?: User } = {}): Promise<string> =>
     t.database.transaction(async (db) => {
       const links = t.get(AccountLinks);
-      const made = await links.issue(purpose, (options.user ?? alice).id, { expiresAt: t.clock.now() + 30 * MINUTE, sessionId: options.sessionId, supersede: options.supersede ?? true }, db);
+      const made = await links.issue(
+        purpose,
+        (options.user ?? alice).id,
+        { expiresAt: t.clock.now() + 30 * MINUTE, sessionId: options.sessionId, supersede: options.supersede ?? true },
+        db,
+      );
       return links.tokenFor(made);
     });
   const open = (deviceId: string): Promise<IssuedSession> => t.database.transaction((db) => t.get(SessionsService).open(alice, { deviceId }, client, db));
@@ -57,7 +62,10 @@ describe('AccountService (service test: real links, users, sessions and password
       assert.equal(hashOf(), fakeHash('new password'));
       assert.equal(tables.sessions.get(laptop.sessionId)?.revokedReason, 'password_reset');
       assert.equal(tables.users.get(alice.id)!.emailVerifiedAt, t.clock.now());
-      assert.deepEqual(calls(t.mock(LoginLockoutService).clear).map(([email]) => email), ['alice@example.test']);
+      assert.deepEqual(
+        calls(t.mock(LoginLockoutService).clear).map(([email]) => email),
+        ['alice@example.test'],
+      );
     });
 
     it('works once', async () => {
@@ -118,9 +126,15 @@ describe('AccountService (service test: real links, users, sessions and password
       assert.equal(tables.sessions.get(before.sessionId)?.revokedAt, null);
       assert.equal(tables.sessions.get(reported.sessionId)?.revokedReason, 'reported_by_user');
       assert.equal(tables.sessions.get(after.sessionId)?.revokedReason, 'reported_by_user');
-      assert.deepEqual(calls(t.mock(FactorsService).removeEnrolledSince).map(([userId, since]) => [userId, since]), [[alice.id, tables.sessions.get(reported.sessionId)!.createdAt]]);
+      assert.deepEqual(
+        calls(t.mock(FactorsService).removeEnrolledSince).map(([userId, since]) => [userId, since]),
+        [[alice.id, tables.sessions.get(reported.sessionId)!.createdAt]],
+      );
       assert.equal(tables.users.get(alice.id)!.passwordResetRequiredAt, t.clock.now());
-      assert.deepEqual(calls(t.mock(MailOutbox).enqueue).map(([m]) => [m.kind, m.userId]), [['password_reset', alice.id]]);
+      assert.deepEqual(
+        calls(t.mock(MailOutbox).enqueue).map(([m]) => [m.kind, m.userId]),
+        [['password_reset', alice.id]],
+      );
       assert.equal(await code(t.sut.reportSession(token, client)), 'invalid_link');
       assert.equal(calls(t.mock(MailOutbox).enqueue).length, 1);
     });

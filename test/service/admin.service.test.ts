@@ -36,7 +36,8 @@ describe('AdminService (service test: real users and sessions rules; in-memory t
     bob = tables.addUser({ email: 'bob@example.test' });
   });
 
-  const open = (user: User, deviceId: string): Promise<IssuedSession> => t.database.transaction((db) => t.get(SessionsService).open(user, { deviceId }, client, db));
+  const open = (user: User, deviceId: string): Promise<IssuedSession> =>
+    t.database.transaction((db) => t.get(SessionsService).open(user, { deviceId }, client, db));
   const events = () => calls(t.mock(AuditService).record).flatMap(([e]) => (Array.isArray(e) ? e : [e]));
 
   describe('roles', () => {
@@ -54,7 +55,12 @@ describe('AdminService (service test: real users and sessions rules; in-memory t
       const { signedOut } = await t.sut.setRole('bob@example.test', 'user', admin);
       assert.equal(signedOut, 1);
       assert.equal(tables.sessions.get(bobs.sessionId)?.revokedReason, 'role_changed');
-      assert.deepEqual(events().filter((e) => e.type.startsWith('user_')).map((e) => e.type), ['user_promoted', 'user_demoted']);
+      assert.deepEqual(
+        events()
+          .filter((e) => e.type.startsWith('user_'))
+          .map((e) => e.type),
+        ['user_promoted', 'user_demoted'],
+      );
     });
 
     it('setting the role a user already has changes and revokes nothing', async () => {
@@ -75,7 +81,10 @@ describe('AdminService (service test: real users and sessions rules; in-memory t
       const view = await t.sut.disable(bob.id, admin);
       assert.equal(view.disabled, true);
       assert.equal(tables.sessions.get(laptop.sessionId)?.revokedReason, 'user_disabled');
-      assert.deepEqual(calls(t.mock(AccountService).cancelPasswordResets).map(([userId]) => userId), [bob.id]);
+      assert.deepEqual(
+        calls(t.mock(AccountService).cancelPasswordResets).map(([userId]) => userId),
+        [bob.id],
+      );
       // A login that raced the disable: swept by the second disable, which records nothing new.
       const raced = await open(bob, 'phone');
       await t.sut.disable(bob.id, admin);
@@ -112,7 +121,7 @@ describe('AdminService (service test: real users and sessions rules; in-memory t
       assert.equal(await status(t.sut.revokeSession(laptop.sessionId, admin)), 404);
     });
 
-    it('all: that user\'s sessions only, counted; an unknown user is 404', async () => {
+    it("all: that user's sessions only, counted; an unknown user is 404", async () => {
       await open(bob, 'laptop');
       await open(bob, 'phone');
       const roots = await open(root, 'desk');

@@ -1,5 +1,6 @@
 import { beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { ApiError } from '../../src/common/api-error';
 import type { ClientContext } from '../../src/common/client-context';
 import { AuditService } from '../../src/audit/audit.service';
 import { AccessTokensService } from '../../src/auth/access-tokens.service';
@@ -42,14 +43,22 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       clock,
       database: store.database,
       config: { loginLockout: { limit: 3, windowSeconds: 900 } },
-      providers: [UsersService, SessionsService, LoginLockoutService, { provide: PasswordService, useValue: passwords }, { provide: CounterStore, useValue: memoryCounterStore(clock) }, ...store.repositories],
+      providers: [
+        UsersService,
+        SessionsService,
+        LoginLockoutService,
+        { provide: PasswordService, useValue: passwords },
+        { provide: CounterStore, useValue: memoryCounterStore(clock) },
+        ...store.repositories,
+      ],
     });
     resolves(t.mock(DpopService).loginKey, null);
     returns(t.mock(AccessTokensService).issue, { token: 'access-token', expiresIn: 900 });
     alice = tables.addUser({ email: 'alice@example.test', password: PASSWORD, lastLoginAt: SERVICE_TEST_EPOCH - 86_400_000 });
   });
 
-  const login = (input: Partial<LoginInput> = {}) => t.sut.login({ email: 'alice@example.test', password: PASSWORD, deviceId: 'laptop', ...input }, client, noProof);
+  const login = (input: Partial<LoginInput> = {}) =>
+    t.sut.login({ email: 'alice@example.test', password: PASSWORD, deviceId: 'laptop', ...input }, client, noProof);
   const tokens = async (input: Partial<LoginInput> = {}): Promise<TokenResponse> => {
     const outcome = await login(input);
     assert.ok('tokens' in outcome, 'a session, not a second step');
@@ -98,7 +107,10 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       assert.equal((await rejection(login({ password: 'wrong password' }))).code, 'invalid_credentials');
       assert.equal(calls(t.mock(MailOutbox).enqueue).length, 0);
       assert.equal((await rejection(login())).code, 'email_unverified');
-      assert.deepEqual(calls(t.mock(MailOutbox).enqueue).map(([m]) => m.kind), ['email_verification']);
+      assert.deepEqual(
+        calls(t.mock(MailOutbox).enqueue).map(([m]) => m.kind),
+        ['email_verification'],
+      );
       assert.equal(tables.sessions.size, 0);
     });
 
@@ -124,7 +136,10 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       assert.equal(tables.sessions.get(first.session_id)?.userId, alice.id);
       assert.equal(tables.users.get(alice.id)!.lastLoginAt, t.clock.now());
       const mails = () => calls(t.mock(MailOutbox).enqueue).map(([m]) => m);
-      assert.deepEqual(mails().map((m) => m.kind), ['new_device']);
+      assert.deepEqual(
+        mails().map((m) => m.kind),
+        ['new_device'],
+      );
       await tokens({ deviceId: 'laptop', refreshCookie: first.refresh_token });
       assert.equal(mails().length, 1, 'the same device, showing it holds its session: no mail');
       await tokens({ deviceId: 'laptop' });
@@ -159,7 +174,20 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
   });
 
   describe('second factor', () => {
-    const challenge = (): MfaChallenge => ({ id: 'c1', tokenMac: 'mac', userId: alice.id, createdAt: t.clock.now(), expiresAt: t.clock.now() + 300_000, usedAt: null, failures: 0, deviceId: 'laptop', deviceName: null, useCookie: false, dpopJkt: null }) as unknown as MfaChallenge;
+    const challenge = (): MfaChallenge =>
+      ({
+        id: 'c1',
+        tokenMac: 'mac',
+        userId: alice.id,
+        createdAt: t.clock.now(),
+        expiresAt: t.clock.now() + 300_000,
+        usedAt: null,
+        failures: 0,
+        deviceId: 'laptop',
+        deviceName: null,
+        useCookie: false,
+        dpopJkt: null,
+      }) as unknown as MfaChallenge;
 
     beforeEach(() => {
       resolves(t.mock(MfaService).loginStep, { mfaRequired: true, mfaToken: 'mfa-token', expiresIn: 300, methods: ['totp'] });
@@ -187,15 +215,21 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
   });
 
   describe('password change', () => {
-    it('revokes every session, opens a new one for the caller\'s device, and forgets trusted devices', async () => {
+    it("revokes every session, opens a new one for the caller's device, and forgets trusted devices", async () => {
       const laptop = await tokens({ deviceId: 'laptop' });
       const phone = await tokens({ deviceId: 'phone' });
       const next = await t.sut.changePassword(principal(laptop), PASSWORD, 'a new passphrase', client);
       assert.equal(tables.sessions.get(laptop.session_id)?.revokedReason, 'password_changed');
       assert.equal(tables.sessions.get(phone.session_id)?.revokedReason, 'password_changed');
-      assert.deepEqual(tables.live(alice.id).map((s) => [s.id, s.deviceId]), [[next.session_id, 'laptop']]);
+      assert.deepEqual(
+        tables.live(alice.id).map((s) => [s.id, s.deviceId]),
+        [[next.session_id, 'laptop']],
+      );
       assert.equal(tables.users.get(alice.id)!.passwordHash, fakeHash('a new passphrase'));
-      assert.deepEqual(calls(t.mock(TrustedDevices).forgetUser).map(([userId]) => userId), [alice.id]);
+      assert.deepEqual(
+        calls(t.mock(TrustedDevices).forgetUser).map(([userId]) => userId),
+        [alice.id],
+      );
       assert.equal(calls(t.mock(MfaChallenges).endForUser).length, 1, 'a pending second step opened by the old password ends');
     });
 
@@ -206,11 +240,20 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       assert.equal(tables.live(alice.id).length, 1);
     });
 
-    it('with a second factor on the account, an aal1 session cannot replace the password', async () => {
+    it('asks for aal2 (MfaService.requireAal2IfEnrolled) before the password is even compared, and changes nothing when refused', async () => {
       const laptop = await tokens();
-      resolves(t.mock(MfaService).hasActiveFactor, true);
+      const compared = passwords.compared.length;
+      act(t.mock(MfaService).requireAal2IfEnrolled, async () => {
+        throw ApiError.insufficientUserAuthentication('aal2');
+      });
       assert.equal((await rejection(t.sut.changePassword(principal(laptop), PASSWORD, 'a new passphrase', client))).code, 'insufficient_user_authentication');
+      assert.deepEqual(
+        calls(t.mock(MfaService).requireAal2IfEnrolled).map(([caller]) => [caller.userId, caller.acr]),
+        [[alice.id, 'aal1']],
+      );
+      assert.equal(passwords.compared.length, compared, 'no password oracle for an aal1 token');
       assert.equal(tables.users.get(alice.id)!.passwordHash, fakeHash(PASSWORD));
+      assert.equal(tables.live(alice.id).length, 1);
     });
   });
 
@@ -232,11 +275,14 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
   });
 
   describe('logout and revoking sessions', () => {
-    it('scope=others keeps the caller\'s session; scope=global ends all', async () => {
+    it("scope=others keeps the caller's session; scope=global ends all", async () => {
       const laptop = await tokens({ deviceId: 'laptop' });
       const phone = await tokens({ deviceId: 'phone' });
       await t.sut.logout(principal(laptop), 'others', client);
-      assert.deepEqual(tables.live(alice.id).map((s) => s.id), [laptop.session_id]);
+      assert.deepEqual(
+        tables.live(alice.id).map((s) => s.id),
+        [laptop.session_id],
+      );
       assert.equal(tables.sessions.get(phone.session_id)?.revokedReason, 'user_logout');
       await t.sut.logout(principal(laptop), 'global', client);
       assert.equal(tables.live(alice.id).length, 0);
@@ -251,7 +297,10 @@ describe('AuthService (service test: real users, sessions and lockout rules; in-
       assert.equal(tables.sessions.get(bobs.session_id)?.revokedAt, null);
       await t.sut.revokeOwnSession(principal(mine), mine.session_id, client);
       assert.equal(tables.sessions.get(mine.session_id)?.revokedReason, 'user_revoked');
-      assert.deepEqual(calls(t.mock(TrustedDevices).forgetDevice).map(([userId, deviceId]) => [userId, deviceId]), [[alice.id, 'laptop']]);
+      assert.deepEqual(
+        calls(t.mock(TrustedDevices).forgetDevice).map(([userId, deviceId]) => [userId, deviceId]),
+        [[alice.id, 'laptop']],
+      );
     });
   });
 });

@@ -46,7 +46,7 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       assert.equal(row(first.sessionId).lastUsedAt, t.clock.now());
     });
 
-    it('a compare-and-swap that matches no row (affected = 0) is a lost race: re-read, and inside the grace window the winner\'s link comes back', async () => {
+    it("a compare-and-swap that matches no row (affected = 0) is a lost race: re-read, and inside the grace window the winner's link comes back", async () => {
       const first = await open('laptop');
       let winner: IssuedSession | undefined;
       // Another tab refreshes with the same link between this refresh's read and its swap.
@@ -108,10 +108,17 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       t.clock.advance(10 * SECOND + 1);
       assert.deepEqual(await t.sut.refresh(first.refreshToken, client), { ok: false, reason: 'reuse' });
       assert.equal(row(first.sessionId).revokedReason, 'refresh_token_reuse');
-      assert.deepEqual(await t.sut.refresh(second.session.refreshToken, client), { ok: false, reason: 'revoked' }, 'the thief\'s (or owner\'s) current link dies too');
+      assert.deepEqual(
+        await t.sut.refresh(second.session.refreshToken, client),
+        { ok: false, reason: 'revoked' },
+        "the thief's (or owner's) current link dies too",
+      );
       const events = calls(t.mock(AuditService).record).map(([e]) => e);
       assert.ok(events.some((e) => !Array.isArray(e) && e.type === 'refresh_token_reuse' && e.sessionId === first.sessionId));
-      assert.deepEqual(calls(t.mock(RevocationRegistry).announce).map(([ids]) => ids), [[first.sessionId]]);
+      assert.deepEqual(
+        calls(t.mock(RevocationRegistry).announce).map(([ids]) => ids),
+        [[first.sessionId]],
+      );
     });
 
     it('any link older than the one before: theft, even inside the grace window', async () => {
@@ -144,7 +151,11 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       const moved = await t.sut.refresh(first.refreshToken, client, 'key-1');
       assert.ok(moved.ok);
       t.clock.advance(60 * SECOND);
-      for (const [token, key] of [[moved.session.refreshToken, null], [first.refreshToken, null], [first.refreshToken, 'key-2']] as const) {
+      for (const [token, key] of [
+        [moved.session.refreshToken, null],
+        [first.refreshToken, null],
+        [first.refreshToken, 'key-2'],
+      ] as const) {
         assert.deepEqual(await t.sut.refresh(token, client, key), { ok: false, reason: 'unproven_key' });
       }
       assert.equal(row(first.sessionId).generation, 1);
@@ -191,12 +202,16 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
         assert.ok(outcome.ok, `still alive after ${hours} h`);
         token = outcome.session.refreshToken;
       }
-      assert.equal(row(first.sessionId).idleExpiresAt, row(first.sessionId).expiresAt, 'a use 12 h before the end slides the idle limit to the end, not a day on');
+      assert.equal(
+        row(first.sessionId).idleExpiresAt,
+        row(first.sessionId).expiresAt,
+        'a use 12 h before the end slides the idle limit to the end, not a day on',
+      );
       t.clock.advance(12 * 3600 * SECOND);
       assert.deepEqual(await t.sut.refresh(token, client), { ok: false, reason: 'expired' });
     });
 
-    it('a disabled user\'s chain answers revoked', async () => {
+    it("a disabled user's chain answers revoked", async () => {
       const first = await open('laptop');
       tables.users.get(alice.id)!.disabledAt = t.clock.now();
       assert.deepEqual(await t.sut.refresh(first.refreshToken, client), { ok: false, reason: 'revoked' });
@@ -204,11 +219,14 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
   });
 
   describe('opening sessions', () => {
-    it('a login on a device replaces that device\'s session (device_relogin)', async () => {
+    it("a login on a device replaces that device's session (device_relogin)", async () => {
       const first = await open('laptop');
       const second = await open('laptop');
       assert.equal(row(first.sessionId).revokedReason, 'device_relogin');
-      assert.deepEqual(tables.live(alice.id).map((s) => s.id), [second.sessionId]);
+      assert.deepEqual(
+        tables.live(alice.id).map((s) => s.id),
+        [second.sessionId],
+      );
     });
 
     it('past MAX_SESSIONS_PER_USER the least recently used session is revoked (session_limit), not the oldest', async () => {
@@ -225,7 +243,7 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       assert.deepEqual(new Set(tables.live(alice.id).map((s) => s.id)), new Set([a.sessionId, c.sessionId, d.sessionId]));
     });
 
-    it('counts one user\'s sessions only, and expired ones not at all', async () => {
+    it("counts one user's sessions only, and expired ones not at all", async () => {
       const bob = tables.addUser({ email: 'bob@example.test' });
       for (const device of ['b1', 'b2', 'b3']) await open(device, bob);
       const a = await open('a');
@@ -251,7 +269,10 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       assert.equal(calls(t.mock(RevocationRegistry).announce).length, 0);
       assert.equal(calls(t.mock(RevocationLog).sequenceSoon).length, 0);
       await t.sut.revoke({ userId: alice.id }, 'admin_revoked', { actorId: null, client });
-      assert.deepEqual(calls(t.mock(RevocationRegistry).announce).map(([ids]) => ids), [[first.sessionId]]);
+      assert.deepEqual(
+        calls(t.mock(RevocationRegistry).announce).map(([ids]) => ids),
+        [[first.sessionId]],
+      );
       assert.deepEqual(calls(t.mock(RevocationLog).record).at(-1)?.[0], [{ id: first.sessionId, userId: alice.id }], 'written to the revocation log');
     });
 
@@ -261,7 +282,10 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       const bob = tables.addUser({ email: 'bob@example.test' });
       const bobs = await open('bob-laptop', bob);
       const revoked = await t.sut.revoke({ userId: alice.id, excludeId: mine.sessionId }, 'user_logout', { actorId: alice.id, client });
-      assert.deepEqual(revoked.map((r) => r.id), [phone.sessionId]);
+      assert.deepEqual(
+        revoked.map((r) => r.id),
+        [phone.sessionId],
+      );
       assert.equal(row(mine.sessionId).revokedAt, null);
       assert.equal(row(bobs.sessionId).revokedAt, null);
     });
@@ -284,7 +308,10 @@ describe('SessionsService (service test: in-memory sessions, fake clock)', () =>
       const gone = await open('intruder');
       tables.sessions.delete(gone.sessionId);
       const { revoked, since } = await t.database.transaction((db) => t.sut.revokeReported(alice.id, gone.sessionId, { actorId: alice.id, client }, db));
-      assert.deepEqual(revoked.map((r) => r.id), [a.sessionId]);
+      assert.deepEqual(
+        revoked.map((r) => r.id),
+        [a.sessionId],
+      );
       assert.equal(since, 0);
     });
   });

@@ -25,6 +25,9 @@ import { FakeDatabase, Transactional } from './service-test';
 /** The public surface of a class: what a fake must offer to stand in for it. */
 type PublicOf<T> = { [K in keyof T]: T[K] };
 
+/** Ids ordered as the database orders them (binary, as `ORDER BY id` and `id > ?`), not by locale. */
+const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 interface Rows {
   users: Map<string, User>;
   sessions: Map<string, Session>;
@@ -80,7 +83,7 @@ export class MemoryTables implements Transactional {
 
   /** The session rows of a user, oldest first. */
   sessionsOf(userId: string): Session[] {
-    return [...this.rows.sessions.values()].filter((s) => s.userId === userId).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    return [...this.rows.sessions.values()].filter((s) => s.userId === userId).sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id));
   }
 
   live(userId: string): Session[] {
@@ -102,7 +105,8 @@ export class MemoryUsersRepository implements PublicOf<UsersRepository> {
   }
 
   async insert(user: User): Promise<void> {
-    if ([...this.tables.users.values()].some((u) => u.email === user.email || u.id === user.id)) throw Object.assign(new Error('duplicate users row'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    if ([...this.tables.users.values()].some((u) => u.email === user.email || u.id === user.id))
+      throw Object.assign(new Error('duplicate users row'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
     this.tables.users.set(user.id, { ...user });
   }
 
@@ -123,6 +127,15 @@ export class MemoryUsersRepository implements PublicOf<UsersRepository> {
     const u = this.tables.users.get(userId);
     if (!u || u.passwordHash !== expectedHash) return false;
     Object.assign(u, { passwordHash, passwordChangedAt: at, passwordResetRequiredAt: null, updatedAt: at });
+    return true;
+  }
+
+  async swapEmail(userId: string, expectedEmail: string, email: string, at: number): Promise<boolean> {
+    const u = this.tables.users.get(userId);
+    if (!u || u.email !== expectedEmail) return false;
+    if ([...this.tables.users.values()].some((other) => other.id !== userId && other.email === email))
+      throw Object.assign(new Error('duplicate users row'), { code: 'SQLITE_CONSTRAINT_UNIQUE' });
+    Object.assign(u, { email, emailVerifiedAt: at, updatedAt: at });
     return true;
   }
 
@@ -185,11 +198,27 @@ export class MemorySessionsRepository implements PublicOf<SessionsRepository> {
     };
   }
 
-  async raise(id: string, fromGeneration: number, toGeneration: number, assurance: Assurance, now: number, idleExpiresAt: number, endsEnrollment: boolean): Promise<boolean> {
+  async raise(
+    id: string,
+    fromGeneration: number,
+    toGeneration: number,
+    assurance: Assurance,
+    now: number,
+    idleExpiresAt: number,
+    endsEnrollment: boolean,
+  ): Promise<boolean> {
     const s = this.tables.sessions.get(id);
     if (!s || s.generation !== fromGeneration || s.revokedAt !== null) return false;
     if (toGeneration !== fromGeneration) s.rotatedAt = now;
-    Object.assign(s, { generation: toGeneration, lastUsedAt: now, idleExpiresAt, acr: assurance.acr, amr: assurance.amr.join(','), authTime: assurance.authTime, assuranceGeneration: toGeneration });
+    Object.assign(s, {
+      generation: toGeneration,
+      lastUsedAt: now,
+      idleExpiresAt,
+      acr: assurance.acr,
+      amr: assurance.amr.join(','),
+      authTime: assurance.authTime,
+      assuranceGeneration: toGeneration,
+    });
     if (endsEnrollment) s.mfaEnrollmentRequired = false;
     return true;
   }
@@ -216,7 +245,10 @@ export class MemorySessionsRepository implements PublicOf<SessionsRepository> {
   async deviceHistory(userId: string, deviceId: string, now: number): Promise<DeviceHistory> {
     const ofDevice = this.tables.sessionsOf(userId).filter((s) => s.deviceId === deviceId);
     const live = ofDevice.filter((s) => s.revokedAt === null && s.expiresAt > now && s.idleExpiresAt > now).at(-1);
-    return { seen: ofDevice.length > 0 && !ofDevice.some((s) => s.revokedReason === 'reported_by_user'), live: live ? { id: live.id, dpopJkt: live.dpopJkt } : null };
+    return {
+      seen: ofDevice.length > 0 && !ofDevice.some((s) => s.revokedReason === 'reported_by_user'),
+      live: live ? { id: live.id, dpopJkt: live.dpopJkt } : null,
+    };
   }
 
   async unrevokedIds(scope: SessionScope): Promise<Array<{ id: string; userId: string }>> {
@@ -243,7 +275,9 @@ export class MemorySessionsRepository implements PublicOf<SessionsRepository> {
     let changed = 0;
     for (const id of ids) {
       const s = this.tables.sessions.get(id);
-      if (s && s.revokedAt === null) (Object.assign(s, { revokedAt: now, revokedReason: reason }), changed++);
+      if (!s || s.revokedAt !== null) continue;
+      Object.assign(s, { revokedAt: now, revokedReason: reason });
+      changed++;
     }
     return changed;
   }
@@ -251,6 +285,11 @@ export class MemorySessionsRepository implements PublicOf<SessionsRepository> {
   async listForUser(userId: string, opts: { includeRevoked: boolean; now: number }): Promise<Session[]> {
     const rows = opts.includeRevoked ? this.byUse(this.tables.sessionsOf(userId)) : this.active(userId, opts.now);
     return rows.map((s) => ({ ...s }));
+  }
+
+  async pageForUser(userId: string, after: { createdAt: number; id: string } | null, limit: number): Promise<Session[]> {
+    const rows = this.tables.sessionsOf(userId).filter((s) => !after || s.createdAt > after.createdAt || (s.createdAt === after.createdAt && s.id > after.id));
+    return rows.slice(0, limit).map((s) => ({ ...s }));
   }
 
   async findById(id: string): Promise<Session | null> {
@@ -268,7 +307,9 @@ export class MemorySessionsRepository implements PublicOf<SessionsRepository> {
   }
 
   async deleteStale(before: number, batch: number): Promise<number> {
-    const stale = [...this.tables.sessions.values()].filter((s) => (s.revokedAt !== null && s.revokedAt < before) || s.expiresAt < before || s.idleExpiresAt < before).slice(0, batch);
+    const stale = [...this.tables.sessions.values()]
+      .filter((s) => (s.revokedAt !== null && s.revokedAt < before) || s.expiresAt < before || s.idleExpiresAt < before)
+      .slice(0, batch);
     for (const s of stale) this.tables.sessions.delete(s.id);
     return stale.length;
   }
@@ -279,7 +320,7 @@ export class MemorySessionsRepository implements PublicOf<SessionsRepository> {
   }
 
   private byUse(rows: Session[]): Session[] {
-    return [...rows].sort((a, b) => b.lastUsedAt - a.lastUsedAt || b.id.localeCompare(a.id));
+    return [...rows].sort((a, b) => b.lastUsedAt - a.lastUsedAt || compareIds(b.id, a.id));
   }
 }
 
@@ -294,8 +335,24 @@ export class MemoryAccountLinksRepository implements PublicOf<AccountLinksReposi
     return copy(this.tables.links.get(id));
   }
 
-  async supersede(userId: string, purpose: LinkPurpose, at: number): Promise<void> {
-    for (const l of this.tables.links.values()) if (l.userId === userId && l.purpose === purpose && l.usedAt === null && l.supersededAt === null) l.supersededAt = at;
+  async supersede(userId: string, purpose: LinkPurpose, at: number, _db?: unknown, createdAfter?: number): Promise<void> {
+    for (const l of this.tables.links.values()) {
+      if (
+        l.userId === userId &&
+        l.purpose === purpose &&
+        l.usedAt === null &&
+        l.supersededAt === null &&
+        (createdAfter === undefined || l.createdAt > createdAfter)
+      )
+        l.supersededAt = at;
+    }
+  }
+
+  async listForUser(userId: string): Promise<AccountLink[]> {
+    return [...this.tables.links.values()]
+      .filter((l) => l.userId === userId)
+      .sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id))
+      .map((l) => ({ ...l }));
   }
 
   async use(id: string, purpose: LinkPurpose, at: number): Promise<boolean> {
@@ -330,11 +387,13 @@ export function fakeHash(password: string): string {
 export class FakePasswords implements PublicOf<PasswordService> {
   readonly compared: string[] = [];
   readonly hash = mock.fn(async (password: string): Promise<string> => fakeHash(password));
-  readonly verify = mock.fn(async (storedHash: string | null | undefined, password: string, admit: () => Promise<void> = async () => undefined): Promise<boolean> => {
-    await admit();
-    this.compared.push(storedHash ?? 'dummy');
-    return storedHash != null && storedHash === fakeHash(password);
-  });
+  readonly verify = mock.fn(
+    async (storedHash: string | null | undefined, password: string, admit: () => Promise<void> = async () => undefined): Promise<boolean> => {
+      await admit();
+      this.compared.push(storedHash ?? 'dummy');
+      return storedHash != null && storedHash === fakeHash(password);
+    },
+  );
 
   async onModuleInit(): Promise<void> {}
 }

@@ -120,12 +120,15 @@ export class FakeDatabase {
   constructor(private readonly tables: Transactional[] = []) {}
 
   private static db(name: string): Db {
-    return new Proxy({ name } as object, {
+    const target: Record<PropertyKey, unknown> = { name };
+    return new Proxy(target, {
       get(target, prop) {
-        if (prop === 'name' || prop === 'then' || typeof prop === 'symbol') return (target as Record<PropertyKey, unknown>)[prop];
-        throw new Error(`service tests have no database: Db.${String(prop)} was called on the ${name} (a real repository is in the module; pass an in-memory one)`);
+        if (prop === 'name' || prop === 'then' || typeof prop === 'symbol') return target[prop];
+        throw new Error(
+          `service tests have no database: Db.${String(prop)} was called on the ${name} (a real repository is in the module; pass an in-memory one)`,
+        );
       },
-    }) as Db;
+    }) as unknown as Db;
   }
 
   /**
