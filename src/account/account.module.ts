@@ -7,17 +7,19 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccountController } from './account.controller';
+import { AccountDeletion } from './account-deletion';
+import { AccountDeletionController } from './account-deletion.controller';
 import { AccountLinks } from './account-links';
 import { AccountLinksRepository } from './account-links.repository';
 import { AccountMails } from './account-mails';
 import { AccountService } from './account.service';
 import { AccountPagesController } from './pages.controller';
 
-/** Account recovery and e-mail: reset, verification, new-device alerts, the links they carry and the pages those open. */
+/** Account recovery and e-mail (reset, verification, new-device alerts, the links they carry and the pages those open) and account deletion. */
 @Module({
   imports: [AuthModule, MfaModule, UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule],
-  controllers: [AccountController, AccountPagesController],
-  providers: [AccountService, AccountLinks, AccountLinksRepository, AccountMails],
-  exports: [AccountService],
+  controllers: [AccountController, AccountDeletionController, AccountPagesController],
+  providers: [AccountService, AccountDeletion, AccountLinks, AccountLinksRepository, AccountMails],
+  exports: [AccountService, AccountDeletion],
 })
 export class AccountModule {}

@@ -14,7 +14,10 @@ export interface AuditInput {
   details?: Record<string, unknown> | null;
 }
 
-/** Security events, append-only: this service inserts and reads, and never updates a row. */
+/**
+ * Security events, append-only: this service inserts and reads; the one change a row ever sees
+ * is the erasure of a deleted account's personal data (erasePersonalData).
+ */
 @Injectable()
 export class AuditService {
   constructor(
@@ -45,6 +48,11 @@ export class AuditService {
   async list(query: AuditQuery): Promise<Array<Omit<AuditRow, 'details'> & { details: Record<string, unknown> | null }>> {
     const rows = await this.repository.list(query);
     return rows.map((row) => ({ ...row, details: parseDetails(row.details) }));
+  }
+
+  /** Account deletion, inside its transaction: the user's events keep their ids but lose e-mail, IP and user agent. */
+  erasePersonalData(userId: string, db: Db): Promise<number> {
+    return this.repository.erasePersonalData(userId, db);
   }
 
   /** Housekeeping: one bounded batch of events older than `before`. */

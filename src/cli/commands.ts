@@ -7,6 +7,7 @@ import { openDatabase } from '../database/database.module';
 import { MIGRATIONS } from '../database/data-source';
 import { ACTIVATION_DELAY_MS, SigningKeysService } from '../auth/signing-keys.service';
 import { AdminService } from '../admin/admin.service';
+import { AccountDeletion } from '../account/account-deletion';
 import { FactorsService } from '../mfa/factors.service';
 import { UsersService } from '../users/users.service';
 import { ResourceServersService } from '../resource-servers/resource-servers.service';
@@ -114,6 +115,21 @@ export const COMMANDS: Record<string, Command> = {
     run: async (context, args) => {
       const { user, signedOut } = await app(context).get(AdminService).setRole(requireEmail(args), 'user', SYSTEM_ACTOR);
       process.stdout.write(`${user.email} is an ordinary user; ${signedOut} session(s) signed out\n`);
+      return 0;
+    },
+  },
+  'users:delete': {
+    args: '<email>',
+    help: 'delete an account as DELETE /admin/users/:id does: every session revoked (account_deleted), factors, links and pending mail gone, its audit events stripped of e-mail, IP and user agent; refuses the last administrator; the user is mailed',
+    run: async (context, args) => {
+      const email = requireEmail(args);
+      const user = await app(context).get(UsersService).findByEmail(email);
+      if (!user) {
+        process.stderr.write(`latchkey: no user ${email}\n`);
+        return 1;
+      }
+      await app(context).get(AccountDeletion).deleteByAdmin(user.id, SYSTEM_ACTOR, 'operator');
+      process.stdout.write(`${email} (${user.id}) deleted; every session signed out\n`);
       return 0;
     },
   },
