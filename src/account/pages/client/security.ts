@@ -273,6 +273,63 @@ function factorRow(factor: Factor): HTMLElement {
   return row;
 }
 
+/**
+ * Deleting the account: cannot be undone, so it is confirmed by typing the address, and proved
+ * with the password (an account with a second factor is also asked to confirm it, by call()).
+ */
+function deleteAccount(email: string): void {
+  const password = el('input', { id: 'delete-password', type: 'password', autocomplete: 'current-password', required: '', 'aria-describedby': 'delete-problem' });
+  const typed = el('input', { id: 'delete-typed', type: 'text', autocomplete: 'off', spellcheck: 'false', required: '' });
+  const problem = el('p', { class: 'field-error', id: 'delete-problem', role: 'alert' });
+  const submit = el('button', { type: 'submit', class: 'danger' }, 'Delete my account');
+  const cancel = el('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  cancel.addEventListener('click', () => void security());
+  const form = el(
+    'form',
+    { novalidate: '' },
+    el('label', { for: 'delete-typed' }, 'Type your e-mail address (', el('strong', {}, email), ') to confirm'),
+    typed,
+    el('label', { for: 'delete-password' }, 'Password'),
+    password,
+    problem,
+    submit,
+    cancel,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (typed.value.trim().toLowerCase() !== email.toLowerCase()) {
+      problem.textContent = 'Type your e-mail address exactly as shown to confirm.';
+      return typed.focus();
+    }
+    if (!password.value) {
+      problem.textContent = 'Enter your password.';
+      return password.focus();
+    }
+    submit.disabled = true;
+    problem.textContent = '';
+    void call('DELETE', '/me', { password: password.value })
+      .then(async () => {
+        // Every session of the account is gone with it, this one included: nothing to sign out of.
+        signingOut = true;
+        await latchkey.logout().catch(() => undefined);
+        signingOut = false;
+        show('Your account is deleted', notice('good', `The account ${email} is deleted and every device is signed out. An e-mail confirms it. You can create a new account with this address at any time.`));
+      })
+      .catch((e) => {
+        if (e instanceof LatchkeyError && e.code === 'signed_out') return signIn('Your session has ended. Sign in again.');
+        problem.textContent = e instanceof LatchkeyError && e.code === 'invalid_credentials' ? 'The password is wrong. Nothing was deleted.' : `Nothing was deleted: ${refusal(e, 'password')}`;
+        password.select();
+        password.focus();
+        submit.disabled = false;
+      });
+  });
+  show(
+    'Delete your account',
+    el('p', {}, 'This cannot be undone. Every device signed in to your account is signed out, your second factors, recovery codes and remembered devices are removed, and the security log keeps no e-mail address, IP address or browser of yours.'),
+    form,
+  );
+}
+
 async function security(message?: string): Promise<void> {
   let me: { email: string };
   let factors: Factor[];
@@ -310,6 +367,9 @@ async function security(message?: string): Promise<void> {
       .catch(failed);
   });
 
+  const deleteButton = el('button', { type: 'button', class: 'danger' }, 'Delete my account');
+  deleteButton.addEventListener('click', () => deleteAccount(me.email));
+
   show(
     'Security',
     el('p', { class: 'who' }, 'Signed in as ', el('strong', {}, me.email), ' ', signOut),
@@ -323,6 +383,9 @@ async function security(message?: string): Promise<void> {
     active.length ? el('h2', {}, 'Recovery codes') : null,
     active.length ? el('p', { id: 'codes-remaining' }, remaining === null ? '' : `${remaining} of 10 codes left.`) : null,
     active.length ? regenerate : null,
+    el('h2', {}, 'Delete account'),
+    el('p', {}, 'Delete your account and everything that signs you in to it, for good.'),
+    deleteButton,
   );
 }
 
