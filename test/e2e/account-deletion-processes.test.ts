@@ -1,10 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { freshDatabase, REDIS_URL, TEST_DB } from '../support/app';
-import { freePort } from '../support/faults';
 import { Http, PASSWORD, Tokens, eventually, login, refresh, register, works } from '../support/http';
-import { ServiceProcess, latchkeyProcess, resourceServerProcess } from '../support/processes';
+import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, resourceServerProcess, twoInstances } from '../support/processes';
 import { addResourceServer } from '../support/resource-servers';
 import { needs, redisAnswers } from '../support/services';
 
@@ -12,12 +10,6 @@ const ADMIN_EMAIL = 'deletion-processes-admin@example.com';
 const ADMIN_PASSWORD = 'deletion processes admin';
 /** Bounds for "refused": generous (the feed's usual delay is about a second), never asserted as a timing. */
 const REFUSED_WITHIN_MS = 15_000;
-
-async function atResourceServer(rs: ServiceProcess, accessToken: string): Promise<number> {
-  return (await fetch(`${rs.url}/orders`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
-}
-
-const logsOf = (processes: ServiceProcess[]) => processes.map((p) => `--- ${p.name} :${p.port}\n${p.output.slice(-3000)}`).join('\n');
 
 async function refused(label: string, processes: ServiceProcess[], check: () => Promise<boolean>): Promise<void> {
   try {
@@ -33,16 +25,7 @@ describe(`account deletion with real processes [${TEST_DB}]`, async () => {
   for (const mode of ['polling only', 'with Redis'] as const) {
     it(`live sessions on two instances and a resource server following the feed: every token refused everywhere (${mode})`, { skip: mode === 'with Redis' && redisSkip }, async () => {
       const db = freshDatabase();
-      const portB = await freePort();
-      const env = {
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        JWT_ISSUER: `http://127.0.0.1:${portB}`,
-        REVOCATION_POLL_MS: mode === 'with Redis' ? '60000' : '1000',
-        ...(mode === 'with Redis' ? { REDIS_URL, REDIS_KEY_PREFIX: `lktest:${randomBytes(4).toString('hex')}:` } : {}),
-      };
-      const a = await latchkeyProcess(db, env);
-      const b = await latchkeyProcess(db, env, portB);
+      const [a, b] = await twoInstances(db, mode, { ADMIN_EMAIL, ADMIN_PASSWORD });
       let rs: ServiceProcess | undefined;
       try {
         await a.start();
