@@ -29,6 +29,7 @@ const SCENARIOS: Array<{ name: string; file: string; nodeArgs?: string[]; limitS
   { name: 'mail', file: 'mail.js', limitS: 300 },
   { name: 'galera', file: 'galera.js', limitS: 420 },
   { name: 'scale', file: 'scale.js', limitS: 480 },
+  { name: 'deletion', file: 'deletion.js', limitS: 600 },
 ];
 const TOTAL_LIMIT_S = 38 * 60;
 

@@ -36,6 +36,10 @@ export class AccountLinksRepository {
     return Number(row.n);
   }
 
+  deleteForUser(userId: string, db: Db): Promise<number> {
+    return this.database.exec('DELETE FROM account_links WHERE user_id = ?', [userId], db);
+  }
+
   /** Housekeeping: one bounded batch of links that expired before `before`. */
   async deleteExpired(before: number, batch: number): Promise<number> {
     const rows = await this.database.rows<{ id: string }>(`SELECT id FROM account_links WHERE expires_at < ? LIMIT ${Math.floor(batch)}`, [before]);

@@ -74,6 +74,11 @@ export class AccountLinks {
     return this.repository.countSince(userId, purpose, since, db);
   }
 
+  /** Account deletion: every link of the user, of any purpose, goes. */
+  deleteForUser(userId: string, db: Db): Promise<number> {
+    return this.repository.deleteForUser(userId, db);
+  }
+
   private authenticId(token: string, purpose: LinkPurpose): string | null {
     const match = TOKEN.exec(token);
     if (!match) return null;

@@ -13,7 +13,7 @@ import { User } from '../users/user.entity';
 import { AccountLink, LinkPurpose } from './account-link.entity';
 import { AccountLinks } from './account-links';
 import { AccountLinksRepository } from './account-links.repository';
-import { Brand, brandOf, emailChangedMail, emailChangeMail, emailTakenMail, newDeviceMail, passwordResetMail, verificationMail } from './mail-templates';
+import { accountDeletedMail, Brand, brandOf, emailChangedMail, emailChangeMail, emailTakenMail, newDeviceMail, passwordResetMail, verificationMail } from './mail-templates';
 
 /** At most this many reset mails per account per hour from "forgot password", verification mails from any source but registration, and e-mail change mails. */
 export const MAILS_PER_HOUR = 3;
@@ -49,6 +49,8 @@ export class AccountMails implements OnModuleInit {
     this.sender.register('new_device', (c) => this.newDevice(c));
     this.sender.register('email_change', (c) => this.emailChange(c));
     this.sender.register('email_changed', (c) => this.emailChanged(c));
+    // The account is gone by now: the message carries the address (erased once it is sent, like all preparer input).
+    this.sender.register('account_deleted', async (c) => (typeof c.data.email === 'string' ? accountDeletedMail(this.brand, c.data.email, c.data.by === 'admin') : { drop: 'no address' }));
   }
 
   private async passwordReset(c: PrepareContext): Promise<Preparation> {

@@ -7,6 +7,8 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccountController } from './account.controller';
+import { AccountDeletion } from './account-deletion';
+import { AccountDeletionController } from './account-deletion.controller';
 import { AccountExport } from './account-export';
 import { ExportController } from './export.controller';
 import { AccountLinks } from './account-links';
@@ -15,11 +17,11 @@ import { AccountMails } from './account-mails';
 import { AccountService } from './account.service';
 import { AccountPagesController } from './pages.controller';
 
-/** Account recovery and e-mail: reset, verification, new-device alerts, the links they carry and the pages those open; the data export. */
+/** Account recovery and e-mail (reset, verification, new-device alerts, the links they carry and the pages those open), the data export and account deletion. */
 @Module({
   imports: [AuthModule, MfaModule, UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule],
-  controllers: [AccountController, ExportController, AccountPagesController],
-  providers: [AccountService, AccountLinks, AccountLinksRepository, AccountMails, AccountExport],
-  exports: [AccountService],
+  controllers: [AccountController, ExportController, AccountDeletionController, AccountPagesController],
+  providers: [AccountService, AccountDeletion, AccountLinks, AccountLinksRepository, AccountMails, AccountExport],
+  exports: [AccountService, AccountDeletion],
 })
 export class AccountModule {}

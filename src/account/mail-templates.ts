@@ -129,5 +129,17 @@ export function emailChangedMail(brand: Brand, to: string, token: string, change
     ],
     { label: "This wasn't me", url: `${brand.appUrl}/account/revert-email#token=${token}` },
     ['That moves the account back to this address, signs out every device, and asks you to choose a new password.'],
+/** After the account is gone: the address comes from the message, as no account holds it any more. */
+export function accountDeletedMail(brand: Brand, to: string, byAdmin: boolean): PreparedMail {
+  return compose(
+    to,
+    `Your ${brand.product} account has been deleted`,
+    brand,
+    [
+      byAdmin ? `An administrator deleted your ${brand.product} account (${to}).` : `Your ${brand.product} account (${to}) has been deleted, as you asked.`,
+      'Every device signed in to it has been signed out, and your second factors, trusted devices and pending links are gone. The security log keeps a record that the account existed, without your e-mail address, IP addresses or browsers.',
+      `You can create a new account with this address at any time.`,
+    ],
+    null,
   );
 }

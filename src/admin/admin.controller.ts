@@ -84,6 +84,17 @@ export class AdminController {
     return this.admin.enable(id, as(admin, client));
   }
 
+  @Delete('users/:id')
+  @HttpCode(202)
+  @Endpoint("Delete a user's account: as DELETE /me (every session revoked, factors, links and pending mail gone, the log stripped of their e-mail, IPs and browsers), recorded with the admin as actor")
+  @ApiAcceptedResponse({ description: '{}: the account is gone; the user is mailed.' })
+  @ApiErrorResponse(403, 'forbidden: the last administrator cannot be deleted')
+  @NO_USER()
+  async deleteUser(@Param('id', IdPipe) id: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<Record<string, never>> {
+    await this.admin.deleteUser(id, as(admin, client));
+    return {};
+  }
+
   @Post('users/:id/password-reset')
   @HttpCode(202)
   @Endpoint('Send the user a password-reset mail (the link never passes through the admin)')

@@ -15,6 +15,7 @@ import { AdminUsersRepository } from './admin-users.repository';
 import { AdminUserPage, AdminUserView, AuditEventPage, toAdminUserView } from './admin.view';
 import { DEFAULT_PAGE_SIZE } from './dto';
 import { AccountService } from '../account/account.service';
+import { AccountDeletion } from '../account/account-deletion';
 
 /**
  * Admin rules: who may be acted on, what one action changes, and what it records. Every
@@ -29,6 +30,7 @@ export class AdminService {
     private readonly sessions: SessionsService,
     private readonly audit: AuditService,
     private readonly account: AccountService,
+    private readonly deletion: AccountDeletion,
   ) {}
 
   async listUsers(query: { q?: string; limit?: number; cursor?: string }): Promise<AdminUserPage> {
@@ -92,6 +94,11 @@ export class AdminService {
       const signedOut = changed && role === 'user' ? await this.sessions.revoke({ userId: user.id }, 'role_changed', admin, db) : [];
       return { user, signedOut: signedOut.length };
     });
+  }
+
+  /** The account and everything of it (AccountDeletion), the admin recorded as actor; never the last administrator, themselves included. */
+  deleteUser(userId: string, admin: Actor): Promise<void> {
+    return this.deletion.deleteByAdmin(userId, admin, 'admin');
   }
 
   async listEvents(query: { userId?: string; type?: AuditEventType; limit?: number; cursor?: string }): Promise<AuditEventPage> {

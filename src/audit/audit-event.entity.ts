@@ -4,7 +4,7 @@ import type { AuditEventType } from './event-types';
 
 export { AUDIT_EVENT_TYPES, type AuditEventType } from './event-types';
 
-/** Append-only: rows are inserted, read and, past their retention, deleted; never updated. */
+/** Append-only: rows are inserted, read and, past their retention, deleted; updated only to erase a deleted account's personal data. */
 @Entity('audit_events')
 export class AuditEvent {
   /** UUIDv7, so the primary key orders by time and serves as the pagination tie-breaker. */

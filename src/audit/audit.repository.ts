@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DatabaseService } from '../database/database.service';
+import { Db, DatabaseService } from '../database/database.service';
+import { detailsWithoutPersonalData } from './personal-data';
 import type { AuditEventType } from './audit-event.entity';
 
 export interface AuditQuery {
@@ -76,6 +77,32 @@ export class AuditRepository {
       params,
     );
     return rows.map(toAuditRow);
+  }
+
+  /**
+   * Account deletion: the events about the user, and those they caused, keep their ids, types
+   * and times but lose the IP address and user agent, and whatever their details say of an
+   * e-mail address, IP or user agent (personal-data.ts). One transaction with the rest of the
+   * deletion: only these rows are locked (by the indexes on user_id and actor_id), and nothing
+   * else updates an audit row, so holding them until the commit blocks nobody.
+   */
+  async erasePersonalData(userId: string, db: Db): Promise<number> {
+    let changed = 0;
+    for (const column of ['user_id', 'actor_id']) {
+      changed += await this.database.exec(`UPDATE audit_events SET ip = NULL, user_agent = NULL WHERE ${column} = ? AND (ip IS NOT NULL OR user_agent IS NOT NULL)`, [userId], db);
+      // Only details that could hold such data are read back (LIKE is case-insensitive on both databases).
+      const rows = await this.database.rows<{ id: string; details: string }>(
+        `SELECT id, details FROM audit_events WHERE ${column} = ? AND details IS NOT NULL
+            AND (details LIKE '%@%' OR details LIKE '%ip"%' OR details LIKE '%ipaddress"%' OR details LIKE '%agent"%' OR details LIKE '%mail"%')`,
+        [userId],
+        db,
+      );
+      for (const row of rows) {
+        const details = detailsWithoutPersonalData(row.details);
+        if (details !== row.details) changed += await this.database.exec('UPDATE audit_events SET details = ? WHERE id = ?', [details, row.id], db);
+      }
+    }
+    return changed;
   }
 
   /** The one deletion audit events ever see: past their retention, in bounded batches. */

@@ -17,7 +17,10 @@ export interface AuditInput {
 /** An audit row as the service answers it: details parsed from their JSON text. */
 export type AuditEventRecord = Omit<AuditRow, 'details'> & { details: Record<string, unknown> | null };
 
-/** Security events, append-only: this service inserts and reads, and never updates a row. */
+/**
+ * Security events, append-only: this service inserts and reads; the one change a row ever sees
+ * is the erasure of a deleted account's personal data (erasePersonalData).
+ */
 @Injectable()
 export class AuditService {
   constructor(
@@ -63,6 +66,11 @@ export class AuditService {
       if (rows.length < pageSize) return;
       after = rows[rows.length - 1];
     }
+  }
+
+  /** Account deletion, inside its transaction: the user's events keep their ids but lose e-mail, IP and user agent. */
+  erasePersonalData(userId: string, db: Db): Promise<number> {
+    return this.repository.erasePersonalData(userId, db);
   }
 
   /** Housekeeping: one bounded batch of events older than `before`. */

@@ -7,8 +7,10 @@ import { openDatabase } from '../database/database.module';
 import { MIGRATIONS } from '../database/data-source';
 import { ACTIVATION_DELAY_MS, SigningKeysService } from '../auth/signing-keys.service';
 import { AdminService } from '../admin/admin.service';
+import { AccountDeletion } from '../account/account-deletion';
 import { FactorsService } from '../mfa/factors.service';
 import { UsersService } from '../users/users.service';
+import type { User } from '../users/user.entity';
 import { ResourceServersService } from '../resource-servers/resource-servers.service';
 import { isUuid } from '../common/ids';
 import { iso } from '../common/time';
@@ -97,12 +99,8 @@ export const COMMANDS: Record<string, Command> = {
     args: '<email>',
     help: "remove every second factor, recovery code and trusted device of a user and sign out their devices (mfa_reset), e.g. a sole admin who lost their phone; the user is mailed",
     run: async (context, args) => {
-      const email = requireEmail(args);
-      const user = await app(context).get(UsersService).findByEmail(email);
-      if (!user) {
-        process.stderr.write(`latchkey: no user ${email}\n`);
-        return 1;
-      }
+      const user = await existingUser(context, args);
+      if (!user) return 1;
       const removed = await app(context).get(FactorsService).reset(user.id, SYSTEM_ACTOR);
       process.stdout.write(`${user.email}: ${removed} second factor(s) removed, every session signed out; they can sign in with their password and set up a new one\n`);
       return 0;
@@ -114,6 +112,17 @@ export const COMMANDS: Record<string, Command> = {
     run: async (context, args) => {
       const { user, signedOut } = await app(context).get(AdminService).setRole(requireEmail(args), 'user', SYSTEM_ACTOR);
       process.stdout.write(`${user.email} is an ordinary user; ${signedOut} session(s) signed out\n`);
+      return 0;
+    },
+  },
+  'users:delete': {
+    args: '<email>',
+    help: 'delete an account as DELETE /admin/users/:id does: every session revoked (account_deleted), factors, links and pending mail gone, its audit events stripped of e-mail, IP and user agent; refuses the last administrator; the user is mailed',
+    run: async (context, args) => {
+      const user = await existingUser(context, args);
+      if (!user) return 1;
+      await app(context).get(AccountDeletion).deleteByAdmin(user.id, SYSTEM_ACTOR, 'operator');
+      process.stdout.write(`${user.email} (${user.id}) deleted; every session signed out\n`);
       return 0;
     },
   },
@@ -148,6 +157,14 @@ export const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** The user the first argument names, or null (and a line on stderr) when there is none. */
+async function existingUser(context: { app?: INestApplicationContext }, args: string[]): Promise<User | null> {
+  const email = requireEmail(args);
+  const user = await app(context).get(UsersService).findByEmail(email);
+  if (!user) process.stderr.write(`latchkey: no user ${email}\n`);
+  return user;
+}
 
 function requireEmail(args: string[]): string {
   const problem = emailProblem(args[0] ?? '');

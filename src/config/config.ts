@@ -118,7 +118,16 @@ export interface AppConfig {
   webauthnRpId: string;
   webauthnRpName: string;
   webauthnOrigins: string[];
+  /**
+   * Tests only (refused with NODE_ENV=production): a named point where the process stops and
+   * waits, forever, saying so on stderr, so a crash test can SIGKILL it exactly there.
+   */
+  testPauseAt: TestPausePoint | null;
 }
+
+/** Where TEST_PAUSE_AT may stop the process: inside the account deletion's transaction, before COMMIT. */
+export const TEST_PAUSE_POINTS = ['account_deletion'] as const;
+export type TestPausePoint = (typeof TEST_PAUSE_POINTS)[number];
 
 type Env = Record<string, string | undefined>;
 
@@ -246,6 +255,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       return raw.trim();
     }),
     webauthnOrigins,
+    testPauseAt: or<TestPausePoint | null>('TEST_PAUSE_AT', null, (raw) => {
+      if (production) throw new ConfigError('TEST_PAUSE_AT', 'to be unset in production (it stops the process on purpose, for crash tests)', raw);
+      return parseEnum('TEST_PAUSE_AT', raw, TEST_PAUSE_POINTS);
+    }),
     refreshKeys: secrets.refreshKeys,
     keyEncryptionKey: secrets.keyEncryptionKey,
   };

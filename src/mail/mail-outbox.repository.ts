@@ -56,6 +56,13 @@ export class MailOutboxRepository {
     ]);
   }
 
+  /** The user's messages, and pending ones whose data names `quotedEmail` (the address as a JSON string). */
+  deleteForUser(userId: string, quotedEmail: string, db: Db): Promise<number> {
+    // '!' escapes LIKE's wildcards: a backslash means different things to MySQL and SQLite string literals.
+    const pattern = `%${quotedEmail.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+    return this.database.exec("DELETE FROM mail_outbox WHERE user_id = ? OR (user_id IS NULL AND state = 'pending' AND data LIKE ? ESCAPE '!')", [userId, pattern], db);
+  }
+
   /** Housekeeping: one bounded batch of messages finished before `before`. */
   async deleteFinished(before: number, batch: number): Promise<number> {
     const rows = await this.database.rows<{ id: string }>(`SELECT id FROM mail_outbox WHERE state <> 'pending' AND finished_at < ? LIMIT ${Math.floor(batch)}`, [before]);

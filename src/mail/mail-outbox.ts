@@ -6,7 +6,7 @@ import { Db, DatabaseService } from '../database/database.service';
 import { MailOutboxRepository } from './mail-outbox.repository';
 
 /** The kinds of mail latchkey sends; each has one preparer (see MailSender.register). */
-export const MAIL_KINDS = ['password_reset', 'email_verification', 'new_device', 'mfa_enabled', 'mfa_disabled', 'recovery_code_used', 'mfa_reset', 'email_change', 'email_changed'] as const;
+export const MAIL_KINDS = ['password_reset', 'email_verification', 'new_device', 'mfa_enabled', 'mfa_disabled', 'recovery_code_used', 'mfa_reset', 'email_change', 'email_changed', 'account_deleted'] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 export interface MailIntent {
@@ -66,6 +66,16 @@ export class MailOutbox {
     );
     if (!intent.detached) this.database.afterCommit(db, () => this.listeners.forEach((listener) => listener()));
     return id;
+  }
+
+  /**
+   * Account deletion, inside its transaction: every message about the user goes (a pending one
+   * would name them, their IP or their device), and so does a pending message that knows only
+   * their address (a "forgot password" not yet prepared). A message a sender is delivering right
+   * now finds its row gone when it records the result, and its preparer finds no account.
+   */
+  forgetUser(userId: string, email: string, db: Db): Promise<number> {
+    return this.repository.deleteForUser(userId, JSON.stringify(email), db);
   }
 
   onEnqueued(listener: () => void): void {

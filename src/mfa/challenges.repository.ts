@@ -66,6 +66,11 @@ export class ChallengesRepository {
     await this.database.exec('UPDATE mfa_challenges SET used_at = ? WHERE user_id = ? AND used_at IS NULL', [now, userId], db);
   }
 
+  /** Account deletion: the user's pending and past second steps (they hold the login's IP and user agent) go. */
+  deleteForUser(userId: string, db: Db): Promise<number> {
+    return this.database.exec('DELETE FROM mfa_challenges WHERE user_id = ?', [userId], db);
+  }
+
   /** Housekeeping: one bounded batch of challenges that expired before `before`. */
   async deleteExpired(before: number, batch: number): Promise<number> {
     const rows = await this.database.rows<{ id: string }>(`SELECT id FROM mfa_challenges WHERE expires_at < ? LIMIT ${Number(batch)}`, [before]);

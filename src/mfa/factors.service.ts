@@ -226,6 +226,19 @@ export class FactorsService {
     });
   }
 
+  /**
+   * Account deletion, in its transaction: every factor, recovery code, trusted device, pending
+   * second step and WebAuthn ceremony of the user goes. No mail and no event of its own: the
+   * deletion records one for all of it.
+   */
+  async eraseUser(userId: string, db: Db): Promise<void> {
+    await this.factors.deleteAllForUser(userId, db);
+    await this.recoveryCodes.deleteAll(userId, db);
+    await this.trustedDevices.forgetUser(userId, db);
+    await this.challenges.deleteForUser(userId, db);
+    await this.webauthnChallenges.deleteForUser(userId, db);
+  }
+
   /** Whether the user has an active factor (the admin users list shows it). */
   async enabled(userId: string): Promise<boolean> {
     return (await this.factors.listForUser(userId)).some(isActive);

@@ -96,4 +96,8 @@ export class MfaChallenges {
   endForUser(userId: string, db: Db): Promise<void> {
     return this.repository.endForUser(userId, this.clock.now(), db);
   }
+
+  deleteForUser(userId: string, db: Db): Promise<number> {
+    return this.repository.deleteForUser(userId, db);
+  }
 }

@@ -219,6 +219,11 @@ export class SessionsRepository {
     return rows[0] ? Number(rows[0].created_at) : null;
   }
 
+  /** Account deletion: every session row of the user (device names, IPs, user agents) goes; the revocation log keeps what the feed needs. */
+  deleteForUser(userId: string, db: Db): Promise<number> {
+    return this.database.exec('DELETE FROM sessions WHERE user_id = ?', [userId], db);
+  }
+
   /** Housekeeping: one bounded batch of sessions that stopped mattering before `before`. */
   async deleteStale(before: number, batch: number): Promise<number> {
     const rows = await this.database.rows<{ id: string }>(

@@ -339,6 +339,20 @@ export class SessionsService {
   }
 
   /**
+   * Account deletion, inside the caller's transaction (which holds the user's row lock): every
+   * session revoked through the ordinary path (`account_deleted`: the revocation log, this
+   * instance's registry, the other instances and the resource-server feed all hear of it after
+   * commit), then every session row deleted. The log's rows carry only ids, reason and time, and
+   * are all the registry and the feed read, so nothing personal (device name, IP, user agent)
+   * has to stay for the revocation to be enforced everywhere.
+   */
+  async eraseUser(userId: string, actor: Actor, db: Db): Promise<Revoked[]> {
+    const revoked = await this.revoke({ userId }, 'account_deleted', actor, db);
+    await this.repository.deleteForUser(userId, db);
+    return revoked;
+  }
+
+  /**
    * "This wasn't me": the reported sign-in and every session of the user opened since, on any
    * device (an intruder with the password can sign in again under a device id the user already
    * has, which sends no alert); the sessions the user had before it stay. If housekeeping has

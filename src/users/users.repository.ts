@@ -97,5 +97,10 @@ export class UsersRepository {
   async setRole(userId: string, role: Role, at: number, db: Db): Promise<void> {
     await this.repo(db).update({ id: userId }, { role, updatedAt: at });
   }
+
+  /** Account deletion: the row goes (its address may register again); false when it was not there. */
+  async delete(userId: string, db: Db): Promise<boolean> {
+    return (await this.database.exec('DELETE FROM users WHERE id = ?', [userId], db)) === 1;
+  }
 }
 

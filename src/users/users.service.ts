@@ -135,13 +135,25 @@ export class UsersService implements OnApplicationBootstrap {
     const user = await this.findByEmail(email, db);
     if (!user) throw ApiError.notFound(`No user with the e-mail address ${normalizeEmail(email)}.`);
     if (user.role === role) return { user, changed: false };
-    if (role === 'user' && !admins.some((a) => a.id !== user.id && a.disabledAt === null)) {
-      throw ApiError.forbidden('This is the last administrator; promote another user first.');
-    }
+    if (role === 'user') requireAnotherAdmin(admins, user.id);
     const now = Date.now();
     await this.repository.setRole(user.id, role, now, db);
     await this.audit.record({ type: role === 'admin' ? 'user_promoted' : 'user_demoted', userId: user.id, ...actor, details: { from: user.role, to: role } }, db);
     return { user: { ...user, role, updatedAt: now }, changed: true };
+  }
+
+  /**
+   * Account deletion, inside the caller's transaction, which must hold the user's row lock
+   * (lock()): the users row goes, so the address may register again. Never the last enabled
+   * administrator: the admin rows are locked first, as for a demotion, so two concurrent
+   * deletions (or a deletion and a demotion) cannot both pass the check. Returns the user as it
+   * was, or null when there was no such user.
+   */
+  async remove(userId: string, db: Db): Promise<User | null> {
+    const user = await this.repository.findById(userId, db);
+    if (!user) return null;
+    if (user.role === 'admin') requireAnotherAdmin(await this.repository.lockAdmins(db), user.id);
+    return (await this.repository.delete(userId, db)) ? user : null;
   }
 
   /**
@@ -163,5 +175,12 @@ export class UsersService implements OnApplicationBootstrap {
       // Another instance starting at the same moment may have created it first.
       if (!(await this.findByEmail(adminEmail))) throw error;
     }
+  }
+}
+
+/** The last-admin rule (a demotion, a deletion): another enabled administrator must remain. */
+function requireAnotherAdmin(admins: User[], userId: string): void {
+  if (!admins.some((a) => a.id !== userId && a.role === 'admin' && a.disabledAt === null)) {
+    throw ApiError.forbidden('This is the last administrator; promote another user first.');
   }
 }

@@ -604,12 +604,17 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['POST', (id) => `/admin/users/${id}/disable`, 'admin'],
       ['POST', (id) => `/admin/users/${id}/enable`, 'admin'],
       ['POST', (id) => `/admin/users/${id}/password-reset`, 'admin'],
+      ['DELETE', (id) => `/admin/users/${id}`, 'admin'],
       ['DELETE', (id) => `/admin/resource-servers/${id}`, 'admin'],
     ];
     for (const [method, path, as] of idRoutes) {
       for (const id of badIds) add({ category: 'bad path ids', name: `${method} ${path(id)}`, method, path: path(id), as, expect: [400], error: 'validation_failed' });
       add({ category: 'bad path ids', name: `${method} ${path(missing)} (well-formed, absent)`, method, path: path(missing), as, expect: [404], error: 'not_found' });
       add({ category: 'bad path ids', name: `${method} ${path('x'.repeat(500))} (over the parameter length)`, method, path: path('x'.repeat(500)), as, expect: [400, 404, 414] });
+    }
+    // Account deletion: a body that is not a password string deletes nothing.
+    for (const [name, body] of [['a numeric password', { password: 12345678 }], ['an unknown field', { password: PASSWORD, alsoDelete: 'everyone' }], ['a password of 60 KB', { password: 'p'.repeat(60_000) }], ['a password array', { password: [PASSWORD] }]] as const) {
+      add({ category: 'wrong types, arrays, nested objects', name: `DELETE /me with ${name}`, method: 'DELETE', path: '/me', body, as: 'user', expect: [400], error: 'validation_failed' });
     }
     add({ category: 'bad path ids', name: "another user's session", method: 'DELETE', path: `/me/sessions/${adminTokens.session_id}`, as: 'user', expect: [404], error: 'not_found' });
 

@@ -1,10 +1,9 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { freshDatabase, REDIS_URL, TestDatabase, TEST_DB } from '../support/app';
 import { freePort } from '../support/faults';
 import { Http, PASSWORD, Tokens, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
-import { ServiceProcess, latchkeyProcess, resourceServerProcess } from '../support/processes';
+import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, resourceServerProcess, twoInstances } from '../support/processes';
 import { addResourceServer } from '../support/resource-servers';
 import { needs, redisAnswers } from '../support/services';
 
@@ -13,13 +12,6 @@ const ADMIN_PASSWORD = 'resource processes admin';
 /** Bounds for "the resource server refuses it": generous, and never asserted as a timing. */
 const REFUSED_WITHIN_MS = 15_000;
 
-/** What the example resource server answers for a bearer token. */
-async function atResourceServer(rs: ServiceProcess, accessToken: string): Promise<number> {
-  return (await fetch(`${rs.url}/orders`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
-}
-
-/** The processes' own logs (never tokens), for a failure message worth reading. */
-const logsOf = (processes: ServiceProcess[]) => processes.map((p) => `--- ${p.name} :${p.port}\n${p.output.slice(-3000)}`).join('\n');
 
 async function refusedAt(rs: ServiceProcess, t: { access_token: string }, label: string, alsoLog: ServiceProcess[] = []): Promise<void> {
   try {
@@ -142,17 +134,8 @@ describe(`two latchkey instances: a revocation on A reaches a resource server fo
   for (const mode of ['polling only', 'with Redis'] as const) {
     it(mode, { skip: mode === 'with Redis' && redisSkip }, async () => {
       const db = freshDatabase();
-      const portB = await freePort();
       // One issuer (the address clients use, here B's); A and B share the database and keys.
-      const env = {
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        JWT_ISSUER: `http://127.0.0.1:${portB}`,
-        REVOCATION_POLL_MS: mode === 'with Redis' ? '60000' : '1000',
-        ...(mode === 'with Redis' ? { REDIS_URL, REDIS_KEY_PREFIX: `lktest:${randomBytes(4).toString('hex')}:` } : {}),
-      };
-      const a = await latchkeyProcess(db, env);
-      const b = await latchkeyProcess(db, env, portB);
+      const [a, b] = await twoInstances(db, mode, { ADMIN_EMAIL, ADMIN_PASSWORD });
       let rs: ServiceProcess | undefined;
       try {
         await a.start();

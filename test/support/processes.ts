@@ -1,7 +1,8 @@
 import { spawn, ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { freePort } from './faults';
-import { testEnv, TestDatabase } from './app';
+import { REDIS_URL, testEnv, TestDatabase } from './app';
 
 const DIST = join(__dirname, '../..');
 
@@ -98,3 +99,27 @@ export async function resourceServerProcess(
     ...env,
   });
 }
+
+/**
+ * Two latchkey processes (not started) on one database and with one issuer (B's address, the one
+ * clients use), hearing of each other's revocations by polling the database every second, or by
+ * Redis (under a prefix of their own) with the poll turned down to once a minute.
+ */
+export async function twoInstances(database: TestDatabase, mode: 'polling only' | 'with Redis', env: Record<string, string> = {}): Promise<[a: ServiceProcess, b: ServiceProcess]> {
+  const portB = await freePort();
+  const shared = {
+    ...env,
+    JWT_ISSUER: `http://127.0.0.1:${portB}`,
+    REVOCATION_POLL_MS: mode === 'with Redis' ? '60000' : '1000',
+    ...(mode === 'with Redis' ? { REDIS_URL, REDIS_KEY_PREFIX: `lktest:${randomBytes(4).toString('hex')}:` } : {}),
+  };
+  return [await latchkeyProcess(database, shared), await latchkeyProcess(database, shared, portB)];
+}
+
+/** What the example resource server answers for a bearer token. */
+export async function atResourceServer(rs: ServiceProcess, accessToken: string): Promise<number> {
+  return (await fetch(`${rs.url}/orders`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+}
+
+/** The processes' own logs (never tokens), for a failure message worth reading. */
+export const logsOf = (processes: ServiceProcess[]): string => processes.map((p) => `--- ${p.name} :${p.port}\n${p.output.slice(-3000)}`).join('\n');

@@ -243,4 +243,11 @@ describe('loadConfig', () => {
       for (const bad of ['0', '-1', 'many', '1.5']) failsNaming({ [variable]: bad }, variable);
     }
   });
+
+  it('TEST_PAUSE_AT: unset by default, one named point, and never in production', () => {
+    assert.equal(loadConfig(base()).testPauseAt, null);
+    assert.equal(loadConfig({ ...base(), TEST_PAUSE_AT: 'account_deletion' }).testPauseAt, 'account_deletion');
+    failsNaming({ TEST_PAUSE_AT: 'somewhere' }, 'TEST_PAUSE_AT');
+    failsNaming({ TEST_PAUSE_AT: 'account_deletion', NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.test:25' }, 'TEST_PAUSE_AT');
+  });
 });

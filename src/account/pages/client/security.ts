@@ -327,6 +327,60 @@ function changeEmailForm(current: string): HTMLFormElement {
       .finally(() => (submit.disabled = false));
   });
   return form;
+ * Deleting the account: cannot be undone, so it is confirmed by typing the address, and proved
+ * with the password (an account with a second factor is also asked to confirm it, by call()).
+ */
+function deleteAccount(email: string): void {
+  const password = el('input', { id: 'delete-password', type: 'password', autocomplete: 'current-password', required: '', 'aria-describedby': 'delete-problem' });
+  const typed = el('input', { id: 'delete-typed', type: 'text', autocomplete: 'off', spellcheck: 'false', required: '' });
+  const problem = el('p', { class: 'field-error', id: 'delete-problem', role: 'alert' });
+  const submit = el('button', { type: 'submit', class: 'danger' }, 'Delete my account');
+  const cancel = el('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  cancel.addEventListener('click', () => void security());
+  const form = el(
+    'form',
+    { novalidate: '' },
+    el('label', { for: 'delete-typed' }, 'Type your e-mail address (', el('strong', {}, email), ') to confirm'),
+    typed,
+    el('label', { for: 'delete-password' }, 'Password'),
+    password,
+    problem,
+    submit,
+    cancel,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (typed.value.trim().toLowerCase() !== email.toLowerCase()) {
+      problem.textContent = 'Type your e-mail address exactly as shown to confirm.';
+      return typed.focus();
+    }
+    if (!password.value) {
+      problem.textContent = 'Enter your password.';
+      return password.focus();
+    }
+    submit.disabled = true;
+    problem.textContent = '';
+    void call('DELETE', '/me', { password: password.value })
+      .then(async () => {
+        // Every session of the account is gone with it, this one included: nothing to sign out of.
+        signingOut = true;
+        await latchkey.logout().catch(() => undefined);
+        signingOut = false;
+        show('Your account is deleted', notice('good', `The account ${email} is deleted and every device is signed out. An e-mail confirms it. You can create a new account with this address at any time.`));
+      })
+      .catch((e) => {
+        if (e instanceof LatchkeyError && e.code === 'signed_out') return signIn('Your session has ended. Sign in again.');
+        problem.textContent = e instanceof LatchkeyError && e.code === 'invalid_credentials' ? 'The password is wrong. Nothing was deleted.' : `Nothing was deleted: ${refusal(e, 'password')}`;
+        password.select();
+        password.focus();
+        submit.disabled = false;
+      });
+  });
+  show(
+    'Delete your account',
+    el('p', {}, 'This cannot be undone. Every device signed in to your account is signed out, your second factors, recovery codes and remembered devices are removed, and the security log keeps no e-mail address, IP address or browser of yours.'),
+    form,
+  );
 }
 
 async function security(message?: string): Promise<void> {
@@ -375,6 +429,8 @@ async function security(message?: string): Promise<void> {
       .catch((e) => (e instanceof LatchkeyError && e.code === 'too_many_requests' ? say('bad', 'You have downloaded your data several times within the hour. Try again later.') : failed(e)))
       .finally(() => (download.disabled = false));
   });
+  const deleteButton = el('button', { type: 'button', class: 'danger' }, 'Delete my account');
+  deleteButton.addEventListener('click', () => deleteAccount(me.email));
 
   show(
     'Security',
@@ -395,6 +451,9 @@ async function security(message?: string): Promise<void> {
     el('h2', {}, 'Your data'),
     el('p', {}, 'Everything latchkey holds about you: your account, your sessions past and present, your second factors (never their secrets) and your security events.'),
     download,
+    el('h2', {}, 'Delete account'),
+    el('p', {}, 'Delete your account and everything that signs you in to it, for good.'),
+    deleteButton,
   );
   // An overview, not a form: the heading keeps the focus rather than the e-mail field at its foot.
   app.querySelector<HTMLElement>('h1')?.focus();

@@ -102,7 +102,32 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
       const r = await api<{ removed: number }>('POST', `/admin/users/${user.id}/mfa/reset`);
       toast(`${plural(r.removed, 'second factor')} removed and every device signed out.`);
     }));
-    mount(actions, sendReset, signOutAll, resetFactors, toggleDisabled, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
+    // One's own account is deleted from the account page (with the password), not from here.
+    const deleteUser = self ? null : h('button', { type: 'button', class: 'button button-danger' }, 'Delete user');
+    deleteUser?.addEventListener('click', () => void remove(deleteUser, user));
+    mount(actions, sendReset, signOutAll, resetFactors, toggleDisabled, deleteUser, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
+  };
+
+  /** Deletion cannot be undone: confirmed by typing the address; afterwards there is no user page to come back to. */
+  const remove = async (button: HTMLButtonElement, user: AdminUser) => {
+    const question = {
+      title: 'Delete this user?',
+      body: `The account of ${user.email} is deleted for good: every device is signed out, their second factors and pending e-mails are removed, and their security events lose the e-mail address, IP addresses and browsers. They are told by e-mail, and may register again.`,
+      confirm: 'Delete user',
+      danger: true,
+      typed: user.email,
+    };
+    if (!(await confirmAction(question))) return;
+    button.disabled = true;
+    try {
+      await api('DELETE', `/admin/users/${user.id}`);
+      toast(`${user.email} deleted.`);
+      location.hash = '#/users';
+    } catch (error) {
+      button.disabled = false;
+      if (error instanceof ApiFailure && error.status === 403 && error.code === 'forbidden' && /This needs an administrator/.test(error.message)) return onForbidden();
+      toast(`That did not work: ${(error as Error).message}`, 'error');
+    }
   };
 
   /** Confirm, act, then reload what the action changed. */
