@@ -129,6 +129,9 @@ export function emailChangedMail(brand: Brand, to: string, token: string, change
     ],
     { label: "This wasn't me", url: `${brand.appUrl}/account/revert-email#token=${token}` },
     ['That moves the account back to this address, signs out every device, and asks you to choose a new password.'],
+  );
+}
+
 /** After the account is gone: the address comes from the message, as no account holds it any more. */
 export function accountDeletedMail(brand: Brand, to: string, byAdmin: boolean): PreparedMail {
   return compose(

@@ -110,6 +110,10 @@ export class MemoryUsersRepository implements PublicOf<UsersRepository> {
     this.tables.users.set(user.id, { ...user });
   }
 
+  async delete(userId: string): Promise<boolean> {
+    return this.tables.users.delete(userId);
+  }
+
   async lock(userId: string): Promise<LockedUser | null> {
     const u = this.tables.users.get(userId);
     return u ? { passwordHash: u.passwordHash, disabledAt: u.disabledAt, passwordResetRequiredAt: u.passwordResetRequiredAt } : null;
@@ -306,6 +310,12 @@ export class MemorySessionsRepository implements PublicOf<SessionsRepository> {
     return s && s.userId === userId ? s.createdAt : null;
   }
 
+  async deleteForUser(userId: string): Promise<number> {
+    const mine = [...this.tables.sessions.values()].filter((s) => s.userId === userId);
+    for (const s of mine) this.tables.sessions.delete(s.id);
+    return mine.length;
+  }
+
   async deleteStale(before: number, batch: number): Promise<number> {
     const stale = [...this.tables.sessions.values()]
       .filter((s) => (s.revokedAt !== null && s.revokedAt < before) || s.expiresAt < before || s.idleExpiresAt < before)
@@ -364,6 +374,12 @@ export class MemoryAccountLinksRepository implements PublicOf<AccountLinksReposi
 
   async countSince(userId: string, purpose: LinkPurpose, since: number): Promise<number> {
     return [...this.tables.links.values()].filter((l) => l.userId === userId && l.purpose === purpose && l.createdAt >= since).length;
+  }
+
+  async deleteForUser(userId: string): Promise<number> {
+    const mine = [...this.tables.links.values()].filter((l) => l.userId === userId);
+    for (const l of mine) this.tables.links.delete(l.id);
+    return mine.length;
   }
 
   async deleteExpired(before: number, batch: number): Promise<number> {

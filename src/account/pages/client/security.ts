@@ -327,6 +327,9 @@ function changeEmailForm(current: string): HTMLFormElement {
       .finally(() => (submit.disabled = false));
   });
   return form;
+}
+
+/**
  * Deleting the account: cannot be undone, so it is confirmed by typing the address, and proved
  * with the password (an account with a second factor is also asked to confirm it, by call()).
  */
