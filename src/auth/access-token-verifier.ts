@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import * as jwt from 'jsonwebtoken';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Clock } from '../common/clock';
 import { JSONWEBTOKEN_ALGS, SIGNING_ALGS, SigningAlg, signatureIsValid } from '../common/jws';
 import { ROLES } from '../common/role';
 import { RevocationRegistry } from '../sessions/revocation-registry';
@@ -26,6 +27,7 @@ export class AccessTokenVerifier {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly keys: SigningKeysService,
     private readonly registry: RevocationRegistry,
+    private readonly clock: Clock,
   ) {
     this.options = { algorithms: [...JSONWEBTOKEN_ALGS] as jwt.Algorithm[], issuer: config.jwtIssuer, audience: config.jwtAudience };
   }
@@ -66,7 +68,7 @@ export class AccessTokenVerifier {
 
   private viaJsonwebtoken(token: string, key: VerificationKey): Partial<AccessTokenClaims> | null {
     try {
-      return jwt.verify(token, key.key as unknown as jwt.Secret, { ...this.options, algorithms: [key.alg as jwt.Algorithm] }) as Partial<AccessTokenClaims>;
+      return jwt.verify(token, key.key as unknown as jwt.Secret, { ...this.options, algorithms: [key.alg as jwt.Algorithm], clockTimestamp: Math.floor(this.clock.now() / 1000) }) as Partial<AccessTokenClaims>;
     } catch {
       return null;
     }
@@ -81,7 +83,7 @@ export class AccessTokenVerifier {
     } catch {
       return null;
     }
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(this.clock.now() / 1000);
     if (claims.iss !== this.options.issuer || claims.aud !== this.options.audience) return null;
     if (typeof claims.exp !== 'number' || now >= claims.exp) return null;
     if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || now < claims.nbf)) return null;

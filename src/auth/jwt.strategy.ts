@@ -8,7 +8,7 @@ import { SigningKeysService } from './signing-keys.service';
 import { accessTokenOf, readJwtHeader } from './jwt-header';
 import type { AccessTokenClaims } from './access-tokens.service';
 import { AccessTokenVerifier } from './access-token-verifier';
-import { JSONWEBTOKEN_ALGS, SIGNING_ALGS, SigningAlg } from '../common/jws';
+import { Clock } from '../common/clock';
 
 /** Who is calling, as established by a verified access token. */
 export interface Principal {
@@ -68,6 +68,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
     private readonly keys: SigningKeysService,
     private readonly verifier: AccessTokenVerifier,
+    private readonly clock: Clock,
   ) {
     super({
       jwtFromRequest: (request: FastifyRequest) => accessTokenOf(request.headers.authorization),
@@ -93,20 +94,19 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (token !== null) {
       const hit = this.verified.get(token);
       if (hit !== undefined) {
-        if (Math.floor(Date.now() / 1000) < hit.exp && this.keys.verificationKey(hit.kid) !== undefined) {
+        if (Math.floor(this.clock.now() / 1000) < hit.exp && this.keys.verificationKey(hit.kid) !== undefined) {
           if (this.verifier.isRevoked(hit.principal.sessionId)) return (this as unknown as PassportActions).fail('revoked session', 401);
           return (this as unknown as PassportActions).success(hit.principal);
         }
         this.verified.delete(token);
       }
-      // jsonwebtoken (passport-jwt's verifier) has no EdDSA: those tokens take the shared verifier's node:crypto path.
-      const alg = readJwtHeader(token)?.alg;
-      if (typeof alg === 'string' && SIGNING_ALGS.includes(alg as SigningAlg) && !JSONWEBTOKEN_ALGS.includes(alg as SigningAlg)) {
-        const claims = this.verifier.verify(token);
-        const principal = claims ? this.validate(request as unknown as FastifyRequest, claims) : false;
-        return principal ? (this as unknown as PassportActions).success(principal) : (this as unknown as PassportActions).fail('invalid token', 401);
-      }
+      // The shared verifier, not passport-jwt's own call of jsonwebtoken: that one reads Date.now(),
+      // and exp is a decision by time (the Clock's); it also knows EdDSA, which jsonwebtoken does not.
+      const claims = this.verifier.verify(token);
+      const principal = claims ? this.validate(request as unknown as FastifyRequest, claims) : false;
+      return principal ? (this as unknown as PassportActions).success(principal) : (this as unknown as PassportActions).fail('invalid token', 401);
     }
+    // No token: passport-jwt's answer for that.
     (Strategy.prototype.authenticate as (this: unknown, req: unknown, options?: unknown) => void).call(this, request, options);
   }
 
@@ -142,7 +142,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (this.verified.size >= TOKEN_CACHE_MAX / 2 && ++this.missesSinceAdmission % ADMIT_EVERY !== 0) return;
     if (this.verified.size >= TOKEN_CACHE_MAX) {
       // Drop the oldest; and every expired entry met on the way, cheaply, from the front.
-      const now = Math.floor(Date.now() / 1000);
+      const now = Math.floor(this.clock.now() / 1000);
       for (const [key, value] of this.verified) {
         this.verified.delete(key);
         if (value.exp > now && this.verified.size < TOKEN_CACHE_MAX) break;

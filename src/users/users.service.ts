@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { uuidv7 } from '../common/ids';
+import { Clock } from '../common/clock';
 import { Actor, SYSTEM_ACTOR } from '../common/client-context';
 import { normalizeEmail } from '../common/email';
 import type { Role } from '../common/role';
@@ -33,6 +34,7 @@ export class UsersService implements OnApplicationBootstrap {
     private readonly passwords: PasswordService,
     private readonly audit: AuditService,
     private readonly mail: MailOutbox,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -56,7 +58,7 @@ export class UsersService implements OnApplicationBootstrap {
   }
 
   private async insert(input: NewUser, passwordHash: string, actor: Actor, db: Db): Promise<User> {
-    const now = Date.now();
+    const now = this.clock.now();
     const user: User = {
       id: uuidv7(now),
       email: normalizeEmail(input.email),
@@ -133,7 +135,7 @@ export class UsersService implements OnApplicationBootstrap {
     if (role === 'user' && !admins.some((a) => a.id !== user.id && a.disabledAt === null)) {
       throw ApiError.forbidden('This is the last administrator; promote another user first.');
     }
-    const now = Date.now();
+    const now = this.clock.now();
     await this.repository.setRole(user.id, role, now, db);
     await this.audit.record({ type: role === 'admin' ? 'user_promoted' : 'user_demoted', userId: user.id, ...actor, details: { from: user.role, to: role } }, db);
     return { user: { ...user, role, updatedAt: now }, changed: true };
