@@ -5,10 +5,11 @@ import * as jose from 'jose';
 import { Clock } from '../../src/common/clock';
 import { DatabaseService } from '../../src/database/database.service';
 import { SessionsService } from '../../src/sessions/sessions.service';
+import { OpenStreams } from '../../src/auth/open-streams';
 import { freshDatabase, startApp, startAppAtOwnUrl, TestApp, TestDatabase, TEST_DB } from '../support/app';
 import { FakeClock, ShiftedClock } from '../support/clock';
 import { auditCount } from '../support/db';
-import { Http, PASSWORD, Tokens, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, Tokens, eventually, login, refresh, register, uniqueEmail } from '../support/http';
 import { ResourceServerCredentials, addResourceServer, basicAuth, setSession } from '../support/resource-servers';
 
 const ADMIN_EMAIL = 'rs-admin@example.com';
@@ -240,8 +241,9 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       const user = await register(http);
       const t = await login(http, user.email);
       const started = Date.now();
+      const held = app.app.get(OpenStreams).size;
       const waiting = feed(http, rs, `?after=${cursor}&wait=20`);
-      await sleep(300);
+      await eventually(async () => app.app.get(OpenStreams).size > held, 10_000); // the poll is held: waited for, not slept
       await http.post('/auth/logout', undefined, { token: t.access_token });
       const page = await waiting;
       assert.deepEqual(page.events.map(setSession), [t.session_id]);
