@@ -5,8 +5,8 @@ import { Injectable } from '@nestjs/common';
  * The time, as one provider: every decision by time (expiry, grace and rate-limit windows,
  * lockouts, retention, the throttling of writes and warnings) asks it, so a test can move it:
  * in-process with `Test.createTestingModule(…).overrideProvider(Clock)`, in a child process
- * with TEST_CLOCK_FILE (FileOffsetClock). Durations measured for logs and metrics use
- * performance.now() instead: they are not decisions.
+ * with TEST_CLOCK_FILE (FileOffsetClock). Only durations measured for logs and metrics (a
+ * request's latency) may read real time: they decide nothing.
  */
 @Injectable()
 export class Clock {
