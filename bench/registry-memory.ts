@@ -5,6 +5,7 @@
  */
 import 'reflect-metadata';
 import { uuidv7 } from '../src/common/ids';
+import { Clock } from '../src/common/clock';
 import { RevocationRegistry } from '../src/sessions/revocation-registry';
 import type { AppConfig } from '../src/config/config';
 import type { RevocationLog } from '../src/sessions/revocation-log';
@@ -21,8 +22,9 @@ function gc(): void {
 }
 
 function main(): void {
+  const clock = new Clock();
   const config = { accessTokenTtl: 900, revocationPollMs: 1000, redisUrl: null, redisKeyPrefix: 'latchkey:', metricsPort: null } as unknown as AppConfig;
-  const registry = new RevocationRegistry(config, {} as RevocationLog, new RedisService(config), new MetricsService(config));
+  const registry = new RevocationRegistry(config, {} as RevocationLog, new RedisService(config, clock), new MetricsService(config), clock);
   // Ids made before the measurement: the strings belong to whoever revoked them, in the app
   // too (the request or the database row); what the registry adds is the Map's own storage.
   const ids = Array.from({ length: COUNT }, () => uuidv7());
@@ -38,7 +40,7 @@ function main(): void {
   // And the worst case, where the registry holds the only copy of each id string (ids that
   // arrived over Redis or from the database poll).
   // Flat strings, as JSON.parse (Redis message) and the database driver produce them.
-  const registry2 = new RevocationRegistry(config, {} as RevocationLog, new RedisService(config), new MetricsService(config));
+  const registry2 = new RevocationRegistry(config, {} as RevocationLog, new RedisService(config, clock), new MetricsService(config), clock);
   const serialized = JSON.stringify(Array.from({ length: COUNT }, () => uuidv7()));
   gc();
   const before2 = process.memoryUsage().heapUsed;

@@ -28,7 +28,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        CommonModule,
+        CommonModule.forRoot(config),
         LoggerModule.forRoot(loggerModuleParams(config)),
         DatabaseModule,
         RedisModule,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
+import { Clock } from '../common/clock';
 import type { Actor } from '../common/client-context';
 import { decodeCursor, keysetPage, pageFetchSize } from '../common/keyset';
 import type { Role } from '../common/role';
@@ -31,16 +32,17 @@ export class AdminService {
     private readonly audit: AuditService,
     private readonly account: AccountService,
     private readonly deletion: AccountDeletion,
+    private readonly clock: Clock,
   ) {}
 
   async listUsers(query: { q?: string; limit?: number; cursor?: string }): Promise<AdminUserPage> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const rows = await this.adminUsers.list({ q: query.q || undefined, after: decodeCursor(query.cursor), limit: pageFetchSize(limit), now: Date.now() });
+    const rows = await this.adminUsers.list({ q: query.q || undefined, after: decodeCursor(query.cursor), limit: pageFetchSize(limit), now: this.clock.now() });
     return keysetPage(rows, limit, toAdminUserView);
   }
 
   async getUser(id: string): Promise<AdminUserView> {
-    const row = await this.adminUsers.findById(id, Date.now());
+    const row = await this.adminUsers.findById(id, this.clock.now());
     if (!row) throw ApiError.notFound('No such user.');
     return toAdminUserView(row);
   }
@@ -67,7 +69,7 @@ export class AdminService {
     if (userId === admin.actorId) throw ApiError.forbidden('You cannot disable your own account.');
     await this.requireUser(userId);
     await this.database.transaction(async (db) => {
-      const changed = await this.users.setDisabled(userId, true, Date.now(), db);
+      const changed = await this.users.setDisabled(userId, true, this.clock.now(), db);
       // Also sweeps sessions of an already disabled user (a login that raced the disable).
       const revoked = await this.sessions.revoke({ userId }, 'user_disabled', admin, db);
       await this.account.cancelPasswordResets(userId, db);
@@ -79,7 +81,7 @@ export class AdminService {
   async enable(userId: string, admin: Actor): Promise<AdminUserView> {
     await this.requireUser(userId);
     await this.database.transaction(async (db) => {
-      if (await this.users.setDisabled(userId, false, Date.now(), db)) await this.audit.record({ type: 'user_enabled', userId, ...admin }, db);
+      if (await this.users.setDisabled(userId, false, this.clock.now(), db)) await this.audit.record({ type: 'user_enabled', userId, ...admin }, db);
     });
     return this.getUser(userId);
   }

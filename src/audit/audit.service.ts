@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { uuidv7 } from '../common/ids';
+import { Clock } from '../common/clock';
 import { Db, DatabaseService } from '../database/database.service';
 import { AuditEvent, AuditEventType } from './audit-event.entity';
 import { AuditQuery, AuditRepository, AuditRow } from './audit.repository';
@@ -26,13 +27,14 @@ export class AuditService {
   constructor(
     private readonly database: DatabaseService,
     private readonly repository: AuditRepository,
+    private readonly clock: Clock,
   ) {}
 
   /** Records events; pass the transaction's `db` when they must commit or roll back with it. */
   async record(events: AuditInput | AuditInput[], db: Db = this.database.manager): Promise<void> {
     const list = Array.isArray(events) ? events : [events];
     if (list.length === 0) return;
-    const now = Date.now();
+    const now = this.clock.now();
     const rows = list.map((e) => ({
       id: uuidv7(now),
       type: e.type,

@@ -161,8 +161,8 @@ export class DpopService {
   }
 
   private warn(error: Error): void {
-    if (Date.now() - this.lastWarning < 10_000) return;
-    this.lastWarning = Date.now();
+    if (this.clock.now() - this.lastWarning < 10_000) return;
+    this.lastWarning = this.clock.now();
     this.logger.warn(`DPoP replay store unavailable, replays are refused per instance only: ${error.message}`);
   }
 }

@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Clock } from '../common/clock';
 import { RevocationRegistry } from '../sessions/revocation-registry';
 import type { Principal } from './jwt.strategy';
 import { OpenStreams } from './open-streams';
@@ -21,6 +22,7 @@ export class SessionEvents implements BeforeApplicationShutdown {
   constructor(
     private readonly registry: RevocationRegistry,
     private readonly streams: OpenStreams,
+    private readonly clock: Clock,
   ) {}
 
   stream(principal: Principal, reply: FastifyReply): void {
@@ -48,7 +50,7 @@ export class SessionEvents implements BeforeApplicationShutdown {
     raw.once('close', () => finish());
     this.open.add(finish);
     heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    expiry = setTimeout(() => finish('expired'), Math.max(0, principal.expiresAt - Date.now()));
+    expiry = setTimeout(() => finish('expired'), Math.max(0, principal.expiresAt - this.clock.now()));
     // Last: it calls back at once when the session was revoked since the guard looked.
     stopWatching = this.registry.watch(principal.sessionId, () => finish('revoked'));
     if (done) stopWatching();

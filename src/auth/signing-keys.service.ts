@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { IsNull } from 'typeorm';
 import type { TokenKey } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Clock } from '../common/clock';
 import { DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
 import { generateSigningKey, publicJwk, SigningAlg, SIGNING_ALGS, thumbprint } from '../common/jws';
@@ -58,6 +59,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly database: DatabaseService,
     private readonly redis: RedisService,
+    private readonly clock: Clock,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -93,7 +95,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
    * then, the earliest-retiring first; otherwise the newest unretired key signs.
    */
   get signingKey(): { kid: string; alg: SigningAlg; privateKey: KeyObject } {
-    const now = Date.now();
+    const now = this.clock.now();
     let outgoing: LoadedKey | undefined;
     let newest: LoadedKey | undefined;
     for (const key of this.byKid.values()) {
@@ -147,7 +149,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
       const repo = db.getRepository(SigningKey);
       const key = await repo.findOneBy({ kid });
       if (!key || key.revokedAt !== null) throw new Error(`no signing key ${kid} in service`);
-      const now = Date.now();
+      const now = this.clock.now();
       const live = await repo.createQueryBuilder('k').where('k.revoked_at IS NULL AND (k.retired_at IS NULL OR k.retired_at > :now)', { now }).getMany();
       const signsNow = live.some((k) => k.kid === kid);
       const next = signsNow ? await this.insertKey({ immediate: true }, db) : null;
@@ -164,7 +166,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     const { publicKey, privateKey } = await generateSigningKey(alg);
     const jwk = publicJwk(publicKey);
     const kid = thumbprint(jwk);
-    const now = Date.now();
+    const now = this.clock.now();
     const repo = db.getRepository(SigningKey);
     if (options.immediate) {
       // Every other key stops signing now, including outgoing ones of an earlier gradual rotation.
@@ -198,7 +200,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async reload(): Promise<void> {
-    const horizon = Date.now() - liveTokenHorizonMs(this.config);
+    const horizon = this.clock.now() - liveTokenHorizonMs(this.config);
     const tableState = await this.readTableState();
     const rows = await this.database.manager
       .getRepository(SigningKey)

@@ -15,7 +15,7 @@ export class CliModule {
   static register(config: AppConfig): DynamicModule {
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, RedisModule, MetricsModule, UsersModule, AuthModule, AdminModule],
+      imports: [ConfigModule.forRoot(config), CommonModule.forRoot(config), DatabaseModule, RedisModule, MetricsModule, UsersModule, AuthModule, AdminModule],
     };
   }
 }

@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { AppConfig } from '../config/config';
 import { SYSTEM_ACTOR } from '../common/client-context';
+import { Clock } from '../common/clock';
 import { emailProblem, normalizeEmail } from '../common/email';
 import { passwordPolicyError } from '../common/password-policy';
 import { openDatabase } from '../database/database.module';
@@ -51,7 +52,7 @@ export const COMMANDS: Record<string, Command> = {
       const alg = algIndex >= 0 ? args[algIndex + 1] : undefined;
       if (alg !== undefined && !SIGNING_ALGS.includes(alg as SigningAlg)) throw new Error(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
       const kid = await app(context).get(SigningKeysService).rotate({ immediate, alg: alg as SigningAlg | undefined });
-      process.stdout.write(`new signing key: ${kid} (${immediate ? 'signing now' : `in the JWKS now, signing from ${new Date(Date.now() + ACTIVATION_DELAY_MS).toISOString()}`})\n`);
+      process.stdout.write(`new signing key: ${kid} (${immediate ? 'signing now' : `in the JWKS now, signing from ${new Date(app(context).get(Clock).now() + ACTIVATION_DELAY_MS).toISOString()}`})\n`);
       return 0;
     },
   },

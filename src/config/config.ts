@@ -41,6 +41,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface AppConfig {
   production: boolean;
+  /** Tests only (TEST_CLOCK_FILE): the clock is real time plus the milliseconds this file holds; refused in production. */
+  testClockFile: string | null;
   port: number;
   host: string;
   dataDir: string;
@@ -145,6 +147,8 @@ function read(env: Env, name: string): string | undefined {
 export function loadConfig(env: Env = process.env): AppConfig {
   const production = env.NODE_ENV === 'production';
   const get = (name: string) => read(env, name);
+  // A clock anyone with the file can move would undo every expiry: tests only, never in production.
+  if (production && get('TEST_CLOCK_FILE') !== undefined) throw new ConfigError('TEST_CLOCK_FILE', 'to be unset in production (it lets a file move the clock, for tests only)');
   const or = <T>(name: string, fallback: T, parse: (raw: string) => T): T => {
     const raw = get(name);
     return raw === undefined ? fallback : parse(raw);
@@ -195,6 +199,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   return {
     production,
+    testClockFile: maybe(get('TEST_CLOCK_FILE'), (raw) => resolve(raw.trim())),
     port: or('PORT', 3000, (raw) => parseInteger('PORT', raw, 0, 65535)),
     host: get('HOST')?.trim() ?? '0.0.0.0',
     dataDir,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { RedisService } from '../redis/redis.service';
+import { Clock } from '../common/clock';
 
 /** One counter after a hit: how many hits its window has seen, and how long the window has left. */
 export interface Hit {
@@ -30,7 +31,7 @@ export class MemoryCounters {
   private readonly entries = new Map<string, { count: number; expiresAt: number }>();
 
   constructor(
-    private readonly clock: () => number = Date.now,
+    private readonly clock: () => number,
     private readonly max = MEMORY_COUNTERS_MAX,
   ) {}
 
@@ -89,11 +90,16 @@ type RedisWithHit = Redis & { latchkeyHit(key: string, windowMs: number): Promis
  */
 @Injectable()
 export class CounterStore implements OnApplicationShutdown {
-  private readonly memory = new MemoryCounters();
+  private readonly memory: MemoryCounters;
   private readonly redis: RedisWithHit | null;
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(@Inject(RedisService) private readonly redisService: RedisService) {
+  constructor(
+    @Inject(RedisService) private readonly redisService: RedisService,
+    clock: Clock,
+  ) {
+    // In memory the window is the Clock's; in Redis it is Redis's own (PTTL), which no test can move.
+    this.memory = new MemoryCounters(() => clock.now());
     this.redis = redisService.connect('rate limits (counting per instance until it answers)') as RedisWithHit | null;
     this.redis?.defineCommand('latchkeyHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
     this.sweeper = setInterval(() => this.memory.sweep(), 30_000);

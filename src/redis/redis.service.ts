@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis, { RedisOptions } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Clock } from '../common/clock';
 
 /**
  * Every Redis connection of the process (REDIS_URL is optional: without it there are none).
@@ -17,7 +18,10 @@ export class RedisService implements OnApplicationShutdown {
   private subscribedChannels = new Set<string>();
   private lastWarning = 0;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly clock: Clock,
+  ) {}
 
   get enabled(): boolean {
     return this.config.redisUrl !== null;
@@ -100,7 +104,7 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   warn(purpose: string, error: Error): void {
-    const now = Date.now();
+    const now = this.clock.now();
     if (now - this.lastWarning < 10_000) return;
     this.lastWarning = now;
     this.logger.warn(`${purpose}: ${error.message}`);

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
+import { Clock } from '../common/clock';
 import type { Actor } from '../common/client-context';
 import { isUuid, uuidv7 } from '../common/ids';
 import { subkey } from '../common/sealed';
@@ -40,13 +41,14 @@ export class ResourceServersService {
     private readonly database: DatabaseService,
     private readonly repository: ResourceServersRepository,
     private readonly audit: AuditService,
+    private readonly clock: Clock,
   ) {
     this.hashKey = subkey(config.keyEncryptionKey, 'latchkey resource-server secrets');
   }
 
   /** Registers a resource server; the secret in the answer is never available again. */
   async add(name: string, actor: Actor): Promise<ResourceServerInfo & { clientSecret: string }> {
-    const now = Date.now();
+    const now = this.clock.now();
     const clientSecret = SECRET_PREFIX + randomBytes(32).toString('base64url');
     const server: ResourceServer = { clientId: uuidv7(now), name, secretHash: this.hash(clientSecret), createdAt: now, createdBy: actor.actorId };
     await this.database.transaction(async (db) => {
@@ -77,7 +79,7 @@ export class ResourceServersService {
    */
   async authenticate(authorization: string | undefined): Promise<ResourceServerInfo> {
     if (!authorization) throw invalidClient('Authenticate with HTTP Basic: your client_id and client_secret.');
-    const now = Date.now();
+    const now = this.clock.now();
     const cached = this.verified.get(authorization);
     if (cached && cached.until > now) return cached.server;
     const credentials = parseBasic(authorization);

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SESSION_REVOKED } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
+import { Clock } from '../common/clock';
 import { Coalesced } from '../common/coalesced';
 import { TokenSigner } from '../auth/token-signer';
 import { RevocationEvent, RevocationLog } from '../sessions/revocation-log';
@@ -62,6 +63,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     private readonly servers: ResourceServersService,
     private readonly openStreams: OpenStreams,
     @Inject(FEED_HEARTBEAT_MS) private readonly heartbeatMs: number,
+    private readonly clock: Clock,
   ) {
     // One listener per open stream and held long poll, bounded by OpenStreams: not a leak.
     setMaxListeners(0, this.closing.signal);
@@ -310,7 +312,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
         iss: this.config.jwtIssuer,
         // The same event for the same receiver always has the same jti, so a receiver can de-duplicate.
         jti: createHash('sha256').update(`${this.log.epoch}.${event.seq}.${clientId}`).digest('base64url').slice(0, 22),
-        iat: Math.floor(Date.now() / 1000),
+        iat: Math.floor(this.clock.now() / 1000),
         aud: clientId,
         sub_id: { format: 'complex', session: { format: 'opaque', id: event.sessionId }, user: { format: 'opaque', id: event.userId } },
         events: { [SESSION_REVOKED]: { event_timestamp: Math.floor(event.revokedAt / 1000), reason_admin: { en: event.reason } } },

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Cron, CronExpression } from '@nestjs/schedule';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { AuditService } from '../audit/audit.service';
+import { Clock } from '../common/clock';
 import { liveTokenHorizonMs } from '../common/time';
 import { inBatches } from '../common/batches';
 import { RevocationLog } from './revocation-log';
@@ -24,6 +25,7 @@ export class HousekeepingService {
     private readonly sessions: SessionsRepository,
     private readonly audit: AuditService,
     private readonly log: RevocationLog,
+    private readonly clock: Clock,
   ) {}
 
   @Cron(CronExpression.EVERY_HOUR)
@@ -40,7 +42,7 @@ export class HousekeepingService {
     }
   }
 
-  async run(now = Date.now()): Promise<{ sessions: number; events: number; revocations: number }> {
+  async run(now = this.clock.now()): Promise<{ sessions: number; events: number; revocations: number }> {
     // A revocation stops mattering once every access token of its session has expired.
     const tokensExpired = now - liveTokenHorizonMs(this.config);
     return {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { liveTokenHorizonMs } from '../common/time';
+import { Clock } from '../common/clock';
 import { Coalesced } from '../common/coalesced';
 import { Db, DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
@@ -70,6 +71,7 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly database: DatabaseService,
     private readonly redis: RedisService,
+    private readonly clock: Clock,
   ) {
     this.windowMs = liveTokenHorizonMs(config);
   }
@@ -114,7 +116,7 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
 
   private async readFromStart(row: { epoch: string; last_seq: unknown }): Promise<void> {
     const head = Number(row.last_seq);
-    this.tail = await this.select('seq IS NOT NULL AND seq <= ? AND revoked_at >= ? ORDER BY seq', [head, Date.now() - this.windowMs]);
+    this.tail = await this.select('seq IS NOT NULL AND seq <= ? AND revoked_at >= ? ORDER BY seq', [head, this.clock.now() - this.windowMs]);
     this.epoch = row.epoch;
     this.head = head;
   }
@@ -126,7 +128,7 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
   }
 
   /** The window's events (revoked within the last access-token lifetime), oldest position first. */
-  window(now = Date.now()): RevocationEvent[] {
+  window(now = this.clock.now()): RevocationEvent[] {
     const start = now - this.windowMs;
     return this.tail.filter((e) => e.revokedAt >= start);
   }
@@ -207,7 +209,7 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
     // Positions at or below the head: the database went back (a restore); catching up starts over.
     if (batch.events[0].seq - 1 !== this.head) await this.catchUp();
     else this.advance(batch.events);
-    this.redis.publish(REVOCATIONS_CHANNEL, JSON.stringify({ head: batch.last, ids: batch.events.map((e) => e.sessionId), at: Date.now() }));
+    this.redis.publish(REVOCATIONS_CHANNEL, JSON.stringify({ head: batch.last, ids: batch.events.map((e) => e.sessionId), at: this.clock.now() }));
     return batch.events.length === SEQUENCE_BATCH;
   }
 
@@ -289,7 +291,7 @@ export class RevocationLog implements OnModuleInit, BeforeApplicationShutdown, O
     if (fresh.length === 0) return;
     this.tail.push(...fresh);
     this.head = fresh[fresh.length - 1].seq;
-    const start = Date.now() - this.windowMs;
+    const start = this.clock.now() - this.windowMs;
     let drop = 0;
     while (drop < this.tail.length && (this.tail[drop].revokedAt < start || this.tail.length - drop > MAX_TAIL)) drop++;
     if (drop) this.tail = this.tail.slice(drop);

@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { Clock } from '../common/clock';
 import { liveTokenHorizonMs } from '../common/time';
 import { RedisService } from '../redis/redis.service';
 import { MetricsService } from '../metrics/metrics.service';
@@ -28,6 +29,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
     private readonly log: RevocationLog,
     private readonly redis: RedisService,
     private readonly metrics: MetricsService,
+    private readonly clock: Clock,
   ) {
     this.ttlMs = liveTokenHorizonMs(config);
   }
@@ -54,7 +56,7 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Revocations this instance committed: effective here at once. */
-  announce(sessionIds: string[], revokedAt = Date.now()): void {
+  announce(sessionIds: string[], revokedAt: number): void {
     this.add(sessionIds, revokedAt);
   }
 
@@ -97,11 +99,11 @@ export class RevocationRegistry implements OnModuleInit, OnApplicationShutdown {
 
   /** A revocation made elsewhere: how long it took to get here is the propagation lag. */
   private learn(sessionId: string, revokedAt: number): void {
-    if (!this.revoked.has(sessionId)) this.metrics.propagationLag.observe(Math.max(0, Date.now() - revokedAt) / 1000);
+    if (!this.revoked.has(sessionId)) this.metrics.propagationLag.observe(Math.max(0, this.clock.now() - revokedAt) / 1000);
     this.add([sessionId], revokedAt);
   }
 
-  private sweep(now = Date.now()): void {
+  private sweep(now = this.clock.now()): void {
     for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
     this.metrics.registrySize.set(this.revoked.size);
   }

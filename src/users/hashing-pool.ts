@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
+import { Clock } from '../common/clock';
 import { ClientGone } from '../common/client-gone';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -24,6 +25,7 @@ export class HashingPool {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    private readonly clock: Clock,
   ) {}
 
   /** The 503 a request gets at the door, before its body is read, while there is no room; null otherwise. */
@@ -106,7 +108,7 @@ export class HashingPool {
   private shed(): ApiError {
     this.metrics.shed.inc();
     this.shedSinceLog++;
-    const now = Date.now();
+    const now = this.clock.now();
     if (now - this.lastLog >= 10_000) {
       this.logger.warn(`password hashing saturated: ${this.shedSinceLog} request(s) answered 503 before hashing in the last ${Math.round((now - (this.lastLog || now)) / 1000)} s (ARGON2_WORKERS=${this.config.argon2Workers}, ARGON2_QUEUE=${this.config.argon2Queue})`);
       this.shedSinceLog = 0;

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { uuidv7 } from '../common/ids';
+import { Clock } from '../common/clock';
 import { Actor, SYSTEM_ACTOR } from '../common/client-context';
 import { normalizeEmail } from '../common/email';
 import type { Role } from '../common/role';
@@ -33,6 +34,7 @@ export class UsersService implements OnApplicationBootstrap {
     private readonly passwords: PasswordService,
     private readonly audit: AuditService,
     private readonly mail: MailOutbox,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -56,7 +58,7 @@ export class UsersService implements OnApplicationBootstrap {
   }
 
   private async insert(input: NewUser, passwordHash: string, actor: Actor, db: Db): Promise<User> {
-    const now = Date.now();
+    const now = this.clock.now();
     const user: User = {
       id: uuidv7(now),
       email: normalizeEmail(input.email),
@@ -136,7 +138,7 @@ export class UsersService implements OnApplicationBootstrap {
     if (!user) throw ApiError.notFound(`No user with the e-mail address ${normalizeEmail(email)}.`);
     if (user.role === role) return { user, changed: false };
     if (role === 'user') requireAnotherAdmin(admins, user.id);
-    const now = Date.now();
+    const now = this.clock.now();
     await this.repository.setRole(user.id, role, now, db);
     await this.audit.record({ type: role === 'admin' ? 'user_promoted' : 'user_demoted', userId: user.id, ...actor, details: { from: user.role, to: role } }, db);
     return { user: { ...user, role, updatedAt: now }, changed: true };

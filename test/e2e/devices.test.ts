@@ -12,12 +12,14 @@ import { ShiftedClock } from '../support/clock';
 describe(`your devices [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
+  // Moved a few milliseconds where the order of uses must show (lastUsedAt), rather than slept.
+  const clock = new ShiftedClock();
 
   before(async () => {
     // The password-change race fires up to 84 logins at once; on a 2-core runner one hashing
     // worker cannot drain them before the default queue (64) sheds some with 503, which says
     // nothing about the race this file tests.
-    app = await startApp({ REFRESH_REUSE_GRACE: '1s', MAX_SESSIONS_PER_USER: '3', ARGON2_QUEUE: '200' });
+    app = await startApp({ REFRESH_REUSE_GRACE: '1s', MAX_SESSIONS_PER_USER: '3', ARGON2_QUEUE: '200' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
   });
   after(async () => app.close());
@@ -29,7 +31,7 @@ describe(`your devices [${TEST_DB}]`, () => {
       const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: `device-${i}-abcdefgh`, deviceName: `Device ${i}` }, { headers: { 'user-agent': ua } });
       assert.equal(r.status, 200);
       devices.push(r.body);
-      await sleep(5);
+      clock.advance(5);
     }
     return { user, devices };
   }
@@ -37,7 +39,7 @@ describe(`your devices [${TEST_DB}]`, () => {
   it('lists the active sessions of three devices, newest use first, the caller marked current', async () => {
     const { devices } = await threeDevices();
     // Device 0 refreshes, so it becomes the most recently used.
-    await sleep(10);
+    clock.advance(10);
     const r0 = await refresh(http, devices[0].refresh_token);
     assert.equal(r0.status, 200);
     const list = await http.get('/me/sessions', { token: devices[1].access_token });
@@ -67,7 +69,7 @@ describe(`your devices [${TEST_DB}]`, () => {
     const user = await register(http);
     const t = await login(http, user.email);
     const before = await column<{ last_used_at: unknown }>(app, 'SELECT last_used_at FROM sessions WHERE id = ?', [t.session_id]);
-    await sleep(20);
+    clock.advance(20);
     for (let i = 0; i < 5; i++) assert.equal((await http.get('/me', { token: t.access_token })).status, 200);
     await http.get('/me/sessions', { token: t.access_token });
     const afterRows = await column<{ last_used_at: unknown }>(app, 'SELECT last_used_at FROM sessions WHERE id = ?', [t.session_id]);
@@ -107,7 +109,7 @@ describe(`your devices [${TEST_DB}]`, () => {
 
   it('enforces MAX_SESSIONS_PER_USER by revoking the least recently used (session_limit)', async () => {
     const { user, devices } = await threeDevices();
-    await sleep(5);
+    clock.advance(5);
     await refresh(http, devices[0].refresh_token); // device 1 is now the least recently used
     const fourth = await login(http, user.email, PASSWORD, { deviceId: 'device-3-abcdefgh' });
     assert.ok(await works(http, fourth));
@@ -256,7 +258,7 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     assert.equal(noHeader.status, 403);
     assert.equal(noHeader.body.error, 'forbidden');
     assert.equal(http.cookies.get('latchkey_refresh'), cookieBefore);
-    await sleep(1200); // past the grace window: had the token been consumed, using it now would be a replay
+    clock.advance(1200); // past the grace window: had the token been consumed, using it now would be a replay
     const ok = await http.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1' } });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.body.refresh_token, undefined);

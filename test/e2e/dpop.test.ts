@@ -4,7 +4,9 @@ import { request as httpRequest } from 'node:http';
 import { createVerifier } from '@latchkey/verifier';
 import { DpopService } from '../../src/auth/dpop.service';
 import { REDIS_URL, startApp, startAppAtOwnUrl, TestApp, TEST_DB, freshDatabase, TestDatabase } from '../support/app';
-import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, register, sleep } from '../support/http';
+import { Http, PASSWORD, Reply, Tokens, decodeJwt, login, register } from '../support/http';
+import { ShiftedClock } from '../support/clock';
+import { Clock } from '../../src/common/clock';
 import { auditCount, sessionRow } from '../support/db';
 import { DpopKey, ProofClaims, dpopKey, dpopProof } from '../support/dpop';
 import { addResourceServer } from '../support/resource-servers';
@@ -54,10 +56,11 @@ function assertRefusedProof(r: Reply, status: 400 | 401): void {
 describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
+  const clock = new ShiftedClock();
 
   before(async () => {
     // At its own URL: the verifier package below discovers it from its issuer.
-    app = await startAppAtOwnUrl({ ADMIN_EMAIL, ADMIN_PASSWORD, REFRESH_REUSE_GRACE: '2s' });
+    app = await startAppAtOwnUrl({ ADMIN_EMAIL, ADMIN_PASSWORD, REFRESH_REUSE_GRACE: '2s' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
   });
   after(async () => app?.close());
@@ -168,7 +171,7 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
     assert.equal(again.status, 200, again.text);
     assert.equal(again.body.refresh_token, next.body.refresh_token);
 
-    await sleep(2100);
+    clock.advance(2100);
     // Past the window, a replay without the key revokes nothing…
     assertRefusedProof(await refreshWith(http, t.refresh_token), 400);
     assert.equal((await sessionRow(app, t.session_id)).revoked_at, null);

@@ -4,7 +4,9 @@ import { connect, Socket } from 'node:net';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { HashingPool } from '../../src/users/hashing-pool';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, eventually, login, refresh, register, uniqueEmail } from '../support/http';
+import { ShiftedClock } from '../support/clock';
+import { Clock } from '../../src/common/clock';
 
 /** One sample of a metric from the Prometheus text format (0 when absent). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -22,11 +24,12 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 describe(`Prometheus metrics on METRICS_PORT [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
+  const clock = new ShiftedClock();
   let metricsUrl: string;
   const scrape = async () => (await fetch(metricsUrl)).text();
 
   before(async () => {
-    app = await startApp({ METRICS_PORT: '0', LOGIN_LOCKOUT: '2/1m', REFRESH_REUSE_GRACE: '1s' });
+    app = await startApp({ METRICS_PORT: '0', LOGIN_LOCKOUT: '2/1m', REFRESH_REUSE_GRACE: '1s' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
     metricsUrl = `http://127.0.0.1:${app.app.get(MetricsService).port}/metrics`;
   });
@@ -50,7 +53,7 @@ describe(`Prometheus metrics on METRICS_PORT [${TEST_DB}]`, () => {
     const next = await refresh(http, t.refresh_token);
     assert.equal(next.status, 200);
     assert.equal((await refresh(http, t.refresh_token)).status, 200, 'within the grace window');
-    await sleep(1100);
+    clock.advance(1100);
     assert.equal((await refresh(http, t.refresh_token)).body.error, 'invalid_grant', 'a replay');
     const other = await login(new Http(app.url), (await register(http)).email);
     await http.post('/auth/logout', undefined, { token: other.access_token });

@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { freshDatabase, REDIS_URL, startApp, TestApp, TestDatabase, TEST_DB } from '../support/app';
 import { needs, redisAnswers } from '../support/services';
-import { Http, PASSWORD, Reply, login, register, uniqueEmail, sleep } from '../support/http';
+import { Http, PASSWORD, Reply, login, register, uniqueEmail } from '../support/http';
+import { ShiftedClock } from '../support/clock';
+import { Clock } from '../../src/common/clock';
 
 
 interface AuditRow {
@@ -299,14 +301,15 @@ describe(`LOGIN_LOCKOUT per e-mail [${TEST_DB}]`, () => {
 
 describe(`LOGIN_LOCKOUT window [${TEST_DB}]`, () => {
   it('lets the address in again once the window has passed', async () => {
-    const app = await startApp({ AUTH_RATE_LIMIT: 'off', LOGIN_LOCKOUT: '2/5s' });
+    const clock = new ShiftedClock();
+    const app = await startApp({ AUTH_RATE_LIMIT: 'off', LOGIN_LOCKOUT: '2/5s' }, undefined, [{ provide: Clock, useValue: clock }]);
     try {
       const http = new Http(app.url);
       const user = await register(http);
       for (let i = 0; i < 2; i++) assert.equal((await http.post('/auth/login', { email: user.email, password: 'wrong password' })).status, 401);
       const locked = await http.post('/auth/login', { email: user.email, password: PASSWORD });
       assertTooMany(locked, 5, 'locked');
-      await sleep(Number(locked.headers.get('retry-after')) * 1000 + 200);
+      clock.advance(Number(locked.headers.get('retry-after')) * 1000 + 200);
       assert.equal((await http.post('/auth/login', { email: user.email, password: PASSWORD })).status, 200);
     } finally {
       await app.close();

@@ -2,6 +2,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freshDatabase, REDIS_URL, TestDatabase, TEST_DB } from '../support/app';
 import { freePort } from '../support/faults';
+import { ProcessClock } from '../support/clock';
 import { Http, PASSWORD, Tokens, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
 import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, resourceServerProcess, twoInstances } from '../support/processes';
 import { addResourceServer } from '../support/resource-servers';
@@ -27,10 +28,11 @@ describe(`a revoked session stops working at a resource server, on every revocat
   let rs: ServiceProcess;
   let http: Http;
   let admin: Tokens;
+  const clock = new ProcessClock();
 
   before(async () => {
     db = freshDatabase();
-    latchkey = await (await latchkeyProcess(db, { ADMIN_EMAIL, ADMIN_PASSWORD, MAX_SESSIONS_PER_USER: '3', REFRESH_REUSE_GRACE: '1s' })).start();
+    latchkey = await (await latchkeyProcess(db, { ADMIN_EMAIL, ADMIN_PASSWORD, MAX_SESSIONS_PER_USER: '3', REFRESH_REUSE_GRACE: '1s', ...clock.env })).start();
     http = new Http(latchkey.url);
     admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
     rs = await (await resourceServerProcess(latchkey.url, await addResourceServer(http, admin.access_token))).start();
@@ -102,7 +104,7 @@ describe(`a revoked session stops working at a resource server, on every revocat
     const { devices } = await userOn(1);
     const rotated = await refresh(http, devices[0].refresh_token);
     assert.equal(rotated.status, 200);
-    await sleep(1100); // past REFRESH_REUSE_GRACE
+    clock.advance(1100); // past REFRESH_REUSE_GRACE, in the latchkey process
     assert.equal((await refresh(http, devices[0].refresh_token)).body.error, 'invalid_grant');
     await refusedAt(rs, devices[0], 'theft, the old access token');
     await refusedAt(rs, rotated.body, 'theft, the thief\'s or victim\'s newest access token');

@@ -5,10 +5,11 @@ import * as jose from 'jose';
 import { Clock } from '../../src/common/clock';
 import { DatabaseService } from '../../src/database/database.service';
 import { SessionsService } from '../../src/sessions/sessions.service';
+import { OpenStreams } from '../../src/auth/open-streams';
 import { freshDatabase, startApp, startAppAtOwnUrl, TestApp, TestDatabase, TEST_DB } from '../support/app';
-import { FakeClock } from '../support/clock';
+import { FakeClock, ShiftedClock } from '../support/clock';
 import { auditCount } from '../support/db';
-import { Http, PASSWORD, Tokens, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, Tokens, eventually, login, refresh, register, uniqueEmail } from '../support/http';
 import { ResourceServerCredentials, addResourceServer, basicAuth, setSession } from '../support/resource-servers';
 
 const ADMIN_EMAIL = 'rs-admin@example.com';
@@ -54,9 +55,10 @@ describe(`resource servers: credentials, introspection and the revocation feed [
   let http: Http;
   let admin: Tokens;
   let rs: ResourceServerCredentials;
+  const clock = new ShiftedClock();
 
   before(async () => {
-    app = await startAppAtOwnUrl({ ADMIN_EMAIL, ADMIN_PASSWORD, REFRESH_REUSE_GRACE: '1s' });
+    app = await startAppAtOwnUrl({ ADMIN_EMAIL, ADMIN_PASSWORD, REFRESH_REUSE_GRACE: '1s' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
     admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
     rs = await addResourceServer(http, admin.access_token);
@@ -142,7 +144,7 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       assert.equal(active.token_type, 'refresh_token');
       assert.equal(active.sid, t0.session_id);
       const t1 = (await refresh(http, t0.refresh_token)).body;
-      await sleep(1100); // past the reuse grace: t0 is now a replay
+      clock.advance(1100); // past the reuse grace: t0 is now a replay
       for (let i = 0; i < 3; i++) assert.deepEqual(await introspect(t0.refresh_token), { active: false }, 'a replayed link is inactive');
       assert.equal(await auditCount(app, 'refresh_token_reuse', { sessionId: t0.session_id }), 0, 'introspecting a replay is not a theft detection');
       assert.equal((await introspect(t1.refresh_token)).active, true);
@@ -239,8 +241,9 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       const user = await register(http);
       const t = await login(http, user.email);
       const started = Date.now();
+      const held = app.app.get(OpenStreams).size;
       const waiting = feed(http, rs, `?after=${cursor}&wait=20`);
-      await sleep(300);
+      await eventually(async () => app.app.get(OpenStreams).size > held, 10_000); // the poll is held: waited for, not slept
       await http.post('/auth/logout', undefined, { token: t.access_token });
       const page = await waiting;
       assert.deepEqual(page.events.map(setSession), [t.session_id]);

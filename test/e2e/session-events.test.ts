@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, eventually, login, register } from '../support/http';
+import { Http, decodeJwt, eventually, login, register } from '../support/http';
+import { ShiftedClock } from '../support/clock';
+import { Clock } from '../../src/common/clock';
 
 /** Opens GET /auth/session/events and collects what arrives until the stream ends. */
 async function openEvents(base: string, authorization: string): Promise<{ status: number; ended: Promise<string> }> {
@@ -20,9 +22,10 @@ async function openEvents(base: string, authorization: string): Promise<{ status
 describe(`a browser's watch on its own session: GET /auth/session/events [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
+  const clock = new ShiftedClock();
 
   before(async () => {
-    app = await startApp({ ACCESS_TOKEN_TTL: '3s' });
+    app = await startApp({ ACCESS_TOKEN_TTL: '3s' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
   });
   after(async () => app?.close());
@@ -46,6 +49,8 @@ describe(`a browser's watch on its own session: GET /auth/session/events [${TEST
   it('ends with `expired` when the access token that opened it expires', async () => {
     const user = await register(http);
     const t = await login(http, user.email);
+    // The clock moved to a second before the token's exp: the stream's own timer runs that last second.
+    clock.advance(Math.max(0, decodeJwt(t.access_token).payload.exp * 1000 - clock.now() - 1000));
     const watched = await openEvents(app.url, `Bearer ${t.access_token}`);
     assert.match(await watched.ended, /event: expired\ndata: \{\}\n\n$/);
   });

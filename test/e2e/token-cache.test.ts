@@ -1,7 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, decodeJwt, login, register, sleep } from '../support/http';
+import { Http, PASSWORD, decodeJwt, login, register } from '../support/http';
+import { ShiftedClock } from '../support/clock';
+import { Clock } from '../../src/common/clock';
 import { JwtStrategy } from '../../src/auth/jwt.strategy';
 
 
@@ -14,10 +16,11 @@ describe(`verified-token cache [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
   let strategy: JwtStrategy;
+  const clock = new ShiftedClock();
 
   before(async () => {
     // Long enough for a few requests and a login on a loaded runner (a token can be issued late in its first second).
-    app = await startApp({ ACCESS_TOKEN_TTL: '5s' });
+    app = await startApp({ ACCESS_TOKEN_TTL: '5s' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
     strategy = app.app.get(JwtStrategy);
   });
@@ -60,8 +63,7 @@ describe(`verified-token cache [${TEST_DB}]`, () => {
     assert.equal(payload.exp - payload.iat, 5);
     await cached(t.access_token);
     // jsonwebtoken's rule: expired once the current second reaches exp.
-    const wait = payload.exp * 1000 - Date.now() + 50;
-    if (wait > 0) await sleep(wait);
+    clock.advance(Math.max(0, payload.exp * 1000 - clock.now() + 50));
     assert.equal((await http.get('/auth/session', { token: t.access_token })).status, 401, 'expired, although cached');
   });
 

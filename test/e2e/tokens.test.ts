@@ -4,18 +4,21 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import * as jwt from 'jsonwebtoken';
 import * as jose from 'jose';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { Http, PASSWORD, decodeJwt, login, refresh, register, sleep, uniqueEmail, works } from '../support/http';
+import { Http, PASSWORD, decodeJwt, login, refresh, register, uniqueEmail, works } from '../support/http';
 import { auditCount, sessionRow } from '../support/db';
 import { SigningKeysService } from '../../src/auth/signing-keys.service';
+import { Clock } from '../../src/common/clock';
+import { FakeClock, ShiftedClock } from '../support/clock';
 
 describe(`token pairs [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
+  const clock = new ShiftedClock();
 
   before(async () => {
     // RS256 on purpose: the algorithm-confusion cases below (HS256 with the public key) are RSA's; ES256 and EdDSA have their own suites (signing-keys.test.ts).
     // A grace window wide enough that 10 concurrent refreshes queued on one row all land inside it on a loaded runner.
-    app = await startApp({ REFRESH_REUSE_GRACE: '3s', JWT_ALG: 'RS256' });
+    app = await startApp({ REFRESH_REUSE_GRACE: '3s', JWT_ALG: 'RS256' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
   });
   after(async () => app.close());
@@ -261,7 +264,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const t0 = await login(http, user.email);
       const r1 = await refresh(http, t0.refresh_token);
       assert.equal(r1.status, 200);
-      await sleep(3300);
+      clock.advance(3300);
       const replay = await refresh(http, t0.refresh_token);
       assert.equal(replay.status, 400);
       assert.equal(replay.body.error, 'invalid_grant');
@@ -293,7 +296,7 @@ describe(`token pairs [${TEST_DB}]`, () => {
         ...[0, 1, 2, 3, 50].map((g) => `${sid}.${g}.${keyId}.${randomBytes(32).toString('base64url')}`),
         `${sid}.${gen}.other.${mac}`,
       ];
-      await sleep(3300); // past the grace window, where a real replay would revoke
+      clock.advance(3300); // past the grace window, where a real replay would revoke
       for (const token of forged) {
         const r = await refresh(http, token);
         assert.equal(r.status, 400, token);
@@ -433,9 +436,10 @@ describe(`token pairs [${TEST_DB}]`, () => {
 describe(`expiry [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
+  // Stopped: only the test moves it, so no stalled request on a loaded runner can cross a boundary by accident.
+  const clock = new FakeClock();
   before(async () => {
-    // Seconds wide enough that a stalled request on a loaded runner cannot cross a boundary by accident.
-    app = await startApp({ ACCESS_TOKEN_TTL: '3s', REFRESH_IDLE_TTL: '6s', REFRESH_TOKEN_TTL: '12s', REFRESH_REUSE_GRACE: '1s' });
+    app = await startApp({ ACCESS_TOKEN_TTL: '3s', REFRESH_IDLE_TTL: '6s', REFRESH_TOKEN_TTL: '12s', REFRESH_REUSE_GRACE: '1s' }, undefined, [{ provide: Clock, useValue: clock }]);
     http = new Http(app.url);
   });
   after(async () => app.close());
@@ -446,10 +450,10 @@ describe(`expiry [${TEST_DB}]`, () => {
     const active = await login(http, user.email, PASSWORD, { deviceId: 'expiry-active-1' });
     assert.equal(active.refresh_token_expires_in, 12);
     let current = active.refresh_token;
-    const started = Date.now();
+    const started = clock.now();
     let refreshes = 0;
-    while (Date.now() - started < 6800) {
-      await sleep(1500);
+    while (clock.now() - started < 6800) {
+      clock.advance(1500);
       const r = await refresh(http, current);
       assert.equal(r.status, 200, 'regular use keeps the session alive past the idle window');
       current = r.body.refresh_token;
@@ -460,8 +464,8 @@ describe(`expiry [${TEST_DB}]`, () => {
     const idleRefresh = await refresh(http, idle.refresh_token);
     assert.equal(idleRefresh.status, 400, 'unused for 6 s: idle-expired');
     assert.equal(idleRefresh.body.error, 'invalid_grant');
-    while (Date.now() - started < 12_600) {
-      await sleep(1500);
+    while (clock.now() - started < 12_600) {
+      clock.advance(1500);
       const r = await refresh(http, current);
       if (r.status !== 200) break;
       current = r.body.refresh_token;

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Clock } from '../../src/common/clock';
 
 /** A Clock that moves only when the test says so: override the app's with `{ provide: Clock, useValue: clock }`. */
@@ -18,5 +21,30 @@ export class ShiftedClock extends Clock {
   offsetMs = 0;
   override now(): number {
     return Date.now() + this.offsetMs;
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+/**
+ * The clock of a latchkey run as a child process (support/processes.ts): its `env` turns on
+ * TEST_CLOCK_FILE there (refused in production), and `advance` moves that process's time.
+ */
+export class ProcessClock {
+  readonly file = join(mkdtempSync(join(tmpdir(), 'latchkey-clock-')), 'offset-ms');
+  private offsetMs = 0;
+
+  constructor() {
+    writeFileSync(this.file, '0');
+  }
+
+  get env(): { TEST_CLOCK_FILE: string } {
+    return { TEST_CLOCK_FILE: this.file };
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+    writeFileSync(this.file, String(this.offsetMs));
   }
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config';
 import { ConfigError } from '../../src/config/parse';
+import { FileOffsetClock } from '../../src/common/clock';
 
 /**
  * NODE_ENV=production takes its secrets from the environment only, and refuses missing,
@@ -100,6 +101,7 @@ describe('production secrets', () => {
     const cases: Array<[Record<string, string>, string]> = [
       [{}, 'REFRESH_TOKEN_KEYS'],
       [{ REFRESH_TOKEN_KEYS: `k1:${key()}`, KEY_ENCRYPTION_KEY: placeholder }, 'KEY_ENCRYPTION_KEY'],
+      [{ REFRESH_TOKEN_KEYS: `k1:${key()}`, KEY_ENCRYPTION_KEY: key(), TEST_CLOCK_FILE: join(dir(), 'offset-ms') }, 'TEST_CLOCK_FILE'],
     ];
     for (const [env, variable] of cases) {
       const dataDir = dir();
@@ -121,5 +123,26 @@ describe('production mail', () => {
     assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets, SMTP_URL: 'http://mail.example.test' }), (e: unknown) => e instanceof ConfigError && e.variable === 'SMTP_URL');
     assert.equal(loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets, SMTP_URL: 'smtps://u:p@mail.example.test' }).smtpUrl, 'smtps://u:p@mail.example.test');
     assert.equal(loadConfig({ DATA_DIR: dir() }).smtpUrl, null, 'development: the outbox directory');
+  });
+});
+
+describe('the test-only clock (TEST_CLOCK_FILE)', () => {
+  it('is refused in production, naming the variable, and read as a path elsewhere', () => {
+    const secrets = { REFRESH_TOKEN_KEYS: `k1:${key()}`, KEY_ENCRYPTION_KEY: key() };
+    const file = join(dir(), 'offset-ms');
+    refuses({ ...secrets, TEST_CLOCK_FILE: file }, 'TEST_CLOCK_FILE', 'production');
+    assert.equal(loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...MAIL, ...secrets }).testClockFile, null, 'unset: the real clock');
+    assert.equal(loadConfig({ DATA_DIR: dir(), TEST_CLOCK_FILE: file }).testClockFile, file);
+  });
+
+  it('moves the clock by the milliseconds in the file; no file or no number is no offset', () => {
+    const file = join(dir(), 'offset-ms');
+    const clock = new FileOffsetClock(file);
+    const near = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 5_000, `${actual} near ${expected}`);
+    near(clock.now(), Date.now());
+    writeFileSync(file, String(3 * 86_400_000));
+    near(clock.now(), Date.now() + 3 * 86_400_000);
+    writeFileSync(file, 'not a number');
+    near(clock.now(), Date.now());
   });
 });

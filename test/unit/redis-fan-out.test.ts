@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type Redis from 'ioredis';
 import { RedisService } from '../../src/redis/redis.service';
 import { AppConfig } from '../../src/config/config';
+import { Clock } from '../../src/common/clock';
 import { REDIS_URL } from '../support/app';
 import { needs, redisAnswers } from '../support/services';
 import { eventually } from '../support/http';
@@ -12,7 +13,7 @@ describe('Redis fan-out between instances', async () => {
   const redisSkip = needs(`Redis at ${REDIS_URL}`, await redisAnswers(), 'REQUIRE_REDIS');
   const services: RedisService[] = [];
   const service = () => {
-    const s = new RedisService({ redisUrl: REDIS_URL, redisKeyPrefix: `lktest:${process.pid}:${services.length}:` } as AppConfig);
+    const s = new RedisService({ redisUrl: REDIS_URL, redisKeyPrefix: `lktest:${process.pid}:${services.length}:` } as AppConfig, new Clock());
     services.push(s);
     return s;
   };
