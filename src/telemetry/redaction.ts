@@ -31,9 +31,13 @@ export function redactUrl(value: string, queryOnly = false): string {
   return at < 0 ? value : `${value.slice(0, at)}?${redactQuery(value.slice(at + 1))}`;
 }
 
-/** SQL text with every quoted literal replaced: statements bind their values, and a literal that slipped in stays out too. */
+/**
+ * SQL text with every string literal replaced: statements bind their values, and a literal that
+ * slipped in stays out too. Double quotes are identifiers (SQLite, TypeORM) and kept; MySQL's are
+ * backticks.
+ */
 export function redactSql(sql: string): string {
-  const masked = sql.replace(/'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"/g, "'?'");
+  const masked = sql.replace(/'(?:[^'\\]|\\.|'')*'/g, "'?'");
   return masked.length > 2000 ? masked.slice(0, 2000) + '…' : masked;
 }
 
