@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # latchkey in a container. Two stages: `build` installs every dependency and compiles the server
 # and its browser pages; `runtime` installs the production dependencies only, takes the compiled
 # output, and runs as the unprivileged `node` user with NODE_ENV=production.
