@@ -113,6 +113,8 @@ export function traceRoutes(fastify: FastifyInstance): void {
         span.setAttribute('http.route', route);
       }
       span.setAttribute('latchkey.request_id', String(request.id));
+      // The client as TRUST_PROXY decides, not as any X-Forwarded-For a client wrote itself.
+      span.setAttribute('client.address', request.ip);
     }
     done();
   });
