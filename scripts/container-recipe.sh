@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Dockerfile's steps, in its order, as plain commands: a clean checkout of HEAD (git archive)
-# in a temporary directory, the build stage there, the runtime stage in a directory of its own
-# (`npm ci --omit=dev`, the compiled output, the health check), then the result started the way
+# in a temporary directory, the build stage there and beside it (as BuildKit runs independent
+# stages) the runtime stage in a directory of its own (`npm ci --omit=dev`, then the compiled
+# output and the health check), then the result started the way
 # the image starts it: NODE_ENV=production, as an unprivileged user when run as root, against
 # MariaDB (a throwaway database), Redis and an SMTP catcher. It passes when /health answers, the
 # image's health-check command exits 0, a registration's mail reaches SMTP, and SIGTERM ends the
@@ -39,8 +40,10 @@ done
 
 work="$(mktemp -d /tmp/latchkey-recipe.XXXXXX)"
 database="latchkey_recipe_$$_$RANDOM"
-app_pid='' smtp_pid=''
+app_pid='' smtp_pid='' build_pid='' runtime_pid=''
 cleanup() {
+  [ -n "$build_pid" ] && kill "$build_pid" 2>/dev/null || true
+  [ -n "$runtime_pid" ] && kill "$runtime_pid" 2>/dev/null || true
   [ -n "$app_pid" ] && kill -KILL "$app_pid" 2>/dev/null || true
   [ -n "$smtp_pid" ] && kill "$smtp_pid" 2>/dev/null || true
   if [ -d "$work/app/node_modules/mysql2" ]; then
@@ -58,18 +61,40 @@ step "clean checkout of $(git -C "$repo" rev-parse --short HEAD) in $work/src"
 mkdir -p "$work/src"
 git -C "$repo" archive HEAD | tar -x -C "$work/src"
 
-step "build stage: npm ci --ignore-scripts, then the build"
-cd "$work/src"
-npm ci --ignore-scripts --no-audit --no-fund
-node scripts/build-if-needed.mjs --force
-
-step "runtime stage: the manifests, npm ci --omit=dev, the compiled output"
+# The two stages share nothing until the runtime copies the build's output, so they run side by
+# side, as BuildKit runs them; each stage's own steps keep their order.
+build_stage() {
+  cd "$work/src"
+  npm ci --ignore-scripts --no-audit --no-fund
+  node scripts/build-if-needed.mjs --force
+}
+runtime_stage() {
+  cd "$work/app"
+  NODE_ENV=production SCARF_ANALYTICS=false npm ci --omit=dev --no-audit --no-fund
+}
+# The runtime's manifests, as its COPY lines take them from the build context.
 mkdir -p "$work/app/packages/verifier" "$work/app/packages/client"
+cp "$work/src/package.json" "$work/src/package-lock.json" "$work/app/"
+cp "$work/src/packages/verifier/package.json" "$work/app/packages/verifier/"
+cp "$work/src/packages/client/package.json" "$work/app/packages/client/"
+step "build stage (npm ci --ignore-scripts, the build) and runtime stage (the manifests, npm ci --omit=dev), side by side"
+build_stage >"$work/build-stage.log" 2>&1 &
+build_pid=$!
+runtime_stage >"$work/runtime-stage.log" 2>&1 &
+runtime_pid=$!
+build_code=0 runtime_code=0
+wait "$build_pid" || build_code=$?
+wait "$runtime_pid" || runtime_code=$?
+build_pid='' runtime_pid=''
+
+grep -v 'EBADENGINE\|^npm warn\|required:\|current:\|^}' "$work/build-stage.log" | sed 's/^/  build | /' || true
+grep -v 'EBADENGINE\|^npm warn\|required:\|current:\|^}' "$work/runtime-stage.log" | sed 's/^/  runtime | /' || true
+[ "$build_code" = 0 ] || { tail -50 "$work/build-stage.log" >&2; fail "the build stage exited $build_code"; }
+[ "$runtime_code" = 0 ] || { tail -50 "$work/runtime-stage.log" >&2; fail "the runtime stage's npm ci exited $runtime_code"; }
+echo "recipe: both stages done after $(($(date +%s) - started)) s"
+
+step "runtime stage: the compiled output and the health check"
 cd "$work/app"
-cp "$work/src/package.json" "$work/src/package-lock.json" ./
-cp "$work/src/packages/verifier/package.json" packages/verifier/
-cp "$work/src/packages/client/package.json" packages/client/
-NODE_ENV=production SCARF_ANALYTICS=false npm ci --omit=dev --no-audit --no-fund
 cp -R "$work/src/dist" dist
 cp -R "$work/src/packages/verifier/dist" packages/verifier/dist
 cp "$work/src/scripts/healthcheck.js" ./
