@@ -115,7 +115,7 @@ function loadedTelemetryModules(env: Record<string, string>): Promise<string[]> 
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('exit', () => {
       clearTimeout(timer);
       const line = /^LOADED (.*)$/m.exec(output);
@@ -156,7 +156,7 @@ describe(`OpenTelemetry traces to an OTLP/HTTP receiver [${TEST_DB}]`, async () 
       AUTH_RATE_LIMIT: '1000/1m',
       ...(redis ? { REDIS_URL } : {}),
     });
-    await latchkey.start();
+    await latchkey.start('/health', 120_000); // generous: a loaded machine starts it slowly
     const http = new Http(latchkey.url);
 
     const email = uniqueEmail('traced');
@@ -290,7 +290,6 @@ describe('tracing off: no SDK in the process', () => {
     const db = freshDatabase();
     try {
       const env = testEnv(db, { LOG_LEVEL: 'warn', PORT: String(await freePort()) });
-      delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
       const off = await loadedTelemetryModules({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' });
       const beyondTheApi = off.filter((f) => !/[\\/]@opentelemetry[\\/]api[\\/]/.test(f));
       assert.deepEqual(beyondTheApi, [], 'only the API (a no-op without an SDK) may be loaded');
