@@ -23,6 +23,8 @@ export interface AuditRow {
   createdAt: number;
 }
 
+const COLUMNS = 'id, type, user_id, session_id, actor_id, ip, user_agent, details, created_at';
+
 /**
  * Reading the audit log: newest first, keyset pagination over (created_at, id), which the
  * indexes IDX_audit_created, IDX_audit_user_created and IDX_audit_type_created serve.
@@ -42,24 +44,38 @@ export class AuditRepository {
     }
     const limit = Math.max(1, Math.min(1000, Math.floor(query.limit)));
     const rows = await this.database.rows<Record<string, unknown>>(
-      `SELECT id, type, user_id, session_id, actor_id, ip, user_agent, details, created_at
+      `SELECT ${COLUMNS}
          FROM audit_events
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY created_at DESC, id DESC
         LIMIT ${limit}`,
       params,
     );
-    return rows.map((r) => ({
-      id: r.id as string,
-      type: r.type as AuditEventType,
-      userId: (r.user_id as string | null) ?? null,
-      sessionId: (r.session_id as string | null) ?? null,
-      actorId: (r.actor_id as string | null) ?? null,
-      ip: (r.ip as string | null) ?? null,
-      userAgent: (r.user_agent as string | null) ?? null,
-      details: (r.details as string | null) ?? null,
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(toAuditRow);
+  }
+
+  /**
+   * One page of one user's events, oldest first, after `after` (the last row of the previous
+   * page): a keyset walk on IDX_audit_user_created, so each page costs the same however far in.
+   */
+  async pageOfUser(userId: string, after: { createdAt: number; id: string } | null, limit: number): Promise<AuditRow[]> {
+    const params: unknown[] = [userId];
+    let where = 'user_id = ?';
+    if (after) {
+      // `created_at >= ?` first: SQLite then starts the index range at the cursor, where the bare
+      // OR had it scan the user's events from the oldest on every page (quadratic in the history).
+      where += ' AND created_at >= ? AND (created_at > ? OR id > ?)';
+      params.push(after.createdAt, after.createdAt, after.id);
+    }
+    const rows = await this.database.rows<Record<string, unknown>>(
+      `SELECT ${COLUMNS}
+         FROM audit_events
+        WHERE ${where}
+        ORDER BY created_at ASC, id ASC
+        LIMIT ${Math.max(1, Math.min(1000, Math.floor(limit)))}`,
+      params,
+    );
+    return rows.map(toAuditRow);
   }
 
   /** The one deletion audit events ever see: past their retention, in bounded batches. */
@@ -71,4 +87,18 @@ export class AuditRepository {
       rows.map((r) => r.id),
     );
   }
+}
+
+function toAuditRow(r: Record<string, unknown>): AuditRow {
+  return {
+    id: r.id as string,
+    type: r.type as AuditEventType,
+    userId: (r.user_id as string | null) ?? null,
+    sessionId: (r.session_id as string | null) ?? null,
+    actorId: (r.actor_id as string | null) ?? null,
+    ip: (r.ip as string | null) ?? null,
+    userAgent: (r.user_agent as string | null) ?? null,
+    details: (r.details as string | null) ?? null,
+    createdAt: Number(r.created_at),
+  };
 }
