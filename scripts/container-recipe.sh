@@ -57,6 +57,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Native modules (better-sqlite3) are built against the headers of the Node that runs this, as the
+# image builds them for its own Node: under scripts/with-node.mjs that is not the machine's.
+node_home="$(dirname "$(dirname "$(command -v node)")")"
+[ -f "$node_home/include/node/node.h" ] && export npm_config_nodedir="$node_home"
+echo "recipe: Node $(node -v) ($node_home)"
+
 step "clean checkout of $(git -C "$repo" rev-parse --short HEAD) in $work/src"
 mkdir -p "$work/src"
 git -C "$repo" archive HEAD | tar -x -C "$work/src"
