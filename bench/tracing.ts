@@ -15,7 +15,26 @@ import { createServer } from 'node:http';
 import { existsSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONNECTIONS, DURATION, LoadSummary, ROOT, dbName, dropDatabase, freePort, freshDatabase, generateSecrets, load, log, median, printTable, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
+import {
+  CONNECTIONS,
+  DURATION,
+  LoadSummary,
+  ROOT,
+  dbName,
+  dropDatabase,
+  freePort,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  median,
+  printTable,
+  round,
+  runScenario,
+  seedViaLogin,
+  startApp,
+  writeResult,
+} from './lib';
 
 const ROUNDS = Number(process.env.BENCH_TRACING_ROUNDS ?? 3);
 
@@ -81,7 +100,12 @@ runScenario('tracing', 10 * 60_000, async (cleanup) => {
     const results = {} as Record<keyof typeof apps, LoadSummary>;
     for (let k = 0; k < order.length; k++) {
       const which = order[(k + r) % order.length];
-      results[which] = await load({ label: `r${r + 1} ${which} GET /auth/session, tokens reused`, url: apps[which].url, path: '/auth/session', setupRequest: cycling });
+      results[which] = await load({
+        label: `r${r + 1} ${which} GET /auth/session, tokens reused`,
+        url: apps[which].url,
+        path: '/auth/session',
+        setupRequest: cycling,
+      });
       if (results[which].non2xx > 0) throw new Error(`${which}: ${results[which].non2xx} non-2xx answers`);
     }
     rounds.push(results);
@@ -100,7 +124,20 @@ runScenario('tracing', 10 * 60_000, async (cleanup) => {
     { run: 'tracing on (OTLP/HTTP to a local sink)', 'req/s (median)': med('on'), 'p99 ms (median)': median(rounds.map((r) => r.on.p99)) },
   ];
   printTable(`Guard with tracing (GET /auth/session, tokens reused, ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds)`, table);
-  printTable('Ratios (per round, median)', Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })));
+  printTable(
+    'Ratios (per round, median)',
+    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
+  );
   log(`the traced instance made ${exported} exports, ${round(exportedBytes / 1024 / 1024, 1)} MiB`);
-  writeResult('tracing', { base: commit, connections: CONNECTIONS, durationS: DURATION, rounds: ROUNDS, medians: table, ratios, runs: rounds, exports: exported, exportedBytes });
+  writeResult('tracing', {
+    base: commit,
+    connections: CONNECTIONS,
+    durationS: DURATION,
+    rounds: ROUNDS,
+    medians: table,
+    ratios,
+    runs: rounds,
+    exports: exported,
+    exportedBytes,
+  });
 });

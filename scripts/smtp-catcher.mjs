@@ -31,9 +31,9 @@ createServer((socket) => {
       const verb = line.slice(0, 4).toUpperCase();
       if (verb === 'EHLO') reply('250-recipe-catcher\r\n250 8BITMIME');
       else if (verb === 'HELO') reply('250 recipe-catcher');
-      else if (verb === 'MAIL') (envelope.from = line.slice(10).trim(), reply('250 OK'));
+      else if (verb === 'MAIL') ((envelope.from = line.slice(10).trim()), reply('250 OK'));
       else if (verb === 'RCPT') (envelope.to.push(line.slice(8).trim()), reply('250 OK'));
-      else if (verb === 'DATA') (inData = true, reply('354 End data with <CR><LF>.<CR><LF>'));
+      else if (verb === 'DATA') ((inData = true), reply('354 End data with <CR><LF>.<CR><LF>'));
       else if (verb === 'RSET') ((envelope = { from: '', to: [] }), reply('250 OK'));
       else if (verb === 'NOOP') reply('250 OK');
       else if (verb === 'QUIT') (reply('221 Bye'), socket.end());

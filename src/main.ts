@@ -19,9 +19,12 @@ async function main(): Promise<void> {
   // Off by default: without OTEL_EXPORTER_OTLP_ENDPOINT the SDK is never loaded.
   let tracing: Tracing | null = null;
   if (config.tracing) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after tracing has started, and the SDK only when it is on
     const { startTracing } = require('./telemetry/tracing') as typeof import('./telemetry/tracing');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the version of the package that runs, read at start
     tracing = startTracing(config.tracing, (require('../../package.json') as { version: string }).version);
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after tracing has started, and the SDK only when it is on
   const { createApp } = require('./bootstrap') as typeof import('./bootstrap');
   const app = await createApp(config);
   // SIGTERM/SIGINT: stop accepting, finish what is in flight, close the pools, exit 0. A

@@ -51,7 +51,16 @@ export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span 
   if (!enabled) return work(null);
   const active = trace.getActiveSpan()?.spanContext();
   const parent = options.root ? trace.deleteSpan(context.active()) : context.active();
-  const span = trace.getTracer(TRACER).startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes, root: options.root, links: options.root && active ? [{ context: active }] : undefined }, parent);
+  const span = trace.getTracer(TRACER).startSpan(
+    name,
+    {
+      kind: options.kind ?? SpanKind.INTERNAL,
+      attributes: options.attributes,
+      root: options.root,
+      links: options.root && active ? [{ context: active }] : undefined,
+    },
+    parent,
+  );
   return context.with(trace.setSpan(parent, span), async () => {
     try {
       return await work(span);

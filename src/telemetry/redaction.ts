@@ -50,8 +50,8 @@ export class RedactingSpanProcessor implements SpanProcessor {
 
   /** Before the span is frozen: attributes can still be replaced or removed. */
   onEnding(span: Span): void {
-    scrub(span.attributes as Record<string, unknown>);
-    for (const event of span.events) if (event.attributes) scrub(event.attributes as Record<string, unknown>);
+    scrub(span.attributes);
+    for (const event of span.events) if (event.attributes) scrub(event.attributes);
   }
 
   onEnd(span: ReadableSpan): void {

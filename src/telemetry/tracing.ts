@@ -40,7 +40,9 @@ export function startTracing(config: TracingConfig, serviceVersion: string): Tra
   if (started) return started;
   const provider = new NodeTracerProvider({
     // The standard OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME win over ours.
-    resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': serviceVersion }).merge(detectResources({ detectors: [envDetector] })),
+    resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': serviceVersion }).merge(
+      detectResources({ detectors: [envDetector] }),
+    ),
     sampler: sampler(config),
     spanProcessors: [new RedactingSpanProcessor(new BatchSpanProcessor(exporter(config)))],
   });
@@ -72,9 +74,11 @@ export function startTracing(config: TracingConfig, serviceVersion: string): Tra
 function exporter(config: TracingConfig) {
   const options = { url: config.endpoint, headers: config.headers };
   if (config.protocol === 'http/json') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- only the exporter that is used is loaded; TypeORM internals have no typed export
     const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
     return new OTLPTraceExporter(options);
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- only the exporter that is used is loaded; TypeORM internals have no typed export
   const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
   return new OTLPTraceExporter(options);
 }
@@ -132,8 +136,11 @@ interface QueryRunnerLike {
  */
 function traceQueryRunners(): void {
   const runners = [
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- only the exporter that is used is loaded; TypeORM internals have no typed export
     (require('typeorm/driver/mysql/MysqlQueryRunner') as { MysqlQueryRunner: { prototype: QueryRunnerLike } }).MysqlQueryRunner,
-    (require('typeorm/driver/better-sqlite3/BetterSqlite3QueryRunner') as { BetterSqlite3QueryRunner: { prototype: QueryRunnerLike } }).BetterSqlite3QueryRunner,
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- only the exporter that is used is loaded; TypeORM internals have no typed export
+    (require('typeorm/driver/better-sqlite3/BetterSqlite3QueryRunner') as { BetterSqlite3QueryRunner: { prototype: QueryRunnerLike } })
+      .BetterSqlite3QueryRunner,
   ];
   const tracer = trace.getTracer('latchkey-database');
   for (const runner of runners) {
@@ -153,18 +160,20 @@ function traceQueryRunners(): void {
           ...(options.host ? { 'server.address': options.host, 'server.port': options.port ?? 3306 } : {}),
         },
       });
-      return context.with(trace.setSpan(context.active(), span), () => original.call(this, sql, parameters, structured)).then(
-        (result) => {
-          span.end();
-          return result;
-        },
-        (error: { code?: string; name?: string }) => {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: error?.code ?? error?.name ?? 'Error' });
-          span.setAttribute('error.type', error?.code ?? error?.name ?? 'Error');
-          span.end();
-          throw error;
-        },
-      );
+      return context
+        .with(trace.setSpan(context.active(), span), () => original.call(this, sql, parameters, structured))
+        .then(
+          (result) => {
+            span.end();
+            return result;
+          },
+          (error: { code?: string; name?: string }) => {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: error?.code ?? error?.name ?? 'Error' });
+            span.setAttribute('error.type', error?.code ?? error?.name ?? 'Error');
+            span.end();
+            throw error;
+          },
+        );
     };
   }
 }

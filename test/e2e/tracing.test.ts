@@ -23,7 +23,8 @@ class OtlpReceiver {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        if (request.method === 'POST' && request.url === '/v1/traces') this.bodies.push({ contentType: String(request.headers['content-type']), raw: Buffer.concat(chunks) });
+        if (request.method === 'POST' && request.url === '/v1/traces')
+          this.bodies.push({ contentType: String(request.headers['content-type']), raw: Buffer.concat(chunks) });
         response.writeHead(request.url === '/v1/traces' ? 200 : 404, { 'content-type': 'application/json' }).end('{}');
       });
     });
@@ -43,7 +44,9 @@ class OtlpReceiver {
   spans(): Span[] {
     const spans: Span[] = [];
     for (const body of this.bodies) {
-      const parsed = JSON.parse(body.raw.toString('utf8')) as { resourceSpans: Array<{ resource: { attributes: KeyValue[] }; scopeSpans: Array<{ spans: RawSpan[] }> }> };
+      const parsed = JSON.parse(body.raw.toString('utf8')) as {
+        resourceSpans: Array<{ resource: { attributes: KeyValue[] }; scopeSpans: Array<{ spans: RawSpan[] }> }>;
+      };
       for (const rs of parsed.resourceSpans) {
         const resource = attributesOf(rs.resource.attributes);
         for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ ...s, attrs: attributesOf(s.attributes ?? []), resource });
@@ -77,7 +80,8 @@ interface Span extends RawSpan {
 
 function attributesOf(list: KeyValue[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const { key, value } of list) out[key] = value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : (value.boolValue ?? value.doubleValue));
+  for (const { key, value } of list)
+    out[key] = value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : (value.boolValue ?? value.doubleValue));
   return out;
 }
 
@@ -173,7 +177,10 @@ describe(`OpenTelemetry traces to an OTLP/HTTP receiver [${TEST_DB}]`, async () 
     // The caller's trace: the bearer request's server span must join it (W3C traceparent in).
     bearerTraceId = randomBytes(16).toString('hex');
     bearerParentId = randomBytes(8).toString('hex');
-    const bearer = await http.get('/auth/session', { token: refreshed.body.access_token, headers: { traceparent: `00-${bearerTraceId}-${bearerParentId}-01` } });
+    const bearer = await http.get('/auth/session', {
+      token: refreshed.body.access_token,
+      headers: { traceparent: `00-${bearerTraceId}-${bearerParentId}-01` },
+    });
     assert.equal(bearer.status, 200, bearer.text);
 
     assert.equal((await http.post('/auth/password/forgot', { email })).status, 202);
@@ -216,7 +223,15 @@ describe(`OpenTelemetry traces to an OTLP/HTTP receiver [${TEST_DB}]`, async () 
   });
 
   it('has a server span per request, named by the route template, with its status code', () => {
-    for (const name of ['POST /auth/register', 'POST /auth/login', 'POST /auth/token', 'GET /auth/session', 'POST /auth/password/forgot', 'POST /auth/password/reset', 'GET /account/reset-password']) {
+    for (const name of [
+      'POST /auth/register',
+      'POST /auth/login',
+      'POST /auth/token',
+      'GET /auth/session',
+      'POST /auth/password/forgot',
+      'POST /auth/password/reset',
+      'GET /account/reset-password',
+    ]) {
       const span = spans.find((s) => s.kind === SERVER && s.name === name);
       assert.ok(span, `a server span ${name}; got ${[...new Set(spans.map((s) => s.name))].join(', ')}`);
       assert.equal(span.attrs['http.route'], name.split(' ')[1]);
@@ -225,7 +240,7 @@ describe(`OpenTelemetry traces to an OTLP/HTTP receiver [${TEST_DB}]`, async () 
     assert.ok(!spans.some((s) => s.kind === SERVER && String(s.attrs['url.path'] ?? '').startsWith('/health')), 'health probes are not traced');
   });
 
-  it('joins the caller\'s trace (traceparent) and names the session and user on the bearer request', () => {
+  it("joins the caller's trace (traceparent) and names the session and user on the bearer request", () => {
     const span = spans.find((s) => s.kind === SERVER && s.name === 'GET /auth/session')!;
     assert.equal(span.traceId, bearerTraceId);
     assert.equal(span.parentSpanId, bearerParentId);
@@ -235,21 +250,27 @@ describe(`OpenTelemetry traces to an OTLP/HTTP receiver [${TEST_DB}]`, async () 
     assert.equal(loginSpan.attrs['latchkey.session_id'], sessionId);
   });
 
-  it('has database spans inside the requests: the statement\'s text, never its values', () => {
+  it("has database spans inside the requests: the statement's text, never its values", () => {
     const system = TEST_DB === 'mysql' ? 'mysql' : 'sqlite';
     const statements = spans.filter((s) => s.attrs['db.system.name'] === system);
     assert.ok(statements.length > 0, 'database spans');
     const inLogin = statements.filter((s) => serverSpanOf(s, spans)?.name === 'POST /auth/login');
     assert.ok(inLogin.length > 0, 'statements of the login, children of its server span');
     assert.ok(inLogin.every((s) => s.kind === CLIENT && typeof s.attrs['db.query.text'] === 'string'));
-    assert.ok(statements.some((s) => /\?/.test(String(s.attrs['db.query.text']))), 'parameterised text');
+    assert.ok(
+      statements.some((s) => /\?/.test(String(s.attrs['db.query.text']))),
+      'parameterised text',
+    );
   });
 
   it('has argon2 spans inside register and login, and an SMTP span inside the mail delivery', () => {
     const hash = spans.find((s) => s.name === 'argon2id hash' && serverSpanOf(s, spans)?.name === 'POST /auth/register');
     assert.ok(hash, 'argon2id hash under POST /auth/register');
     assert.equal(hash.attrs['latchkey.hash.algorithm'], 'argon2id');
-    assert.ok(spans.some((s) => s.name === 'argon2id verify' && serverSpanOf(s, spans)?.name === 'POST /auth/login'), 'argon2id verify under POST /auth/login');
+    assert.ok(
+      spans.some((s) => s.name === 'argon2id verify' && serverSpanOf(s, spans)?.name === 'POST /auth/login'),
+      'argon2id verify under POST /auth/login',
+    );
     const sends = spans.filter((s) => s.name === 'smtp send');
     assert.ok(sends.length > 0, 'smtp send spans');
     for (const send of sends) {
@@ -296,7 +317,10 @@ describe('tracing off: no SDK in the process', () => {
       const receiver = await new OtlpReceiver().start();
       try {
         const on = await loadedTelemetryModules({ ...env, PORT: String(await freePort()), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
-        assert.ok(on.some((f) => f.includes('sdk-trace')), 'the same check sees the SDK when tracing is on');
+        assert.ok(
+          on.some((f) => f.includes('sdk-trace')),
+          'the same check sees the SDK when tracing is on',
+        );
       } finally {
         await receiver.stop();
       }
@@ -308,7 +332,10 @@ describe('tracing off: no SDK in the process', () => {
   it('refuses to start with a malformed endpoint, naming the variable', async () => {
     const db = freshDatabase();
     try {
-      const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...testEnv(db, { PORT: '0', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [MAIN], {
+        env: { ...process.env, ...testEnv(db, { PORT: '0', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

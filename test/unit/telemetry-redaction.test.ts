@@ -10,7 +10,10 @@ describe('what a span may carry (src/telemetry/redaction.ts)', () => {
   });
 
   it('replaces string literals in SQL, keeps identifiers and placeholders', () => {
-    assert.equal(redactSql(`SELECT "u"."id" FROM users u WHERE state = 'pending' AND email = ? AND note = 'it''s'`), `SELECT "u"."id" FROM users u WHERE state = '?' AND email = ? AND note = '?'`);
+    assert.equal(
+      redactSql(`SELECT "u"."id" FROM users u WHERE state = 'pending' AND email = ? AND note = 'it''s'`),
+      `SELECT "u"."id" FROM users u WHERE state = '?' AND email = ? AND note = '?'`,
+    );
     assert.ok(redactSql('SELECT ' + 'x, '.repeat(2000)).length <= 2001);
   });
 
@@ -25,14 +28,26 @@ describe('what a span may carry (src/telemetry/redaction.ts)', () => {
       'url.query': 'token=abc',
       'db.query.text': "SELECT 1 FROM t WHERE secret = 'abc'",
     };
-    const event = { name: 'exception', attributes: { 'exception.type': 'QueryFailedError', 'exception.message': "Duplicate entry 'abc'", 'exception.stacktrace': "QueryFailedError: Duplicate entry 'abc'\n    at x" } };
+    const event = {
+      name: 'exception',
+      attributes: {
+        'exception.type': 'QueryFailedError',
+        'exception.message': "Duplicate entry 'abc'",
+        'exception.stacktrace': "QueryFailedError: Duplicate entry 'abc'\n    at x",
+      },
+    };
     const passed: unknown[] = [];
     const next = { onStart: () => undefined, onEnd: (span: unknown) => passed.push(span), forceFlush: async () => undefined, shutdown: async () => undefined };
-    const processor = new RedactingSpanProcessor(next as never);
+    const processor = new RedactingSpanProcessor(next);
     const span = { attributes, events: [event] };
     processor.onEnding(span as never);
     processor.onEnd(span as never);
-    assert.deepEqual(attributes, { 'latchkey.session_id': 'sid-1', 'url.full': 'http://h/account/report?token=REDACTED', 'url.query': 'token=REDACTED', 'db.query.text': "SELECT 1 FROM t WHERE secret = '?'" });
+    assert.deepEqual(attributes, {
+      'latchkey.session_id': 'sid-1',
+      'url.full': 'http://h/account/report?token=REDACTED',
+      'url.query': 'token=REDACTED',
+      'db.query.text': "SELECT 1 FROM t WHERE secret = '?'",
+    });
     assert.ok(!JSON.stringify(event).includes('abc'));
     assert.equal(passed.length, 1);
   });
