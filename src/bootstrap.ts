@@ -106,6 +106,9 @@ const SECURITY_HEADERS: Record<string, string> = (() => {
 /** Everything between the module graph and `listen()`: body parsing, hooks, headers, CORS, docs. */
 export async function configureApp(app: NestFastifyApplication, config: AppConfig): Promise<NestFastifyApplication> {
   const fastify = app.getHttpAdapter().getInstance();
+  // Only with tracing on: the SDK module is not loaded otherwise.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK module is loaded only when tracing is on
+  if (config.tracing) (require('./telemetry/tracing') as typeof import('./telemetry/tracing')).traceRoutes(fastify);
   // JSON is the contract's body type; text/plain would otherwise be parsed as a string.
   fastify.removeContentTypeParser(['text/plain']);
   app.useLogger(app.get(Logger));

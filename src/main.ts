@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { loadConfig } from './config/config';
 import { ConfigError } from './config/parse';
-import { createApp } from './bootstrap';
+// Nothing that tracing instruments (http, Fastify, TypeORM, ioredis) may be imported above this
+// line: ./bootstrap is required only once tracing has started, so its hooks see every module load.
+import type { Tracing } from './telemetry/tracing';
 
 async function main(): Promise<void> {
   let config;
@@ -14,6 +16,16 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // Off by default: without OTEL_EXPORTER_OTLP_ENDPOINT the SDK is never loaded.
+  let tracing: Tracing | null = null;
+  if (config.tracing) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after tracing has started, and the SDK only when it is on
+    const { startTracing } = require('./telemetry/tracing') as typeof import('./telemetry/tracing');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the version of the package that runs, read at start
+    tracing = startTracing(config.tracing, (require('../../package.json') as { version: string }).version);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after tracing has started, and the SDK only when it is on
+  const { createApp } = require('./bootstrap') as typeof import('./bootstrap');
   const app = await createApp(config);
   // SIGTERM/SIGINT: stop accepting, finish what is in flight, close the pools, exit 0. A
   // process that exits any other way was not shut down cleanly.
@@ -22,7 +34,8 @@ async function main(): Promise<void> {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
-      app.close().then(
+      // The spans of the last requests are flushed after they have been answered.
+      app.close().then(() => tracing?.shutdown().catch((error: Error) => process.stderr.write(`latchkey: flushing traces failed: ${error.message}\n`))).then(
         () => process.exit(0),
         (error: Error) => {
           process.stderr.write(`latchkey: shutdown failed: ${error.message}\n`);

@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
+import { annotateSession } from '../common/spans';
 import { ApiErrorResponse, NOT_ADMIN, UNAUTHENTICATED } from '../common/openapi';
 
 /** Replaces UNAUTHENTICATED's 401 entry (one entry per status), naming both codes. */
@@ -79,6 +80,8 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
   private async accessToken(context: ExecutionContext, request: FastifyRequest & { user?: Principal }, options: AuthOptions | undefined): Promise<boolean> {
     if (!(await super.canActivate(context))) return false;
     const principal = request.user!;
+    // The request's span says whose it was: ids only, never the token (a no-op with tracing off).
+    annotateSession(principal.sessionId, principal.userId);
     // The presentation before the role: a stolen bound token without its key learns nothing.
     await this.dpop.checkPresentation(request, principal.dpopJkt);
     if (options?.admin && principal.role !== 'admin') throw ApiError.forbidden('This needs an administrator.');

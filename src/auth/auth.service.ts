@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { annotateSession } from '../common/spans';
 import { ApiError } from '../common/api-error';
 import { Clock } from '../common/clock';
 import type { Actor, ClientContext } from '../common/client-context';
@@ -385,6 +386,8 @@ export class AuthService {
   }
 
   private tokenResponse(session: IssuedSession): TokenResponse {
+    // Login, second step, step-up and refresh: the request's span learns whose session it served.
+    annotateSession(session.sessionId, session.userId);
     const access = this.accessTokens.issue(session, session.issuedAt);
     return {
       access_token: access.token,

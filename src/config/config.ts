@@ -125,6 +125,23 @@ export interface AppConfig {
    * waits, forever, saying so on stderr, so a crash test can SIGKILL it exactly there.
    */
   testPauseAt: TestPausePoint | null;
+  /** OpenTelemetry traces; null (the default): off, and no SDK is loaded. */
+  tracing: TracingConfig | null;
+}
+
+export const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
+/** The standard OTEL_* variables latchkey reads, validated like the rest. */
+export interface TracingConfig {
+  /** The OTLP/HTTP traces URL (…/v1/traces). */
+  endpoint: string;
+  protocol: 'http/protobuf' | 'http/json';
+  serviceName: string;
+  sampler: (typeof TRACE_SAMPLERS)[number];
+  /** The ratio of the *traceidratio samplers, from 0 to 1. */
+  samplerRatio: number;
+  /** Sent with every export (OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_TRACES_HEADERS), e.g. a collector's API key. */
+  headers: Record<string, string>;
 }
 
 /** Where TEST_PAUSE_AT may stop the process: inside the account deletion's transaction, before COMMIT. */
@@ -266,7 +283,57 @@ export function loadConfig(env: Env = process.env): AppConfig {
     }),
     refreshKeys: secrets.refreshKeys,
     keyEncryptionKey: secrets.keyEncryptionKey,
+    tracing: loadTracing(get),
   };
+}
+
+/**
+ * OpenTelemetry's own variables (the SDK's specification), so a collector set up for other
+ * services works unchanged: traces are on when an OTLP endpoint is given, and off otherwise, with
+ * OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. Only OTLP over HTTP is bundled.
+ */
+function loadTracing(get: (name: string) => string | undefined): TracingConfig | null {
+  if (maybe(get('OTEL_SDK_DISABLED'), (raw) => parseBoolean('OTEL_SDK_DISABLED', raw))) return null;
+  const exporter = get('OTEL_TRACES_EXPORTER')?.trim();
+  if (exporter === 'none') return null;
+  if (exporter !== undefined && exporter !== 'otlp') throw new ConfigError('OTEL_TRACES_EXPORTER', 'otlp or none', exporter);
+  const signal = get('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const base = get('OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (signal === undefined && base === undefined) return null;
+  // The signal's own variable is the whole URL; the base one gets /v1/traces appended.
+  const endpoint =
+    signal !== undefined
+      ? parseUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', signal, ['http:', 'https:']).toString()
+      : parseUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base!, ['http:', 'https:']).toString().replace(/\/?$/, '/v1/traces');
+  const protocolVariable = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = maybe(get(protocolVariable), (raw) => parseEnum(protocolVariable, raw, ['http/protobuf', 'http/json'] as const)) ?? 'http/protobuf';
+  const sampler = maybe(get('OTEL_TRACES_SAMPLER'), (raw) => parseEnum('OTEL_TRACES_SAMPLER', raw, TRACE_SAMPLERS)) ?? 'parentbased_always_on';
+  const samplerRatio = maybe(get('OTEL_TRACES_SAMPLER_ARG'), (raw) => {
+    const ratio = Number(raw.trim());
+    if (!/^\d*\.?\d+$/.test(raw.trim()) || ratio > 1) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', 'a sampling ratio from 0 to 1', raw);
+    return ratio;
+  }) ?? 1;
+  const headersVariable = get('OTEL_EXPORTER_OTLP_TRACES_HEADERS') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_HEADERS' : 'OTEL_EXPORTER_OTLP_HEADERS';
+  const headers = maybe(get(headersVariable), (raw) => parseOtlpHeaders(headersVariable, raw)) ?? {};
+  return { endpoint, protocol, serviceName: get('OTEL_SERVICE_NAME')?.trim() ?? 'latchkey', sampler, samplerRatio, headers };
+}
+
+/** `key=value,key2=value2` (W3C baggage style, values percent-encoded). Never echoed: values are often API keys. */
+function parseOtlpHeaders(variable: string, raw: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const entry of raw.split(',')) {
+    const at = entry.indexOf('=');
+    const name = entry.slice(0, at).trim();
+    if (at < 1 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new ConfigError(variable, 'comma-separated name=value pairs, e.g. api-key=secret');
+    let value: string;
+    try {
+      value = decodeURIComponent(entry.slice(at + 1).trim());
+    } catch {
+      throw new ConfigError(variable, `a percent-encoded value for ${name}`);
+    }
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
 }
 
 interface Secrets {

@@ -10,6 +10,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { MailMessage } from './mail-message.entity';
 import { MailKind, MailOutbox } from './mail-outbox';
 import { MailOutboxRepository } from './mail-outbox.repository';
+import { annotateActiveSpan, inSpan } from '../common/spans';
 import { createMailTransport, isPermanentRefusal, MailTransport, SMTP_CONNECTIONS } from './mail-transport';
 
 export interface PreparedMail {
@@ -117,7 +118,11 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
       const ids = await this.repository.due(this.clock.now(), BATCH);
       let next = 0;
       await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, async () => {
-        while (next < ids.length && !this.stopped) await this.deliver(ids[next++]);
+        while (next < ids.length && !this.stopped) {
+          const id = ids[next++];
+          // Its own trace, linked to whatever woke the sender (the request that enqueued it commits first).
+          await inSpan('mail deliver', { root: true, attributes: { 'latchkey.mail.id': id } }, () => this.deliver(id));
+        }
       }));
       return ids.length === BATCH;
     } catch (error) {
@@ -130,6 +135,7 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
     const now = this.clock.now();
     const message = await this.repository.claim(id, this.instance, now + LEASE_MS, now);
     if (!message) return;
+    annotateActiveSpan({ 'latchkey.mail.kind': message.kind });
     try {
       if (now - message.createdAt > GIVE_UP_AFTER_MS) return this.finish(message, 'failed', { reason: `gave up after ${message.attempts} attempts: ${message.lastError}` });
       const prepare = this.preparers.get(message.kind);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
 import type { AppConfig } from '../config/config';
+import { inSpan, SpanKind } from '../common/spans';
 
 /** A message ready for the wire. */
 export interface OutgoingMail {
@@ -34,6 +35,7 @@ export interface MailTransport {
 class SmtpTransport implements MailTransport {
   private readonly transporter: Transporter;
   readonly description: string;
+  private readonly spanAttributes: Record<string, string | number>;
 
   constructor(
     url: URL,
@@ -55,10 +57,14 @@ class SmtpTransport implements MailTransport {
       socketTimeout: 15_000,
     });
     this.description = `SMTP at ${url.hostname}:${url.port || (secure ? 465 : 587)}`;
+    // The server, never the credentials in SMTP_URL; the message by its id, never its links.
+    this.spanAttributes = { 'server.address': url.hostname, 'server.port': url.port ? Number(url.port) : secure ? 465 : 587, 'network.protocol.name': 'smtp' };
   }
 
   async send(mail: OutgoingMail, signal: AbortSignal): Promise<void> {
-    await this.transporter.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, signal });
+    await inSpan('smtp send', { kind: SpanKind.CLIENT, attributes: { ...this.spanAttributes, 'latchkey.mail.id': mail.id } }, () =>
+      this.transporter.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId, signal }),
+    );
   }
 
   close(): void {

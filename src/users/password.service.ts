@@ -1,9 +1,13 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { HashingPool } from './hashing-pool';
+import { inSpan } from '../common/spans';
 
 /** OWASP's argon2id minimum (m=19 MiB, t=2, p=1). Hashing runs on libuv's thread pool. */
 export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+
+/** The span attributes of one hash: the algorithm and its cost, never the input. */
+const HASH_ATTRIBUTES = { 'latchkey.hash.algorithm': 'argon2id', 'latchkey.hash.memory_kib': ARGON2_OPTIONS.memoryCost, 'latchkey.hash.time_cost': ARGON2_OPTIONS.timeCost };
 
 /**
  * Unicode passwords are compared in NFC so that the same password typed on two keyboards
@@ -26,7 +30,7 @@ export class PasswordService implements OnModuleInit {
   }
 
   hash(password: string, gone?: AbortSignal): Promise<string> {
-    return this.pool.run(() => hash(normalizePassword(password), ARGON2_OPTIONS), gone);
+    return this.pool.run(() => inSpan('argon2id hash', { attributes: HASH_ATTRIBUTES }, () => hash(normalizePassword(password), ARGON2_OPTIONS)), gone);
   }
 
   /**
@@ -39,7 +43,7 @@ export class PasswordService implements OnModuleInit {
     const ok = await this.pool.run(async () => {
       await admit();
       // A malformed stored hash verifies nothing.
-      return verify(target, normalizePassword(password)).catch(() => false);
+      return inSpan('argon2id verify', { attributes: HASH_ATTRIBUTES }, () => verify(target, normalizePassword(password)).catch(() => false));
     }, gone);
     return ok && storedHash != null;
   }

@@ -25,6 +25,7 @@ const ALLOWED: Record<string, string[]> = {
   'resource-servers': ['common', 'config', 'database', 'audit', 'sessions', 'auth'],
   admin: ['common', 'config', 'database', 'audit', 'users', 'sessions', 'auth', 'resource-servers', 'account', 'mfa'],
   health: ['common', 'database'],
+  telemetry: ['common', 'config'],
 };
 /** Composition roots: they wire everything together and may import anything. */
 const ROOTS = new Set(['app.module.ts', 'bootstrap.ts', 'main.ts', 'cli']);

@@ -251,3 +251,41 @@ describe('loadConfig', () => {
     failsNaming({ TEST_PAUSE_AT: 'account_deletion', NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.test:25' }, 'TEST_PAUSE_AT');
   });
 });
+
+describe('OpenTelemetry (OTEL_*)', () => {
+  it('is off unless an OTLP endpoint is given, and off again with OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none', () => {
+    assert.equal(loadConfig(base()).tracing, null);
+    const on = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    assert.notEqual(loadConfig({ ...base(), ...on }).tracing, null);
+    assert.equal(loadConfig({ ...base(), ...on, OTEL_SDK_DISABLED: 'true' }).tracing, null);
+    assert.equal(loadConfig({ ...base(), ...on, OTEL_TRACES_EXPORTER: 'none' }).tracing, null);
+  });
+  it('reads the standard variables, with latchkey as the service name', () => {
+    const tracing = loadConfig({ ...base(), OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s%3Dcret, X-Tenant=a' })
+      .tracing!;
+    assert.equal(tracing.endpoint, 'https://collector:4318/v1/traces');
+    assert.equal(tracing.protocol, 'http/protobuf');
+    assert.equal(tracing.serviceName, 'latchkey');
+    assert.equal(tracing.sampler, 'parentbased_traceidratio');
+    assert.equal(tracing.samplerRatio, 0.25);
+    assert.deepEqual(tracing.headers, { 'api-key': 's=cret', 'x-tenant': 'a' });
+    const own = loadConfig({ ...base(), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom/path', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:1', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'auth-eu' }).tracing!;
+    assert.equal(own.endpoint, 'http://c:4318/custom/path');
+    assert.equal(own.protocol, 'http/json');
+    assert.equal(own.serviceName, 'auth-eu');
+  });
+  it('refuses bad values naming the variable, and never echoes a header value', () => {
+    failsNaming({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    failsNaming({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    failsNaming({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' }, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+    failsNaming({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL');
+    failsNaming({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_SAMPLER: 'sometimes' }, 'OTEL_TRACES_SAMPLER');
+    failsNaming({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_SAMPLER_ARG: '1.5' }, 'OTEL_TRACES_SAMPLER_ARG');
+    failsNaming({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'zipkin' }, 'OTEL_TRACES_EXPORTER');
+    failsNaming({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'maybe' }, 'OTEL_SDK_DISABLED');
+    assert.throws(
+      () => loadConfig({ ...base(), OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=topsecret,broken' }),
+      (error: unknown) => error instanceof ConfigError && error.variable === 'OTEL_EXPORTER_OTLP_HEADERS' && !error.message.includes('topsecret'),
+    );
+  });
+});
