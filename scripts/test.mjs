@@ -1,4 +1,4 @@
-// `npm test`: every suite, in order: unit, the workspace packages (packages/verifier, and any
+// `npm test`: every suite, in order: lint, unit, the workspace packages (packages/verifier, and any
 // other with a dist/test of its own), packaging (the workspaces packed, installed into a new
 // project and used from CommonJS, ESM, TypeScript, esbuild and the example), e2e on SQLite, e2e on
 // MariaDB/MySQL, e2e on a Galera cluster, browser. A missing MySQL or Chromium is announced loudly and skips only that
@@ -78,6 +78,15 @@ function runSuite(name, testFiles, env = {}) {
   totals.fail += count('fail');
   totals.skipped += count('skipped');
   if (result.status !== 0) failedSuites.push(name);
+}
+
+// The lint gate (eslint.config.mjs, type-aware; Prettier): `npm run format` fixes most of what it finds.
+if (wants('lint')) {
+  console.log('\n== lint (eslint, prettier --check)');
+  const bin = (pkg, path) => join(root, 'node_modules', pkg, path);
+  const eslint = spawnSync(process.execPath, [bin('eslint', 'bin/eslint.js'), '.'], { stdio: 'inherit' });
+  const prettier = spawnSync(process.execPath, [bin('prettier', 'bin/prettier.cjs'), '--check', '--log-level', 'warn', '.'], { stdio: 'inherit' });
+  if (eslint.status !== 0 || prettier.status !== 0) failedSuites.push('lint');
 }
 
 if (wants('unit')) runSuite('unit', [...files('unit'), ...files('service')]);
