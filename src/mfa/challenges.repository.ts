@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
 import { MfaChallenge } from './mfa-challenge.entity';
 
 /** The only place that knows the mfa_challenges table's SQL. */
@@ -67,9 +68,7 @@ export class ChallengesRepository {
   }
 
   /** Housekeeping: one bounded batch of challenges that expired before `before`. */
-  async deleteExpired(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM mfa_challenges WHERE expires_at < ? LIMIT ${Number(batch)}`, [before]);
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM mfa_challenges WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  deleteExpired(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'mfa_challenges', key: 'id', where: 'expires_at < ?', params: [before] }, batch);
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
 import type { Role } from '../common/role';
 import { driverCode } from '../common/database-errors';
 import type { ChainState } from './refresh-decision';
@@ -212,12 +213,7 @@ export class SessionsRepository {
   }
 
   /** Housekeeping: one bounded batch of sessions that stopped mattering before `before`. */
-  async deleteStale(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ id: string }>(
-      `SELECT id FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ? OR idle_expires_at < ? LIMIT ${Number(batch)}`,
-      [before, before, before],
-    );
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM sessions WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  deleteStale(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'sessions', key: 'id', where: '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ? OR idle_expires_at < ?', params: [before, before, before] }, batch);
   }
 }
