@@ -28,7 +28,7 @@ export class AccountLinksRepository {
   }
 
   async countSince(userId: string, purpose: LinkPurpose, since: number, db: Db): Promise<number> {
-    const [row] = await this.database.rows<{ n: unknown }>('SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?', [userId, purpose, since], db);
+    const [row] = await this.database.rows<{ n: number | string }>('SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?', [userId, purpose, since], db);
     return Number(row.n);
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service';
+import type { Numeric } from '../database/columns';
 import { deleteBatch } from '../database/batched-delete';
 import type { AuditEventType } from './audit-event.entity';
 
@@ -34,7 +35,7 @@ interface AuditEventRow {
   ip: string | null;
   user_agent: string | null;
   details: string | null;
-  created_at: number | string;
+  created_at: Numeric;
 }
 
 /** Events in one hour-long bucket: `start` is its first millisecond. */
@@ -91,7 +92,7 @@ export class AuditRepository {
    * `%` on integers means the same in MySQL, MariaDB and SQLite, where `/` and FLOOR do not.
    */
   async countPerHour(from: number, to: number, type?: AuditEventType): Promise<HourCount[]> {
-    const rows = await this.database.rows<{ hour_start: number | string; n: number | string }>(
+    const rows = await this.database.rows<{ hour_start: Numeric; n: Numeric }>(
       `SELECT created_at - ((created_at - ?) % ${HOUR_MS}) AS hour_start, COUNT(*) AS n
          FROM audit_events
         WHERE created_at >= ? AND created_at < ?${type === undefined ? '' : ' AND type = ?'}

@@ -64,7 +64,7 @@ export class MailOutboxRepository {
 
   /** Counts by state (tests, metrics). */
   async countByState(): Promise<Record<string, number>> {
-    const rows = await this.database.rows<{ state: string; n: unknown }>('SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state', []);
+    const rows = await this.database.rows<{ state: string; n: number | string }>('SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state', []);
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import type { Numeric } from '../database/columns';
 import { deleteBatch } from '../database/batched-delete';
 import type { RevokeReason } from './session.entity';
 
@@ -20,17 +21,17 @@ export interface SequenceState {
 
 /** A `session_revocations` row as the drivers return it (MySQL may give a BIGINT as text). */
 interface RevocationRow {
-  seq: number | string | null;
+  seq: Numeric | null;
   session_id: string;
   user_id: string;
   reason: RevokeReason;
-  revoked_at: number | string;
+  revoked_at: Numeric;
 }
 
 /** The `revocation_sequence` row as the drivers return it. */
 interface SequenceRow {
   epoch: string;
-  last_seq: number | string;
+  last_seq: Numeric;
 }
 
 const EVENT_COLUMNS = 'seq, session_id, user_id, reason, revoked_at';
