@@ -29,7 +29,7 @@ export class SessionEvents implements BeforeApplicationShutdown {
     // The headers set so far (CORS among them) go out with the hijacked answer.
     const sse = SseWriter.open(reply, reply.getHeaders() as Record<string, string>);
     if (!sse) return release(); // gone before the stream began
-    void sse.write(sseComment('watching this session'));
+    sse.push(sseComment('watching this session'));
     let done = false;
     let stopWatching = (): void => undefined;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -46,7 +46,7 @@ export class SessionEvents implements BeforeApplicationShutdown {
     };
     sse.raw.once('close', () => finish());
     this.open.add(finish);
-    heartbeat = setInterval(() => void sse.write(sseComment('keep-alive')), HEARTBEAT_MS);
+    heartbeat = setInterval(() => sse.push(sseComment('keep-alive')), HEARTBEAT_MS);
     expiry = setTimeout(() => finish('expired'), Math.max(0, principal.expiresAt - Date.now()));
     // Last: it calls back at once when the session was revoked since the guard looked.
     stopWatching = this.registry.watch(principal.sessionId, () => finish('revoked'));

@@ -65,6 +65,11 @@ export class SseWriter {
     });
   }
 
+  /** Writes without waiting for a drain: a heartbeat, or the hot path of a caller that checked `backedUp` first. */
+  push(text: string): void {
+    if (!this.closed) this.raw.write(text);
+  }
+
   /** Ends the answer, with a last text if still connected; once. */
   end(last?: string): void {
     if (this.ended) return;

@@ -205,7 +205,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
       if (sse.closed) return;
       if (!pumping && announced && position === events[0].seq - 1 && !sse.backedUp) {
         position = events[events.length - 1].seq;
-        void sse.write(this.rendered(events, server.clientId));
+        sse.push(this.rendered(events, server.clientId));
         return;
       }
       void pump.run();
