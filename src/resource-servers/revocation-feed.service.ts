@@ -39,7 +39,7 @@ interface FeedStream {
 /**
  * The session revocation feed (GET /auth/revocations): the revocation log read by cursor, each
  * event a signed CAEP session-revoked SET. The cursor is a position in the log
- * (sessions/revocation-log.ts explains why a reader following it misses nothing and sees
+ * (sessions/revocation-sequencer.ts explains why a reader following it misses nothing and sees
  * nothing twice) plus the log's epoch; latchkey keeps no state per receiver, so any number of
  * service instances can follow it, from any latchkey instance.
  */
