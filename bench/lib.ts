@@ -4,8 +4,8 @@
  * JSON/table output. Everything targets 127.0.0.1 only.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { createPrivateKey, KeyObject, randomBytes, sign } from 'node:crypto';
-import { cryptoArguments, SigningAlg, signingInput } from '../src/common/jws';
+import { createPrivateKey, KeyObject, randomBytes } from 'node:crypto';
+import { SigningAlg, signCompactAsync } from '../src/common/jws';
 import { unseal } from '../src/common/sealed';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -330,16 +330,19 @@ export interface AppSigningKey {
 }
 
 /** `count` distinct access tokens with the app's claims and algorithm, signed on libuv's thread pool. */
-export async function mintAccessTokens(signing: AppSigningKey, sessions: Array<{ session_id: string; user: { id: string } }>, count: number, issuer = 'http://localhost:3000'): Promise<string[]> {
-  const [digest, key] = cryptoArguments(signing.alg, signing.key);
+export async function mintAccessTokens(
+  signing: AppSigningKey,
+  sessions: Array<{ session_id: string; user: { id: string } }>,
+  count: number,
+  issuer = 'http://localhost:3000',
+  extraClaims: (iat: number) => Record<string, unknown> = () => ({}),
+): Promise<string[]> {
   const out: string[] = new Array(count);
   await parallel(count, 8, async (i) => {
     const s = sessions[i % sessions.length];
     const iat = Math.floor(Date.now() / 1000);
-    const claims = { sid: s.session_id, role: 'user', iat, exp: iat + 900, aud: 'latchkey', iss: issuer, sub: s.user.id, jti: uuidv7() };
-    const input = signingInput(signing.alg, { typ: 'at+jwt', kid: signing.kid }, claims);
-    const signature = await new Promise<Buffer>((resolve, reject) => sign(digest, Buffer.from(input), key, (err, sig) => (err ? reject(err) : resolve(sig))));
-    out[i] = `${input}.${signature.toString('base64url')}`;
+    const claims = { sid: s.session_id, role: 'user', iat, exp: iat + 900, aud: 'latchkey', iss: issuer, sub: s.user.id, jti: uuidv7(), ...extraClaims(iat) };
+    out[i] = await signCompactAsync(signing.alg, signing.key, { typ: 'at+jwt', kid: signing.kid }, claims);
   });
   return out;
 }

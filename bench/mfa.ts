@@ -12,10 +12,7 @@
  * token each request. Ratios are taken within each round; the rounds alternate.
  */
 import { Secret, TOTP } from 'otpauth';
-import { CONNECTIONS, LoadSummary, PASSWORD, appSigningKey, cpuSeconds, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, postJson, printTable, register, login, round, runScenario, startApp, writeResult, AppSigningKey, TokenResponse } from './lib';
-import { cryptoArguments, signingInput } from '../src/common/jws';
-import { uuidv7 } from '../src/common/ids';
-import { sign } from 'node:crypto';
+import { CONNECTIONS, LoadSummary, PASSWORD, appSigningKey, cpuSeconds, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, postJson, printTable, register, login, round, runScenario, startApp, writeResult, mintAccessTokens } from './lib';
 
 const ROUNDS = Number(process.env.BENCH_MFA_ROUNDS ?? 3);
 /** Second steps per round (each needs a user with a factor and a first step). */
@@ -29,21 +26,6 @@ async function json<T>(url: string, method: string, token: string, body?: unknow
   const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-/** Access tokens as the app signs them, with or without the assurance claims. */
-async function mint(signing: AppSigningKey, sessions: TokenResponse[], users: string[], count: number, assurance: boolean): Promise<string[]> {
-  const [digest, key] = cryptoArguments(signing.alg, signing.key);
-  const out: string[] = new Array(count);
-  await parallel(count, 8, async (i) => {
-    const s = sessions[i % sessions.length];
-    const iat = Math.floor(Date.now() / 1000);
-    const claims = { sid: s.session_id, role: 'user', iat, exp: iat + 900, aud: 'latchkey', iss: 'http://localhost:3000', sub: users[i % sessions.length], jti: uuidv7(), ...(assurance ? { acr: 'aal2', amr: ['pwd', 'otp', 'mfa'], auth_time: iat } : {}) };
-    const input = signingInput(signing.alg, { typ: 'at+jwt', kid: signing.kid }, claims);
-    const signature = await new Promise<Buffer>((resolve, reject) => sign(digest, Buffer.from(input), key, (err, sig) => (err ? reject(err) : resolve(sig))));
-    out[i] = `${input}.${signature.toString('base64url')}`;
-  });
-  return out;
 }
 
 function cycling(tokens: string[]) {
@@ -82,8 +64,10 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
   const me = await Promise.all(sessions.map((s) => fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${s.access_token}` } }).then((r) => r.json() as Promise<{ userId: string }>)));
   const users = me.map((m) => m.userId);
   const signing = await appSigningKey(database, secrets);
-  const withClaims = await mint(signing, sessions, users, POOL, true);
-  const withoutClaims = await mint(signing, sessions, users, POOL, false);
+  // Each session's own user as `sub` (login answers carry no user object).
+  const owned = sessions.map((s, i) => ({ session_id: s.session_id, user: { id: users[i] } }));
+  const withClaims = await mintAccessTokens(signing, owned, POOL, undefined, (iat) => ({ acr: 'aal2', amr: ['pwd', 'otp', 'mfa'], auth_time: iat }));
+  const withoutClaims = await mintAccessTokens(signing, owned, POOL);
   for (const token of [withClaims[0], withoutClaims[0]]) {
     const r = await fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${token}` } });
     if (r.status !== 200) throw new Error(`a minted token is refused: ${r.status}`);

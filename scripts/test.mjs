@@ -1,5 +1,6 @@
 // `npm test`: every suite, in order: unit, the workspace packages (packages/verifier, and any
-// other with a dist/test of its own), e2e on SQLite, e2e on
+// other with a dist/test of its own), packaging (the workspaces packed, installed into a new
+// project and used from CommonJS, ESM, TypeScript, esbuild and the example), e2e on SQLite, e2e on
 // MariaDB/MySQL, e2e on a Galera cluster, browser. A missing MySQL or Chromium is announced loudly and skips only that
 // suite, unless REQUIRE_MYSQL=1 / REQUIRE_BROWSER=1 (set by .ci/run), which turn the skip into a
 // failure. Pass suite names to run a subset: `npm test -- unit e2e-sqlite`.
@@ -15,6 +16,7 @@ process.chdir(root);
 const requested = process.argv.slice(2);
 const wants = (name) => requested.length === 0 || requested.includes(name);
 
+console.log(`npm test on Node ${process.version} (${process.execPath})`);
 const build = spawnSync(process.execPath, ['scripts/build-if-needed.mjs', '--all'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
@@ -78,6 +80,7 @@ function runSuite(name, testFiles, env = {}) {
 
 if (wants('unit')) runSuite('unit', files('unit'));
 if (wants('packages')) runSuite('packages', workspaces.flatMap((p) => files(`packages/${p}/dist/test`)));
+if (wants('packaging')) runSuite('packaging', files('packaging'), { TEST_DB: 'sqlite' });
 if (wants('e2e-sqlite')) runSuite('e2e-sqlite', e2eFor('sqlite'), { TEST_DB: 'sqlite' });
 
 if (wants('e2e-mysql')) {

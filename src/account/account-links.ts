@@ -31,10 +31,10 @@ export class AccountLinks {
   }
 
   /** A new link, inside the caller's transaction. `supersede`: the user's unused links of this purpose stop working. */
-  async issue(purpose: LinkPurpose, userId: string, options: { expiresAt: number; sessionId?: string; supersede: boolean }, db: Db): Promise<AccountLink> {
+  async issue(purpose: LinkPurpose, userId: string, options: { expiresAt: number; sessionId?: string; email?: string; supersede: boolean }, db: Db): Promise<AccountLink> {
     const now = this.clock.now();
     if (options.supersede) await this.repository.supersede(userId, purpose, now, db);
-    const link: AccountLink = { id: uuidv7(now), userId, purpose, sessionId: options.sessionId ?? null, createdAt: now, expiresAt: options.expiresAt, usedAt: null, supersededAt: null };
+    const link: AccountLink = { id: uuidv7(now), userId, purpose, sessionId: options.sessionId ?? null, email: options.email ?? null, createdAt: now, expiresAt: options.expiresAt, usedAt: null, supersededAt: null };
     await this.repository.insert(link, db);
     return link;
   }
@@ -65,8 +65,9 @@ export class AccountLinks {
     return this.repository.findById(id, db);
   }
 
-  supersede(userId: string, purpose: LinkPurpose, db: Db): Promise<void> {
-    return this.repository.supersede(userId, purpose, this.clock.now(), db);
+  /** `createdAfter`: only the links made after that time (a revert ends the changes that came after it, not the ones before). */
+  supersede(userId: string, purpose: LinkPurpose, db: Db, createdAfter?: number): Promise<void> {
+    return this.repository.supersede(userId, purpose, this.clock.now(), db, createdAfter);
   }
 
   countSince(userId: string, purpose: LinkPurpose, since: number, db: Db): Promise<number> {

@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
 import { inBatches } from '../common/batches';
 import { deviceLabel } from '../common/user-agent';
+import { normalizeEmail } from '../common/email';
 import { DatabaseService, Db } from '../database/database.service';
 import { AuditService } from '../audit/audit.service';
 import { Preparation, PrepareContext, MailSender } from '../mail/mail-sender';
@@ -12,9 +13,9 @@ import { User } from '../users/user.entity';
 import { AccountLink, LinkPurpose } from './account-link.entity';
 import { AccountLinks } from './account-links';
 import { AccountLinksRepository } from './account-links.repository';
-import { Brand, brandOf, newDeviceMail, passwordResetMail, verificationMail } from './mail-templates';
+import { Brand, brandOf, emailChangedMail, emailChangeMail, emailTakenMail, newDeviceMail, passwordResetMail, verificationMail } from './mail-templates';
 
-/** At most this many reset mails per account per hour from "forgot password", and verification mails from any source but registration. */
+/** At most this many reset mails per account per hour from "forgot password", verification mails from any source but registration, and e-mail change mails. */
 export const MAILS_PER_HOUR = 3;
 export const EMAIL_VERIFICATION_TTL_S = 24 * 3600;
 const HOUR_MS = 3_600_000;
@@ -46,6 +47,8 @@ export class AccountMails implements OnModuleInit {
     this.sender.register('password_reset', (c) => this.passwordReset(c));
     this.sender.register('email_verification', (c) => this.emailVerification(c));
     this.sender.register('new_device', (c) => this.newDevice(c));
+    this.sender.register('email_change', (c) => this.emailChange(c));
+    this.sender.register('email_changed', (c) => this.emailChanged(c));
   }
 
   private async passwordReset(c: PrepareContext): Promise<Preparation> {
@@ -88,6 +91,44 @@ export class AccountMails implements OnModuleInit {
     if ('drop' in link) return link;
     const device = deviceLabel((c.data.deviceName as string | null) ?? null, (c.data.userAgent as string | null) ?? null);
     return newDeviceMail(this.brand, user.email, this.links.tokenFor(link), { device, ip: (c.data.ip as string | null) ?? null, at, takeover: c.data.takeover === true });
+  }
+
+  /**
+   * POST /me/email, to the address asked for: the confirmation link, or, when that address
+   * already has an account, word of that instead (told only to that address, and decided here,
+   * after the request was answered, so the answer and its timing cannot tell). The link is made
+   * either way (never mailed in the second case: its token goes nowhere), so both count alike
+   * against the hourly limit and either supersedes an earlier request.
+   */
+  private async emailChange(c: PrepareContext): Promise<Preparation> {
+    const user = c.message.userId ? await this.users.findById(c.message.userId) : null;
+    if (!user) return { drop: 'no such account' };
+    if (user.disabledAt !== null) return { drop: 'account disabled' };
+    const to = normalizeEmail(String(c.data.newEmail ?? ''));
+    if (to === user.email) return { drop: 'already the address of the account' };
+    const taken = (await this.users.findByEmail(to)) !== null;
+    const link = await this.linkFor(c, user, 'email_change', async (db, admitted) => {
+      if (!admitted && (await this.links.countSince(user.id, 'email_change', this.clock.now() - HOUR_MS, db)) >= MAILS_PER_HOUR) return null;
+      // PASSWORD_RESET_TTL: like a reset link, this one hands the account's recovery to a mailbox.
+      const expiresAt = this.clock.now() + this.config.passwordResetTtl * 1000;
+      return this.links.issue('email_change', user.id, { expiresAt, email: to, sessionId: (c.data.sessionId as string | undefined) ?? undefined, supersede: true }, db);
+    });
+    if ('drop' in link) return link;
+    return taken ? emailTakenMail(this.brand, to) : emailChangeMail(this.brand, to, this.links.tokenFor(link), this.config.passwordResetTtl);
+  }
+
+  /** A confirmed e-mail change, told to the address it left, with the link that reverts it. */
+  private async emailChanged(c: PrepareContext): Promise<Preparation> {
+    const user = c.message.userId ? await this.users.findById(c.message.userId) : null;
+    if (!user) return { drop: 'no such account' };
+    const from = normalizeEmail(String(c.data.oldEmail ?? ''));
+    const at = Number(c.data.at ?? c.message.createdAt);
+    const link = await this.linkFor(c, user, 'email_change_revert', (db) =>
+      // As long as "this wasn't me" after a new sign-in: whatever the change let someone open lives at most that long.
+      this.links.issue('email_change_revert', user.id, { expiresAt: at + this.config.refreshTokenTtl * 1000, email: from, sessionId: (c.data.sessionId as string | undefined) ?? undefined, supersede: false }, db),
+    );
+    if ('drop' in link) return link;
+    return emailChangedMail(this.brand, from, this.links.tokenFor(link), { newEmail: String(c.data.newEmail ?? user.email), at });
   }
 
   /**

@@ -8,7 +8,7 @@ import { toUserView } from '../users/user.view';
 import { Auth, CurrentPrincipal } from '../auth/auth.guard';
 import type { Principal } from '../auth/jwt.strategy';
 import { AccountService } from './account.service';
-import { ForgotPasswordDto, LinkTokenDto, ResetPasswordDto, UserResponse } from './dto';
+import { ChangeEmailDto, EmailRevertResponse, ForgotPasswordDto, LinkTokenDto, ResetPasswordDto, UserResponse } from './dto';
 
 const INVALID_LINK = () => ApiErrorResponse(400, 'invalid_link: the link is unknown, expired, used or superseded');
 
@@ -57,6 +57,42 @@ export class AccountController {
   async resendVerification(@CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<Record<string, never>> {
     await this.account.resendVerification(principal, client);
     return {};
+  }
+
+  @Post('me/email')
+  @HttpCode(202)
+  @Auth()
+  @HashesPassword()
+  @AuthRateLimit()
+  @Endpoint('Ask to move the account to a new e-mail address: the same answer whether or not that address has an account; nothing changes until the link mailed there is used')
+  @ApiAcceptedResponse({ description: '{}: the new address gets a confirmation link (or, if it already has an account, word of that); the account is unchanged.' })
+  @ApiErrorResponse(401, 'invalid_credentials: the password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above')
+  @ApiErrorResponse(403, 'forbidden: a "this wasn\'t me" report owes a reset, which only the mailed link (or "forgot password") settles')
+  async changeEmail(@Body() dto: ChangeEmailDto, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<Record<string, never>> {
+    await this.account.requestEmailChange(principal, dto.newEmail, dto.password, client);
+    return {};
+  }
+
+  @Post('auth/email/confirm')
+  @HttpCode(200)
+  @Endpoint('Confirm an e-mail change from the link mailed to the new address')
+  @AuthRateLimit()
+  @ApiOkResponse({ type: UserResponse })
+  @INVALID_LINK()
+  @ApiErrorResponse(403, 'account_disabled')
+  @ApiErrorResponse(409, 'email_taken: another account took the address since the link was mailed; nothing changed')
+  async confirmEmail(@Body() dto: LinkTokenDto, @Client() client: ClientContext): Promise<UserResponse> {
+    return { user: toUserView(await this.account.confirmEmailChange(dto.token, client)) };
+  }
+
+  @Post('auth/email/revert')
+  @HttpCode(200)
+  @Endpoint('"This wasn\'t me", from the notice of an e-mail change: moves the account back, signs out every session, and mails a reset link')
+  @AuthRateLimit()
+  @ApiOkResponse({ type: EmailRevertResponse })
+  @INVALID_LINK()
+  async revertEmail(@Body() dto: LinkTokenDto, @Client() client: ClientContext): Promise<EmailRevertResponse> {
+    return this.account.revertEmailChange(dto.token, client);
   }
 
   @Post('auth/sessions/report')

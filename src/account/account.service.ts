@@ -17,7 +17,7 @@ import type { Principal } from '../auth/jwt.strategy';
 import { AccountLinks } from './account-links';
 
 /**
- * Account recovery: forgotten passwords, resets, e-mail verification and "this wasn't me".
+ * Account recovery: forgotten passwords, resets, e-mail verification, e-mail change and "this wasn't me".
  * Each operation is a straight list of checks followed by one transaction; a link is redeemed
  * inside the transaction whose effects it authorises, so a failure leaves it usable.
  */
@@ -115,6 +115,86 @@ export class AccountService {
     if (!user) throw ApiError.invalidToken(true);
     if (user.emailVerifiedAt !== null) return;
     await this.database.transaction((db) => this.mail.enqueue({ kind: 'email_verification', userId: user.id, data: { origin: 'user', ip: client.ip, userAgent: client.userAgent } }, db));
+  }
+
+  /**
+   * POST /me/email: the step-up rule of a password change (AuthService.reauthenticate), then one
+   * detached row in the outbox, whatever the address. Whether it already has an account shows
+   * only in the mail that address gets (AccountMails.emailChange), prepared later on the
+   * sender's schedule, so neither the answer nor its timing tells. Nothing else changes.
+   */
+  async requestEmailChange(principal: Principal, newEmail: string, password: string, client: ClientContext): Promise<void> {
+    const { user, current } = await this.auth.reauthenticate(principal, password, client);
+    const to = normalizeEmail(newEmail);
+    if (to === user.email) throw ApiError.validation([{ field: 'newEmail', message: 'newEmail is already the address of this account' }]);
+    const intent = { kind: 'email_change' as const, userId: user.id, data: { newEmail: to, sessionId: current.id, ip: client.ip, userAgent: client.userAgent }, detached: true };
+    await this.database.transaction((db) => this.mail.enqueue(intent, db));
+  }
+
+  /**
+   * The link mailed to the new address, in one transaction under the user's row lock: redeemed
+   * (of racing confirmations exactly one wins), then the address swapped on the one the account
+   * had (a compare-and-swap), counted as verified. The unique index decides at commit whether the
+   * address is still free: one registered meanwhile fails the swap with 409 email_taken, told to
+   * whoever proved they read that mailbox, and nothing changes. A "this wasn't me" report or a new
+   * password since the request ends it (the password that asked may be the stolen one). Links
+   * mailed to the old address stop working; it is told, with a link that reverts the change.
+   */
+  async confirmEmailChange(token: string, client: ClientContext): Promise<User> {
+    const link = await this.links.usable(token, 'email_change');
+    if (!link || link.email === null) throw ApiError.invalidLink();
+    const to = link.email;
+    return this.database.transaction(async (db) => {
+      await this.users.lock(link.userId, db);
+      const user = await this.users.findById(link.userId, db);
+      if (!user) throw ApiError.invalidLink();
+      if (user.disabledAt !== null) throw ApiError.accountDisabled();
+      if (user.passwordResetRequiredAt !== null || (user.passwordChangedAt !== null && user.passwordChangedAt >= link.createdAt)) throw ApiError.invalidLink();
+      if (!(await this.links.redeem(token, 'email_change', db))) throw ApiError.invalidLink();
+      const now = this.clock.now();
+      if (!(await this.users.setEmail(user.id, user.email, to, now, db))) throw ApiError.invalidLink();
+      for (const purpose of ['email_change', 'password_reset', 'email_verification'] as const) await this.links.supersede(user.id, purpose, db);
+      await this.audit.record({ type: 'email_changed', userId: user.id, sessionId: link.sessionId, actorId: user.id, client, details: { stage: 'confirmed' } }, db);
+      await this.mail.enqueue({ kind: 'email_changed', userId: user.id, data: { oldEmail: user.email, newEmail: to, at: now, sessionId: link.sessionId, ip: client.ip, userAgent: client.userAgent } }, db);
+      return { ...user, email: to, emailVerifiedAt: now, updatedAt: now };
+    });
+  }
+
+  /**
+   * "This wasn't me" from the notice to the old address, in one transaction: the account moves
+   * back to that address (when no other account took it meanwhile), every session is revoked
+   * (email_change_reverted, through the ordinary path, so the feed and verifiers see it), every
+   * factor enrolled since the session that asked for the change is removed, and, as after a
+   * report, the password stops signing in until a reset link mailed to the restored address
+   * replaces it: whoever changed the address knew the password, and may have changed it since.
+   * Links mailed to the address it moved to die; so do the reverts of later changes (not of
+   * earlier ones: an intruder reverting their own change cannot take the owner's revert away).
+   */
+  async revertEmailChange(token: string, client: ClientContext): Promise<{ restored: boolean }> {
+    const link = await this.links.usable(token, 'email_change_revert');
+    if (!link || link.email === null) throw ApiError.invalidLink();
+    const back = link.email;
+    // Read before the transaction (SQLite has one connection): its creation time never changes.
+    const asker = link.sessionId ? await this.sessions.findById(link.sessionId) : null;
+    return this.database.transaction(async (db) => {
+      await this.users.lock(link.userId, db);
+      const user = await this.users.findById(link.userId, db);
+      if (!user) throw ApiError.invalidLink();
+      if (!(await this.links.redeem(token, 'email_change_revert', db))) throw ApiError.invalidLink();
+      const actor = { actorId: user.id, client };
+      const now = this.clock.now();
+      const holder = user.email === back ? user : await this.users.findByEmail(back, db);
+      const restored = holder === null ? await this.users.setEmail(user.id, user.email, back, now, db) : holder.id === user.id;
+      const revoked = await this.sessions.revoke({ userId: user.id }, 'email_change_reverted', actor, db);
+      const removedFactors = await this.factors.removeEnrolledSince(user.id, asker?.userId === user.id ? asker.createdAt : 0, actor, db);
+      await this.users.requirePasswordReset(user.id, now, db);
+      for (const purpose of ['email_change', 'password_reset', 'email_verification'] as const) await this.links.supersede(user.id, purpose, db);
+      await this.links.supersede(user.id, 'email_change_revert', db, link.createdAt);
+      await this.audit.record({ type: 'email_changed', userId: user.id, ...actor, details: { stage: 'reverted', restored, revokedSessions: revoked.length, removedFactors } }, db);
+      // Only to the owner's own address: a reset link to the one the account could not leave would hand it over.
+      if (restored) await this.mail.enqueue({ kind: 'password_reset', userId: user.id, data: { origin: 'email_change_reverted', ip: client.ip, userAgent: client.userAgent } }, db);
+      return { restored };
+    });
   }
 
   /**

@@ -86,3 +86,48 @@ export function newDeviceMail(brand: Brand, to: string, token: string, alert: Ne
     ['That signs the device out at once, with every device signed in since, and asks you to choose a new password.'],
   );
 }
+
+export function emailChangeMail(brand: Brand, to: string, token: string, ttlSeconds: number): PreparedMail {
+  return compose(
+    to,
+    `Confirm your new e-mail address for ${brand.product}`,
+    brand,
+    [`Someone, hopefully you, asked to use ${to} as the address of their ${brand.product} account.`, `Nothing changes until you confirm. The link works once, for ${minutes(ttlSeconds)}.`],
+    { label: 'Use this address', url: `${brand.appUrl}/account/confirm-email#token=${token}` },
+    ['If you did not ask for this, you can ignore this message: no account moves to this address.'],
+  );
+}
+
+/** The answer to an e-mail change towards an address that already has an account: told only to that address. */
+export function emailTakenMail(brand: Brand, to: string): PreparedMail {
+  return compose(
+    to,
+    `Your e-mail address already has a ${brand.product} account`,
+    brand,
+    [
+      `Someone asked to move a ${brand.product} account to ${to}, but this address already has an account of its own, so nothing has changed.`,
+      'If that was you, sign in with this address instead. If you have forgotten its password, ask for a new one on the sign-in page.',
+    ],
+    null,
+    ['If you did not ask for this, you can ignore this message.'],
+  );
+}
+
+export interface EmailChange {
+  newEmail: string;
+  at: number;
+}
+
+export function emailChangedMail(brand: Brand, to: string, token: string, change: EmailChange): PreparedMail {
+  return compose(
+    to,
+    `The e-mail address of your ${brand.product} account was changed`,
+    brand,
+    [
+      `The address of your ${brand.product} account was changed from ${to} to ${oneLine(change.newEmail)} on ${at(change.at)}. Mail about the account now goes there.`,
+      'If this was you, there is nothing to do.',
+    ],
+    { label: "This wasn't me", url: `${brand.appUrl}/account/revert-email#token=${token}` },
+    ['That moves the account back to this address, signs out every device, and asks you to choose a new password.'],
+  );
+}

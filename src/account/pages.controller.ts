@@ -6,7 +6,7 @@ import { StaticAssetsController } from '../common/static-assets';
 
 /**
  * The pages mailed links open (API.md: /account/reset-password, /account/verify-email,
- * /account/report), and /account/security, where a signed-in user manages second factors. Plain HTML with one bundled script under the strict CSP; the token stays in
+ * /account/report, /account/confirm-email, and /account/revert-email for an e-mail change's notice), and /account/security, where a signed-in user manages second factors. Plain HTML with one bundled script under the strict CSP; the token stays in
  * the URL fragment, which browsers never send, so it reaches no server or proxy log.
  */
 @ApiExcludeController()
@@ -14,8 +14,8 @@ import { StaticAssetsController } from '../common/static-assets';
 export class AccountPagesController extends StaticAssetsController {
   protected readonly root = join(__dirname, 'pages', 'static');
 
-  /** One page for the three links; its script reads which one from the path. */
-  @Get(['reset-password', 'verify-email', 'report'])
+  /** One page for the mailed links; its script reads which one from the path. */
+  @Get(['reset-password', 'verify-email', 'report', 'confirm-email', 'revert-email'])
   page(@Res() reply: FastifyReply): void {
     this.assets.send(reply, 'page.html');
   }

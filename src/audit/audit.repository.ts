@@ -46,6 +46,8 @@ export interface HourCount {
 
 export const HOUR_MS = 3_600_000;
 
+const COLUMNS = 'id, type, user_id, session_id, actor_id, ip, user_agent, details, created_at';
+
 /**
  * Reading the audit log: newest first, keyset pagination over (created_at, id), which the
  * indexes IDX_audit_created, IDX_audit_user_created and IDX_audit_type_created serve.
@@ -65,24 +67,38 @@ export class AuditRepository {
     }
     const limit = Math.max(1, Math.min(1000, Math.floor(query.limit)));
     const rows = await this.database.rows<AuditEventRow>(
-      `SELECT id, type, user_id, session_id, actor_id, ip, user_agent, details, created_at
+      `SELECT ${COLUMNS}
          FROM audit_events
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY created_at DESC, id DESC
         LIMIT ${limit}`,
       params,
     );
-    return rows.map((r) => ({
-      id: r.id,
-      type: r.type,
-      userId: r.user_id ?? null,
-      sessionId: r.session_id ?? null,
-      actorId: r.actor_id ?? null,
-      ip: r.ip ?? null,
-      userAgent: r.user_agent ?? null,
-      details: r.details ?? null,
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(toAuditRow);
+  }
+
+  /**
+   * One page of one user's events, oldest first, after `after` (the last row of the previous
+   * page): a keyset walk on IDX_audit_user_created, so each page costs the same however far in.
+   */
+  async pageOfUser(userId: string, after: { createdAt: number; id: string } | null, limit: number): Promise<AuditRow[]> {
+    const params: unknown[] = [userId];
+    let where = 'user_id = ?';
+    if (after) {
+      // `created_at >= ?` first: SQLite then starts the index range at the cursor, where the bare
+      // OR had it scan the user's events from the oldest on every page (quadratic in the history).
+      where += ' AND created_at >= ? AND (created_at > ? OR id > ?)';
+      params.push(after.createdAt, after.createdAt, after.id);
+    }
+    const rows = await this.database.rows<AuditEventRow>(
+      `SELECT ${COLUMNS}
+         FROM audit_events
+        WHERE ${where}
+        ORDER BY created_at ASC, id ASC
+        LIMIT ${Math.max(1, Math.min(1000, Math.floor(limit)))}`,
+      params,
+    );
+    return rows.map(toAuditRow);
   }
 
   /**
@@ -106,4 +122,18 @@ export class AuditRepository {
   deleteOlderThan(before: number, batch: number): Promise<number> {
     return deleteBatch(this.database, { table: 'audit_events', key: 'id', where: 'created_at < ?', params: [before], orderBy: 'created_at' }, batch);
   }
+}
+
+function toAuditRow(r: AuditEventRow): AuditRow {
+  return {
+    id: r.id,
+    type: r.type,
+    userId: r.user_id ?? null,
+    sessionId: r.session_id ?? null,
+    actorId: r.actor_id ?? null,
+    ip: r.ip ?? null,
+    userAgent: r.user_agent ?? null,
+    details: r.details ?? null,
+    createdAt: Number(r.created_at),
+  };
 }

@@ -14,6 +14,9 @@ export interface AuditInput {
   details?: Record<string, unknown> | null;
 }
 
+/** An audit row as the service answers it: details parsed from their JSON text. */
+export type AuditEventRecord = Omit<AuditRow, 'details'> & { details: Record<string, unknown> | null };
+
 /** Security events, append-only: this service inserts and reads, and never updates a row. */
 @Injectable()
 export class AuditService {
@@ -42,9 +45,24 @@ export class AuditService {
   }
 
   /** Events newest first, one page (keyset over created_at, id); details are parsed from their JSON text. */
-  async list(query: AuditQuery): Promise<Array<Omit<AuditRow, 'details'> & { details: Record<string, unknown> | null }>> {
-    const rows = await this.repository.list(query);
-    return rows.map((row) => ({ ...row, details: parseDetails(row.details) }));
+  async list(query: AuditQuery): Promise<AuditEventRecord[]> {
+    return (await this.repository.list(query)).map(parsed);
+  }
+
+  /**
+   * Every event of one user, oldest first, one bounded page at a time (keyset over created_at,
+   * id): memory holds one page whatever the user's history. The walk stops when the consumer
+   * does (a `return` from its for-await ends the generator before the next query).
+   */
+  async *pagesOfUser(userId: string, pageSize = 1000): AsyncGenerator<AuditEventRecord[]> {
+    let after: { createdAt: number; id: string } | null = null;
+    for (;;) {
+      const rows = await this.repository.pageOfUser(userId, after, pageSize);
+      if (rows.length === 0) return;
+      yield rows.map(parsed);
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1];
+    }
   }
 
   /**
@@ -61,6 +79,10 @@ export class AuditService {
   deleteOlderThan(before: number, batch: number): Promise<number> {
     return this.repository.deleteOlderThan(before, batch);
   }
+}
+
+function parsed(row: AuditRow): AuditEventRecord {
+  return { ...row, details: parseDetails(row.details) };
 }
 
 function parseDetails(text: string | null): Record<string, unknown> | null {

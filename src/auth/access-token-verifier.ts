@@ -1,90 +1,46 @@
 import { Inject, Injectable } from '@nestjs/common';
-import * as jwt from 'jsonwebtoken';
+import { AccessTokenCheck, TokenRefusal, type AccessTokenClaims } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { JSONWEBTOKEN_ALGS, SIGNING_ALGS, SigningAlg, signatureIsValid } from '../common/jws';
-import { ROLES } from '../common/role';
+import { Clock } from '../common/clock';
 import { RevocationRegistry } from '../sessions/revocation-registry';
-import { isAcr } from '../sessions/assurance';
-import type { AccessTokenClaims } from './access-tokens.service';
-import { isAccessTokenType, readJwtHeader } from './jwt-header';
-import { SigningKeysService, VerificationKey } from './signing-keys.service';
+import { SigningKeysService } from './signing-keys.service';
+
+/** Verified tokens kept at most (the verifier package's cache, sized for one latchkey instance). */
+export const TOKEN_CACHE_MAX = 10_000;
 
 /**
- * What makes an access token acceptable, in one place: the passport strategy (every protected
- * route) and introspection use the same rules. CPU only: header screening before any key
- * lookup or crypto (alg among the offered ones and equal to its key's, typ, kid), the signature
- * with a KeyObject, iss, aud, exp, the claims latchkey puts in, and the revocation registry.
- * jsonwebtoken checks RS256 and ES256 tokens (for passport-jwt as for introspection); EdDSA,
- * which it does not know, is checked with node:crypto and the same claim rules.
+ * What makes an access token acceptable, decided by the one check that resource servers run
+ * too (@latchkey/verifier's AccessTokenCheck): header screening before any key lookup or
+ * crypto, the signature, iss, aud, exp, latchkey's claims, the verified-token cache, and the
+ * revocation registry. Here its keys are latchkey's own (SigningKeysService, parsed once) and
+ * its revocations the in-memory registry, so verifying is CPU only: no database read. The
+ * passport strategy (every protected route) and introspection both ask this.
  */
 @Injectable()
 export class AccessTokenVerifier {
-  /** jsonwebtoken's options: the algorithms it may accept and the pinned issuer and audience. */
-  readonly options: { algorithms: jwt.Algorithm[]; issuer: string; audience: string };
+  private readonly check: AccessTokenCheck;
 
-  constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    private readonly keys: SigningKeysService,
-    private readonly registry: RevocationRegistry,
-  ) {
-    this.options = { algorithms: [...JSONWEBTOKEN_ALGS] as jwt.Algorithm[], issuer: config.jwtIssuer, audience: config.jwtAudience };
-  }
-
-  /** The key that may have signed this token, if its header is acceptable; undefined otherwise. */
-  keyFor(token: string): VerificationKey | undefined {
-    const header = readJwtHeader(token);
-    if (!header || !SIGNING_ALGS.includes(header.alg as SigningAlg) || !isAccessTokenType(header.typ) || typeof header.kid !== 'string') return undefined;
-    const key = this.keys.verificationKey(header.kid);
-    // A key signs with one algorithm only: no switching a token to another alg under the same key.
-    return key && key.alg === header.alg ? key : undefined;
-  }
-
-  /** latchkey's own claims, of the right types. */
-  hasValidClaims(claims: Partial<AccessTokenClaims>): claims is AccessTokenClaims {
-    const cnf = claims.cnf as unknown;
-    const binding = cnf === undefined || (typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string');
-    // Tokens signed before v3 carry no assurance: they read as a password-only aal1.
-    const assurance =
-      (claims.acr === undefined || isAcr(claims.acr)) &&
-      (claims.amr === undefined || (Array.isArray(claims.amr) && claims.amr.every((m) => typeof m === 'string'))) &&
-      (claims.auth_time === undefined || typeof claims.auth_time === 'number');
-    return typeof claims.sub === 'string' && typeof claims.sid === 'string' && typeof claims.jti === 'string' && ROLES.includes(claims.role as never) && binding && assurance;
-  }
-
-  isRevoked(sessionId: string): boolean {
-    return this.registry.isRevoked(sessionId);
+  constructor(@Inject(APP_CONFIG) config: AppConfig, keys: SigningKeysService, registry: RevocationRegistry, clock: Clock) {
+    this.check = new AccessTokenCheck({
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      // latchkey's instances share one clock source with the tokens they sign: no tolerance.
+      clockTolerance: 0,
+      cacheSize: TOKEN_CACHE_MAX,
+      now: () => clock.now(),
+      keyOf: (kid) => keys.verificationKey(kid),
+      isRevoked: (sessionId) => registry.isRevoked(sessionId),
+    });
   }
 
   /** The verified claims of a token that is acceptable right now, or null. */
   verify(token: string): AccessTokenClaims | null {
-    const key = this.keyFor(token);
-    if (!key) return null;
-    const claims = JSONWEBTOKEN_ALGS.includes(key.alg) ? this.viaJsonwebtoken(token, key) : this.viaNodeCrypto(token, key);
-    if (!claims || !this.hasValidClaims(claims) || this.isRevoked(claims.sid)) return null;
-    return claims;
+    const claims = this.check.verify(token);
+    return claims instanceof TokenRefusal ? null : claims;
   }
 
-  private viaJsonwebtoken(token: string, key: VerificationKey): Partial<AccessTokenClaims> | null {
-    try {
-      return jwt.verify(token, key.key as unknown as jwt.Secret, { ...this.options, algorithms: [key.alg as jwt.Algorithm] }) as Partial<AccessTokenClaims>;
-    } catch {
-      return null;
-    }
-  }
-
-  /** The checks jsonwebtoken makes, for EdDSA: signature, then iss, aud, exp and nbf. */
-  private viaNodeCrypto(token: string, key: VerificationKey): Partial<AccessTokenClaims> | null {
-    if (!signatureIsValid(key.alg, key.key, token)) return null;
-    let claims: Record<string, unknown>;
-    try {
-      claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
-    } catch {
-      return null;
-    }
-    const now = Math.floor(Date.now() / 1000);
-    if (claims.iss !== this.options.issuer || claims.aud !== this.options.audience) return null;
-    if (typeof claims.exp !== 'number' || now >= claims.exp) return null;
-    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || now < claims.nbf)) return null;
-    return claims as Partial<AccessTokenClaims>;
+  /** How many verified tokens are cached (tests, diagnostics). */
+  get cachedTokens(): number {
+    return this.check.cachedTokens;
   }
 }

@@ -13,6 +13,7 @@ import { PasswordService } from '../users/password.service';
 import { UsersService } from '../users/users.service';
 import { User } from '../users/user.entity';
 import { DeviceHistory, IssuedSession, Revoked, SessionsService } from '../sessions/sessions.service';
+import type { Session } from '../sessions/session.entity';
 import { keyIsProven } from '../sessions/refresh-decision';
 import { AccessTokensService } from './access-tokens.service';
 import { DpopService, ProofRequest } from './dpop.service';
@@ -322,21 +323,33 @@ export class AuthService {
   }
 
   /**
-   * One transaction: the new hash, every session of the user revoked (password_changed), and a
-   * fresh session for the caller's device. So either nothing changed, or the password changed
-   * and no old refresh or access token of any device works any more.
+   * The step-up rule of a change to what controls the account (PUT /me/password, POST /me/email),
+   * checked before anything changes: a live session, no reset owed after "this wasn't me", `aal2`
+   * once the account has a second factor (the password alone, a stolen one say, cannot hand the
+   * account over), and the current password, counted by LOGIN_LOCKOUT (a stolen access token must
+   * not become an unthrottled password oracle). Returns the user and the caller's session as checked.
    */
-  async changePassword(principal: Principal, currentPassword: string, newPassword: string, client: ClientContext): Promise<TokenResponse> {
+  async reauthenticate(principal: Principal, password: string, client: ClientContext): Promise<{ user: User; current: Session }> {
     const user = await this.users.findById(principal.userId);
     // Causal: the caller's session may have been opened a moment ago on another database node.
     const current = await this.sessions.findById(principal.sessionId, true);
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
     if (user.passwordResetRequiredAt !== null) throw RESET_OWED();
     // With a second factor on the account, the password alone (a stolen one, say) cannot replace itself.
-    if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id))) throw ApiError.insufficientUserAuthentication('aal2', undefined, principal.dpopJkt ? 'DPoP' : 'Bearer');
+    await this.mfa.requireAal2IfEnrolled(principal);
     // A stolen access token must not become an unthrottled password oracle.
-    if (!(await this.passwords.verify(user.passwordHash, currentPassword, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
+    if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
     await this.lockout.clear(user.email);
+    return { user, current };
+  }
+
+  /**
+   * One transaction: the new hash, every session of the user revoked (password_changed), and a
+   * fresh session for the caller's device. So either nothing changed, or the password changed
+   * and no old refresh or access token of any device works any more.
+   */
+  async changePassword(principal: Principal, currentPassword: string, newPassword: string, client: ClientContext): Promise<TokenResponse> {
+    const { user, current } = await this.reauthenticate(principal, currentPassword, client);
     const newHash = await this.passwords.hash(newPassword);
     const actor = { actorId: user.id, client };
     const session = await this.database.transaction(async (db) => {

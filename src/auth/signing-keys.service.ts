@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { TokenKey } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Db, DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
@@ -25,16 +26,15 @@ interface LoadedKey {
   alg: SigningAlg;
   publicKey: KeyObject;
   privateKey: KeyObject;
+  /** The same object for as long as the key stays loaded: the access-token check's cache compares identities. */
+  verification: VerificationKey;
   jwk: JsonWebKey & { kid: string; alg: string; use: 'sig' };
   createdAt: number;
   retiredAt: number | null;
 }
 
-/** A verification key: the algorithm a token's header must name, and the key. */
-export interface VerificationKey {
-  alg: SigningAlg;
-  key: KeyObject;
-}
+/** A verification key: its kid, the algorithm a token's header must name, and the key; one object per loaded key. */
+export type VerificationKey = TokenKey;
 
 /**
  * Access-token signing keys, shared by every instance through the `signing_keys` table.
@@ -109,8 +109,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
    * over Redis at once, or with the next watch (REVOCATION_POLL_MS).
    */
   verificationKey(kid: string): VerificationKey | undefined {
-    const key = this.byKid.get(kid);
-    return key && { alg: key.alg, key: key.publicKey };
+    return this.byKid.get(kid)?.verification;
   }
 
   /** The JWKS document, precomputed. */
@@ -199,10 +198,12 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
         continue;
       }
       const jwk = JSON.parse(row.publicKey) as JsonWebKey;
+      const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
       next.set(row.kid, {
         kid: row.kid,
         alg: row.alg as SigningAlg,
-        publicKey: createPublicKey({ key: jwk, format: 'jwk' }),
+        publicKey,
+        verification: Object.freeze({ kid: row.kid, alg: row.alg, keyObject: publicKey }),
         privateKey: createPrivateKey({ key: this.unseal(row.privateKey, row.kid), format: 'der', type: 'pkcs8' }),
         jwk: { ...publicJwk(createPublicKey({ key: jwk, format: 'jwk' })), kid: row.kid, alg: row.alg, use: 'sig' },
         createdAt: row.createdAt,

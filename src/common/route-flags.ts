@@ -14,7 +14,7 @@ export interface RouteFlags {
   oauth?: boolean;
   /** Takes application/x-www-form-urlencoded bodies (the RFCs give these endpoints forms). */
   form?: boolean;
-  /** Answers carry credentials: Cache-Control: no-store on every answer, errors included. */
+  /** Answers carry credentials or personal data: Cache-Control: no-store on every answer, errors included. */
   noStore?: boolean;
   /** Every answer, success or error, to a request no other site can make clears the refresh cookie (sign-out routes; auth/refresh-cookie.ts). */
   clearsRefreshCookie?: boolean;
@@ -39,6 +39,11 @@ export function OAuthEndpoint(errorCodes: string, flags: RouteFlags = {}): Metho
 /** A route whose answer carries tokens (login, password change): never cached. */
 export function IssuesTokens(flags: RouteFlags = {}): MethodDecorator {
   return RouteConfig({ noStore: true, ...flags } satisfies RouteFlags);
+}
+
+/** A route whose answer holds personal data (the data export): never cached, errors included. */
+export function NoStore(): MethodDecorator {
+  return RouteConfig({ noStore: true } satisfies RouteFlags);
 }
 
 /** A route that hashes a password (registration): shed at the door while hashing is saturated. */

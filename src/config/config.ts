@@ -110,6 +110,8 @@ export interface AppConfig {
   trustedDeviceTtl: number | null;
   /** Failed second factors per account: past it, 429. Null: off. */
   mfaLockout: RateLimit | null;
+  /** EXPORT_RATE_LIMIT: data exports (GET /me/export) per user; null when off. */
+  exportRateLimit: RateLimit | null;
   /** Consecutive failures that lock a factor until an admin reset. */
   mfaMaxFailures: number;
   /** The WebAuthn relying party: its id (a registrable domain), display name and accepted origins. */
@@ -236,6 +238,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     reauthMaxAge: or('REAUTH_MAX_AGE', 900, (raw) => parseDuration('REAUTH_MAX_AGE', raw)),
     trustedDeviceTtl: or<number | null>('TRUSTED_DEVICE_TTL', 30 * 86400, (raw) => (raw.trim() === 'off' ? null : parseDuration('TRUSTED_DEVICE_TTL', raw))),
     mfaLockout: or('MFA_LOCKOUT', { limit: 10, windowSeconds: 900 }, (raw) => parseRateLimit('MFA_LOCKOUT', raw)),
+    exportRateLimit: or('EXPORT_RATE_LIMIT', { limit: 3, windowSeconds: 3600 }, (raw) => parseRateLimit('EXPORT_RATE_LIMIT', raw)),
     mfaMaxFailures: or('MFA_MAX_FAILURES', 100, (raw) => parseInteger('MFA_MAX_FAILURES', raw, 1, 1_000_000)),
     webauthnRpId,
     webauthnRpName: or('WEBAUTHN_RP_NAME', 'latchkey', (raw) => {

@@ -16,6 +16,7 @@ import { DpopBoundSessions1764600000000 } from './migrations/1764600000000-DpopB
 import { SecondFactors1764700000000 } from './migrations/1764700000000-SecondFactors';
 import { WebAuthnChallenges1764710000000 } from './migrations/1764710000000-WebAuthnChallenges';
 import { PasswordResetRequired1764750000000 } from './migrations/1764750000000-PasswordResetRequired';
+import { EmailChangeLinks1764810000000 } from './migrations/1764810000000-EmailChangeLinks';
 import { MfaFactor } from '../mfa/mfa-factor.entity';
 import { MfaChallenge } from '../mfa/mfa-challenge.entity';
 import { RecoveryCode } from '../mfa/recovery-code.entity';
@@ -26,7 +27,7 @@ import { AccountLink } from '../account/account-link.entity';
 import { DropTimedOutConnections, StatementLogger } from './bounded-queries';
 
 export const ENTITIES = [User, Session, AuditEvent, SigningKey, ResourceServer, AccountLink, MailMessage, MfaFactor, MfaChallenge, RecoveryCode, TrustedDevice, WebAuthnChallenge];
-export const MIGRATIONS = [InitialSchema1764000000000, EmailExactCollation1764100000000, RevocationFeed1764200000000, SigningKeyRevocation1764300000000, AccountRecovery1764400000000, DropSessionsRevokedAtIndex1764500000000, DpopBoundSessions1764600000000, SecondFactors1764700000000, WebAuthnChallenges1764710000000, PasswordResetRequired1764750000000];
+export const MIGRATIONS = [InitialSchema1764000000000, EmailExactCollation1764100000000, RevocationFeed1764200000000, SigningKeyRevocation1764300000000, AccountRecovery1764400000000, DropSessionsRevokedAtIndex1764500000000, DpopBoundSessions1764600000000, SecondFactors1764700000000, WebAuthnChallenges1764710000000, PasswordResetRequired1764750000000, EmailChangeLinks1764810000000];
 
 type DbConfig = Pick<AppConfig, 'mysql' | 'dataDir' | 'dbTimeoutMs'>;
 

@@ -134,6 +134,15 @@ export class MfaService {
     return (await this.factors.listForUser(userId)).some(isActive);
   }
 
+  /**
+   * What a password change and a data export ask: once the account has a second factor, an `aal2`
+   * session (RFC 9470 step-up otherwise), so that a password alone (a stolen one, a trusted
+   * device's `aal1` session) can neither replace itself nor carry the account's history away.
+   */
+  async requireAal2IfEnrolled(caller: { userId: string; acr: string; dpopJkt: string | null }): Promise<void> {
+    if (caller.acr !== 'aal2' && (await this.hasActiveFactor(caller.userId))) throw ApiError.insufficientUserAuthentication('aal2', undefined, caller.dpopJkt ? 'DPoP' : 'Bearer');
+  }
+
   private async check(userId: string, name: SecondFactorMethodName, proof: SecondFactorProof, where: Pick<SecondFactorAttempt, 'login' | 'sessionId'>, client: ClientContext, onFailure?: () => Promise<void>): Promise<Amr[]> {
     await this.lockout.attempt(userId, client);
     const factors = await this.factors.listForUser(userId);

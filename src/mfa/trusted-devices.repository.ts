@@ -16,6 +16,10 @@ export class TrustedDevicesRepository {
     return this.database.manager.getRepository(TrustedDevice).findOneBy({ id });
   }
 
+  listForUser(userId: string): Promise<TrustedDevice[]> {
+    return this.database.manager.getRepository(TrustedDevice).find({ where: { userId }, order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
   /** Rotation: the presented token's row goes (first one wins); false when it already went. */
   async take(id: string, tokenMac: string, db: Db): Promise<boolean> {
     return (await this.database.exec('DELETE FROM trusted_devices WHERE id = ? AND token_mac = ?', [id, tokenMac], db)) === 1;

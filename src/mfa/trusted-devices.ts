@@ -3,12 +3,20 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
 import { uuidv7 } from '../common/ids';
+import { iso } from '../common/time';
 import type { Db } from '../database/database.service';
 import { MfaKeys } from './mfa-keys';
 import { TrustedDevicesRepository } from './trusted-devices.repository';
 
 const TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
 export const TRUSTED_DEVICE_TOKEN_MAX_LENGTH = 80;
+
+/** What the user may see of a trusted device: never its token's MAC, nor its id (the first half of the token). */
+export interface TrustedDeviceView {
+  deviceId: string;
+  createdAt: string;
+  expiresAt: string;
+}
 
 /**
  * "Remember this device" (TRUSTED_DEVICE_TTL): a token bound to the user and the device id,
@@ -49,6 +57,11 @@ export class TrustedDevices {
     if (!row || !this.keys.matches('trusted_device', token, row.tokenMac)) return false;
     if (row.userId !== userId || row.deviceId !== deviceId || row.expiresAt <= this.clock.now()) return false;
     return this.repository.take(row.id, row.tokenMac, db);
+  }
+
+  /** The user's remembered devices (expired ones until housekeeping removes them). */
+  async list(userId: string): Promise<TrustedDeviceView[]> {
+    return (await this.repository.listForUser(userId)).map((d) => ({ deviceId: d.deviceId, createdAt: iso(d.createdAt)!, expiresAt: iso(d.expiresAt)! }));
   }
 
   forgetDevice(userId: string, deviceId: string, db?: Db): Promise<number> {

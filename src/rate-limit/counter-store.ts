@@ -13,7 +13,7 @@ export interface Hit {
  * Counter keys: namespaced, fixed length, and no e-mail address or client-chosen text in
  * memory or Redis as such.
  */
-export function counterKey(kind: 'ip' | 'email' | 'forgot' | 'mfa', value: string): string {
+export function counterKey(kind: 'ip' | 'email' | 'forgot' | 'mfa' | 'export', value: string): string {
   return `rl:${kind}:${createHash('sha256').update(value).digest('base64url')}`;
 }
 

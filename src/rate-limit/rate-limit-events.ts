@@ -13,7 +13,7 @@ export class RateLimitEvents {
 
   constructor(private readonly audit: AuditService) {}
 
-  async limited(kind: 'ip' | 'email' | 'mfa', userId: string | null, client: ClientContext): Promise<void> {
+  async limited(kind: 'ip' | 'email' | 'mfa' | 'export', userId: string | null, client: ClientContext): Promise<void> {
     try {
       await this.audit.record({ type: 'rate_limited', userId, client, details: { kind } });
     } catch (error) {

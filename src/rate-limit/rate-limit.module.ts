@@ -7,6 +7,7 @@ import { CounterStore } from './counter-store';
 import { CounterStoreModule } from './counter-store.module';
 import { LoginLockoutService } from './login-lockout.service';
 import { MfaLockoutService } from './mfa-lockout.service';
+import { AccountLimits } from './account-limits';
 import { RateLimitEvents } from './rate-limit-events';
 import { CounterThrottlerStorage } from './throttler-storage';
 import { RATE_LIMITED } from '../common/openapi';
@@ -19,7 +20,7 @@ export function AuthRateLimit(): MethodDecorator & ClassDecorator {
   return applyDecorators(UseGuards(AuthRateLimitGuard), RATE_LIMITED());
 }
 
-/** Both rate limits (per client address, per e-mail address) over one CounterStore. */
+/** The rate limits (per client address, per e-mail address, per account) over one CounterStore. */
 @Module({
   imports: [
     AuditModule,
@@ -35,7 +36,7 @@ export function AuthRateLimit(): MethodDecorator & ClassDecorator {
       }),
     }),
   ],
-  providers: [RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService],
-  exports: [CounterStoreModule, RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, ThrottlerModule],
+  providers: [RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, AccountLimits],
+  exports: [CounterStoreModule, RateLimitEvents, AuthRateLimitGuard, LoginLockoutService, MfaLockoutService, AccountLimits, ThrottlerModule],
 })
 export class RateLimitModule {}

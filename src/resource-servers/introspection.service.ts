@@ -5,13 +5,13 @@ import { SessionsService } from '../sessions/sessions.service';
 /** RFC 7662 §2.2: `active: false` says nothing more, whatever the reason. */
 export type Introspection =
   | { active: false }
-  | ({ active: true; token_type: 'access_token'; sub: string; sid: string; role: string; iss: string; aud: string; exp: number; iat: number; jti: string; cnf?: { jkt: string } } & AssuranceClaims)
+  | ({ active: true; token_type: 'access_token'; sub: string; sid: string; role: string; iss: string; aud: string | readonly string[]; exp: number; iat: number; jti: string; cnf?: { jkt: string } } & AssuranceClaims)
   | ({ active: true; token_type: 'refresh_token'; sub: string; sid: string; exp: number; cnf?: { jkt: string } } & AssuranceClaims);
 
 /** How the session was authenticated (acr, RFC 8176 amr, auth_time in epoch seconds): what a resource server decides a step-up by. */
 interface AssuranceClaims {
   acr: string;
-  amr: string[];
+  amr: readonly string[];
   auth_time: number;
 }
 

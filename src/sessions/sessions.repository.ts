@@ -220,6 +220,14 @@ export class SessionsRepository {
     return qb.orderBy('s.last_used_at', 'DESC').addOrderBy('s.id', 'DESC').limit(1000).getMany();
   }
 
+  /** One page of the user's sessions, past and present, oldest first, after `after` (keyset over created_at, id). */
+  pageForUser(userId: string, after: { createdAt: number; id: string } | null, limit: number): Promise<Session[]> {
+    const qb = this.database.manager.getRepository(Session).createQueryBuilder('s').where('s.user_id = :userId', { userId });
+    // The range starts at the cursor (`>=`), so that each page is an index seek, not a scan from the oldest.
+    if (after) qb.andWhere('s.created_at >= :at AND (s.created_at > :at OR s.id > :id)', { at: after.createdAt, id: after.id });
+    return qb.orderBy('s.created_at', 'ASC').addOrderBy('s.id', 'ASC').limit(limit).getMany();
+  }
+
   findById(id: string, causal = false): Promise<Session | null> {
     const find = (db: Db) => db.getRepository(Session).findOneBy({ id });
     return causal ? this.database.causally(find) : find(this.database.manager);

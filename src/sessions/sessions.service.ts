@@ -363,7 +363,25 @@ export class SessionsService {
   /** Newest use first, each with its assurance as of now (an old `aal2` shows as `aal1`). */
   async listForUser(userId: string, includeRevoked = false): Promise<Session[]> {
     const now = this.clock.now();
-    const sessions = await this.repository.listForUser(userId, { includeRevoked, now });
+    return this.withCurrentAssurance(await this.repository.listForUser(userId, { includeRevoked, now }), now);
+  }
+
+  /**
+   * Every session of the user, past (until housekeeping deletes it) and present, oldest first,
+   * one bounded page at a time; assurance as in listForUser.
+   */
+  async *pagesOfUser(userId: string, pageSize = 500): AsyncGenerator<Session[]> {
+    let after: Session | null = null;
+    for (;;) {
+      const page = await this.repository.pageForUser(userId, after, pageSize);
+      if (page.length === 0) return;
+      yield this.withCurrentAssurance(page, this.clock.now());
+      if (page.length < pageSize) return;
+      after = page[page.length - 1];
+    }
+  }
+
+  private withCurrentAssurance(sessions: Session[], now: number): Session[] {
     for (const s of sessions) s.acr = current({ acr: s.acr === 'aal2' ? 'aal2' : 'aal1', amr: [], authTime: s.authTime ?? s.createdAt }, now, this.config.aal2MaxAge * 1000).acr;
     return sessions;
   }

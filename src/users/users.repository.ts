@@ -69,6 +69,16 @@ export class UsersRepository {
     return result.affected === 1;
   }
 
+  /**
+   * Compare-and-swap on the address the caller read: the account moves to `email`, which counts
+   * as proved (a link mailed there was used). False when the address changed first. An address
+   * another account holds fails on UQ_users_email, at commit time and whatever raced it.
+   */
+  async swapEmail(userId: string, expectedEmail: string, email: string, at: number, db: Db): Promise<boolean> {
+    const result = await this.repo(db).update({ id: userId, email: expectedEmail }, { email, emailVerifiedAt: at, updatedAt: at });
+    return result.affected === 1;
+  }
+
   async requirePasswordReset(userId: string, at: number, db: Db): Promise<void> {
     await this.repo(db).update({ id: userId }, { passwordResetRequiredAt: at, updatedAt: at });
   }

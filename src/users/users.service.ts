@@ -110,6 +110,11 @@ export class UsersService implements OnApplicationBootstrap {
     return this.repository.swapPasswordHash(userId, checkedHash, passwordHash, at, db);
   }
 
+  /** An e-mail change (or its revert) from a mailed link: see UsersRepository.swapEmail. */
+  setEmail(userId: string, expectedEmail: string, email: string, at: number, db: Db): Promise<boolean> {
+    return this.repository.swapEmail(userId, expectedEmail, normalizeEmail(email), at, db);
+  }
+
   /** "This wasn't me": the password stops signing in until it is replaced (setPasswordHash clears it). */
   requirePasswordReset(userId: string, at: number, db: Db): Promise<void> {
     return this.repository.requirePasswordReset(userId, at, db);

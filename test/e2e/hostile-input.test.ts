@@ -321,6 +321,10 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { path: '/auth/password/reset', base: { token: linkToken, newPassword: 'a new password' }, field: 'newPassword' },
       { path: '/auth/email/verify', base: { token: linkToken }, field: 'token' },
       { path: '/auth/sessions/report', base: { token: linkToken }, field: 'token' },
+      { path: '/me/email', as: 'user', base: { newEmail: other, password: PASSWORD }, field: 'newEmail' },
+      { path: '/me/email', as: 'user', base: { newEmail: other, password: PASSWORD }, field: 'password' },
+      { path: '/auth/email/confirm', base: { token: linkToken }, field: 'token' },
+      { path: '/auth/email/revert', base: { token: linkToken }, field: 'token' },
       { path: '/me/factors/passkey', as: 'user', base: { credential: passkeyRegistration, name: 'Key' }, field: 'credential' },
       { path: '/me/factors/passkey', as: 'user', base: { credential: passkeyRegistration, name: 'Key' }, field: 'name' },
       { path: '/auth/passkey/login', base: { credential: passkeyAssertion }, field: 'credential' },
@@ -394,6 +398,9 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { path: '/auth/password/reset' },
       { path: '/auth/email/verify' },
       { path: '/auth/sessions/report' },
+      { path: '/me/email', as: 'user' },
+      { path: '/auth/email/confirm' },
+      { path: '/auth/email/revert' },
     ];
     for (const r of jsonRoutes) {
       for (const [label, raw] of shapes) {
@@ -429,6 +436,10 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['reset password of 129 characters', '/auth/password/reset', { token: linkToken, newPassword: 'p'.repeat(129) }, [400]],
       ['verification token of 60 KB', '/auth/email/verify', { token: 't'.repeat(60_000) }, [400]],
       ['report token of 60 KB', '/auth/sessions/report', { token: 't'.repeat(60_000) }, [400]],
+      ['new e-mail of 60 KB', '/me/email', { newEmail: 'e'.repeat(60_000) + '@example.com', password: PASSWORD }, [400], 'user'],
+      ['e-mail change password of 60 KB', '/me/email', { newEmail: other, password: 'p'.repeat(60_000) }, [400], 'user'],
+      ['e-mail change confirmation token of 60 KB', '/auth/email/confirm', { token: 't'.repeat(60_000) }, [400]],
+      ['e-mail change revert token of 60 KB', '/auth/email/revert', { token: 't'.repeat(60_000) }, [400]],
     ];
     for (const [name, path, body, expect, as] of huge) add({ category: 'huge strings', name, method: 'POST', path, body, expect, as });
 
@@ -498,10 +509,15 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       add({ category: 'mailed-link tokens', name: `reset with ${label}`, method: 'POST', path: '/auth/password/reset', body: { token, newPassword: 'a new password' }, expect: [400], error });
       add({ category: 'mailed-link tokens', name: `verify with ${label}`, method: 'POST', path: '/auth/email/verify', body: { token }, expect: [400], error });
       add({ category: 'mailed-link tokens', name: `report with ${label}`, method: 'POST', path: '/auth/sessions/report', body: { token }, expect: [400], error });
+      add({ category: 'mailed-link tokens', name: `e-mail confirmation with ${label}`, method: 'POST', path: '/auth/email/confirm', body: { token }, expect: [400], error });
+      add({ category: 'mailed-link tokens', name: `e-mail revert with ${label}`, method: 'POST', path: '/auth/email/revert', body: { token }, expect: [400], error });
     }
     // A real link of one purpose is no link of another.
     add({ category: 'mailed-link tokens', name: 'a reset link used to verify', method: 'POST', path: '/auth/email/verify', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
     add({ category: 'mailed-link tokens', name: 'a reset link used to report', method: 'POST', path: '/auth/sessions/report', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
+    add({ category: 'mailed-link tokens', name: 'a reset link used to confirm an e-mail change', method: 'POST', path: '/auth/email/confirm', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
+    add({ category: 'mailed-link tokens', name: 'a reset link used to revert an e-mail change', method: 'POST', path: '/auth/email/revert', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
+    add({ category: 'mailed-link tokens', name: 'an e-mail change without a token', method: 'POST', path: '/me/email', body: { newEmail: other, password: PASSWORD }, expect: [401], error: 'invalid_token' });
     add({ category: 'mailed-link tokens', name: 'a verification request without a token', method: 'POST', path: '/me/email/verification', expect: [401], error: 'invalid_token' });
     add({ category: 'wrong content types', name: 'a verification request with a text/plain body', method: 'POST', path: '/me/email/verification', as: 'user', raw: 'x', contentType: 'text/plain', expect: [415], error: 'unsupported_media_type' });
     add({ category: 'bad path ids', name: 'a user sends a reset as admin', method: 'POST', path: `/admin/users/${userId}/password-reset`, as: 'user', expect: [403], error: 'forbidden' });

@@ -371,9 +371,11 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
   it('gates factor changes on aal2 and a recent authentication (REAUTH_MAX_AGE), and a password change on aal2 once there is a factor; never logout or revoking my sessions', async () => {
     const u = await enrolledUser();
     // The enrolling session is aal2 once refreshed.
-    const t = (await refresh(http, u.first.refresh_token)).body;
+    let t = (await refresh(http, u.first.refresh_token)).body;
     assert.equal(decodeJwt(t.access_token).payload.acr, 'aal2');
     clock.offsetMs += 16 * 60_000;
+    // The access token of 16 minutes ago has expired (15m); a refresh keeps the old auth_time.
+    t = (await refresh(http, t.refresh_token)).body;
     const stale = await http.post('/me/factors/totp', {}, { token: t.access_token });
     assert.equal(stale.status, 401, stale.text);
     assert.equal(stale.body.error, 'insufficient_user_authentication');
@@ -397,8 +399,10 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
 
   it('steps up with the password on an account without a factor: a fresh auth_time, still aal1; not once it has one', async () => {
     const user = await register(http);
-    const t = await login(http, user.email);
+    let t = await login(http, user.email);
     clock.offsetMs += 16 * 60_000;
+    // The access token of 16 minutes ago has expired (15m); a refresh keeps the old auth_time.
+    t = (await refresh(http, t.refresh_token)).body;
     const stale = await http.post('/me/factors/totp', {}, { token: t.access_token });
     assert.equal(stale.status, 401, stale.text);
     assert.deepEqual([stale.body.error, stale.body.acrValues, stale.body.maxAge], ['insufficient_user_authentication', 'aal1', 900]);

@@ -100,6 +100,23 @@ describe(`AUTH_RATE_LIMIT on the account-recovery routes [${TEST_DB}]`, () => {
   });
 });
 
+describe(`AUTH_RATE_LIMIT on the e-mail change [${TEST_DB}]`, () => {
+  it('counts POST /me/email with login and register (it checks a password and mails any address), and a refused request queues no mail', async () => {
+    const app = await startApp({ AUTH_RATE_LIMIT: '3/1m', LOGIN_LOCKOUT: 'off' });
+    try {
+      const http = new Http(app.url);
+      const outbox = async () => Number((await app.database.rows<{ n: number }>("SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'email_change'", []))[0].n);
+      const user = await register(http);
+      const tokens = await login(http, user.email);
+      assert.equal((await http.post('/me/email', { newEmail: uniqueEmail('moved'), password: PASSWORD }, { token: tokens.access_token })).status, 202);
+      assertTooMany(await http.post('/me/email', { newEmail: uniqueEmail('moved'), password: PASSWORD }, { token: tokens.access_token }), 60, 'e-mail change 4');
+      assert.equal(await outbox(), 1);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe(`AUTH_RATE_LIMIT and TRUST_PROXY [${TEST_DB}]`, () => {
   it('ignores X-Forwarded-For without TRUST_PROXY', async () => {
     const app = await startApp({ AUTH_RATE_LIMIT: '3/1m', LOGIN_LOCKOUT: 'off', TRUST_PROXY: 'false' });

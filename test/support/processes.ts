@@ -1,5 +1,5 @@
 import { spawn, ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort } from './faults';
 import { testEnv, TestDatabase } from './app';
 
@@ -12,6 +12,7 @@ export class ServiceProcess {
 
   constructor(
     readonly name: string,
+    /** Relative to dist/, or absolute. */
     private readonly script: string,
     readonly port: number,
     private env: Record<string, string>,
@@ -24,7 +25,7 @@ export class ServiceProcess {
   /** Starts it and waits until `readyPath` answers (any status but a refused connection). */
   async start(readyPath = '/health', timeoutMs = 30_000): Promise<this> {
     this.output = '';
-    const child = spawn(process.execPath, [join(DIST, this.script)], { env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [resolve(DIST, this.script)], { env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
@@ -80,9 +81,17 @@ export async function latchkeyProcess(database: TestDatabase, env: Record<string
   return new ServiceProcess('latchkey', 'src/main.js', p, { ...testEnv(database, { LOG_LEVEL: 'warn', JWT_ISSUER: `http://127.0.0.1:${p}`, ...env }), PORT: String(p) });
 }
 
-/** The example resource server (examples/resource-server) with the verifier, following `latchkey`. */
-export async function resourceServerProcess(latchkeyUrl: string, credentials: { clientId: string; clientSecret: string }, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  return new ServiceProcess('resource server', 'examples/resource-server/server.js', await freePort(), {
+/**
+ * The example resource server (examples/resource-server) with the verifier, following `latchkey`:
+ * the repository's build, or `script`, the same example compiled elsewhere (the packaging test).
+ */
+export async function resourceServerProcess(
+  latchkeyUrl: string,
+  credentials: { clientId: string; clientSecret: string },
+  env: Record<string, string> = {},
+  script = 'examples/resource-server/server.js',
+): Promise<ServiceProcess> {
+  return new ServiceProcess('resource server', script, await freePort(), {
     LATCHKEY_URL: latchkeyUrl,
     LATCHKEY_CLIENT_ID: credentials.clientId,
     LATCHKEY_CLIENT_SECRET: credentials.clientSecret,

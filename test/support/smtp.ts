@@ -111,7 +111,7 @@ export class SmtpSink {
 }
 
 /** The token of a mailed link (the part after #token=). */
-export function tokenOf(mail: ReceivedMail, page: 'reset-password' | 'verify-email' | 'report'): string {
+export function tokenOf(mail: ReceivedMail, page: 'reset-password' | 'verify-email' | 'report' | 'confirm-email' | 'revert-email'): string {
   const link = mail.links.find((l) => l.includes(`/account/${page}#token=`));
   if (!link) throw new Error(`no /account/${page} link in "${mail.subject}"`);
   return new URLSearchParams(link.split('#')[1]).get('token')!;

@@ -65,3 +65,19 @@ describe('module arrows', () => {
     assert.deepEqual(unknown, [], 'a new module needs its arrows in ALLOWED and in docs/ARCHITECTURE.md');
   });
 });
+
+describe('one access-token path', () => {
+  it('only the shared check (AccessTokenVerifier, on @latchkey/verifier) verifies access tokens; the signer alone signs', () => {
+    const wrong: string[] = [];
+    for (const file of sources(SRC)) {
+      const text = readFileSync(file, 'utf8');
+      const name = relative(SRC, file);
+      // jsonwebtoken stays only under @nestjs/jwt's signing (TokenSigner); nothing verifies with it.
+      if (/from 'jsonwebtoken'|require\('jsonwebtoken'\)/.test(text)) wrong.push(`${name} imports jsonwebtoken`);
+      if (/\bjwt(Service)?\.verify\(|\bjwtVerify\(/.test(text)) wrong.push(`${name} verifies a JWT itself`);
+      if (/new AccessTokenCheck\(/.test(text) && name !== join('auth', 'access-token-verifier.ts')) wrong.push(`${name} builds its own AccessTokenCheck`);
+      if (/\.sign\(\s*payload|signCompact\(/.test(text) && name !== join('auth', 'token-signer.ts') && name !== join('common', 'jws.ts')) wrong.push(`${name} signs a token itself`);
+    }
+    assert.deepEqual(wrong, []);
+  });
+});

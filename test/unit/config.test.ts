@@ -228,6 +228,14 @@ describe('loadConfig', () => {
     failsNaming({ WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://evil.test' }, 'WEBAUTHN_ORIGINS');
   });
 
+  it('limits data exports to 3 an hour per user by default; EXPORT_RATE_LIMIT sets or turns it off', () => {
+    assert.deepEqual(loadConfig(base()).exportRateLimit, { limit: 3, windowSeconds: 3600 });
+    assert.deepEqual(loadConfig({ ...base(), EXPORT_RATE_LIMIT: '10/1d' }).exportRateLimit, { limit: 10, windowSeconds: 86400 });
+    assert.equal(loadConfig({ ...base(), EXPORT_RATE_LIMIT: 'off' }).exportRateLimit, null);
+    failsNaming({ EXPORT_RATE_LIMIT: '3' }, 'EXPORT_RATE_LIMIT');
+    failsNaming({ EXPORT_RATE_LIMIT: '0/1h' }, 'EXPORT_RATE_LIMIT');
+  });
+
   it('caps open streams per session, user and client by default, and validates STREAMS_*', () => {
     assert.deepEqual(loadConfig(base()).streams, { perSession: 4, perUser: 16, perClient: 100, max: null });
     assert.deepEqual(loadConfig({ ...base(), STREAMS_PER_SESSION: '2', STREAMS_PER_USER: '8', STREAMS_PER_CLIENT: '50', STREAMS_MAX: '500' }).streams, { perSession: 2, perUser: 8, perClient: 50, max: 500 });

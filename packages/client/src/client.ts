@@ -1,6 +1,6 @@
-import { TabLock, type SessionEndReason, type TabMessage } from './coordination';
-import { deviceKey, forgetDeviceKey, proof, type DeviceKey } from './dpop';
-import { SharedStore } from './store';
+import { TabLock, type SessionEndReason, type TabMessage } from './coordination.js';
+import { deviceKey, forgetDeviceKey, proof, type DeviceKey } from './dpop.js';
+import { SharedStore } from './store.js';
 
 export type Mode = 'cookie' | 'dpop';
 

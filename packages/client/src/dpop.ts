@@ -1,4 +1,4 @@
-import type { SharedStore } from './store';
+import type { SharedStore } from './store.js';
 
 const KEY = 'dpop-key';
 

@@ -13,5 +13,5 @@ export {
   type SessionInfo,
   type SignedInUser,
   type StepUpAnswer,
-} from './client';
-export type { SessionEndReason } from './coordination';
+} from './client.js';
+export type { SessionEndReason } from './coordination.js';

@@ -1,4 +1,5 @@
 export { createVerifier } from './verifier';
+export { AccessTokenCheck, TokenRefusal, screenAccessTokenHeader, type AccessTokenRules, type ScreenedHeader, type TokenKey } from './access-token';
 export type { AccessTokenClaims, IncomingRequest, RequestContext, Verifier, VerifierOptions, VerifierStatus, VerifyOptions } from './verifier';
 export { InvalidDpopProofError, InvalidRequestError, InvalidTokenError, ServiceUnavailableError, VerifierConfigurationError, VerifierError } from './errors';
 export type { ErrorBody, Scheme } from './errors';

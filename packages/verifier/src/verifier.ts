@@ -1,10 +1,9 @@
-import { decodeProtectedHeader, type JWTPayload } from 'jose';
-import { decodePayload, signatureIsValid } from './jwt';
+import { AccessTokenCheck, TokenRefusal, screenAccessTokenHeader, type AccessTokenClaims } from './access-token';
 import { ProofReplayGuard, ReplayCache, verifyDpopProof, type ReplayStore } from './dpop';
 import { InvalidRequestError, InvalidTokenError, ServiceUnavailableError, VerifierConfigurationError, type Scheme } from './errors';
 import { RevocationFeed, type FeedError, type Transport } from './feed';
 import { HttpStatusError, MAX_TOKEN_LENGTH, basicAuthorization, getJson, looksLikeTokenAttempt, parseAuthorization, sleep } from './http';
-import { KeyStore, SIGNING_ALGORITHMS, type VerificationKey } from './keys';
+import { KeyStore } from './keys';
 import { consoleLogger, silentLogger, type Logger } from './logger';
 import { RevokedSessions } from './revoked-sessions';
 import { RejectedEventError, readSessionRevoked } from './set';
@@ -67,18 +66,7 @@ export interface VerifierOptions {
 }
 
 /** A verified access token's claims: who calls (`sub`), from which session (`sid`), as what (`role`). */
-export interface AccessTokenClaims {
-  readonly iss: string;
-  readonly aud: string | readonly string[];
-  readonly sub: string;
-  readonly sid: string;
-  readonly jti: string;
-  readonly iat: number;
-  readonly exp: number;
-  readonly role: 'user' | 'admin';
-  /** Present on DPoP-bound tokens: the SHA-256 thumbprint of the client's key. */
-  readonly cnf?: { readonly jkt: string };
-}
+export type { AccessTokenClaims } from './access-token';
 
 /** The request a token came with; needed to check a DPoP proof. */
 export interface RequestContext {
@@ -156,8 +144,6 @@ const DEFAULT_TOKEN_LIFETIME_S = 3600;
 const ISSUER_SKEW_S = 60;
 const METADATA_TIMEOUT_MS = 10_000;
 const SWEEP_INTERVAL_MS = 60_000;
-const MAX_KID_LENGTH = 256;
-const ACCESS_TOKEN_TYPE = /^(application\/)?at\+jwt$/i;
 
 interface Metadata {
   jwksUri: string;
@@ -165,14 +151,6 @@ interface Metadata {
   tokenLifetime: number | undefined;
 }
 
-interface CachedToken {
-  claims: AccessTokenClaims;
-  /** The key that verified it: a hit counts only while the JWKS still holds this very key. */
-  key: VerificationKey;
-}
-
-/** Admission to a half-full token cache: one miss in this many (see remember()). */
-const ADMIT_EVERY = 8;
 
 class LatchkeyVerifier implements Verifier {
   private readonly settings: Required<Pick<VerifierOptions, 'issuer' | 'audience' | 'clientId' | 'clockTolerance' | 'maxStaleness' | 'onStale' | 'transport' | 'jwksCooldown' | 'tokenCacheSize'>> & {
@@ -191,8 +169,7 @@ class LatchkeyVerifier implements Verifier {
   private readonly replay: ProofReplayGuard;
   private originWarned = false;
   private lastStoreWarning = Number.NEGATIVE_INFINITY;
-  private readonly tokens = new Map<string, CachedToken>();
-  private missesSinceAdmission = 0;
+  private readonly check: AccessTokenCheck;
   private readonly sweeper: NodeJS.Timeout;
   private readonly starting: Promise<void>;
   private keys: KeyStore | undefined;
@@ -234,6 +211,15 @@ class LatchkeyVerifier implements Verifier {
     this.now = options.now ?? Date.now;
     this.tokenLifetime = options.maxTokenLifetime ?? DEFAULT_TOKEN_LIFETIME_S;
     this.revoked = new RevokedSessions(this.now, () => (this.tokenLifetime + this.settings.clockTolerance + ISSUER_SKEW_S) * 1000);
+    this.check = new AccessTokenCheck({
+      issuer: this.settings.issuer,
+      audience: this.settings.audience,
+      clockTolerance: this.settings.clockTolerance,
+      cacheSize: this.settings.tokenCacheSize,
+      now: this.now,
+      keyOf: (kid) => this.keys?.get(kid),
+      isRevoked: (sessionId) => this.revoked.has(sessionId),
+    });
     this.replayCache = new ReplayCache(options.dpop?.replayCacheSize ?? 50_000, this.now);
     this.replay = new ProofReplayGuard(this.replayCache, options.dpop?.replayStore, this.now, (error) => this.replayStoreFailed(error));
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
@@ -278,8 +264,9 @@ class LatchkeyVerifier implements Verifier {
     const keys = this.keys;
     if (!keys?.loaded) throw new ServiceUnavailableError('The token verifier is not ready yet.');
 
-    const claims = this.cachedClaims(token, keys) ?? (await this.verifyToken(token, scheme, keys));
-    if (this.revoked.has(claims.sid)) throw new InvalidTokenError('The session of this access token was revoked.', scheme);
+    const verified = this.check.cached(token) ?? (await this.verifyUncached(token, keys));
+    const claims = verified instanceof TokenRefusal ? verified : this.check.unlessRevoked(verified);
+    if (claims instanceof TokenRefusal) throw new InvalidTokenError(claims.message, scheme);
     if (claims.cnf !== undefined || scheme === 'DPoP') await this.checkBinding(token, claims, scheme, options.request);
     this.checkFeed();
     return claims;
@@ -303,7 +290,7 @@ class LatchkeyVerifier implements Verifier {
       revokedSessions: this.revoked.sweep(),
       transport: feed?.mode ?? this.settings.transport,
       lastError: this.startupError ?? feed?.lastError ?? null,
-      cachedTokens: this.tokens.size,
+      cachedTokens: this.check.cachedTokens,
       ignoredEvents: this.ignoredEvents,
     };
   }
@@ -321,41 +308,12 @@ class LatchkeyVerifier implements Verifier {
     await this.following;
   }
 
-  private cachedClaims(token: string, keys: KeyStore): AccessTokenClaims | undefined {
-    const hit = this.tokens.get(token);
-    if (!hit) return undefined;
-    if (keys.get(hit.key.kid) === hit.key && this.now() / 1000 < hit.claims.exp + this.settings.clockTolerance) return hit.claims;
-    // Expired or its key left the JWKS: the full path below gives the precise refusal.
-    this.tokens.delete(token);
-    return undefined;
-  }
-
-  /** The checks latchkey's own guard makes, header first so that nothing unacceptable reaches crypto. */
-  private async verifyToken(token: string, scheme: Scheme, keys: KeyStore): Promise<AccessTokenClaims> {
-    const refuse = (message: string) => new InvalidTokenError(message, scheme);
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    try {
-      header = decodeProtectedHeader(token);
-    } catch {
-      throw refuse('The access token is malformed.');
-    }
-    if (typeof header.typ !== 'string' || !ACCESS_TOKEN_TYPE.test(header.typ)) throw refuse('The token is not an access token (typ at+jwt).');
-    if (typeof header.alg !== 'string' || !SIGNING_ALGORITHMS.includes(header.alg)) throw refuse('The access token algorithm is not accepted.');
-    if (typeof header.kid !== 'string' || header.kid === '' || header.kid.length > MAX_KID_LENGTH) throw refuse('The access token names no signing key.');
-    const key = keys.get(header.kid) ?? (await keys.lookup(header.kid));
-    if (!key) throw refuse('The access token was signed by an unknown key.');
-    if (key.alg !== header.alg) throw refuse('The access token algorithm does not match its key.');
-
-    if (header.crit !== undefined) throw refuse('The access token has critical header parameters this verifier does not know.');
-    if (!signatureIsValid(key.alg, key.keyObject, token)) throw refuse('The access token is invalid.');
-    const payload = decodePayload(token);
-    if (!payload) throw refuse('The access token is malformed.');
-    const problem = registeredClaimsProblem(payload, this.settings, this.now() / 1000);
-    if (problem) throw refuse(problem);
-    const claims = readClaims(payload);
-    if (!claims) throw refuse('The access token lacks required claims.');
-    this.learnLifetime(claims);
-    this.remember(token, { claims, key });
+  /** The shared check (access-token.ts), after fetching the JWKS again for a kid this verifier does not know yet. */
+  private async verifyUncached(token: string, keys: KeyStore): Promise<AccessTokenClaims | TokenRefusal> {
+    const header = screenAccessTokenHeader(token);
+    if (!(header instanceof TokenRefusal) && !keys.get(header.kid)) await keys.lookup(header.kid);
+    const claims = this.check.verifyUncached(token, header);
+    if (!(claims instanceof TokenRefusal)) this.learnLifetime(claims);
     return claims;
   }
 
@@ -415,21 +373,6 @@ class LatchkeyVerifier implements Verifier {
     return lastGoodAt === undefined || feed!.blocked || this.now() - lastGoodAt > this.settings.maxStaleness;
   }
 
-  /**
-   * Caches a verified token. Once the cache is half full, only every ADMIT_EVERY-th miss gets in:
-   * a token presented again and again gets in after a few misses, while a stream of tokens never
-   * seen twice (every client refreshing, or junk) stops churning the cache, which otherwise
-   * costs an eviction, an insertion and garbage on every such request.
-   */
-  private remember(token: string, entry: CachedToken): void {
-    const max = this.settings.tokenCacheSize;
-    if (max <= 0) return;
-    if (this.tokens.size >= max / 2 && ++this.missesSinceAdmission % ADMIT_EVERY !== 0) return;
-    // Map keeps insertion order: the first key is the oldest entry.
-    if (this.tokens.size >= max) this.tokens.delete(this.tokens.keys().next().value!);
-    this.tokens.set(token, entry);
-  }
-
   /** A token living longer than assumed means revocations must be held longer too. */
   private learnLifetime(claims: AccessTokenClaims): void {
     const lifetime = claims.exp - claims.iat;
@@ -441,8 +384,7 @@ class LatchkeyVerifier implements Verifier {
   private sweep(): void {
     this.revoked.sweep();
     this.replayCache.sweep();
-    const now = this.now() / 1000;
-    for (const [token, { claims }] of this.tokens) if (claims.exp + this.settings.clockTolerance <= now) this.tokens.delete(token);
+    this.check.sweep();
   }
 
   private async start(): Promise<void> {
@@ -586,44 +528,4 @@ function isHttpUrl(value: unknown): value is string {
   } catch {
     return false;
   }
-}
-
-/** The claims latchkey puts in every access token, with their types checked; null when one is wrong. */
-/**
- * iss, aud, exp, nbf and iat as latchkey's guard checks them (exp with the clock tolerance);
- * null when they hold, else the reason.
- */
-function registeredClaimsProblem(payload: Record<string, unknown>, settings: { issuer: string; audience: string; clockTolerance: number }, now: number): string | null {
-  const { iss, aud, exp, nbf, iat } = payload;
-  if (iss !== settings.issuer) return 'The access token is from another issuer.';
-  if (aud !== settings.audience && !(Array.isArray(aud) && aud.includes(settings.audience))) return 'The access token is for another audience.';
-  if (typeof exp !== 'number' || typeof iat !== 'number') return 'The access token lacks exp or iat.';
-  if (now >= exp + settings.clockTolerance) return 'The access token has expired.';
-  if (nbf !== undefined && (typeof nbf !== 'number' || now + settings.clockTolerance < nbf)) return 'The access token is not valid yet.';
-  return null;
-}
-
-function readClaims(payload: JWTPayload): AccessTokenClaims | null {
-  const { iss, aud, sub, sid, jti, iat, exp, role, cnf } = payload as Record<string, unknown>;
-  if (typeof sub !== 'string' || sub === '' || typeof sid !== 'string' || sid === '' || typeof jti !== 'string') return null;
-  if (role !== 'user' && role !== 'admin') return null;
-  if (typeof iat !== 'number' || typeof exp !== 'number' || typeof iss !== 'string') return null;
-  let binding: { jkt: string } | undefined;
-  if (cnf !== undefined) {
-    // A confirmation we cannot honour must not be ignored: the token would become a bearer token.
-    const jkt = (cnf as { jkt?: unknown } | null)?.jkt;
-    if (typeof jkt !== 'string' || jkt === '') return null;
-    binding = Object.freeze({ jkt });
-  }
-  return Object.freeze({
-    iss,
-    aud: Array.isArray(aud) ? Object.freeze([...aud]) : (aud as string),
-    sub,
-    sid,
-    jti,
-    iat,
-    exp,
-    role,
-    ...(binding && { cnf: binding }),
-  });
 }

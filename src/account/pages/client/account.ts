@@ -8,7 +8,7 @@ import { el, type Child } from './dom';
 
 interface Answer {
   status: number;
-  body: { error?: string; message?: string; details?: Array<{ field: string; message: string }>; user?: { email: string } };
+  body: { error?: string; message?: string; details?: Array<{ field: string; message: string }>; user?: { email: string }; restored?: boolean };
   retryAfter: number | null;
 }
 
@@ -123,30 +123,100 @@ async function verifyEmail(token: string): Promise<void> {
   show('Your address is not confirmed yet', notice('bad', trouble(answer)));
 }
 
-function report(token: string): void {
-  const device = fragment.get('device')?.slice(0, 120);
-  const button = el('button', { type: 'button' }, 'Sign that device out');
+interface OneClick {
+  path: string;
+  label: string;
+  danger?: boolean;
+  /** The link's name in "This … link was already used". */
+  what: string;
+  offerNewLink: boolean;
+  done: (answer: Answer) => void;
+  /** A refusal this page explains itself; true when it did. */
+  refused?: (answer: Answer) => boolean;
+}
+
+/**
+ * A link that acts on one click, never on opening the page (a mail scanner that follows links
+ * does nothing): the button posts the token, `done` shows a 200's outcome, and a dead link or any
+ * other refusal is told the same way on every such page.
+ */
+function actOnClick(token: string, action: OneClick, title: string, ...intro: Child[]): void {
+  const button = el('button', { type: 'button', ...(action.danger ? { class: 'danger' } : {}) }, action.label);
   const problem = el('p', { class: 'field-error', role: 'alert' });
   button.addEventListener('click', async () => {
     button.disabled = true;
-    const answer = await post('/auth/sessions/report', { token });
+    const answer = await post(action.path, { token });
     button.disabled = false;
-    if (answer.status === 200) {
-      return show(
-        'That device is signed out',
-        notice('good', 'It can no longer use your account, and neither can any device that signed in after it.'),
-        el('p', {}, 'Whoever signed in may know your password, so it no longer signs in: choose a new one with the link we have sent you. The devices you were signed in on before stay signed in.'),
-      );
-    }
-    if (answer.body.error === 'invalid_link') return invalidLink('"this wasn\'t me"', true);
+    if (answer.status === 200) return action.done(answer);
+    if (answer.body.error === 'invalid_link') return invalidLink(action.what, action.offerNewLink);
+    if (action.refused?.(answer)) return;
     problem.textContent = trouble(answer);
   });
-  show(
+  show(title, ...intro, problem, button);
+}
+
+function report(token: string): void {
+  const device = fragment.get('device')?.slice(0, 120);
+  actOnClick(
+    token,
+    {
+      path: '/auth/sessions/report',
+      label: 'Sign that device out',
+      what: '"this wasn\'t me"',
+      offerNewLink: true,
+      done: () =>
+        show(
+          'That device is signed out',
+          notice('good', 'It can no longer use your account, and neither can any device that signed in after it.'),
+          el('p', {}, 'Whoever signed in may know your password, so it no longer signs in: choose a new one with the link we have sent you. The devices you were signed in on before stay signed in.'),
+        ),
+    },
     "Wasn't you?",
     device ? el('p', { class: 'device' }, 'The new sign-in: ', el('strong', {}, device)) : null,
     el('p', {}, 'If you did not sign in on that device, sign it out now. Its access, and that of every device signed in since, ends at once; your password then stops signing in until you choose a new one with the link we will send you.'),
-    problem,
-    button,
+  );
+}
+
+function confirmEmail(token: string): void {
+  actOnClick(
+    token,
+    {
+      path: '/auth/email/confirm',
+      label: 'Use this address',
+      what: 'confirmation',
+      offerNewLink: false,
+      done: (answer) => show('Your address is changed', notice('good', `Your account now uses ${answer.body.user?.email ?? 'this address'}.`), el('p', {}, 'Sign in with it from now on.')),
+      refused: (answer) => answer.body.error === 'email_taken' && (show('This address has an account', notice('bad', 'Another account uses this address now, so yours keeps its address.')), true),
+    },
+    'Confirm your new address',
+    el('p', {}, 'Your account moves to the address this e-mail came to. You will sign in with it from now on.'),
+  );
+}
+
+function revertEmail(token: string): void {
+  actOnClick(
+    token,
+    {
+      path: '/auth/email/revert',
+      label: 'Undo the change and sign out everywhere',
+      danger: true,
+      what: '"this wasn\'t me"',
+      offerNewLink: false,
+      done: (answer) =>
+        answer.body.restored
+          ? show(
+              'Your address is back',
+              notice('good', 'Your account uses this address again, and every device that was signed in has been signed out.'),
+              el('p', {}, 'Whoever changed it knew your password, so it no longer signs in: choose a new one with the link we have sent you.'),
+            )
+          : show(
+              'Every device is signed out',
+              notice('bad', 'Your account is signed out everywhere and its password no longer signs in, but this address now belongs to another account, so it could not be moved back.'),
+              el('p', {}, 'Ask your administrator to help you back into your account.'),
+            ),
+    },
+    "Wasn't you?",
+    el('p', {}, 'If you did not change the address of your account, undo it now: the account moves back to this address, every device signed in to it is signed out, and your password stops signing in until you choose a new one with the link we will send you.'),
   );
 }
 
@@ -155,3 +225,5 @@ const page = location.pathname.replace(/\/+$/, '').split('/').pop();
 if (page === 'reset-password') token ? resetPassword(token) : missingLink('password reset');
 else if (page === 'verify-email') token ? void verifyEmail(token) : missingLink('confirmation');
 else if (page === 'report') token ? report(token) : missingLink('"this wasn\'t me"');
+else if (page === 'confirm-email') token ? confirmEmail(token) : missingLink('confirmation');
+else if (page === 'revert-email') token ? revertEmail(token) : missingLink('"this wasn\'t me"');

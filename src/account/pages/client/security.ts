@@ -4,7 +4,8 @@
  * lists the factors, enrols an authenticator app (QR code drawn here, from the otpauth URI, so
  * the secret never leaves the page) or a passkey, renames and removes them, and shows recovery
  * codes the one time latchkey gives them out. A change latchkey wants a fresh second factor for
- * (401 insufficient_user_authentication) asks for one, steps up, and is tried once more.
+ * (401 insufficient_user_authentication) asks for one, steps up, and is tried once more. It also
+ * asks for a change of the account's e-mail address and downloads the user's data (GET /me/export).
  */
 import QRCode from 'qrcode';
 import { startAuthentication, startRegistration, type PublicKeyCredentialCreationOptionsJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
@@ -124,18 +125,41 @@ function secondStep(methods: AskedMethod[], passkey: Parameters<typeof secondSte
  * A call to latchkey as the signed-in user. A 401 insufficient_user_authentication (RFC 9470)
  * asks the user to confirm it is them, steps the session up, and sends the call once more.
  */
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
   for (let attempt = 0; ; attempt++) {
     const response = await latchkey.fetch(path, {
       method,
       headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    if (response.ok) return (response.status === 204 ? undefined : await response.json()) as T;
+    if (response.ok) return response;
     const error = await LatchkeyError.from(response);
     if (error.code === 'insufficient_user_authentication' && attempt === 0 && (await confirmItsYou(latchkey))) continue;
     throw error;
   }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await send(method, path, body);
+  return (response.status === 204 ? undefined : await response.json()) as T;
+}
+
+/**
+ * "Download my data": GET /me/export needs the bearer token, so a plain link cannot fetch it. The
+ * document is read whole into a Blob (a cut-off stream fails the read, so a partial file is never
+ * offered) and handed to the browser as a download under the name latchkey gave it.
+ */
+async function downloadMyData(): Promise<void> {
+  const response = await send('GET', '/me/export');
+  const blob = await response.blob();
+  const filename = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'latchkey-export.json';
+  const url = URL.createObjectURL(blob);
+  const link = el('a', { href: url, download: filename, hidden: '' });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked once the browser has taken the download over.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 // ------------------------------------------------------------------ the security page
@@ -273,6 +297,38 @@ function factorRow(factor: Factor): HTMLElement {
   return row;
 }
 
+/**
+ * "Change e-mail": the new address and the password (the step-up of a password change; a 401
+ * insufficient_user_authentication is answered by `call` as everywhere). The answer is the same
+ * whether or not the address has an account; only the mail that arrives there says which.
+ */
+function changeEmailForm(current: string): HTMLFormElement {
+  const address = el('input', { id: 'new-email', type: 'email', autocomplete: 'email', required: '', maxlength: '254' });
+  const password = el('input', { id: 'email-password', type: 'password', autocomplete: 'current-password', required: '' });
+  const problem = el('p', { class: 'field-error', id: 'email-problem', role: 'alert' });
+  const submit = el('button', { type: 'submit' }, 'Change e-mail');
+  const form = el('form', { novalidate: '', class: 'change-email' }, el('label', { for: 'new-email' }, 'New e-mail address'), address, el('label', { for: 'email-password' }, 'Your password'), password, problem, submit);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const to = address.value.trim();
+    problem.textContent = !to ? 'Enter the new address.' : to.toLowerCase() === current.toLowerCase() ? 'That is already your address.' : !password.value ? 'Enter your password.' : '';
+    if (problem.textContent) return (to ? password : address).focus();
+    submit.disabled = true;
+    void call('POST', '/me/email', { newEmail: to, password: password.value })
+      .then(() => {
+        form.reset();
+        say('good', `Check your inbox at ${to} and open the link we sent there. Until you do, your account keeps ${current}.`);
+      })
+      .catch((e) => {
+        if (e instanceof LatchkeyError && e.code === 'signed_out') return failed(e);
+        problem.textContent = e instanceof LatchkeyError && e.code === 'validation_failed' ? 'That is not an e-mail address we can use.' : refusal(e, 'password');
+        password.select();
+      })
+      .finally(() => (submit.disabled = false));
+  });
+  return form;
+}
+
 async function security(message?: string): Promise<void> {
   let me: { email: string };
   let factors: Factor[];
@@ -310,6 +366,16 @@ async function security(message?: string): Promise<void> {
       .catch(failed);
   });
 
+  const download = el('button', { type: 'button', class: 'secondary' }, 'Download my data');
+  download.addEventListener('click', () => {
+    download.disabled = true;
+    say('good', 'Preparing your data…');
+    void downloadMyData()
+      .then(() => say('good', 'Your data is downloaded: one JSON file of your account, its sessions, factors and security events.'))
+      .catch((e) => (e instanceof LatchkeyError && e.code === 'too_many_requests' ? say('bad', 'You have downloaded your data several times within the hour. Try again later.') : failed(e)))
+      .finally(() => (download.disabled = false));
+  });
+
   show(
     'Security',
     el('p', { class: 'who' }, 'Signed in as ', el('strong', {}, me.email), ' ', signOut),
@@ -323,7 +389,15 @@ async function security(message?: string): Promise<void> {
     active.length ? el('h2', {}, 'Recovery codes') : null,
     active.length ? el('p', { id: 'codes-remaining' }, remaining === null ? '' : `${remaining} of 10 codes left.`) : null,
     active.length ? regenerate : null,
+    el('h2', {}, 'E-mail address'),
+    el('p', {}, 'We send a link to the new address; your account moves there once you open it, and your current address is told.'),
+    changeEmailForm(me.email),
+    el('h2', {}, 'Your data'),
+    el('p', {}, 'Everything latchkey holds about you: your account, your sessions past and present, your second factors (never their secrets) and your security events.'),
+    download,
   );
+  // An overview, not a form: the heading keeps the focus rather than the e-mail field at its foot.
+  app.querySelector<HTMLElement>('h1')?.focus();
 }
 
 latchkey.addEventListener('sessionended', (event) => {

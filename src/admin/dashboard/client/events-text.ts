@@ -83,7 +83,16 @@ export function describe(event: AuditEvent): string {
     case 'password_reset':
       return typeof d.revokedSessions === 'number' ? `${d.revokedSessions} device(s) signed out` : '';
     case 'password_reset_requested':
-      return d.origin === 'admin' ? 'Sent by an administrator' : d.origin === 'report' ? 'After a "this wasn\'t me" report' : 'Asked for with "forgot password"';
+      return d.origin === 'admin'
+        ? 'Sent by an administrator'
+        : d.origin === 'report'
+          ? 'After a "this wasn\'t me" report'
+          : d.origin === 'email_change_reverted'
+            ? 'After an e-mail change was reverted'
+            : 'Asked for with "forgot password"';
+    case 'email_changed':
+      if (d.stage !== 'reverted') return 'Confirmed from the new address';
+      return `Reverted from the old address${d.restored === false ? ', which another account holds now, so the address stayed' : ''}; ${typeof d.revokedSessions === 'number' ? d.revokedSessions : 'every'} device(s) signed out`;
     case 'session_reported':
       return 'The user said a new sign-in was not theirs; that device was signed out.';
     case 'login_succeeded':
