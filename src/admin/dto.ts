@@ -47,7 +47,10 @@ export class EventsPerHourQuery {
   @IsIsoTime()
   from: string;
 
-  @ApiProperty({ format: 'date-time', description: 'End of the range (exclusive): after `from`, at most 31 days later. The last hour is cut short here when the range is not whole hours.' })
+  @ApiProperty({
+    format: 'date-time',
+    description: 'End of the range (exclusive): after `from`, at most 31 days later. The last hour is cut short here when the range is not whole hours.',
+  })
   @IsIsoTime()
   @IsTimeAfter('from', HOURLY_MAX_MS, '31 days')
   to: string;

@@ -46,7 +46,13 @@ export class SigningKeysRepository {
 
   /** Every key that signs now or would later stops signing now (an immediate rotation). */
   async retireAllNow(now: number, db: Db): Promise<void> {
-    await db.getRepository(SigningKey).createQueryBuilder().update().set({ retiredAt: now }).where('retired_at IS NULL OR retired_at > :now', { now }).execute();
+    await db
+      .getRepository(SigningKey)
+      .createQueryBuilder()
+      .update()
+      .set({ retiredAt: now })
+      .where('retired_at IS NULL OR retired_at > :now', { now })
+      .execute();
   }
 
   /** The keys without a retirement retire at `at` (a gradual rotation). */
@@ -60,7 +66,10 @@ export class SigningKeysRepository {
 
   /** A fingerprint of the table: any insert, retirement or revocation changes it. */
   async tableState(): Promise<string> {
-    const [row] = await this.database.rows<TableStateRow>('SELECT COUNT(*) AS n, MAX(created_at) AS created, MAX(retired_at) AS retired, MAX(revoked_at) AS revoked FROM signing_keys', []);
+    const [row] = await this.database.rows<TableStateRow>(
+      'SELECT COUNT(*) AS n, MAX(created_at) AS created, MAX(retired_at) AS retired, MAX(revoked_at) AS revoked FROM signing_keys',
+      [],
+    );
     return `${row.n}/${row.created}/${row.retired}/${row.revoked}`;
   }
 }

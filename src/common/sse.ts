@@ -41,7 +41,13 @@ export class SseWriter {
     reply.hijack();
     const raw = reply.raw;
     if (raw.destroyed || gone()) return null;
-    raw.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
+    raw.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    });
     return new SseWriter(raw);
   }
 

@@ -19,7 +19,13 @@ export interface BatchedDelete {
  */
 export async function deleteBatch(database: DatabaseService, target: BatchedDelete, batch: number): Promise<number> {
   const { table, key, where, params, orderBy } = target;
-  const rows = await database.rows<Record<string, string>>(`SELECT ${key} FROM ${table} WHERE ${where}${orderBy ? ` ORDER BY ${orderBy}` : ''} LIMIT ${Math.max(1, Math.floor(batch))}`, params);
+  const rows = await database.rows<Record<string, string>>(
+    `SELECT ${key} FROM ${table} WHERE ${where}${orderBy ? ` ORDER BY ${orderBy}` : ''} LIMIT ${Math.max(1, Math.floor(batch))}`,
+    params,
+  );
   if (rows.length === 0) return 0;
-  return database.exec(`DELETE FROM ${table} WHERE ${key} IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r[key]));
+  return database.exec(
+    `DELETE FROM ${table} WHERE ${key} IN (${rows.map(() => '?').join(', ')})`,
+    rows.map((r) => r[key]),
+  );
 }

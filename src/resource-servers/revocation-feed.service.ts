@@ -185,7 +185,7 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
         const more = batch.events.length > 0 && batch.seq < this.log.head;
         // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream
         // is live); unless the last event's id already says it.
-        if (!more && batch.events.at(-1)?.seq !== position && (moved || !announced)) text += sseMessage({ id: this.encodeCursor(position!) });
+        if (!more && batch.events.at(-1)?.seq !== position && (moved || !announced)) text += sseMessage({ id: this.encodeCursor(position) });
         if (text) await sse.write(text);
         if (more) return true;
         announced = true;

@@ -27,7 +27,11 @@ export class RevocationFanOut {
     this.redis.subscribe(REVOCATIONS_CHANNEL, (message) => {
       try {
         const { head, ids, at } = JSON.parse(message) as { head: unknown; ids: unknown; at: unknown };
-        if (Array.isArray(ids) && typeof at === 'number') announced(ids.filter((id): id is string => typeof id === 'string'), at);
+        if (Array.isArray(ids) && typeof at === 'number')
+          announced(
+            ids.filter((id): id is string => typeof id === 'string'),
+            at,
+          );
         if (typeof head === 'number') moved(head);
       } catch {
         this.logger.warn('ignored a malformed revocation message');

@@ -62,7 +62,11 @@ export class RevocationLogRepository {
 
   /** Inside a sequencing transaction: locks the counter row (MySQL; SQLite queues transactions) and returns the last position. */
   async lockLastSeq(db: Db): Promise<number> {
-    const [row] = await this.database.rows<Pick<SequenceRow, 'last_seq'>>(`SELECT last_seq FROM revocation_sequence WHERE id = 1${this.database.forUpdate}`, [], db);
+    const [row] = await this.database.rows<Pick<SequenceRow, 'last_seq'>>(
+      `SELECT last_seq FROM revocation_sequence WHERE id = 1${this.database.forUpdate}`,
+      [],
+      db,
+    );
     return Number(row.last_seq);
   }
 
@@ -117,7 +121,11 @@ export class RevocationLogRepository {
 
   /** Housekeeping: one bounded batch of positioned events older than `before`. */
   deleteOlderThan(before: number, batch: number): Promise<number> {
-    return deleteBatch(this.database, { table: 'session_revocations', key: 'session_id', where: 'revoked_at < ? AND seq IS NOT NULL', params: [before] }, batch);
+    return deleteBatch(
+      this.database,
+      { table: 'session_revocations', key: 'session_id', where: 'revoked_at < ? AND seq IS NOT NULL', params: [before] },
+      batch,
+    );
   }
 
   private async events(where: string, params: unknown[], causal = false): Promise<RevocationEvent[]> {

@@ -63,7 +63,9 @@ export class RevocationReader {
       await this.repository.renewEpoch(this.tail.epoch, randomBytes(6).toString('base64url'));
       state = await this.repository.sequenceState(true);
     }
-    this.logger.warn(`the revocation log went back from position ${this.tail.head} to ${state.lastSeq} (a restored database?): starting over under a new epoch; feed receivers read the window again`);
+    this.logger.warn(
+      `the revocation log went back from position ${this.tail.head} to ${state.lastSeq} (a restored database?): starting over under a new epoch; feed receivers read the window again`,
+    );
     await this.readFromStart(state);
     this.tail.startedOver();
   }

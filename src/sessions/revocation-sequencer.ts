@@ -62,7 +62,10 @@ export class RevocationSequencer {
     // Positions at or below the head: the database went back (a restore); catching up starts over.
     if (events[0].seq - 1 !== this.tail.head) await this.reader.catchUp();
     else this.tail.advance(events);
-    this.fanOut.announce(events[events.length - 1].seq, events.map((e) => e.sessionId));
+    this.fanOut.announce(
+      events[events.length - 1].seq,
+      events.map((e) => e.sessionId),
+    );
     return events.length === SEQUENCE_BATCH;
   }
 }

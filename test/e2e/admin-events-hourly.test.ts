@@ -97,7 +97,11 @@ describe(`GET /admin/events/hourly [${TEST_DB}]`, () => {
   it('takes 31 days at most: 744 hours', async () => {
     const hours = await counts({ from: at(BASE), to: at(BASE + 744 * HOUR) });
     assert.equal(hours.length, 744);
-    assert.equal(hours.reduce((a, c) => a + c, 0), 8 + 1 + 2500, 'the eight sign-ins after BASE, the theft detection and the 2,500');
+    assert.equal(
+      hours.reduce((a, c) => a + c, 0),
+      8 + 1 + 2500,
+      'the eight sign-ins after BASE, the theft detection and the 2,500',
+    );
   });
 
   it('answers 400 validation_failed to a range it cannot count, naming the field', async () => {
