@@ -357,6 +357,31 @@ function main(): void {
     );
   }
 
+  // ---- galera
+  if (galera) {
+    out.push('## 7. A 3-node Galera cluster (issue 14)', '');
+    out.push(
+      'scripts/galera.sh runs three MariaDB nodes on 127.0.0.1:3311-3313 with wsrep_retry_autocommit=0 and wsrep_sync_wait=0, so latchkey\'s own ' +
+        'handling of stale reads and certification conflicts is what is measured; instance A on node 1, B on node 2.',
+      '',
+    );
+    const g = galera;
+    out.push(
+      table(
+        ['what', 'measured', 'target', ''],
+        [
+          [`${g.alternating.refreshes.toLocaleString('en-US')} refreshes, ${g.alternating.chains} chains alternating between B and A: false invalid_grant`, g.alternating.invalidGrant, '0', verdict(g.alternating.invalidGrant, 0, '<=')],
+          ['the same: 5xx', g.alternating.serverErrors, '0', verdict(g.alternating.serverErrors, 0, '<=')],
+          ['refresh throughput, Galera node / single MariaDB', `${g.throughput.refreshRatio}× (${g.throughput.refreshGaleraRps} / ${g.throughput.refreshSingleRps} req/s)`, 'reported', ''],
+          ['login throughput, Galera node / single MariaDB', `${g.throughput.loginsRatio}× (${g.throughput.loginsGaleraRps} / ${g.throughput.loginsSingleRps} req/s)`, 'reported', ''],
+          ...(g.propagation as Json[]).map((p) => [`revocation A → B, ${p.label}`, `median ${p.medianMs} ms, max ${p.maxMs} ms (${p.n})`, 'reported', '']),
+          ['the refresh read on node 2, plain / causal (wsrep_sync_wait=1)', `${g.causalRead.plainUs} / ${g.causalRead.causalUs} µs`, 'reported', ''],
+        ],
+      ),
+      '',
+    );
+  }
+
   // ---- access-token algorithm
   if (jwtAlgEndToEnd) {
     out.push('## 8. The access-token algorithm (issue 11)', '');
@@ -404,34 +429,9 @@ function main(): void {
     out.push(table(['run', 'req/s', 'p50 ms', 'p99 ms'], (mail.forgot as Json[]).map((r) => [r.run, r['req/s'], r['p50 ms'], r['p99 ms']])), '');
   }
 
-  // ---- galera
-  if (galera) {
-    out.push('## 7. A 3-node Galera cluster (issue 14)', '');
-    out.push(
-      'scripts/galera.sh runs three MariaDB nodes on 127.0.0.1:3311-3313 with wsrep_retry_autocommit=0 and wsrep_sync_wait=0, so latchkey\'s own ' +
-        'handling of stale reads and certification conflicts is what is measured; instance A on node 1, B on node 2.',
-      '',
-    );
-    const g = galera;
-    out.push(
-      table(
-        ['what', 'measured', 'target', ''],
-        [
-          [`${g.alternating.refreshes.toLocaleString('en-US')} refreshes, ${g.alternating.chains} chains alternating between B and A: false invalid_grant`, g.alternating.invalidGrant, '0', verdict(g.alternating.invalidGrant, 0, '<=')],
-          ['the same: 5xx', g.alternating.serverErrors, '0', verdict(g.alternating.serverErrors, 0, '<=')],
-          ['refresh throughput, Galera node / single MariaDB', `${g.throughput.refreshRatio}× (${g.throughput.refreshGaleraRps} / ${g.throughput.refreshSingleRps} req/s)`, 'reported', ''],
-          ['login throughput, Galera node / single MariaDB', `${g.throughput.loginsRatio}× (${g.throughput.loginsGaleraRps} / ${g.throughput.loginsSingleRps} req/s)`, 'reported', ''],
-          ...(g.propagation as Json[]).map((p) => [`revocation A → B, ${p.label}`, `median ${p.medianMs} ms, max ${p.maxMs} ms (${p.n})`, 'reported', '']),
-          ['the refresh read on node 2, plain / causal (wsrep_sync_wait=1)', `${g.causalRead.plainUs} / ${g.causalRead.causalUs} µs`, 'reported', ''],
-        ],
-      ),
-      '',
-    );
-  }
-
   // ---- open streams
   if (streams) {
-    out.push('## 10. Open streams (issue 19)', '');
+    out.push('## 13. Open streams (issue 19)', '');
     out.push(
       `One latchkey process on MariaDB with an open-file limit of ${streams.openFiles} (prlimit), bench/streams.ts. GET /health at 50 connections before the streams and with them open; ` +
         `for one user, the median of ${streams.rounds?.length ?? 0} back-to-back pairs (the machine is shared). Load average during the run: ${(streams.loadAverage as number[]).join(', ')}.`,

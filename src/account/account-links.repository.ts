@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
 import { AccountLink, LinkPurpose } from './account-link.entity';
 
 /** The only SQL on `account_links`. */
@@ -32,7 +33,7 @@ export class AccountLinksRepository {
   }
 
   async countSince(userId: string, purpose: LinkPurpose, since: number, db: Db): Promise<number> {
-    const [row] = await this.database.rows<{ n: unknown }>('SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?', [userId, purpose, since], db);
+    const [row] = await this.database.rows<{ n: number | string }>('SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?', [userId, purpose, since], db);
     return Number(row.n);
   }
 
@@ -41,9 +42,7 @@ export class AccountLinksRepository {
   }
 
   /** Housekeeping: one bounded batch of links that expired before `before`. */
-  async deleteExpired(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM account_links WHERE expires_at < ? LIMIT ${Math.floor(batch)}`, [before]);
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM account_links WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  deleteExpired(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'account_links', key: 'id', where: 'expires_at < ?', params: [before] }, batch);
   }
 }

@@ -8,8 +8,8 @@ import { IdPipe } from '../common/id.pipe';
 import { ApiErrorResponse, Endpoint } from '../common/openapi';
 import { SessionList } from '../sessions/session.view';
 import { AdminService } from './admin.service';
-import { AdminUserPage, AdminUserView, AuditEventPage, RevokedCount } from './admin.view';
-import { ListEventsQuery, ListUsersQuery, UserSessionsQuery } from './dto';
+import { AdminUserPage, AdminUserView, AuditEventPage, EventsPerHourView, RevokedCount } from './admin.view';
+import { EventsPerHourQuery, ListEventsQuery, ListUsersQuery, UserSessionsQuery } from './dto';
 
 const NO_USER = () => ApiErrorResponse(404, 'not_found: no such user');
 const as = (admin: Principal, client: ClientContext): Actor => ({ actorId: admin.userId, client });
@@ -110,5 +110,12 @@ export class AdminController {
   @ApiOkResponse({ type: AuditEventPage })
   listEvents(@Query() query: ListEventsQuery): Promise<AuditEventPage> {
     return this.admin.listEvents(query);
+  }
+
+  @Get('events/hourly')
+  @Endpoint('Security events per hour over a range of at most 31 days, of one type or all (the dashboard chart)')
+  @ApiOkResponse({ type: EventsPerHourView })
+  eventsPerHour(@Query() query: EventsPerHourQuery): Promise<EventsPerHourView> {
+    return this.admin.eventsPerHour(query);
   }
 }

@@ -13,7 +13,7 @@ import type { User } from '../users/user.entity';
 import { SessionsService } from '../sessions/sessions.service';
 import { SessionView, toSessionView } from '../sessions/session.view';
 import { AdminUsersRepository } from './admin-users.repository';
-import { AdminUserPage, AdminUserView, AuditEventPage, toAdminUserView } from './admin.view';
+import { AdminUserPage, AdminUserView, AuditEventPage, EventsPerHourView, toAdminUserView } from './admin.view';
 import { DEFAULT_PAGE_SIZE } from './dto';
 import { AccountService } from '../account/account.service';
 import { AccountDeletion } from '../account/account-deletion';
@@ -107,6 +107,14 @@ export class AdminService {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const rows = await this.audit.list({ userId: query.userId, type: query.type, before: decodeCursor(query.cursor), limit: pageFetchSize(limit) });
     return keysetPage(rows, limit, (e) => ({ ...e, createdAt: iso(e.createdAt)! }));
+  }
+
+  /** The dashboard's chart: events per hour over a range the DTO bounded (at most 31 days), counted by the database. */
+  async eventsPerHour(query: { from: string; to: string; type?: AuditEventType }): Promise<EventsPerHourView> {
+    const from = Date.parse(query.from);
+    const to = Date.parse(query.to);
+    const hours = await this.audit.countPerHour(from, to, query.type);
+    return { from: iso(from)!, to: iso(to)!, type: query.type ?? null, hours: hours.map((h) => ({ start: iso(h.start)!, count: h.count })) };
   }
 
   private async requireUser(userId: string): Promise<void> {

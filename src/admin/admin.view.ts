@@ -44,6 +44,18 @@ export class AuditEventPage {
   @ApiProperty({ nullable: true, type: String }) nextCursor: string | null;
 }
 
+export class HourCountView {
+  @ApiProperty({ format: 'date-time', description: 'The first moment of the hour (from + n hours).' }) start: string;
+  @ApiProperty({ description: 'Events in this hour; 0 when there were none.' }) count: number;
+}
+
+export class EventsPerHourView {
+  @ApiProperty({ format: 'date-time' }) from: string;
+  @ApiProperty({ format: 'date-time' }) to: string;
+  @ApiProperty({ enum: AUDIT_EVENT_TYPES, nullable: true, type: String, description: 'null: every type.' }) type: string | null;
+  @ApiProperty({ type: [HourCountView], description: 'Every hour of the range, oldest first.' }) hours: HourCountView[];
+}
+
 export function toAdminUserView(row: AdminUserRow): AdminUserView {
   return {
     id: row.id,

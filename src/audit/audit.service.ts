@@ -3,7 +3,7 @@ import { uuidv7 } from '../common/ids';
 import { Clock } from '../common/clock';
 import { Db, DatabaseService } from '../database/database.service';
 import { AuditEvent, AuditEventType } from './audit-event.entity';
-import { AuditQuery, AuditRepository, AuditRow } from './audit.repository';
+import { AuditQuery, AuditRepository, AuditRow, HOUR_MS, HourCount } from './audit.repository';
 import type { ClientContext } from '../common/client-context';
 
 export interface AuditInput {
@@ -73,6 +73,16 @@ export class AuditService {
   /** Account deletion, inside its transaction: the user's events keep their ids but lose e-mail, IP and user agent. */
   erasePersonalData(userId: string, db: Db): Promise<number> {
     return this.repository.erasePersonalData(userId, db);
+  }
+
+  /**
+   * Events in [from, to) per hour, every hour from `from` on (the last one ends at `to`), the
+   * hours without events as zero: one grouped statement, whatever the number of events.
+   */
+  async countPerHour(from: number, to: number, type?: AuditEventType): Promise<HourCount[]> {
+    const counted = new Map((await this.repository.countPerHour(from, to, type)).map((h) => [h.start, h.count]));
+    const hours = Math.ceil((to - from) / HOUR_MS);
+    return Array.from({ length: hours }, (_, i) => ({ start: from + i * HOUR_MS, count: counted.get(from + i * HOUR_MS) ?? 0 }));
   }
 
   /** Housekeeping: one bounded batch of events older than `before`. */

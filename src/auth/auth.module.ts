@@ -22,13 +22,14 @@ import { OpenStreams } from './open-streams';
 import { JwtStrategy } from './jwt.strategy';
 import { MeController } from './me.controller';
 import { RefreshCookie } from './refresh-cookie';
+import { SigningKeysRepository } from './signing-keys.repository';
 import { SigningKeysService } from './signing-keys.service';
 import { TokenSigner } from './token-signer';
 
 @Module({
   imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule, MfaModule],
   controllers: [AuthController, MeController, FactorsController, PasskeysController, DiscoveryController],
-  providers: [AuthService, DpopService, SessionEvents, OpenStreams, AccessTokensService, AccessTokenVerifier, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie, TrustedDeviceCookie],
+  providers: [AuthService, DpopService, SessionEvents, OpenStreams, AccessTokensService, AccessTokenVerifier, SigningKeysRepository, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie, TrustedDeviceCookie],
   exports: [OpenStreams, AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })
 export class AuthModule {}

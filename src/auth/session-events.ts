@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Clock } from '../common/clock';
+import { SseWriter, sseComment, sseMessage } from '../common/sse';
 import { RevocationRegistry } from '../sessions/revocation-registry';
 import type { Principal } from './jwt.strategy';
 import { OpenStreams } from './open-streams';
@@ -27,12 +28,10 @@ export class SessionEvents implements BeforeApplicationShutdown {
 
   stream(principal: Principal, reply: FastifyReply): void {
     const release = this.streams.open({ sessionId: principal.sessionId, userId: principal.userId });
-    reply.hijack();
-    const raw = reply.raw;
-    if (raw.destroyed) return release(); // gone before the stream began
     // The headers set so far (CORS among them) go out with the hijacked answer.
-    raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
-    raw.write(': watching this session\n\n');
+    const sse = SseWriter.open(reply, reply.getHeaders() as Record<string, string>);
+    if (!sse) return release(); // gone before the stream began
+    sse.push(sseComment('watching this session'));
     let done = false;
     let stopWatching = (): void => undefined;
     let heartbeat: NodeJS.Timeout | undefined;
@@ -45,11 +44,11 @@ export class SessionEvents implements BeforeApplicationShutdown {
       clearInterval(heartbeat);
       clearTimeout(expiry);
       this.open.delete(finish);
-      if (!raw.destroyed) raw.end(event ? `event: ${event}\ndata: {}\n\n` : undefined);
+      sse.end(event ? sseMessage({ event, data: '{}' }) : undefined);
     };
-    raw.once('close', () => finish());
+    sse.raw.once('close', () => finish());
     this.open.add(finish);
-    heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    heartbeat = setInterval(() => sse.push(sseComment('keep-alive')), HEARTBEAT_MS);
     expiry = setTimeout(() => finish('expired'), Math.max(0, principal.expiresAt - this.clock.now()));
     // Last: it calls back at once when the session was revoked since the guard looked.
     stopWatching = this.registry.watch(principal.sessionId, () => finish('revoked'));

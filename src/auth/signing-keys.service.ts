@@ -1,15 +1,14 @@
 import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { IsNull } from 'typeorm';
 import type { TokenKey } from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Clock } from '../common/clock';
-import { DatabaseService } from '../database/database.service';
+import { Db, DatabaseService } from '../database/database.service';
 import { RedisService } from '../redis/redis.service';
 import { generateSigningKey, publicJwk, SigningAlg, SIGNING_ALGS, thumbprint } from '../common/jws';
 import * as sealed from '../common/sealed';
 import { liveTokenHorizonMs } from '../common/time';
-import { SigningKey } from './signing-key.entity';
+import { SigningKeysRepository } from './signing-keys.repository';
 
 /** Every instance reloads its keys at least this often (and as soon as the table changes, see watch()). */
 const RELOAD_MS = 60_000;
@@ -58,6 +57,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly database: DatabaseService,
+    private readonly keys: SigningKeysRepository,
     private readonly redis: RedisService,
     private readonly clock: Clock,
   ) {}
@@ -146,14 +146,12 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
    */
   async revoke(kid: string): Promise<{ replacement: string | null }> {
     const replacement = await this.database.transaction(async (db) => {
-      const repo = db.getRepository(SigningKey);
-      const key = await repo.findOneBy({ kid });
+      const key = await this.keys.find(kid, db);
       if (!key || key.revokedAt !== null) throw new Error(`no signing key ${kid} in service`);
       const now = this.clock.now();
-      const live = await repo.createQueryBuilder('k').where('k.revoked_at IS NULL AND (k.retired_at IS NULL OR k.retired_at > :now)', { now }).getMany();
-      const signsNow = live.some((k) => k.kid === kid);
+      const signsNow = (await this.keys.signingAt(now, db)).some((k) => k.kid === kid);
       const next = signsNow ? await this.insertKey({ immediate: true }, db) : null;
-      await repo.update({ kid }, { revokedAt: now, retiredAt: key.retiredAt ?? now });
+      await this.keys.markRevoked(kid, now, key.retiredAt ?? now, db);
       return next;
     });
     await this.changed();
@@ -161,20 +159,16 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     return { replacement };
   }
 
-  private async insertKey(options: { immediate?: boolean; alg?: SigningAlg }, db: Parameters<Parameters<DatabaseService['transaction']>[0]>[0]): Promise<string> {
+  private async insertKey(options: { immediate?: boolean; alg?: SigningAlg }, db: Db): Promise<string> {
     const alg = options.alg ?? this.config.jwtAlg;
     const { publicKey, privateKey } = await generateSigningKey(alg);
     const jwk = publicJwk(publicKey);
     const kid = thumbprint(jwk);
     const now = this.clock.now();
-    const repo = db.getRepository(SigningKey);
-    if (options.immediate) {
-      // Every other key stops signing now, including outgoing ones of an earlier gradual rotation.
-      await repo.createQueryBuilder().update().set({ retiredAt: now }).where('retired_at IS NULL OR retired_at > :now', { now }).execute();
-    } else {
-      await repo.update({ retiredAt: IsNull() }, { retiredAt: now + ACTIVATION_DELAY_MS });
-    }
-    await repo.insert({ kid, alg, publicKey: JSON.stringify(jwk), privateKey: this.seal(privateKey.export({ format: 'der', type: 'pkcs8' }), kid), createdAt: now, retiredAt: null, revokedAt: null });
+    // Immediate: every other key stops signing now, including outgoing ones of an earlier gradual rotation.
+    if (options.immediate) await this.keys.retireAllNow(now, db);
+    else await this.keys.scheduleRetirement(now + ACTIVATION_DELAY_MS, db);
+    await this.keys.insert({ kid, alg, publicKey: JSON.stringify(jwk), privateKey: this.seal(privateKey.export({ format: 'der', type: 'pkcs8' }), kid), createdAt: now, retiredAt: null, revokedAt: null }, db);
     return kid;
   }
 
@@ -187,27 +181,16 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   /** Every poll: a cheap look at the table; a full reload only when it changed (another instance, or the CLI). */
   private async watch(): Promise<void> {
     try {
-      if ((await this.readTableState()) !== this.tableState) await this.reload();
+      if ((await this.keys.tableState()) !== this.tableState) await this.reload();
     } catch (error) {
       this.logger.warn(`key watch failed: ${(error as Error).message}`);
     }
   }
 
-  /** A fingerprint of the signing_keys table: any insert, retirement or revocation changes it. */
-  private async readTableState(): Promise<string> {
-    const [row] = await this.database.rows<Record<string, unknown>>('SELECT COUNT(*) AS n, MAX(created_at) AS created, MAX(retired_at) AS retired, MAX(revoked_at) AS revoked FROM signing_keys', []);
-    return `${row.n}/${row.created}/${row.retired}/${row.revoked}`;
-  }
-
   async reload(): Promise<void> {
     const horizon = this.clock.now() - liveTokenHorizonMs(this.config);
-    const tableState = await this.readTableState();
-    const rows = await this.database.manager
-      .getRepository(SigningKey)
-      .createQueryBuilder('k')
-      .where('k.revoked_at IS NULL AND (k.retired_at IS NULL OR k.retired_at > :horizon)', { horizon })
-      .orderBy('k.created_at', 'DESC')
-      .getMany();
+    const tableState = await this.keys.tableState();
+    const rows = await this.keys.verifying(horizon);
     const next = new Map<string, LoadedKey>();
     for (const row of rows) {
       if (!SIGNING_ALGS.includes(row.alg as SigningAlg)) continue;

@@ -80,3 +80,38 @@ export const IsIntegerText = (min: number, max: number) =>
 
 /** The token of a mailed link, as the page read it from the link: any string of sane length (its meaning is the link's business: 400 invalid_link). */
 export const IsLinkToken = () => applyDecorators(IsString(), Length(1, 256));
+
+/** An ISO 8601 date-time with seconds optional, milliseconds optional and a zone required (Z or ±hh:mm). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A point in time as the API writes them (ISO 8601 with a zone), one that exists (no 25th hour, no 31 February rolled over). */
+export const IsIsoTime = () =>
+  ValidateBy({
+    name: 'isoTime',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && ISO_TIME.test(v) && Number.isFinite(Date.parse(v)) && sameCalendarDay(v),
+      defaultMessage: (a?: ValidationArguments) => `${a?.property} must be an ISO 8601 date-time with a time zone, such as 2026-01-31T14:00:00Z`,
+    },
+  });
+
+/** Date.parse rolls 2026-02-31 over to 3 March; the written date must be the one it means. */
+function sameCalendarDay(v: string): boolean {
+  const [year, month, day] = v.slice(0, 10).split('-').map(Number);
+  const check = new Date(Date.UTC(year, month - 1, day));
+  return check.getUTCFullYear() === year && check.getUTCMonth() === month - 1 && check.getUTCDate() === day;
+}
+
+/** A time (IsIsoTime) after the one in `property`, by at most `maxMs`: the end of a range. */
+export const IsTimeAfter = (property: string, maxMs: number, span: string) =>
+  ValidateBy({
+    name: 'timeAfter',
+    validator: {
+      validate: (v: unknown, a?: ValidationArguments) => {
+        const start = (a?.object as Record<string, unknown> | undefined)?.[property];
+        if (typeof v !== 'string' || typeof start !== 'string') return true; // IsIsoTime speaks for a missing or malformed one
+        const gap = Date.parse(v) - Date.parse(start);
+        return !Number.isFinite(gap) || (gap > 0 && gap <= maxMs);
+      },
+      defaultMessage: (a?: ValidationArguments) => `${a?.property} must be after ${property}, by at most ${span}`,
+    },
+  });

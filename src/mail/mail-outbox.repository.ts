@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
 import { MailMessage, MailState } from './mail-message.entity';
 
 /** The only SQL on `mail_outbox`. Every change to a claimed message is conditional on still holding the claim. */
@@ -64,15 +65,13 @@ export class MailOutboxRepository {
   }
 
   /** Housekeeping: one bounded batch of messages finished before `before`. */
-  async deleteFinished(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM mail_outbox WHERE state <> 'pending' AND finished_at < ? LIMIT ${Math.floor(batch)}`, [before]);
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM mail_outbox WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  deleteFinished(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'mail_outbox', key: 'id', where: "state <> 'pending' AND finished_at < ?", params: [before] }, batch);
   }
 
   /** Counts by state (tests, metrics). */
   async countByState(): Promise<Record<string, number>> {
-    const rows = await this.database.rows<{ state: string; n: unknown }>('SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state', []);
+    const rows = await this.database.rows<{ state: string; n: number | string }>('SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state', []);
     return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
   }
 }

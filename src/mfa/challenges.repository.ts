@@ -1,6 +1,26 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
+import { flagOrNull, Numeric, numberOrNull } from '../database/columns';
 import { MfaChallenge } from './mfa-challenge.entity';
+
+/** An mfa_challenges row, as the drivers return it. */
+interface ChallengeRow {
+  id: string;
+  token_mac: string;
+  user_id: string;
+  created_at: Numeric;
+  expires_at: Numeric;
+  used_at: Numeric | null;
+  failures: Numeric | null;
+  device_id: string | null;
+  device_name: string | null;
+  use_cookie: Numeric | null;
+  dpop_jkt: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  webauthn_challenge: string | null;
+}
 
 /** The only place that knows the mfa_challenges table's SQL. */
 @Injectable()
@@ -13,24 +33,23 @@ export class ChallengesRepository {
 
   /** Raw and bound: the second step's first read. */
   async findById(id: string): Promise<MfaChallenge | null> {
-    const [r] = await this.database.rows<Record<string, unknown>>('SELECT * FROM mfa_challenges WHERE id = ?', [id]);
+    const [r] = await this.database.rows<ChallengeRow>('SELECT * FROM mfa_challenges WHERE id = ?', [id]);
     if (!r) return null;
-    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
     return {
-      id: r.id as string,
-      tokenMac: r.token_mac as string,
-      userId: r.user_id as string,
+      id: r.id,
+      tokenMac: r.token_mac,
+      userId: r.user_id,
       createdAt: Number(r.created_at),
       expiresAt: Number(r.expires_at),
-      usedAt: num(r.used_at),
+      usedAt: numberOrNull(r.used_at),
       failures: Number(r.failures ?? 0),
-      deviceId: (r.device_id as string | null) ?? null,
-      deviceName: (r.device_name as string | null) ?? null,
-      useCookie: Boolean(Number(r.use_cookie ?? 0)),
-      dpopJkt: (r.dpop_jkt as string | null) ?? null,
-      ip: (r.ip as string | null) ?? null,
-      userAgent: (r.user_agent as string | null) ?? null,
-      webauthnChallenge: (r.webauthn_challenge as string | null) ?? null,
+      deviceId: r.device_id ?? null,
+      deviceName: r.device_name ?? null,
+      useCookie: flagOrNull(r.use_cookie) ?? false,
+      dpopJkt: r.dpop_jkt ?? null,
+      ip: r.ip ?? null,
+      userAgent: r.user_agent ?? null,
+      webauthnChallenge: r.webauthn_challenge ?? null,
     };
   }
 
@@ -72,9 +91,7 @@ export class ChallengesRepository {
   }
 
   /** Housekeeping: one bounded batch of challenges that expired before `before`. */
-  async deleteExpired(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM mfa_challenges WHERE expires_at < ? LIMIT ${Number(batch)}`, [before]);
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM mfa_challenges WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  deleteExpired(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'mfa_challenges', key: 'id', where: 'expires_at < ?', params: [before] }, batch);
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { flagOrNull, Numeric, numberOrNull } from '../database/columns';
 import { MfaFactor } from './mfa-factor.entity';
 
 /** The only place that knows the mfa_factors table's SQL. */
@@ -12,7 +13,7 @@ export class FactorsRepository {
    * login asks (is a second step due?), so it skips the query builder.
    */
   async listForUser(userId: string, db: Db = this.database.manager): Promise<MfaFactor[]> {
-    const rows = await this.database.rows<Record<string, unknown>>('SELECT * FROM mfa_factors WHERE user_id = ? ORDER BY created_at, id', [userId], db);
+    const rows = await this.database.rows<FactorRow>('SELECT * FROM mfa_factors WHERE user_id = ? ORDER BY created_at, id', [userId], db);
     return rows.map(toFactor);
   }
 
@@ -85,28 +86,47 @@ export class FactorsRepository {
   }
 }
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : Boolean(Number(v)));
+/** An mfa_factors row, as the drivers return it. */
+interface FactorRow {
+  id: string;
+  user_id: string;
+  type: MfaFactor['type'];
+  name: string;
+  created_at: Numeric;
+  last_used_at: Numeric | null;
+  activated_at: Numeric | null;
+  totp_secret: string | null;
+  totp_last_step: Numeric | null;
+  credential_id: string | null;
+  public_key: string | null;
+  sign_count: Numeric | null;
+  transports: string | null;
+  backup_eligible: Numeric | boolean | null;
+  backed_up: Numeric | boolean | null;
+  aaguid: string | null;
+  consecutive_failures: Numeric | null;
+  locked_at: Numeric | null;
+}
 
-function toFactor(r: Record<string, unknown>): MfaFactor {
+function toFactor(r: FactorRow): MfaFactor {
   return {
-    id: r.id as string,
-    userId: r.user_id as string,
-    type: r.type as MfaFactor['type'],
-    name: r.name as string,
+    id: r.id,
+    userId: r.user_id,
+    type: r.type,
+    name: r.name,
     createdAt: Number(r.created_at),
-    lastUsedAt: num(r.last_used_at),
-    activatedAt: num(r.activated_at),
-    totpSecret: (r.totp_secret as string | null) ?? null,
-    totpLastStep: num(r.totp_last_step),
-    credentialId: (r.credential_id as string | null) ?? null,
-    publicKey: (r.public_key as string | null) ?? null,
-    signCount: num(r.sign_count),
-    transports: (r.transports as string | null) ?? null,
-    backupEligible: bool(r.backup_eligible),
-    backedUp: bool(r.backed_up),
-    aaguid: (r.aaguid as string | null) ?? null,
+    lastUsedAt: numberOrNull(r.last_used_at),
+    activatedAt: numberOrNull(r.activated_at),
+    totpSecret: r.totp_secret ?? null,
+    totpLastStep: numberOrNull(r.totp_last_step),
+    credentialId: r.credential_id ?? null,
+    publicKey: r.public_key ?? null,
+    signCount: numberOrNull(r.sign_count),
+    transports: r.transports ?? null,
+    backupEligible: flagOrNull(r.backup_eligible),
+    backedUp: flagOrNull(r.backed_up),
+    aaguid: r.aaguid ?? null,
     consecutiveFailures: Number(r.consecutive_failures ?? 0),
-    lockedAt: num(r.locked_at),
+    lockedAt: numberOrNull(r.locked_at),
   };
 }

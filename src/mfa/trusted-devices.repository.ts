@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
 import { TrustedDevice } from './trusted-device.entity';
 
 /** The only place that knows the trusted_devices table's SQL. */
@@ -33,9 +34,7 @@ export class TrustedDevicesRepository {
   }
 
   /** Housekeeping: one bounded batch of tokens that expired before `before`. */
-  async deleteExpired(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ id: string }>(`SELECT id FROM trusted_devices WHERE expires_at < ? LIMIT ${Number(batch)}`, [before]);
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM trusted_devices WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  deleteExpired(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'trusted_devices', key: 'id', where: 'expires_at < ?', params: [before] }, batch);
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
 import { WebAuthnChallenge, WebAuthnPurpose } from './webauthn-challenge.entity';
 
 /** The only SQL on `webauthn_challenges`. */
@@ -28,9 +29,7 @@ export class WebAuthnChallengesRepository {
   }
 
   /** Housekeeping: one bounded batch of challenges that expired before `before`. */
-  async deleteExpired(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ challenge: string }>(`SELECT challenge FROM webauthn_challenges WHERE expires_at < ? LIMIT ${Math.floor(batch)}`, [before]);
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM webauthn_challenges WHERE challenge IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.challenge));
+  deleteExpired(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'webauthn_challenges', key: 'challenge', where: 'expires_at < ?', params: [before] }, batch);
   }
 }

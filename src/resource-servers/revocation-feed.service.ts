@@ -7,6 +7,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { Clock } from '../common/clock';
 import { Coalesced } from '../common/coalesced';
+import { SseWriter, sseComment, sseMessage } from '../common/sse';
 import { TokenSigner } from '../auth/token-signer';
 import { RevocationEvent, RevocationLog } from '../sessions/revocation-log';
 import { SigningKeysService } from '../auth/signing-keys.service';
@@ -39,7 +40,7 @@ interface FeedStream {
 /**
  * The session revocation feed (GET /auth/revocations): the revocation log read by cursor, each
  * event a signed CAEP session-revoked SET. The cursor is a position in the log
- * (sessions/revocation-log.ts explains why a reader following it misses nothing and sees
+ * (sessions/revocation-sequencer.ts explains why a reader following it misses nothing and sees
  * nothing twice) plus the log's epoch; latchkey keeps no state per receiver, so any number of
  * service instances can follow it, from any latchkey instance.
  */
@@ -162,25 +163,16 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
   async stream(server: ResourceServerInfo, after: number | null, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     await this.log.load();
     const release = this.openStreams.open({ clientId: server.clientId });
-    reply.hijack();
-    const raw = reply.raw;
     const socket = request.raw.socket;
     // Gone during the guard's and the cursor's awaits: its 'close' was before anyone listened.
-    if (raw.destroyed || socket.destroyed) return release();
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' });
+    const sse = SseWriter.open(reply, {}, () => socket.destroyed);
+    if (!sse) return release();
+    const raw = sse.raw;
     let position = after;
     let announced = false;
     let ended = false;
     /** A pump round is under way (it may have read past `position` already). */
     let pumping = false;
-    const write = (text: string): Promise<void> => {
-      if (ended || raw.destroyed) return Promise.resolve();
-      if (raw.write(text)) return Promise.resolve();
-      return new Promise((resolve) => {
-        raw.once('drain', resolve);
-        raw.once('close', resolve);
-      });
-    };
     // One batch a round, one round at a time; an advance of the log meanwhile gets one more.
     const pump = new Coalesced(async () => {
       if (ended) return false;
@@ -189,14 +181,14 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
         const batch = await this.next(position, 500);
         // One write a round: each write is a syscall per stream, and every stream gets every event.
         let text = '';
-        for (const event of batch.events) text += `id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, server.clientId)}\n\n`;
+        for (const event of batch.events) text += this.message(event, server.clientId);
         const moved = batch.seq !== position;
         position = batch.seq;
         const more = batch.events.length > 0 && batch.seq < this.log.head;
         // Caught up: say where, so a reconnect resumes from here (and at the start, that the stream
         // is live); unless the last event's id already says it.
-        if (!more && batch.events.at(-1)?.seq !== position && (moved || !announced)) text += `id: ${this.encodeCursor(position!)}\n\n`;
-        if (text) await write(text);
+        if (!more && batch.events.at(-1)?.seq !== position && (moved || !announced)) text += sseMessage({ id: this.encodeCursor(position) });
+        if (text) await sse.write(text);
         if (more) return true;
         announced = true;
         return false;
@@ -212,16 +204,16 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     // new events as they come, in one write of text rendered once per resource server for all
     // its streams; any other goes through its pump (reads from its position, waits for drain).
     const stopListening = this.log.onAdvance((events) => {
-      if (ended || raw.destroyed) return;
-      if (!pumping && announced && position === events[0].seq - 1 && !raw.writableNeedDrain) {
+      if (sse.closed) return;
+      if (!pumping && announced && position === events[0].seq - 1 && !sse.backedUp) {
         position = events[events.length - 1].seq;
-        raw.write(this.rendered(events, server.clientId));
+        sse.push(this.rendered(events, server.clientId));
         return;
       }
       void pump.run();
     });
-    const stopKeys = this.keys.onChange(() => void write(`event: jwks\ndata: ${this.keys.version}\n\n`));
-    const stream: FeedStream = { gone: () => raw.destroyed || socket.destroyed, heartbeat: () => void write(': keep-alive\n\n'), end: () => end() };
+    const stopKeys = this.keys.onChange(() => void sse.write(sseMessage({ event: 'jwks', data: this.keys.version })));
+    const stream: FeedStream = { gone: () => raw.destroyed || socket.destroyed, heartbeat: () => void sse.write(sseComment('keep-alive')), end: () => end() };
     const stopHeartbeat = this.track(server.clientId, stream);
     const end = () => {
       if (ended) return;
@@ -234,13 +226,13 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
       request.raw.off('close', end);
       raw.off('close', end);
       socket.off('close', end);
-      raw.end();
+      sse.end();
     };
     this.closing.signal.addEventListener('abort', end);
     request.raw.on('close', end);
     raw.on('close', end);
     socket.on('close', end);
-    await write(`: latchkey session revocation feed\n\nevent: jwks\ndata: ${this.keys.version}\n\n`);
+    await sse.write(sseComment('latchkey session revocation feed') + sseMessage({ event: 'jwks', data: this.keys.version }));
     await pump.run();
   }
 
@@ -294,10 +286,15 @@ export class RevocationFeed implements BeforeApplicationShutdown, OnApplicationS
     const key = `${this.keys.signingKey.kid}.${clientId}`;
     let text = byClient.get(key);
     if (text === undefined) {
-      text = events.map((event) => `id: ${this.encodeCursor(event.seq)}\ndata: ${this.sign(event, clientId)}\n\n`).join('');
+      text = events.map((event) => this.message(event, clientId)).join('');
       byClient.set(key, text);
     }
     return text;
+  }
+
+  /** One event's SSE message: its cursor as the id, its SET as the data. */
+  private message(event: RevocationEvent, clientId: string): string {
+    return sseMessage({ id: this.encodeCursor(event.seq), data: this.sign(event, clientId) });
   }
 
   /** The CAEP session-revoked SET of one event for one receiver, signed once and kept. */

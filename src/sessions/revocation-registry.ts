@@ -4,7 +4,8 @@ import { Clock } from '../common/clock';
 import { liveTokenHorizonMs } from '../common/time';
 import { RedisService } from '../redis/redis.service';
 import { MetricsService } from '../metrics/metrics.service';
-import { REVOCATIONS_CHANNEL, RevocationLog } from './revocation-log';
+import { RevocationLog } from './revocation-log';
+import { REVOCATIONS_CHANNEL } from './revocation-fan-out';
 
 /**
  * Session ids revoked within the last access-token lifetime, in memory, so that the access-token

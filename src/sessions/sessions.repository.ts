@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Db, DatabaseService } from '../database/database.service';
+import { deleteBatch } from '../database/batched-delete';
+import { Numeric, numberOrNull } from '../database/columns';
 import type { Role } from '../common/role';
 import { driverCode } from '../common/database-errors';
 import type { ChainState } from './refresh-decision';
@@ -39,7 +41,28 @@ export interface DeviceHistory {
   live: { id: string; dpopJkt: string | null } | null;
 }
 
-const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+/** The refresh statement's row, as the drivers return it. */
+interface RefreshSqlRow {
+  id: string;
+  user_id: string;
+  device_id: string;
+  generation: Numeric;
+  rotated_at: Numeric | null;
+  salt: string;
+  revoked_at: Numeric | null;
+  expires_at: Numeric;
+  idle_expires_at: Numeric;
+  dpop_jkt: string | null;
+  acr: string | null;
+  amr: string | null;
+  auth_time: Numeric | null;
+  created_at: Numeric;
+  assurance_generation: Numeric | null;
+  mfa_enrollment_required: Numeric | null;
+  role: Role;
+  disabled_at: Numeric | null;
+  has_active_factor: Numeric;
+}
 
 /**
  * The only place that knows the sessions table's SQL. The refresh path uses raw, bound
@@ -57,7 +80,7 @@ export class SessionsRepository {
    * (Galera); used only to confirm a "no such session" or "generation from the future".
    */
   async findForRefresh(id: string, causal = false, db?: Db): Promise<RefreshRow | null> {
-    const rows = await this.database.rows<Record<string, unknown>>(
+    const rows = await this.database.rows<RefreshSqlRow>(
       (causal ? this.database.causalPrefix : '') +
         `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
               s.idle_expires_at, s.dpop_jkt, s.acr, s.amr, s.auth_time, s.created_at, s.assurance_generation,
@@ -71,19 +94,19 @@ export class SessionsRepository {
     const r = rows[0];
     if (!r) return null;
     return {
-      id: r.id as string,
-      userId: r.user_id as string,
-      deviceId: r.device_id as string,
+      id: r.id,
+      userId: r.user_id,
+      deviceId: r.device_id,
       generation: Number(r.generation),
-      rotatedAt: num(r.rotated_at),
-      salt: r.salt as string,
-      revokedAt: num(r.revoked_at),
+      rotatedAt: numberOrNull(r.rotated_at),
+      salt: r.salt,
+      revokedAt: numberOrNull(r.revoked_at),
       expiresAt: Number(r.expires_at),
       idleExpiresAt: Number(r.idle_expires_at),
-      role: r.role as Role,
-      dpopJkt: (r.dpop_jkt as string | null) ?? null,
+      role: r.role,
+      dpopJkt: r.dpop_jkt ?? null,
       userDisabled: r.disabled_at !== null && r.disabled_at !== undefined,
-      assurance: { acr: isAcr(r.acr) ? r.acr : 'aal1', amr: parseAmr(r.amr as string | null), authTime: Number(r.auth_time ?? r.created_at) },
+      assurance: { acr: isAcr(r.acr) ? r.acr : 'aal1', amr: parseAmr(r.amr), authTime: Number(r.auth_time ?? r.created_at) },
       assuranceGeneration: Number(r.assurance_generation ?? 0),
       mfaEnrollmentRequired: Boolean(Number(r.mfa_enrollment_required ?? 0)),
       hasActiveFactor: Number(r.has_active_factor) === 1,
@@ -141,15 +164,17 @@ export class SessionsRepository {
   }
 
   async deviceHistory(userId: string, deviceId: string, now: number, db: Db = this.database.manager): Promise<DeviceHistory> {
-    const [row] = await db.query(
+    const [row] = await this.database.rows<{ sessions: Numeric; reported: Numeric | null }>(
       "SELECT COUNT(*) AS sessions, SUM(CASE WHEN revoked_reason = 'reported_by_user' THEN 1 ELSE 0 END) AS reported FROM sessions WHERE user_id = ? AND device_id = ?",
       [userId, deviceId],
+      db,
     );
-    const [live] = await db.query(
+    const [live] = await this.database.rows<{ id: string; dpop_jkt: string | null }>(
       'SELECT id, dpop_jkt FROM sessions WHERE user_id = ? AND device_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ? ORDER BY created_at DESC LIMIT 1',
       [userId, deviceId, now, now],
+      db,
     );
-    return { seen: Number(row.sessions) > 0 && Number(row.reported) === 0, live: live ? { id: live.id as string, dpopJkt: (live.dpop_jkt as string | null) ?? null } : null };
+    return { seen: Number(row.sessions) > 0 && Number(row.reported) === 0, live: live ? { id: live.id, dpopJkt: live.dpop_jkt ?? null } : null };
   }
 
   /** Ids of not-yet-revoked sessions in scope, locked for the enclosing transaction. */
@@ -161,19 +186,20 @@ export class SessionsRepository {
     if (scope.excludeId !== undefined) (where.push('id <> ?'), params.push(scope.excludeId));
     if (scope.deviceId !== undefined) (where.push('device_id = ?'), params.push(scope.deviceId));
     if (scope.createdSince !== undefined) (where.push('created_at >= ?'), params.push(scope.createdSince));
-    const rows = await db.query(`SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${this.database.forUpdate}`, params);
-    return rows.map((r: Record<string, unknown>) => ({ id: r.id as string, userId: r.user_id as string }));
+    const rows = await this.database.rows<{ id: string; user_id: string }>(`SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${this.database.forUpdate}`, params, db);
+    return rows.map((r) => ({ id: r.id, userId: r.user_id }));
   }
 
   /** Active sessions of a user beyond which a new one would exceed the limit, least recently used first. */
   async leastRecentlyUsedActive(userId: string, now: number, keep: number, db: Db): Promise<Array<{ id: string; userId: string }>> {
-    const rows = await db.query(
+    const rows = await this.database.rows<{ id: string; user_id: string }>(
       `SELECT id, user_id FROM sessions
         WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?
         ORDER BY last_used_at DESC, id DESC`,
       [userId, now, now],
+      db,
     );
-    return rows.slice(keep).map((r: Record<string, unknown>) => ({ id: r.id as string, userId: r.user_id as string }));
+    return rows.slice(keep).map((r) => ({ id: r.id, userId: r.user_id }));
   }
 
   async markRevoked(ids: string[], reason: RevokeReason, now: number, db: Db): Promise<number> {
@@ -209,13 +235,13 @@ export class SessionsRepository {
 
   /** The device a session of this user was opened on, or null (no such session, or no device id). */
   async deviceOf(userId: string, sessionId: string, db: Db): Promise<string | null> {
-    const rows = await db.query('SELECT device_id FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId]);
+    const rows = await this.database.rows<{ device_id: string | null }>('SELECT device_id FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId], db);
     return rows[0]?.device_id ?? null;
   }
 
   /** When a session of this user was opened, or null (no such session, or housekeeping deleted it). */
   async createdAtOf(userId: string, sessionId: string, db: Db): Promise<number | null> {
-    const rows = await db.query('SELECT created_at FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId]);
+    const rows = await this.database.rows<{ created_at: Numeric }>('SELECT created_at FROM sessions WHERE id = ? AND user_id = ?', [sessionId, userId], db);
     return rows[0] ? Number(rows[0].created_at) : null;
   }
 
@@ -225,12 +251,7 @@ export class SessionsRepository {
   }
 
   /** Housekeeping: one bounded batch of sessions that stopped mattering before `before`. */
-  async deleteStale(before: number, batch: number): Promise<number> {
-    const rows = await this.database.rows<{ id: string }>(
-      `SELECT id FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ? OR idle_expires_at < ? LIMIT ${Number(batch)}`,
-      [before, before, before],
-    );
-    if (rows.length === 0) return 0;
-    return this.database.exec(`DELETE FROM sessions WHERE id IN (${rows.map(() => '?').join(', ')})`, rows.map((r) => r.id));
+  deleteStale(before: number, batch: number): Promise<number> {
+    return deleteBatch(this.database, { table: 'sessions', key: 'id', where: '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ? OR idle_expires_at < ?', params: [before, before, before] }, batch);
   }
 }

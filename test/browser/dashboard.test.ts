@@ -249,19 +249,43 @@ describe('admin dashboard in Chromium', () => {
     assert.equal((await refresh(http, t.refresh_token)).status, 200);
     await new Promise((r) => setTimeout(r, 5));
     assert.equal((await refresh(http, t.refresh_token)).body.error, 'invalid_grant');
-    const thefts = (await http.get('/admin/events?type=refresh_token_reuse&limit=100', { token: (await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token })).body.items.length;
+    // Signed in before the page is, so that the page's own sign-in is the last one the chart counts.
+    const adminToken = (await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token;
+    const thefts = (await http.get('/admin/events?type=refresh_token_reuse&limit=100', { token: adminToken })).body.items.length;
 
     await openSignedIn();
+    // Every request the chart makes: the server counts per hour, the page pages through nothing.
+    const chartRequests: string[] = [];
+    const listen = (request: { url(): string }) => {
+      const url = new URL(request.url());
+      if (url.pathname === '/admin/events/hourly' || (url.pathname === '/admin/events' && url.searchParams.has('type'))) chartRequests.push(url.pathname + url.search);
+    };
+    page.on('request', listen);
     await page.getByRole('link', { name: 'Events', exact: true }).click();
     await page.getByRole('heading', { name: 'Security events' }).waitFor();
     await page.locator('svg.chart').waitFor();
     await page.locator('#event-list li.event').first().waitFor();
+    page.off('request', listen);
     const signInBars = await page.locator('svg.chart rect.chart-bar-signin').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
     const theftBars = await page.locator('svg.chart rect.chart-bar-theft').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
     assert.equal(signInBars.length, 24);
     assert.ok(signInBars.some((h) => h > 0), 'sign-ins drawn');
     assert.ok(theftBars.some((h) => h > 0), 'the hour with theft detections is drawn');
     assert.match(await page.locator('.chart-totals').innerText(), new RegExp(`${thefts} theft detections?`));
+    // The bars are the server's hourly counts for the range the page asked for, one request per series.
+    assert.equal(chartRequests.length, 2, chartRequests.join('\n'));
+    for (const [type, bars] of [
+      ['login_succeeded', 'chart-bar-signin'],
+      ['refresh_token_reuse', 'chart-bar-theft'],
+    ]) {
+      const asked = chartRequests.find((r) => new URL(r, app.url).searchParams.get('type') === type);
+      assert.ok(asked?.startsWith('/admin/events/hourly?'), `the chart asks the server to count ${type}: ${chartRequests.join(', ')}`);
+      const params = new URL(asked!, app.url).searchParams;
+      assert.equal(Date.parse(params.get('to')!) - Date.parse(params.get('from')!), 24 * 3_600_000, 'the last 24 hours');
+      const server = (await http.get(asked!, { token: adminToken })).body.hours.map((h: { count: number }) => h.count);
+      const drawn = await page.locator(`svg.chart rect.${bars}`).evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('data-count'))));
+      assert.deepEqual(drawn, server, `${type}: each bar is the server's count for its hour`);
+    }
     await shot(page, '07-events.png');
 
     await page.getByLabel('Show').selectOption('refresh_token_reuse');

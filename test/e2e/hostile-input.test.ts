@@ -640,6 +640,14 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['/admin/events', 'limit=1000'],
       ['/admin/events', `cursor=${b64([-1, missing])}`],
       ['/admin/events', `cursor=${b64([1e300, missing])}`],
+      ['/admin/events/hourly', ''],
+      ['/admin/events/hourly', 'from=1&to=2'],
+      ['/admin/events/hourly', 'from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z'],
+      ['/admin/events/hourly', 'from=2026-01-01T01:00:00Z&to=2026-01-01T00:00:00Z'],
+      ['/admin/events/hourly', `from=${encodeURIComponent("2026-01-01T00:00:00Z' OR '1'='1")}&to=2026-01-01T01:00:00Z`],
+      ['/admin/events/hourly', 'from=+275760-09-13T00:00:00Z&to=+275760-09-13T01:00:00Z'],
+      ['/admin/events/hourly', 'from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z&type=login'],
+      ['/admin/events/hourly', 'from=2026-01-01T00:00:00Z&from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z'],
       [`/admin/users/${userId}/sessions`, 'include=all'],
       [`/admin/users/${userId}/sessions`, 'include=revoked&include=revoked'],
     ];
@@ -791,6 +799,7 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['POST', `/admin/users/${userId}/disable`],
       ['POST', `/admin/users/${userId}/enable`],
       ['GET', '/admin/events'],
+      ['GET', '/admin/events/hourly'],
     ]) {
       add({ category: 'absurd Authorization headers', name: `${method} ${path} without a token`, method, path, expect: [401], error: 'invalid_token' });
       add({ category: 'absurd Authorization headers', name: `${method} ${path} with alg none`, method, path, headers: { authorization: `Bearer ${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims)}.` }, expect: [401], error: 'invalid_token' });

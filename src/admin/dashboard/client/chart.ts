@@ -1,29 +1,9 @@
 import { api } from './api.js';
 import { h, svg, errorState, loading, mount } from './dom.js';
 import { plural } from './format.js';
-import type { AuditEvent, Page } from './types.js';
+import type { HourlyCounts } from './types.js';
 
 const HOUR = 3_600_000;
-const MAX_PAGES = 20;
-
-/** Every event of one type in the last `since` ms, newest first, paging the events API. */
-async function eventsSince(type: string, since: number): Promise<{ times: number[]; complete: boolean }> {
-  const times: number[] = [];
-  let cursor: string | null = null;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const query = new URLSearchParams({ type, limit: '100' });
-    if (cursor) query.set('cursor', cursor);
-    const result: Page<AuditEvent> = await api<Page<AuditEvent>>('GET', `/admin/events?${query}`);
-    for (const event of result.items) {
-      const t = new Date(event.createdAt).getTime();
-      if (t < since) return { times, complete: true };
-      times.push(t);
-    }
-    if (!result.nextCursor) return { times, complete: true };
-    cursor = result.nextCursor;
-  }
-  return { times, complete: false };
-}
 
 export interface Buckets {
   starts: number[];
@@ -31,21 +11,20 @@ export interface Buckets {
   thefts: number[];
 }
 
-/** 24 hourly buckets ending with the current (local) hour. */
-export function bucketize(signIns: number[], thefts: number[], now = Date.now()): Buckets {
+/** Events of one type per hour from `from` to `to`, counted by the server (GET /admin/events/hourly: one request, no cap). */
+async function perHour(type: string, from: number, to: number): Promise<HourlyCounts> {
+  const query = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), type });
+  return api<HourlyCounts>('GET', `/admin/events/hourly?${query}`);
+}
+
+/** The 24 hours ending with the current (local) hour: sign-ins and theft detections per hour. */
+async function lastDay(now = Date.now()): Promise<Buckets> {
   const current = new Date(now);
   current.setMinutes(0, 0, 0);
-  const first = current.getTime() - 23 * HOUR;
-  const starts = Array.from({ length: 24 }, (_, i) => first + i * HOUR);
-  const count = (times: number[]) => {
-    const out = new Array<number>(24).fill(0);
-    for (const t of times) {
-      const i = Math.floor((t - first) / HOUR);
-      if (i >= 0 && i < 24) out[i] += 1;
-    }
-    return out;
-  };
-  return { starts, signIns: count(signIns), thefts: count(thefts) };
+  const from = current.getTime() - 23 * HOUR;
+  const to = from + 24 * HOUR;
+  const [signIns, thefts] = await Promise.all([perHour('login_succeeded', from, to), perHour('refresh_token_reuse', from, to)]);
+  return { starts: signIns.hours.map((h) => new Date(h.start).getTime()), signIns: signIns.hours.map((h) => h.count), thefts: thefts.hours.map((h) => h.count) };
 }
 
 /** A top of the scale that divides into four whole-number steps. */
@@ -85,8 +64,8 @@ export function drawChart(b: Buckets): SVGSVGElement {
       { class: 'chart-slot' },
       svg('title', {}, label),
       svg('rect', { x: left + i * slot, y: top, width: slot, height: plotH, class: 'chart-hover' }),
-      svg('rect', { x, y: y(b.signIns[i]), width: barW, height: Math.max(0, top + plotH - y(b.signIns[i])), class: 'chart-bar-signin' }),
-      svg('rect', { x: x + barW, y: y(b.thefts[i]), width: barW, height: Math.max(0, top + plotH - y(b.thefts[i])), class: 'chart-bar-theft' }),
+      svg('rect', { x, y: y(b.signIns[i]), 'data-count': b.signIns[i], width: barW, height: Math.max(0, top + plotH - y(b.signIns[i])), class: 'chart-bar-signin' }),
+      svg('rect', { x: x + barW, y: y(b.thefts[i]), 'data-count': b.thefts[i], width: barW, height: Math.max(0, top + plotH - y(b.thefts[i])), class: 'chart-bar-theft' }),
       i % 3 === 0 ? svg('text', { x: left + i * slot + slot / 2, y: H - 8, class: 'chart-axis', 'text-anchor': 'middle' }, hourFormat.format(new Date(start))) : null,
     );
   });
@@ -98,7 +77,7 @@ export function drawChart(b: Buckets): SVGSVGElement {
   );
 }
 
-/** The sign-ins and theft detections chart, drawn from the events API. */
+/** The sign-ins and theft detections chart, drawn from the server's hourly counts. */
 export function chartPanel(): HTMLElement {
   const body = h('div', { class: 'chart-body' });
   const panel = h(
@@ -110,17 +89,16 @@ export function chartPanel(): HTMLElement {
   const load = async () => {
     mount(body, loading('Loading activity…'));
     try {
-      const since = Date.now() - 24 * HOUR;
-      const [signIns, thefts] = await Promise.all([eventsSince('login_succeeded', since), eventsSince('refresh_token_reuse', since)]);
-      const b = bucketize(signIns.times, thefts.times);
+      const b = await lastDay();
+      const signIns = b.signIns.reduce((a, c) => a + c, 0);
+      const thefts = b.thefts.reduce((a, c) => a + c, 0);
       const totals = h(
         'p',
         { class: 'chart-totals' },
-        h('strong', {}, String(signIns.times.length)),
-        ` sign-in${signIns.times.length === 1 ? '' : 's'} · `,
-        h('strong', { class: thefts.times.length ? 'text-danger' : '' }, String(thefts.times.length)),
-        ` theft detection${thefts.times.length === 1 ? '' : 's'}`,
-        !signIns.complete || !thefts.complete ? ' (showing the most recent events only)' : '',
+        h('strong', {}, String(signIns)),
+        ` sign-in${signIns === 1 ? '' : 's'} · `,
+        h('strong', { class: thefts ? 'text-danger' : '' }, String(thefts)),
+        ` theft detection${thefts === 1 ? '' : 's'}`,
       );
       mount(body, totals, drawChart(b));
     } catch (error) {

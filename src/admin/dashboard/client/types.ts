@@ -64,6 +64,14 @@ export interface AuditEvent {
   details: Record<string, unknown> | null;
 }
 
+/** GET /admin/events/hourly: every hour of the range, oldest first, empty hours as 0. */
+export interface HourlyCounts {
+  from: string;
+  to: string;
+  type: string | null;
+  hours: Array<{ start: string; count: number }>;
+}
+
 export { AUDIT_EVENT_TYPES as EVENT_TYPES } from '../../../audit/event-types';
 
 export interface ResourceServer {
