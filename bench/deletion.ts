@@ -10,7 +10,26 @@
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { chainHooks } from './refresh';
-import { DURATION, LoadSummary, connect, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, median, postJson, printTable, register, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
+import {
+  DURATION,
+  LoadSummary,
+  connect,
+  dbName,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  median,
+  postJson,
+  printTable,
+  register,
+  round,
+  runScenario,
+  seedViaLogin,
+  startApp,
+  writeResult,
+} from './lib';
 import { uuidv7 } from '../src/common/ids';
 
 const ADMIN_EMAIL = 'deletion-bench-admin@bench.test';
@@ -23,7 +42,11 @@ const INSERT_BATCH = 1000;
 
 async function deleteUser(url: string, adminToken: string, userId: string): Promise<number> {
   const started = performance.now();
-  const res = await fetch(`${url}/admin/users/${userId}`, { method: 'DELETE', headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(60_000) });
+  const res = await fetch(`${url}/admin/users/${userId}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${adminToken}` },
+    signal: AbortSignal.timeout(60_000),
+  });
   const ms = performance.now() - started;
   if (res.status !== 202) throw new Error(`DELETE /admin/users/${userId}: ${res.status} ${await res.text()}`);
   return round(ms, 1);
@@ -56,14 +79,39 @@ if (require.main === module) {
         const sessions = Array.from({ length: SESSIONS_PER_VICTIM }, (_, i) => ({ session_id: uuidv7(now - i) }));
         await conn.query(
           'INSERT INTO sessions (id, user_id, device_id, device_name, user_agent, ip, created_at, last_used_at, expires_at, idle_expires_at, generation, salt) VALUES ?',
-          [sessions.map((x, i) => [x.session_id, row.id, `victim-${v}-device-${i}`, `Phone ${i}`, `BenchBrowser/${v}.${i}`, `198.51.100.${i}`, now, now, now + 30 * 86_400_000, now + 7 * 86_400_000, 0, randomBytes(16).toString('base64url')])],
+          [
+            sessions.map((x, i) => [
+              x.session_id,
+              row.id,
+              `victim-${v}-device-${i}`,
+              `Phone ${i}`,
+              `BenchBrowser/${v}.${i}`,
+              `198.51.100.${i}`,
+              now,
+              now,
+              now + 30 * 86_400_000,
+              now + 7 * 86_400_000,
+              0,
+              randomBytes(16).toString('base64url'),
+            ]),
+          ],
         );
         const start = Date.now() - 30 * 86_400_000;
         for (let offset = 0; offset < AUDIT_ROWS_PER_VICTIM; offset += INSERT_BATCH) {
           const rows = Array.from({ length: Math.min(INSERT_BATCH, AUDIT_ROWS_PER_VICTIM - offset) }, (_, i) => {
             const at = start + (offset + i) * 200;
             const session = sessions[(offset + i) % sessions.length].session_id;
-            return [uuidv7(at), (offset + i) % 3 ? 'token_refreshed' : 'login_succeeded', row.id, session, null, `203.0.113.${(offset + i) % 250}`, `BenchBrowser/${v}.${i % 7} (${randomBytes(4).toString('hex')})`, JSON.stringify({ deviceId: `victim-${v}-device-${i % 50}` }), at];
+            return [
+              uuidv7(at),
+              (offset + i) % 3 ? 'token_refreshed' : 'login_succeeded',
+              row.id,
+              session,
+              null,
+              `203.0.113.${(offset + i) % 250}`,
+              `BenchBrowser/${v}.${i % 7} (${randomBytes(4).toString('hex')})`,
+              JSON.stringify({ deviceId: `victim-${v}-device-${i % 50}` }),
+              at,
+            ];
           });
           await conn.query('INSERT INTO audit_events (id, type, user_id, session_id, actor_id, ip, user_agent, details, created_at) VALUES ?', [rows]);
         }
@@ -118,7 +166,10 @@ if (require.main === module) {
     const quiet = await deleteUser(app.url, admin, queue.shift()!);
     const check = await connect(database);
     // The account_deleted event itself keeps the admin's own client: it is theirs.
-    const [[remaining]] = (await check.query("SELECT COUNT(*) AS n FROM audit_events WHERE (ip IS NOT NULL OR user_agent IS NOT NULL) AND user_id = ? AND type <> 'account_deleted'", [victims[0]])) as unknown as [Array<{ n: number }>];
+    const [[remaining]] = (await check.query(
+      "SELECT COUNT(*) AS n FROM audit_events WHERE (ip IS NOT NULL OR user_agent IS NOT NULL) AND user_id = ? AND type <> 'account_deleted'",
+      [victims[0]],
+    )) as unknown as [Array<{ n: number }>];
     await check.end();
 
     const ratios = pairs.map((p) => round(p.during.p99 / p.without.p99, 2));

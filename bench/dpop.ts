@@ -10,7 +10,28 @@ import { randomUUID } from 'node:crypto';
 import * as jose from 'jose';
 import { accessTokenHash } from '@latchkey/verifier';
 import { chainHooks } from './refresh';
-import { CONNECTIONS, DURATION, LoadSummary, PASSWORD, WARMUP, dbName, dropDatabase, freePort, freshDatabase, generateSecrets, load, log, parallel, postJson, printTable, register, round, runScenario, startApp, writeResult } from './lib';
+import {
+  CONNECTIONS,
+  DURATION,
+  LoadSummary,
+  PASSWORD,
+  WARMUP,
+  dbName,
+  dropDatabase,
+  freePort,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  parallel,
+  postJson,
+  printTable,
+  register,
+  round,
+  runScenario,
+  startApp,
+  writeResult,
+} from './lib';
 
 // autocannon checks a chain out for each connection as it opens (warm-up and run): well over twice CONNECTIONS.
 const USERS = 16;
@@ -30,7 +51,13 @@ async function newKey(): Promise<Key> {
 }
 
 function proof(key: Key, method: string, url: string, accessToken?: string): Promise<string> {
-  const claims = { htm: method, htu: url, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ...(accessToken ? { ath: accessTokenHash(accessToken) } : {}) };
+  const claims = {
+    htm: method,
+    htu: url,
+    iat: Math.floor(Date.now() / 1000),
+    jti: randomUUID(),
+    ...(accessToken ? { ath: accessTokenHash(accessToken) } : {}),
+  };
   return new jose.SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk }).sign(key.privateKey);
 }
 
@@ -52,7 +79,13 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
   cleanup.push(() => app.stop());
   const redisPrefix = `latchkey-bench-dpop-${process.pid}:`;
   const sharedAt = ownUrl(freePort());
-  const shared = await startApp({ name: 'dpop-app-redis', database, secrets, port: sharedAt.port, env: { ...sharedAt.env, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix } });
+  const shared = await startApp({
+    name: 'dpop-app-redis',
+    database,
+    secrets,
+    port: sharedAt.port,
+    env: { ...sharedAt.env, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix },
+  });
   cleanup.push(() => shared.stop());
 
   const targets = [
@@ -64,7 +97,11 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
   await parallel(USERS, 8, (i) => register(app, emails[i]));
   const open = async (i: number, set: string, key?: Key) => {
     const headers: Record<string, string> = key ? { dpop: await proof(key, 'POST', `${app.url}/auth/login`) } : {};
-    const r = await postJson<{ access_token: string; refresh_token: string; token_type: string }>(`${app.url}/auth/login`, { email: emails[i % USERS], password: PASSWORD, deviceId: `${set}-device-${i}` }, headers);
+    const r = await postJson<{ access_token: string; refresh_token: string; token_type: string }>(
+      `${app.url}/auth/login`,
+      { email: emails[i % USERS], password: PASSWORD, deviceId: `${set}-device-${i}` },
+      headers,
+    );
     if (r.status !== 200 || r.body.token_type !== (key ? 'DPoP' : 'Bearer')) throw new Error(`login: ${r.status} ${JSON.stringify(r.body)}`);
     return { ...r.body, key };
   };
@@ -81,14 +118,30 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
     log(`${tag}: refresh`);
     for (const kind of ['plain', 'bound'] as const) {
       const chains = await proofChains(sets.get(`${kind}_${tag}`)!, `${target.url}/auth/token`);
-      runs[`refresh_${kind}_${tag}`] = await load({ label: `refresh, ${kind === 'bound' ? 'DPoP-bound' : 'Bearer'} session (${tag})`, url: target.url, path: '/auth/token', method: 'POST', setupRequest: chains.setupRequest, onResponse: chains.onResponse });
-      if (chains.stats.failed || chains.exhausted()) throw new Error(`${kind} refreshes: ${chains.stats.failed} failed, proofs exhausted: ${chains.exhausted()}`);
+      runs[`refresh_${kind}_${tag}`] = await load({
+        label: `refresh, ${kind === 'bound' ? 'DPoP-bound' : 'Bearer'} session (${tag})`,
+        url: target.url,
+        path: '/auth/token',
+        method: 'POST',
+        setupRequest: chains.setupRequest,
+        onResponse: chains.onResponse,
+      });
+      if (chains.stats.failed || chains.exhausted())
+        throw new Error(`${kind} refreshes: ${chains.stats.failed} failed, proofs exhausted: ${chains.exhausted()}`);
     }
 
     log(`${tag}: guard`);
-    const bearer = sets.get('plain_memory')!.slice(0, CONNECTIONS).map((s) => s.access_token);
+    const bearer = sets
+      .get('plain_memory')!
+      .slice(0, CONNECTIONS)
+      .map((s) => s.access_token);
     let next = 0;
-    runs[`guard_plain_${tag}`] = await load({ label: `GET /auth/session, Bearer (${tag})`, url: target.url, path: '/auth/session', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${bearer[next++ % bearer.length]}` } }) });
+    runs[`guard_plain_${tag}`] = await load({
+      label: `GET /auth/session, Bearer (${tag})`,
+      url: target.url,
+      path: '/auth/session',
+      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${bearer[next++ % bearer.length]}` } }),
+    });
     const pool = await guardProofs(sets.get('bound_memory')!.slice(0, CONNECTIONS), `${target.url}/auth/session`);
     let used = 0;
     runs[`guard_bound_${tag}`] = await load({
@@ -102,7 +155,8 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
     });
     if (used > pool.length) throw new Error(`the guard run used up its ${pool.length} proofs: raise BENCH_DPOP_GUARD_PROOFS`);
   }
-  for (const run of Object.values(runs)) if (run.non2xx || run.errors) throw new Error(`${run.label}: ${run.non2xx} non-2xx (${JSON.stringify(run.statuses)}), ${run.errors} errors`);
+  for (const run of Object.values(runs))
+    if (run.non2xx || run.errors) throw new Error(`${run.label}: ${run.non2xx} non-2xx (${JSON.stringify(run.statuses)}), ${run.errors} errors`);
 
   const ratio = (a: string, b: string) => round(runs[a].rps / runs[b].rps, 3);
   const ratios = {
@@ -113,14 +167,19 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
   };
   const table = Object.values(runs).map((s) => ({ run: s.label, 'req/s': s.rps, 'p50 ms': s.p50, 'p99 ms': s.p99 }));
   printTable(`DPoP cost (concurrency ${CONNECTIONS}, ${DURATION} s each)`, table);
-  printTable('Ratios (1.0 = a proof costs nothing)', Object.entries(ratios).map(([name, value]) => ({ ratio: name, value })));
+  printTable(
+    'Ratios (1.0 = a proof costs nothing)',
+    Object.entries(ratios).map(([name, value]) => ({ ratio: name, value })),
+  );
   writeResult('dpop', { runs, ratios, connections: CONNECTIONS, durationS: DURATION, warmupS: WARMUP, table });
 });
 
 /** chainHooks, plus a fresh proof of the chain's key with every request of a bound chain. */
 async function proofChains(sessions: Session[], url: string) {
   const perChain = Math.ceil(REFRESH_PROOFS / sessions.length);
-  const proofs = await Promise.all(sessions.map((s) => (s.key ? Promise.all(Array.from({ length: perChain }, () => proof(s.key!, 'POST', url))) : Promise.resolve([] as string[]))));
+  const proofs = await Promise.all(
+    sessions.map((s) => (s.key ? Promise.all(Array.from({ length: perChain }, () => proof(s.key!, 'POST', url))) : Promise.resolve([] as string[]))),
+  );
   const hooks = chainHooks(sessions.map((s) => s.refresh_token));
   let exhausted = false;
   return {
@@ -142,10 +201,14 @@ async function guardProofs(sessions: Session[], url: string): Promise<Array<{ to
   const started = Date.now();
   const out: Array<{ token: string; proof: string }> = [];
   for (let i = 0; i < GUARD_PROOFS; i += 1000) {
-    out.push(...(await Promise.all(Array.from({ length: 1000 }, async (_, j) => {
-      const s = sessions[(i + j) % sessions.length];
-      return { token: s.access_token, proof: await proof(s.key!, 'GET', url, s.access_token) };
-    }))));
+    out.push(
+      ...(await Promise.all(
+        Array.from({ length: 1000 }, async (_, j) => {
+          const s = sessions[(i + j) % sessions.length];
+          return { token: s.access_token, proof: await proof(s.key!, 'GET', url, s.access_token) };
+        }),
+      )),
+    );
   }
   log(`${out.length} guard proofs signed in ${round((Date.now() - started) / 1000, 1)} s`);
   return out;

@@ -17,7 +17,25 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { sqliteFiles } from '../src/config/config';
 import { uuidv7 } from '../src/common/ids';
-import { AppProcess, connect, dbName, dropDatabase, freshDatabase, generateSecrets, log, login, median, printTable, register, round, runScenario, Secrets, sleep, startApp, writeResult } from './lib';
+import {
+  AppProcess,
+  connect,
+  dbName,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  log,
+  login,
+  median,
+  printTable,
+  register,
+  round,
+  runScenario,
+  Secrets,
+  sleep,
+  startApp,
+  writeResult,
+} from './lib';
 
 const LARGE = Number(process.env.BENCH_EXPORT_ROWS ?? 100_000);
 const SMALL = 1_000;
@@ -118,7 +136,15 @@ async function exportOnce(app: AppProcess, token: string, expectRows: number): P
   const seeded = doc.auditEvents.filter((e: { type: string }) => e.type === 'login_succeeded').length;
   // The seeded rows, plus the bench's two sign-ins (setup, measured).
   if (seeded !== expectRows + 2) throw new Error(`export held ${seeded} login events, expected ${expectRows + 2}`);
-  return { rows: doc.auditEvents.length, ms: round(ms, 0), bytes, peakRssMb: mb(peak), sampledPeakRssMb: mb(sampled), rssBeforeMb: mb(rssBefore), growthMb: mb(peak - rssBefore) };
+  return {
+    rows: doc.auditEvents.length,
+    ms: round(ms, 0),
+    bytes,
+    peakRssMb: mb(peak),
+    sampledPeakRssMb: mb(sampled),
+    rssBeforeMb: mb(rssBefore),
+    growthMb: mb(peak - rssBefore),
+  };
 }
 
 async function runOn(kind: Kind, cleanup: Array<() => Promise<void>>): Promise<Record<string, unknown>> {
@@ -165,7 +191,8 @@ async function runOn(kind: Kind, cleanup: Array<() => Promise<void>>): Promise<R
     runs.push({ user: `${LARGE} rows`, ...(await exportOnce(app, largeToken, LARGE)) });
   }
   printTable(`GET /me/export on ${kind} (idle VmRSS ${idleRssMb} MiB)`, runs);
-  const of = (rows: number, key: 'ms' | 'peakRssMb' | 'bytes' | 'growthMb') => round(median(runs.filter((r) => r.user === `${rows} rows`).map((r) => r[key])), 1);
+  const of = (rows: number, key: 'ms' | 'peakRssMb' | 'bytes' | 'growthMb') =>
+    round(median(runs.filter((r) => r.user === `${rows} rows`).map((r) => r[key])), 1);
   // The first round alone: the large export starts from the heap the idle process had.
   const firstLarge = runs[1];
   const summary = {

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
     }
     const resets = () => smtp.received.filter((m) => /Reset your/.test(m.subject)).length;
-    for (const deadline = Date.now() + 15_000; resets() < SAMPLES && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const deadline = Date.now() + 15_000; resets() < SAMPLES && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 50));
     process.stdout.write(
       `forgot timing [${TEST_DB}], ${SAMPLES} samples each:\n` +
         `  known address:              ${summary(times.known)}\n` +

@@ -16,7 +16,26 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as mysql from 'mysql2/promise';
 import { chainHooks, SELECT_FOR_REFRESH } from './refresh';
-import { AppProcess, PASSWORD, ROOT, dbName, generateSecrets, load, log, login, median, parallel, printTable, register, round, runScenario, seedViaLogin, sleep, startApp, writeResult } from './lib';
+import {
+  AppProcess,
+  PASSWORD,
+  ROOT,
+  dbName,
+  generateSecrets,
+  load,
+  log,
+  login,
+  median,
+  parallel,
+  printTable,
+  register,
+  round,
+  runScenario,
+  seedViaLogin,
+  sleep,
+  startApp,
+  writeResult,
+} from './lib';
 
 const NODE_PORTS = [3311, 3312, 3313];
 const ROUNDS = Number(process.env.BENCH_GALERA_REFRESHES ?? 30_000);
@@ -41,7 +60,10 @@ async function query(port: number, sql: string): Promise<void> {
 const dbUrl = (port: number, database: string) => `mysql://root@127.0.0.1:${port}/${database}`;
 
 async function post(url: string, body: unknown, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const headers: Record<string, string> = { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const headers: Record<string, string> = {
+    ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  };
   const res = await fetch(url, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : {} };
@@ -76,7 +98,14 @@ async function throughput(app: AppProcess, label: string) {
   const tag = `tp-${label.replace(/\W+/g, '-')}`;
   const sessions = await seedViaLogin(app, tag, 60, 10);
   const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-  const refresh = await load({ label: `${label}: refresh`, url: app.url, method: 'POST', path: '/auth/token', setupRequest: hooks.setupRequest, onResponse: hooks.onResponse });
+  const refresh = await load({
+    label: `${label}: refresh`,
+    url: app.url,
+    method: 'POST',
+    path: '/auth/token',
+    setupRequest: hooks.setupRequest,
+    onResponse: hooks.onResponse,
+  });
   const emails = Array.from({ length: 50 }, (_, i) => `${tag}-${i % 60}@bench.test`);
   let n = 0;
   const logins = await load({
@@ -84,7 +113,11 @@ async function throughput(app: AppProcess, label: string) {
     url: app.url,
     method: 'POST',
     path: '/auth/login',
-    setupRequest: (req) => ({ ...req, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: emails[n % emails.length], password: PASSWORD, deviceId: `tp-device-${n++ % 40}` }) }),
+    setupRequest: (req) => ({
+      ...req,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: emails[n % emails.length], password: PASSWORD, deviceId: `tp-device-${n++ % 40}` }),
+    }),
   });
   return { refresh, logins, refreshFailed: hooks.stats.failed };
 }
@@ -160,7 +193,8 @@ runScenario('galera', 420_000, async (cleanup) => {
   const rounds: Array<{ galera: Awaited<ReturnType<typeof throughput>>; single: Awaited<ReturnType<typeof throughput>> }> = [];
   for (let r = 0; r < 2; r++) rounds.push({ galera: await throughput(a, `galera r${r + 1}`), single: await throughput(onSingle, `single r${r + 1}`) });
   await onSingle.stop();
-  const ratio = (pick: (x: { refresh: { rps: number }; logins: { rps: number } }) => number) => round(median(rounds.map((r) => pick(r.galera) / pick(r.single))), 2);
+  const ratio = (pick: (x: { refresh: { rps: number }; logins: { rps: number } }) => number) =>
+    round(median(rounds.map((r) => pick(r.galera) / pick(r.single))), 2);
   const throughputResult = {
     refreshGaleraRps: median(rounds.map((r) => r.galera.refresh.rps)),
     refreshSingleRps: median(rounds.map((r) => r.single.refresh.rps)),

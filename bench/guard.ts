@@ -13,13 +13,35 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as jwt from 'jsonwebtoken';
-import { CONNECTIONS, DURATION, LoadSummary, ROOT, appSigningKey, dbName, freePort, mintAccessTokens, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, printTable, refresh, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
+import {
+  CONNECTIONS,
+  DURATION,
+  LoadSummary,
+  ROOT,
+  appSigningKey,
+  dbName,
+  freePort,
+  mintAccessTokens,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  median,
+  parallel,
+  printTable,
+  refresh,
+  round,
+  runScenario,
+  seedViaLogin,
+  startApp,
+  writeResult,
+} from './lib';
 
 const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 2);
 const POOL = Number(process.env.BENCH_TOKEN_POOL ?? 180_000);
 const USERS = 20;
 const PER_USER = 25;
-
 
 function cycling(tokens: string[]) {
   let i = 0;
@@ -42,7 +64,13 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
   const metered = await startApp({ name: 'guard-app-metrics', database, secrets, env: { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } });
   cleanup.push(() => metered.stop());
   const baselineSecret = randomBytes(32).toString('hex');
-  const baseline = await startApp({ name: 'guard-baseline', database, secrets, script: join(ROOT, 'dist', 'bench', 'baseline', 'main.js'), env: { BASELINE_JWT_SECRET: baselineSecret } });
+  const baseline = await startApp({
+    name: 'guard-baseline',
+    database,
+    secrets,
+    script: join(ROOT, 'dist', 'bench', 'baseline', 'main.js'),
+    env: { BASELINE_JWT_SECRET: baselineSecret },
+  });
   cleanup.push(() => baseline.stop());
 
   log(`seeding ${USERS * PER_USER} sessions via login`);
@@ -62,21 +90,50 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
     return { ...req, headers: { authorization: `Bearer ${pool[next++ % pool.length]}` } };
   };
 
-  const baselineTokens = sessions.slice(0, CONNECTIONS).map((s, i) =>
-    jwt.sign({ sid: s.session_id, role: 'user' }, baselineSecret, { algorithm: 'HS256', expiresIn: 900, issuer: 'http://localhost:3000', audience: 'latchkey', subject: `user-${i}` }),
-  );
+  const baselineTokens = sessions
+    .slice(0, CONNECTIONS)
+    .map((s, i) =>
+      jwt.sign({ sid: s.session_id, role: 'user' }, baselineSecret, {
+        algorithm: 'HS256',
+        expiresIn: 900,
+        issuer: 'http://localhost:3000',
+        audience: 'latchkey',
+        subject: `user-${i}`,
+      }),
+    );
 
   const rounds: Array<Record<string, LoadSummary>> = [];
   for (let r = 0; r < ROUNDS; r++) {
     const health = await load({ label: `r${r + 1} latchkey GET /health`, url: app.url, path: '/health' });
-    const protectedReused = await load({ label: `r${r + 1} latchkey GET /auth/session, tokens reused`, url: app.url, path: '/auth/session', setupRequest: cycling(reused) });
-    const protectedFresh = await load({ label: `r${r + 1} latchkey GET /auth/session, fresh token each request`, url: app.url, path: '/auth/session', setupRequest: fresh });
-    const meteredReused = await load({ label: `r${r + 1} latchkey with METRICS_PORT GET /auth/session, tokens reused`, url: metered.url, path: '/auth/session', setupRequest: cycling(reused) });
+    const protectedReused = await load({
+      label: `r${r + 1} latchkey GET /auth/session, tokens reused`,
+      url: app.url,
+      path: '/auth/session',
+      setupRequest: cycling(reused),
+    });
+    const protectedFresh = await load({
+      label: `r${r + 1} latchkey GET /auth/session, fresh token each request`,
+      url: app.url,
+      path: '/auth/session',
+      setupRequest: fresh,
+    });
+    const meteredReused = await load({
+      label: `r${r + 1} latchkey with METRICS_PORT GET /auth/session, tokens reused`,
+      url: metered.url,
+      path: '/auth/session',
+      setupRequest: cycling(reused),
+    });
     const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     if (scrape.status !== 200 || !(await scrape.text()).includes('latchkey_')) throw new Error('the metered app serves no latchkey metrics');
     const baselineHealth = await load({ label: `r${r + 1} baseline (Express) GET /health`, url: baseline.url, path: '/health' });
-    const baselineProtected = await load({ label: `r${r + 1} baseline (Express, passport-jwt HS256 string secret) GET /auth/session`, url: baseline.url, path: '/auth/session', setupRequest: cycling(baselineTokens) });
-    for (const s of [protectedReused, protectedFresh, meteredReused, baselineProtected]) if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} non-2xx responses; the tokens are not accepted`);
+    const baselineProtected = await load({
+      label: `r${r + 1} baseline (Express, passport-jwt HS256 string secret) GET /auth/session`,
+      url: baseline.url,
+      path: '/auth/session',
+      setupRequest: cycling(baselineTokens),
+    });
+    for (const s of [protectedReused, protectedFresh, meteredReused, baselineProtected])
+      if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} non-2xx responses; the tokens are not accepted`);
     rounds.push({ health, protectedReused, protectedFresh, meteredReused, baselineHealth, baselineProtected });
   }
 
@@ -99,6 +156,20 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
     { run: 'usual stack GET /auth/session', 'req/s (median)': med('baselineProtected') },
   ];
   printTable(`Guard overhead (${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds, token pool ${pool.length})`, table);
-  printTable('Ratios', Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })));
-  writeResult('guard', { connections: CONNECTIONS, durationS: DURATION, rounds: ROUNDS, tokenPool: pool.length, tokensUsed: next, repeats, medians: table, ratios, runs: rounds, appRssMb: app.rssMb() });
+  printTable(
+    'Ratios',
+    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
+  );
+  writeResult('guard', {
+    connections: CONNECTIONS,
+    durationS: DURATION,
+    rounds: ROUNDS,
+    tokenPool: pool.length,
+    tokensUsed: next,
+    repeats,
+    medians: table,
+    ratios,
+    runs: rounds,
+    appRssMb: app.rssMb(),
+  });
 });

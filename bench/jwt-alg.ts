@@ -8,7 +8,27 @@
  *     protected one, with reused and with fresh tokens.
  */
 import { chainHooks, rawRotationLoop } from './refresh';
-import { CONNECTIONS, DURATION, appSigningKey, mintAccessTokens, dbName, dropDatabase, freePort, freshDatabase, generateSecrets, load, median, postJson, printTable, round, runScenario, seedViaLogin, startApp, writeResult, TokenResponse } from './lib';
+import {
+  CONNECTIONS,
+  DURATION,
+  appSigningKey,
+  mintAccessTokens,
+  dbName,
+  dropDatabase,
+  freePort,
+  freshDatabase,
+  generateSecrets,
+  load,
+  median,
+  postJson,
+  printTable,
+  round,
+  runScenario,
+  seedViaLogin,
+  startApp,
+  writeResult,
+  TokenResponse,
+} from './lib';
 import { SigningAlg } from '../src/common/jws';
 
 const ALGS: SigningAlg[] = ['RS256', 'ES256', 'EdDSA'];
@@ -21,7 +41,13 @@ async function measure(alg: SigningAlg, cleanup: Array<() => Promise<void>>) {
   const secrets = generateSecrets();
   const port = freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const app = await startApp({ name: `jwt-${alg}`, database, secrets, port, env: { JWT_ALG: alg, JWT_ISSUER: issuer, ADMIN_EMAIL: 'alg-admin@bench.test', ADMIN_PASSWORD: 'alg admin password' } });
+  const app = await startApp({
+    name: `jwt-${alg}`,
+    database,
+    secrets,
+    port,
+    env: { JWT_ALG: alg, JWT_ISSUER: issuer, ADMIN_EMAIL: 'alg-admin@bench.test', ADMIN_PASSWORD: 'alg admin password' },
+  });
   cleanup.push(() => app.stop());
   const sessions = (await seedViaLogin(app, `alg-${alg}`, 24, 25)) as Array<TokenResponse & { user?: { id: string } }>;
   const signing = await appSigningKey(database, secrets);
@@ -32,16 +58,40 @@ async function measure(alg: SigningAlg, cleanup: Array<() => Promise<void>>) {
   const cycle = (tokens: string[]) => (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}` } });
 
   const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-  const refresh = await load({ label: `${alg}: POST /auth/token`, url: app.url, path: '/auth/token', method: 'POST', setupRequest: hooks.setupRequest, onResponse: hooks.onResponse });
+  const refresh = await load({
+    label: `${alg}: POST /auth/token`,
+    url: app.url,
+    path: '/auth/token',
+    method: 'POST',
+    setupRequest: hooks.setupRequest,
+    onResponse: hooks.onResponse,
+  });
   if (hooks.stats.failed) throw new Error(`${alg}: ${hooks.stats.failed} refreshes failed`);
-  const raw = await rawRotationLoop(database, sessions.map((s) => s.session_id), CONNECTIONS, DURATION);
+  const raw = await rawRotationLoop(
+    database,
+    sessions.map((s) => s.session_id),
+    CONNECTIONS,
+    DURATION,
+  );
   const health = await load({ label: `${alg}: GET /health`, url: app.url, path: '/health' });
   const guardReused = await load({ label: `${alg}: guard, reused tokens`, url: app.url, path: '/auth/session', setupRequest: cycle(reused) });
   const guardFresh = await load({ label: `${alg}: guard, fresh tokens`, url: app.url, path: '/auth/session', setupRequest: cycle(fresh) });
 
   const admin = (await postJson<TokenResponse>(`${app.url}/auth/login`, { email: 'alg-admin@bench.test', password: 'alg admin password' })).body;
-  const rsCredentials = (await postJson<{ clientId: string; clientSecret: string }>(`${app.url}/admin/resource-servers`, { name: `alg-${alg}` }, { authorization: `Bearer ${admin.access_token}` })).body;
-  const rs = await startApp({ name: `jwt-${alg}-rs`, database, secrets, script: 'dist/examples/resource-server/server.js', env: { LATCHKEY_URL: issuer, LATCHKEY_CLIENT_ID: rsCredentials.clientId, LATCHKEY_CLIENT_SECRET: rsCredentials.clientSecret } });
+  const rsCredentials = (
+    await postJson<{ clientId: string; clientSecret: string }>(
+      `${app.url}/admin/resource-servers`,
+      { name: `alg-${alg}` },
+      { authorization: `Bearer ${admin.access_token}` },
+    )
+  ).body;
+  const rs = await startApp({
+    name: `jwt-${alg}-rs`,
+    database,
+    secrets,
+    script: 'dist/examples/resource-server/server.js',
+    env: { LATCHKEY_URL: issuer, LATCHKEY_CLIENT_ID: rsCredentials.clientId, LATCHKEY_CLIENT_SECRET: rsCredentials.clientSecret },
+  });
   const rsOpen = await load({ label: `${alg}: resource server, open route`, url: rs.url, path: '/public', setupRequest: cycle(fresh) });
   const rsReused = await load({ label: `${alg}: verifier, reused tokens`, url: rs.url, path: '/orders', setupRequest: cycle(reused) });
   const rsFresh = await load({ label: `${alg}: verifier, fresh tokens`, url: rs.url, path: '/orders', setupRequest: cycle(fresh) });

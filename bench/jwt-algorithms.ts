@@ -32,7 +32,14 @@ function time(fn: () => void, iterations: number): number {
 
 function measure(alg: jwt.Algorithm, signKey: KeyObject, verifyKey: KeyObject, iterations: number): Row {
   const payload = { sub: '01a2087a-13b3-7b62-b231-cc7c941a2c40', sid: '01a2087a-13b3-7b62-b231-cc7c941a2c41', role: 'user' };
-  const opts: jwt.SignOptions = { algorithm: alg, expiresIn: 900, issuer: 'http://localhost:3000', audience: 'latchkey', keyid: 'k', header: { typ: 'at+jwt', alg } };
+  const opts: jwt.SignOptions = {
+    algorithm: alg,
+    expiresIn: 900,
+    issuer: 'http://localhost:3000',
+    audience: 'latchkey',
+    keyid: 'k',
+    header: { typ: 'at+jwt', alg },
+  };
   const token = jwt.sign(payload, signKey, opts);
   const signUs = time(() => jwt.sign(payload, signKey, opts), iterations);
   const verifyUs = time(() => jwt.verify(token, verifyKey, { algorithms: [alg], issuer: 'http://localhost:3000', audience: 'latchkey' }), iterations);
@@ -42,11 +49,7 @@ function measure(alg: jwt.Algorithm, signKey: KeyObject, verifyKey: KeyObject, i
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const hmac = createSecretKey(randomBytes(32));
-const rows = [
-  measure('RS256', rsa.privateKey, rsa.publicKey, 400),
-  measure('ES256', ec.privateKey, ec.publicKey, 1000),
-  measure('HS256', hmac, hmac, 4000),
-];
+const rows = [measure('RS256', rsa.privateKey, rsa.publicKey, 400), measure('ES256', ec.privateKey, ec.publicKey, 1000), measure('HS256', hmac, hmac, 4000)];
 console.table(rows);
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/jwt-algorithms.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2) + '\n');

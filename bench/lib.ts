@@ -179,7 +179,9 @@ export async function startApp(options: StartOptions): Promise<AppProcess> {
   const extraArgs = process.env.BENCH_APP_NODE_ARGS ? process.env.BENCH_APP_NODE_ARGS.split(' ').filter(Boolean) : [];
   const argv = [...extraArgs, ...(options.nodeArgs ?? []), script];
   // prlimit sets the limit and execs node in place: the child's pid stays node's.
-  const [command, args] = options.openFiles ? ['prlimit', [`--nofile=${options.openFiles}:${options.openFiles}`, '--', process.execPath, ...argv]] : [process.execPath, argv];
+  const [command, args] = options.openFiles
+    ? ['prlimit', [`--nofile=${options.openFiles}:${options.openFiles}`, '--', process.execPath, ...argv]]
+    : [process.execPath, argv];
   const child = spawn(command, args, {
     cwd: ROOT,
     env: appEnv(options.database, options.secrets, port, options.env),
@@ -315,7 +317,9 @@ export async function seedViaLogin(app: { url: string }, tag: string, users: num
 export async function appSigningKey(database: string, secrets: Secrets): Promise<AppSigningKey> {
   const conn = await connect(database);
   try {
-    const [rows] = (await conn.query('SELECT kid, alg, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1')) as unknown as [Array<{ kid: string; alg: SigningAlg; private_key: string }>];
+    const [rows] = (await conn.query(
+      'SELECT kid, alg, private_key FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
+    )) as unknown as [Array<{ kid: string; alg: SigningAlg; private_key: string }>];
     const { kid, alg, private_key: box } = rows[0];
     return { kid, alg, key: createPrivateKey({ key: unseal(secrets.keyEncryptionKey, box, kid), format: 'der', type: 'pkcs8' }) };
   } finally {
@@ -396,12 +400,16 @@ export async function load(o: LoadOptions): Promise<LoadSummary> {
     max: r.latency.max,
     total: r.requests.total,
     non2xx: r.non2xx,
-    statuses: Object.fromEntries(Object.entries((r as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {}).map(([code, v]) => [code, v.count])),
+    statuses: Object.fromEntries(
+      Object.entries((r as unknown as { statusCodeStats?: Record<string, { count: number }> }).statusCodeStats ?? {}).map(([code, v]) => [code, v.count]),
+    ),
     errors: r.errors + r.timeouts,
     connections,
     durationS: o.amount ? r.duration : duration,
   };
-  log(`${o.label}: ${summary.rps} req/s, p50 ${summary.p50} ms, p99 ${summary.p99} ms${summary.non2xx || summary.errors ? `, non2xx ${summary.non2xx}, errors ${summary.errors}` : ''}`);
+  log(
+    `${o.label}: ${summary.rps} req/s, p50 ${summary.p50} ms, p99 ${summary.p99} ms${summary.non2xx || summary.errors ? `, non2xx ${summary.non2xx}, errors ${summary.errors}` : ''}`,
+  );
   return summary;
 }
 

@@ -11,7 +11,29 @@ import { hash, verify } from '@node-rs/argon2';
 import { ARGON2_OPTIONS } from '../src/users/password.service';
 import { DEFAULT_ARGON2_QUEUE, DEFAULT_ARGON2_WORKERS } from '../src/config/config';
 import { chainHooks } from './refresh';
-import { CONNECTIONS, DURATION, LoadSummary, PASSWORD, TokenResponse, WARMUP, dbName, postJson, dropDatabase, freshDatabase, generateSecrets, load, log, parallel, printTable, register, login, round, runScenario, startApp, writeResult } from './lib';
+import {
+  CONNECTIONS,
+  DURATION,
+  LoadSummary,
+  PASSWORD,
+  TokenResponse,
+  WARMUP,
+  dbName,
+  postJson,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  parallel,
+  printTable,
+  register,
+  login,
+  round,
+  runScenario,
+  startApp,
+  writeResult,
+} from './lib';
 
 const USERS = 50;
 const PROBE_RATE = Number(process.env.BENCH_PROBE_RATE ?? 1000);
@@ -94,7 +116,9 @@ runScenario('logins', 6 * 60_000, async (cleanup) => {
   let phase = 0;
   const freshChains = async (url: string) => {
     phase++;
-    return chainHooks((await parallel(100, 4, (i) => login({ url }, chainEmails[i % chainEmails.length], `probe-chain-${phase}-${i}`))).map((t) => t.refresh_token));
+    return chainHooks(
+      (await parallel(100, 4, (i) => login({ url }, chainEmails[i % chainEmails.length], `probe-chain-${phase}-${i}`))).map((t) => t.refresh_token),
+    );
   };
   const adminToken = (await postJson<TokenResponse>(`${app.url}/auth/login`, ADMIN)).body.access_token;
 
@@ -119,11 +143,35 @@ runScenario('logins', 6 * 60_000, async (cleanup) => {
   // Guard, refresh and admin probes at fixed rates, together.
   const probes = async (url: string, label: string, refreshChains: Awaited<ReturnType<typeof freshChains>>): Promise<Probes> => {
     const [guard, refresh, admin] = await Promise.all([
-      load({ label: `GET /auth/session at ${PROBE_RATE}/s, ${label}`, url, path: '/auth/session', connections: PROBE_CONNECTIONS, overallRate: PROBE_RATE, setupRequest: probeRequest }),
-      load({ label: `POST /auth/token at ${REFRESH_PROBE_RATE}/s, ${label}`, url, path: '/auth/token', method: 'POST', connections: PROBE_CONNECTIONS, overallRate: REFRESH_PROBE_RATE, setupRequest: refreshChains.setupRequest, onResponse: refreshChains.onResponse }),
-      load({ label: `GET /admin/users at ${ADMIN_PROBE_RATE}/s, ${label}`, url, path: '/admin/users?limit=20', connections: 2, overallRate: ADMIN_PROBE_RATE, headers: { authorization: `Bearer ${adminToken}` } }),
+      load({
+        label: `GET /auth/session at ${PROBE_RATE}/s, ${label}`,
+        url,
+        path: '/auth/session',
+        connections: PROBE_CONNECTIONS,
+        overallRate: PROBE_RATE,
+        setupRequest: probeRequest,
+      }),
+      load({
+        label: `POST /auth/token at ${REFRESH_PROBE_RATE}/s, ${label}`,
+        url,
+        path: '/auth/token',
+        method: 'POST',
+        connections: PROBE_CONNECTIONS,
+        overallRate: REFRESH_PROBE_RATE,
+        setupRequest: refreshChains.setupRequest,
+        onResponse: refreshChains.onResponse,
+      }),
+      load({
+        label: `GET /admin/users at ${ADMIN_PROBE_RATE}/s, ${label}`,
+        url,
+        path: '/admin/users?limit=20',
+        connections: 2,
+        overallRate: ADMIN_PROBE_RATE,
+        headers: { authorization: `Bearer ${adminToken}` },
+      }),
     ]);
-    for (const run of [guard, refresh, admin]) if (run.non2xx) log(`warning: ${run.label}: ${run.non2xx} answers were not 2xx (${JSON.stringify(run.statuses)})`);
+    for (const run of [guard, refresh, admin])
+      if (run.non2xx) log(`warning: ${run.label}: ${run.non2xx} answers were not 2xx (${JSON.stringify(run.statuses)})`);
     return { guard, refresh, admin };
   };
   const quietProbes = await probes(app.url, 'no login flood', await freshChains(app.url));
@@ -177,7 +225,29 @@ runScenario('logins', 6 * 60_000, async (cleanup) => {
   printTable(`Logins under load (${CONNECTIONS} connections, ${DURATION} s)`, table);
   printTable('Login floods (default ARGON2_WORKERS/ARGON2_QUEUE): logins, shed, and the protected route meanwhile', floods);
   printTable('The queue length at a 200-connection flood', queues);
-  printTable('Ratios', Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })));
+  printTable(
+    'Ratios',
+    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
+  );
   writeResult(APP_THREADPOOL ? `logins-threadpool-${APP_THREADPOOL}` : WORKERS ? `logins-workers-${WORKERS}` : 'logins', {
-    appThreadpool: APP_THREADPOOL ? Number(APP_THREADPOOL) : 'default (4)', connections: CONNECTIONS, durationS: DURATION, argon2: ARGON2_OPTIONS, probeRate: PROBE_RATE, probeConnections: PROBE_CONNECTIONS, logins, raw, rawAtWorkers, quiet, busy, quietProbes, busyProbes, flood, table, ratios, floods, queues, defaults: { workers, queue: DEFAULT_ARGON2_QUEUE } });
+    appThreadpool: APP_THREADPOOL ? Number(APP_THREADPOOL) : 'default (4)',
+    connections: CONNECTIONS,
+    durationS: DURATION,
+    argon2: ARGON2_OPTIONS,
+    probeRate: PROBE_RATE,
+    probeConnections: PROBE_CONNECTIONS,
+    logins,
+    raw,
+    rawAtWorkers,
+    quiet,
+    busy,
+    quietProbes,
+    busyProbes,
+    flood,
+    table,
+    ratios,
+    floods,
+    queues,
+    defaults: { workers, queue: DEFAULT_ARGON2_QUEUE },
+  });
 });

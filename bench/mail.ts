@@ -8,7 +8,26 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SMTPServer } from 'smtp-server';
-import { CONNECTIONS, DURATION, dbName, dropDatabase, freePort, freshDatabase, generateSecrets, load, log, parallel, postJson, printTable, register, round, runScenario, sleep, startApp, writeResult } from './lib';
+import {
+  CONNECTIONS,
+  DURATION,
+  dbName,
+  dropDatabase,
+  freePort,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  parallel,
+  postJson,
+  printTable,
+  register,
+  round,
+  runScenario,
+  sleep,
+  startApp,
+  writeResult,
+} from './lib';
 
 const USERS = Number(process.env.BENCH_MAIL_USERS ?? 400);
 const PACED_RATE = 20;
@@ -72,8 +91,16 @@ runScenario('mail', 6 * 60_000, async (cleanup) => {
   while (smtp.arrivals.length < USERS && Date.now() < deadline) await sleep(20);
   const delivered = smtp.arrivals.length;
   const burstSeconds = (smtp.arrivals[delivered - 1].at - burstStart) / 1000;
-  const throughput = { mails: USERS, delivered, requestsAnsweredS: round(answered / 1000, 2), lastArrivalS: round(burstSeconds, 2), mailsPerSecond: round(delivered / burstSeconds, 1) };
-  log(`burst: ${delivered}/${USERS} reset mails in ${throughput.lastArrivalS} s (${throughput.mailsPerSecond}/s; requests answered in ${throughput.requestsAnsweredS} s)`);
+  const throughput = {
+    mails: USERS,
+    delivered,
+    requestsAnsweredS: round(answered / 1000, 2),
+    lastArrivalS: round(burstSeconds, 2),
+    mailsPerSecond: round(delivered / burstSeconds, 1),
+  };
+  log(
+    `burst: ${delivered}/${USERS} reset mails in ${throughput.lastArrivalS} s (${throughput.mailsPerSecond}/s; requests answered in ${throughput.requestsAnsweredS} s)`,
+  );
 
   // Latency: requests paced at PACED_RATE/s, for accounts that have had one reset mail this hour.
   smtp.arrivals.length = 0;
@@ -90,17 +117,52 @@ runScenario('mail', 6 * 60_000, async (cleanup) => {
   const pacedDeadline = Date.now() + 60_000;
   while (smtp.arrivals.length < paced.length && Date.now() < pacedDeadline) await sleep(20);
   const latencies = smtp.arrivals.map((a) => a.at - (sentAt.get(a.to) ?? a.at));
-  const latency = { rate: PACED_RATE, requests: paced.length, delivered: smtp.arrivals.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: percentile(latencies, 100) };
+  const latency = {
+    rate: PACED_RATE,
+    requests: paced.length,
+    delivered: smtp.arrivals.length,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: percentile(latencies, 100),
+  };
   log(`paced at ${PACED_RATE}/s: request to arrival p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`);
 
   // forgot for known and unknown addresses, back to back (known ones are past their 3 an hour by now, as an attacker's would be).
   let k = 0;
-  const known = (req: Record<string, unknown>) => ({ ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"email":"${emails[k++ % USERS]}"}` });
-  const unknown = (req: Record<string, unknown>) => ({ ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"email":"nobody-${randomBytes(6).toString('hex')}@bench.test"}` });
+  const known = (req: Record<string, unknown>) => ({
+    ...req,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: `{"email":"${emails[k++ % USERS]}"}`,
+  });
+  const unknown = (req: Record<string, unknown>) => ({
+    ...req,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: `{"email":"nobody-${randomBytes(6).toString('hex')}@bench.test"}`,
+  });
   const health = await load({ label: 'GET /health', url: app.url, path: '/health' });
-  const knownRun = await load({ label: 'POST /auth/password/forgot, known addresses', url: app.url, path: '/auth/password/forgot', method: 'POST', setupRequest: known });
-  const unknownRun = await load({ label: 'POST /auth/password/forgot, unknown addresses', url: app.url, path: '/auth/password/forgot', method: 'POST', setupRequest: unknown });
-  const knownAgain = await load({ label: 'POST /auth/password/forgot, known addresses (again)', url: app.url, path: '/auth/password/forgot', method: 'POST', setupRequest: known });
+  const knownRun = await load({
+    label: 'POST /auth/password/forgot, known addresses',
+    url: app.url,
+    path: '/auth/password/forgot',
+    method: 'POST',
+    setupRequest: known,
+  });
+  const unknownRun = await load({
+    label: 'POST /auth/password/forgot, unknown addresses',
+    url: app.url,
+    path: '/auth/password/forgot',
+    method: 'POST',
+    setupRequest: unknown,
+  });
+  const knownAgain = await load({
+    label: 'POST /auth/password/forgot, known addresses (again)',
+    url: app.url,
+    path: '/auth/password/forgot',
+    method: 'POST',
+    setupRequest: known,
+  });
   for (const run of [knownRun, unknownRun, knownAgain]) if (run.non2xx) throw new Error(`${run.label}: ${run.non2xx} answers were not 202`);
   const knownRps = (knownRun.rps + knownAgain.rps) / 2;
   const forgotRows = [
@@ -118,6 +180,9 @@ runScenario('mail', 6 * 60_000, async (cleanup) => {
     { what: `paced at ${PACED_RATE}/s: request to arrival, p99 ms`, value: latency.p99Ms },
   ]);
   printTable(`POST /auth/password/forgot (${CONNECTIONS} connections, ${DURATION} s)`, forgotRows);
-  printTable('Ratios', Object.entries(ratios).map(([ratio, value]) => ({ ratio, value })));
+  printTable(
+    'Ratios',
+    Object.entries(ratios).map(([ratio, value]) => ({ ratio, value })),
+  );
   writeResult('mail', { users: USERS, throughput, latency, forgot: forgotRows, ratios, runs: { health, knownRun, unknownRun, knownAgain } });
 });

@@ -12,7 +12,30 @@
  * token each request. Ratios are taken within each round; the rounds alternate.
  */
 import { Secret, TOTP } from 'otpauth';
-import { CONNECTIONS, LoadSummary, PASSWORD, appSigningKey, cpuSeconds, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, median, parallel, postJson, printTable, register, login, round, runScenario, startApp, writeResult, mintAccessTokens } from './lib';
+import {
+  CONNECTIONS,
+  LoadSummary,
+  PASSWORD,
+  appSigningKey,
+  cpuSeconds,
+  dbName,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  median,
+  parallel,
+  postJson,
+  printTable,
+  register,
+  login,
+  round,
+  runScenario,
+  startApp,
+  writeResult,
+  mintAccessTokens,
+} from './lib';
 
 const ROUNDS = Number(process.env.BENCH_MFA_ROUNDS ?? 3);
 /** Second steps per round (each needs a user with a factor and a first step). */
@@ -23,7 +46,12 @@ const POOL = Number(process.env.BENCH_TOKEN_POOL ?? 60_000);
 const code = (secret: string, at: number) => TOTP.generate({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30, timestamp: at });
 
 async function json<T>(url: string, method: string, token: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
@@ -61,7 +89,11 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
 
   // Guard pools: the same sessions, tokens with and without the assurance claims.
   const sessions = await parallel(CONNECTIONS, 6, (i) => login(app, plainEmails[i % plainEmails.length], `guard-device-${i}`));
-  const me = await Promise.all(sessions.map((s) => fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${s.access_token}` } }).then((r) => r.json() as Promise<{ userId: string }>)));
+  const me = await Promise.all(
+    sessions.map((s) =>
+      fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${s.access_token}` } }).then((r) => r.json() as Promise<{ userId: string }>),
+    ),
+  );
   const users = me.map((m) => m.userId);
   const signing = await appSigningKey(database, secrets);
   // Each session's own user as `sub` (login answers carry no user object).
@@ -82,7 +114,11 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
     const batch = enrolled.slice(r * VERIFIES, (r + 1) * VERIFIES);
     log(`round ${r + 1}: ${VERIFIES} first steps`);
     const pending = await parallel(batch.length, 6, async (i) => {
-      const step = await postJson<{ mfaToken: string }>(`${app.url}/auth/login`, { email: batch[i].email, password: PASSWORD, deviceId: `mfa-device-${r * VERIFIES + i}` });
+      const step = await postJson<{ mfaToken: string }>(`${app.url}/auth/login`, {
+        email: batch[i].email,
+        password: PASSWORD,
+        deviceId: `mfa-device-${r * VERIFIES + i}`,
+      });
       if (!step.body?.mfaToken) throw new Error(`first step: ${step.status} ${JSON.stringify(step.body)}`);
       return { mfaToken: step.body.mfaToken, secret: batch[i].secret };
     });
@@ -90,12 +126,22 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
     const verifyRequest = (req: Record<string, unknown>) => {
       const p = pending[v++ % pending.length];
       // The next step's code: inside the ±1 window, and after the step the enrolment used.
-      return { ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mfaToken: p.mfaToken, method: 'totp', code: code(p.secret, Date.now() + 30_000) }) };
+      return {
+        ...req,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mfaToken: p.mfaToken, method: 'totp', code: code(p.secret, Date.now() + 30_000) }),
+      };
     };
     let l = 0;
     const loginRequest = (req: Record<string, unknown>) => {
       const i = l++ % loginEmails.length;
-      return { ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: loginEmails[i], password: PASSWORD, deviceId: `login-device-${i}` }) };
+      return {
+        ...req,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: loginEmails[i], password: PASSWORD, deviceId: `login-device-${i}` }),
+      };
     };
     /** A run, and the app's CPU seconds per request during it. */
     const measured = async (run: () => Promise<LoadSummary>): Promise<LoadSummary & { cpuMsPerRequest: number }> => {
@@ -103,21 +149,76 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
       const summary = await run();
       return { ...summary, cpuMsPerRequest: round(((cpuSeconds(app.pid) - before) * 1000) / Math.max(summary.total, 1), 2) };
     };
-    const runVerify = () => measured(() => load({ label: `r${r + 1} POST /auth/mfa/verify (TOTP)`, url: app.url, path: '/auth/mfa/verify', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: verifyRequest }));
-    const runLogin = () => measured(() => load({ label: `r${r + 1} POST /auth/login (password)`, url: app.url, path: '/auth/login', method: 'POST', connections: VERIFY_CONNECTIONS, amount: VERIFIES, setupRequest: loginRequest }));
+    const runVerify = () =>
+      measured(() =>
+        load({
+          label: `r${r + 1} POST /auth/mfa/verify (TOTP)`,
+          url: app.url,
+          path: '/auth/mfa/verify',
+          method: 'POST',
+          connections: VERIFY_CONNECTIONS,
+          amount: VERIFIES,
+          setupRequest: verifyRequest,
+        }),
+      );
+    const runLogin = () =>
+      measured(() =>
+        load({
+          label: `r${r + 1} POST /auth/login (password)`,
+          url: app.url,
+          path: '/auth/login',
+          method: 'POST',
+          connections: VERIFY_CONNECTIONS,
+          amount: VERIFIES,
+          setupRequest: loginRequest,
+        }),
+      );
     // Alternating which goes first, so that a drift in the neighbours' load favours neither.
-    const [verify, passwordLogin] = r % 2 === 0 ? [await runVerify(), await runLogin()] : await (async () => { const l2 = await runLogin(); return [await runVerify(), l2]; })();
+    const [verify, passwordLogin] =
+      r % 2 === 0
+        ? [await runVerify(), await runLogin()]
+        : await (async () => {
+            const l2 = await runLogin();
+            return [await runVerify(), l2];
+          })();
     log(`r${r + 1} app CPU per request: verify ${verify.cpuMsPerRequest} ms, login ${passwordLogin.cpuMsPerRequest} ms`);
     for (const s of [verify, passwordLogin]) if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} answers were not 2xx (${JSON.stringify(s.statuses)})`);
 
     const guardRuns = {
-      reusedWith: () => load({ label: `r${r + 1} GET /auth/session, acr/amr tokens reused`, url: app.url, path: '/auth/session', setupRequest: cycling(withClaims.slice(0, CONNECTIONS)) }),
-      reusedWithout: () => load({ label: `r${r + 1} GET /auth/session, tokens without acr/amr reused`, url: app.url, path: '/auth/session', setupRequest: cycling(withoutClaims.slice(0, CONNECTIONS)) }),
-      freshWith: () => load({ label: `r${r + 1} GET /auth/session, fresh acr/amr token each request`, url: app.url, path: '/auth/session', setupRequest: freshFrom(withClaims, CONNECTIONS + r * (POOL / ROUNDS)) }),
-      freshWithout: () => load({ label: `r${r + 1} GET /auth/session, fresh token without acr/amr each request`, url: app.url, path: '/auth/session', setupRequest: freshFrom(withoutClaims, CONNECTIONS + r * (POOL / ROUNDS)) }),
+      reusedWith: () =>
+        load({
+          label: `r${r + 1} GET /auth/session, acr/amr tokens reused`,
+          url: app.url,
+          path: '/auth/session',
+          setupRequest: cycling(withClaims.slice(0, CONNECTIONS)),
+        }),
+      reusedWithout: () =>
+        load({
+          label: `r${r + 1} GET /auth/session, tokens without acr/amr reused`,
+          url: app.url,
+          path: '/auth/session',
+          setupRequest: cycling(withoutClaims.slice(0, CONNECTIONS)),
+        }),
+      freshWith: () =>
+        load({
+          label: `r${r + 1} GET /auth/session, fresh acr/amr token each request`,
+          url: app.url,
+          path: '/auth/session',
+          setupRequest: freshFrom(withClaims, CONNECTIONS + r * (POOL / ROUNDS)),
+        }),
+      freshWithout: () =>
+        load({
+          label: `r${r + 1} GET /auth/session, fresh token without acr/amr each request`,
+          url: app.url,
+          path: '/auth/session',
+          setupRequest: freshFrom(withoutClaims, CONNECTIONS + r * (POOL / ROUNDS)),
+        }),
     };
     // Alternating the order here too: the first run of a pair was the slower one in every round otherwise.
-    const order = r % 2 === 0 ? (['reusedWith', 'reusedWithout', 'freshWith', 'freshWithout'] as const) : (['reusedWithout', 'reusedWith', 'freshWithout', 'freshWith'] as const);
+    const order =
+      r % 2 === 0
+        ? (['reusedWith', 'reusedWithout', 'freshWith', 'freshWithout'] as const)
+        : (['reusedWithout', 'reusedWith', 'freshWithout', 'freshWith'] as const);
     const guard: Record<string, LoadSummary> = {};
     for (const key of order) guard[key] = await guardRuns[key]();
     const { reusedWith, reusedWithout, freshWith, freshWithout } = guard;
@@ -131,19 +232,53 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
   const cpu = (key: string) => median(rounds.map((r) => (r[key] as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest));
   const ratios = {
     verifyTimeVsLoginTime: { value: ratioMed('passwordLogin', 'verify'), target: 0.2, direction: '<=' },
-    verifyCpuVsLoginCpu: { value: round(median(rounds.map((r) => (r.verify as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest / (r.passwordLogin as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest)), 3), target: 0.2, direction: '<=' },
+    verifyCpuVsLoginCpu: {
+      value: round(
+        median(
+          rounds.map(
+            (r) =>
+              (r.verify as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest /
+              (r.passwordLogin as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest,
+          ),
+        ),
+        3,
+      ),
+      target: 0.2,
+      direction: '<=',
+    },
     guardReusedWithClaimsVsWithout: { value: ratioMed('reusedWith', 'reusedWithout'), target: 0.97, direction: '>=' },
     guardFreshWithClaimsVsWithout: { value: ratioMed('freshWith', 'freshWithout'), target: 0.97, direction: '>=' },
   };
   const table = [
-    { run: `POST /auth/mfa/verify, TOTP (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('verify'), 'p50 ms': median(rounds.map((r) => r.verify.p50)), 'app CPU ms/request': cpu('verify') },
-    { run: `POST /auth/login, password (${VERIFY_CONNECTIONS} connections)`, 'req/s (median)': med('passwordLogin'), 'p50 ms': median(rounds.map((r) => r.passwordLogin.p50)), 'app CPU ms/request': cpu('passwordLogin') },
+    {
+      run: `POST /auth/mfa/verify, TOTP (${VERIFY_CONNECTIONS} connections)`,
+      'req/s (median)': med('verify'),
+      'p50 ms': median(rounds.map((r) => r.verify.p50)),
+      'app CPU ms/request': cpu('verify'),
+    },
+    {
+      run: `POST /auth/login, password (${VERIFY_CONNECTIONS} connections)`,
+      'req/s (median)': med('passwordLogin'),
+      'p50 ms': median(rounds.map((r) => r.passwordLogin.p50)),
+      'app CPU ms/request': cpu('passwordLogin'),
+    },
     { run: 'GET /auth/session, acr/amr tokens reused', 'req/s (median)': med('reusedWith'), 'p50 ms': '' },
     { run: 'GET /auth/session, tokens without them reused', 'req/s (median)': med('reusedWithout'), 'p50 ms': '' },
     { run: 'GET /auth/session, fresh acr/amr token', 'req/s (median)': med('freshWith'), 'p50 ms': '' },
     { run: 'GET /auth/session, fresh token without them', 'req/s (median)': med('freshWithout'), 'p50 ms': '' },
   ];
   printTable(`Second factors (${ROUNDS} rounds, ${VERIFIES} second steps per round)`, table);
-  printTable('Ratios', Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })));
-  writeResult('mfa', { verifies: VERIFIES, verifyConnections: VERIFY_CONNECTIONS, connections: CONNECTIONS, rounds: ROUNDS, medians: table, ratios, runs: rounds });
+  printTable(
+    'Ratios',
+    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
+  );
+  writeResult('mfa', {
+    verifies: VERIFIES,
+    verifyConnections: VERIFY_CONNECTIONS,
+    connections: CONNECTIONS,
+    rounds: ROUNDS,
+    medians: table,
+    ratios,
+    runs: rounds,
+  });
 });

@@ -9,7 +9,25 @@
  * login, and passkey over password as ratios.
  */
 import { SoftwareAuthenticator } from '../test/support/webauthn';
-import { DURATION, WARMUP, PASSWORD, cpuSeconds, dbName, dropDatabase, freshDatabase, generateSecrets, log, login, postJson, printTable, register, round, runScenario, startApp, writeResult } from './lib';
+import {
+  DURATION,
+  WARMUP,
+  PASSWORD,
+  cpuSeconds,
+  dbName,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  log,
+  login,
+  postJson,
+  printTable,
+  register,
+  round,
+  runScenario,
+  startApp,
+  writeResult,
+} from './lib';
 
 const CONCURRENCY = Number(process.env.BENCH_PASSKEY_CONCURRENCY ?? 4);
 /** The software authenticator speaks for this origin; the app is told to expect it. */
@@ -88,11 +106,15 @@ runScenario('passkeys', 4 * 60_000, async (cleanup) => {
     devices.push(device);
   }
 
-  const passwordLogin = async (worker: number) => (await postJson(`${app.url}/auth/login`, { email: passwordUser, password: PASSWORD, deviceId: `bench-password-${worker}` })).status === 200;
+  const passwordLogin = async (worker: number) =>
+    (await postJson(`${app.url}/auth/login`, { email: passwordUser, password: PASSWORD, deviceId: `bench-password-${worker}` })).status === 200;
   const passkeyLogin = async (worker: number) => {
     const o = await postJson<{ publicKey: never }>(`${app.url}/auth/passkey/options`, {});
     if (o.status !== 200) return false;
-    const r = await postJson(`${app.url}/auth/passkey/login`, { credential: devices[worker].authenticate(o.body.publicKey), deviceId: `bench-passkey-${worker}` });
+    const r = await postJson(`${app.url}/auth/passkey/login`, {
+      credential: devices[worker].authenticate(o.body.publicKey),
+      deviceId: `bench-passkey-${worker}`,
+    });
     return r.status === 200;
   };
 

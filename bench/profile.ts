@@ -8,7 +8,24 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chainHooks } from './refresh';
-import { PASSWORD, appSigningKey, dbName, mintAccessTokens, dropDatabase, freshDatabase, generateSecrets, load, parallel, printTable, refresh, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
+import {
+  PASSWORD,
+  appSigningKey,
+  dbName,
+  mintAccessTokens,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  load,
+  parallel,
+  printTable,
+  refresh,
+  round,
+  runScenario,
+  seedViaLogin,
+  startApp,
+  writeResult,
+} from './lib';
 
 interface ProfileNode {
   id: number;
@@ -27,17 +44,26 @@ export function summarise(file: string, top = 25) {
     const us = selfUs.get(node.id) ?? 0;
     if (!us) continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '').replace(/^.*\/dist\//, 'dist/');
+    const where = url
+      .replace(/^file:\/\//, '')
+      .replace(/^.*\/node_modules\//, '')
+      .replace(/^.*\/dist\//, 'dist/');
     const fn = `${functionName || '(anonymous)'} ${where ? `${where}:${lineNumber + 1}` : ''}`.trim();
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
     const pkg = url.includes('/node_modules/')
-      ? url.replace(/^.*\/node_modules\//, '').split('/').slice(0, url.replace(/^.*\/node_modules\//, '').startsWith('@') ? 2 : 1).join('/')
+      ? url
+          .replace(/^.*\/node_modules\//, '')
+          .split('/')
+          .slice(0, url.replace(/^.*\/node_modules\//, '').startsWith('@') ? 2 : 1)
+          .join('/')
       : url.includes('/dist/')
         ? 'latchkey (dist)'
         : url.startsWith('node:') || /^[a-z_]+$/.test(url)
           ? 'node core'
           : url === ''
-            ? functionName.startsWith('(') ? functionName : 'native/V8'
+            ? functionName.startsWith('(')
+              ? functionName
+              : 'native/V8'
             : 'other';
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
   }
@@ -76,7 +102,14 @@ runScenario(`profile-${what}`, 4 * 60_000, async (cleanup) => {
   let run;
   if (what === 'refresh') {
     const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-    run = await load({ label: 'profile: POST /auth/token', url: app.url, path: '/auth/token', method: 'POST', setupRequest: hooks.setupRequest, onResponse: hooks.onResponse });
+    run = await load({
+      label: 'profile: POST /auth/token',
+      url: app.url,
+      path: '/auth/token',
+      method: 'POST',
+      setupRequest: hooks.setupRequest,
+      onResponse: hooks.onResponse,
+    });
   } else if (what === 'login') {
     let n = 0;
     run = await load({
@@ -84,11 +117,21 @@ runScenario(`profile-${what}`, 4 * 60_000, async (cleanup) => {
       url: app.url,
       path: '/auth/login',
       method: 'POST',
-      setupRequest: (req) => ({ ...req, method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"email":"prof-${n++ % 20}@bench.test","password":"${PASSWORD}"}` }),
+      setupRequest: (req) => ({
+        ...req,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"email":"prof-${n++ % 20}@bench.test","password":"${PASSWORD}"}`,
+      }),
     });
   } else {
     let i = 0;
-    run = await load({ label: `profile: GET /auth/session (${what})`, url: app.url, path: '/auth/session', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } }) });
+    run = await load({
+      label: `profile: GET /auth/session (${what})`,
+      url: app.url,
+      path: '/auth/session',
+      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } }),
+    });
   }
   await app.stop();
   stopped = true;

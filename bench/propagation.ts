@@ -7,7 +7,24 @@
  * 0-1 s pause so that it falls at a random phase of B's poll), once with REDIS_URL (pub/sub).
  */
 import { performance } from 'node:perf_hooks';
-import { AppProcess, dbName, dropDatabase, freshDatabase, generateSecrets, log, login, median, parallel, printTable, register, round, runScenario, sleep, startApp, writeResult } from './lib';
+import {
+  AppProcess,
+  dbName,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  log,
+  login,
+  median,
+  parallel,
+  printTable,
+  register,
+  round,
+  runScenario,
+  sleep,
+  startApp,
+  writeResult,
+} from './lib';
 
 const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 50);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -74,7 +91,9 @@ runScenario('propagation', 5 * 60_000, async (cleanup) => {
     const a = await startApp({ name: `prop-a${withRedis ? '-redis' : ''}`, database, secrets, env });
     const b = await startApp({ name: `prop-b${withRedis ? '-redis' : ''}`, database, secrets, env });
     try {
-      results.push(await run(withRedis ? 'with Redis pub/sub' : 'database poll only (REVOCATION_POLL_MS=1000)', a, b, withRedis ? 'redis' : 'poll', withRedis ? 0 : 1000));
+      results.push(
+        await run(withRedis ? 'with Redis pub/sub' : 'database poll only (REVOCATION_POLL_MS=1000)', a, b, withRedis ? 'redis' : 'poll', withRedis ? 0 : 1000),
+      );
     } finally {
       await a.stop();
       await b.stop();

@@ -8,7 +8,24 @@
  * the same sessions, with the same 50 concurrent workers and the app's pool size (10).
  */
 import * as mysql from 'mysql2/promise';
-import { CONNECTIONS, DURATION, MYSQL, WARMUP, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, printTable, round, runScenario, seedViaLogin, startApp, writeResult } from './lib';
+import {
+  CONNECTIONS,
+  DURATION,
+  MYSQL,
+  WARMUP,
+  dbName,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  printTable,
+  round,
+  runScenario,
+  seedViaLogin,
+  startApp,
+  writeResult,
+} from './lib';
 
 export const SELECT_FOR_REFRESH = `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
               s.idle_expires_at, s.dpop_jkt, u.role, u.disabled_at
@@ -51,7 +68,12 @@ export function chainHooks(tokens: string[]) {
 }
 
 /** The raw ceiling: the refresh statements in a bounded loop at `concurrency`, for `seconds`. */
-export async function rawRotationLoop(database: string, sessionIds: string[], concurrency: number, seconds: number): Promise<{ rotations: number; perSecond: number; failed: number }> {
+export async function rawRotationLoop(
+  database: string,
+  sessionIds: string[],
+  concurrency: number,
+  seconds: number,
+): Promise<{ rotations: number; perSecond: number; failed: number }> {
   const pool = mysql.createPool({ ...MYSQL, database, connectionLimit: APP_POOL_SIZE, supportBigNumbers: true, bigNumberStrings: false });
   const free = sessionIds.map((_, i) => i);
   let rotations = 0;
@@ -99,10 +121,22 @@ if (require.main === module) {
     log(`seeding ${USERS * PER_USER} sessions via login`);
     const sessions = await seedViaLogin(app, 'refresh', USERS, PER_USER);
     const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-    const appRun = await load({ label: 'latchkey POST /auth/token (rotation)', url: app.url, path: '/auth/token', method: 'POST', setupRequest: hooks.setupRequest, onResponse: hooks.onResponse });
+    const appRun = await load({
+      label: 'latchkey POST /auth/token (rotation)',
+      url: app.url,
+      path: '/auth/token',
+      method: 'POST',
+      setupRequest: hooks.setupRequest,
+      onResponse: hooks.onResponse,
+    });
     if (hooks.stats.failed > 0) throw new Error(`${hooks.stats.failed} refreshes failed`);
     log('raw mysql2 loop, same statements');
-    const raw = await rawRotationLoop(database, sessions.map((s) => s.session_id), CONNECTIONS, DURATION);
+    const raw = await rawRotationLoop(
+      database,
+      sessions.map((s) => s.session_id),
+      CONNECTIONS,
+      DURATION,
+    );
     log(`raw mysql2: ${raw.perSecond} rotations/s (${raw.failed} lost CAS)`);
     const ratio = round(appRun.rps / raw.perSecond, 3);
     const table = [

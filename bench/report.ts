@@ -118,7 +118,10 @@ function main(): void {
         ['machine', `${cpu.length} cores (nproc), ${round(totalmem() / 2 ** 30, 1)} GiB memory, ${cpu[0]?.model ?? 'unknown CPU'}`],
         ['database', `MariaDB ${run?.mariadb ?? 'unknown'} on 127.0.0.1 (InnoDB defaults: 128 MiB buffer pool, flush at every commit)`],
         ['node', process.version],
-        ['NestJS', `@nestjs/core ${version('@nestjs/core')}, @nestjs/platform-fastify ${version('@nestjs/platform-fastify')}, @nestjs/platform-express ${version('@nestjs/platform-express')} (baseline only)`],
+        [
+          'NestJS',
+          `@nestjs/core ${version('@nestjs/core')}, @nestjs/platform-fastify ${version('@nestjs/platform-fastify')}, @nestjs/platform-express ${version('@nestjs/platform-express')} (baseline only)`,
+        ],
         ['fastify', version('fastify')],
         ['typeorm / mysql2', `${version('typeorm')} / ${version('mysql2')}`],
         ['jsonwebtoken / passport-jwt', `${version('jsonwebtoken')} / ${version('passport-jwt')}`],
@@ -158,7 +161,8 @@ function main(): void {
 
   out.push('## Issue 11 targets', '');
   const t11: Array<Array<string | number>> = [];
-  const add11 = (what: string, r: Json | undefined) => t11.push(r ? [what, `${r.value}×`, `${r.direction} ${r.target}×`, verdict(r.value, r.target, r.direction)] : [what, 'not measured', '', '']);
+  const add11 = (what: string, r: Json | undefined) =>
+    t11.push(r ? [what, `${r.value}×`, `${r.direction} ${r.target}×`, verdict(r.value, r.target, r.direction)] : [what, 'not measured', '', '']);
   add11('logins / raw argon2, whole machine', logins?.ratios?.loginsVsRawArgon2);
   add11('logins / raw argon2 with ARGON2_WORKERS hashes in flight', logins?.ratios?.loginsVsRawArgon2AtWorkers);
   add11('guard p99 during a 50-connection login flood / alone', logins?.ratios?.p99DuringFloodVsQuiet);
@@ -177,9 +181,19 @@ function main(): void {
         `Medians of ${guard.rounds} rounds.`,
       '',
     );
-    out.push(table(['run', 'req/s'], (guard.medians as Json[]).map((m) => [m.run, m['req/s (median)']])), '');
+    out.push(
+      table(
+        ['run', 'req/s'],
+        (guard.medians as Json[]).map((m) => [m.run, m['req/s (median)']]),
+      ),
+      '',
+    );
     const metricsCost = guard.ratios?.reusedMetricsOnVsOff as Json | undefined;
-    if (metricsCost) out.push(`With METRICS_PORT set (a second instance, same tokens), the guard with reused tokens runs at ${metricsCost.value}× the instance without metrics (target ≥ ${metricsCost.target}×: ${verdict(metricsCost.value, metricsCost.target, metricsCost.direction)}).`, '');
+    if (metricsCost)
+      out.push(
+        `With METRICS_PORT set (a second instance, same tokens), the guard with reused tokens runs at ${metricsCost.value}× the instance without metrics (target ≥ ${metricsCost.target}×: ${verdict(metricsCost.value, metricsCost.target, metricsCost.direction)}).`,
+        '',
+      );
     out.push(
       chart(
         'bench-guard.svg',
@@ -228,7 +242,13 @@ function main(): void {
         `${logins.probeRate} req/s over ${logins.probeConnections} connections, alone and during a login flood of ${logins.connections} connections.`,
       '',
     );
-    out.push(table(['run', 'per s', 'p50 ms', 'p99 ms'], (logins.table as Json[]).map((r) => [r.run, r['per s'], r['p50 ms'], r['p99 ms']])), '');
+    out.push(
+      table(
+        ['run', 'per s', 'p50 ms', 'p99 ms'],
+        (logins.table as Json[]).map((r) => [r.run, r['per s'], r['p50 ms'], r['p99 ms']]),
+      ),
+      '',
+    );
     out.push(
       chart('bench-logins.svg', 'Logins per second against raw argon2id', '/s', [
         { label: 'latchkey POST /auth/login', value: logins.logins.rps, accent: true },
@@ -252,11 +272,36 @@ function main(): void {
           (q ? `; alone, their p99 is ${q.guard.p99}, ${q.refresh.p99} and ${q.admin.p99} ms.` : '.'),
         '',
       );
-      const cols = ['connections', 'logins/s', 'shed/s', 'login p99 ms', 'probe p50 ms', 'probe p99 ms', 'p99 / quiet', 'refresh p99 ms', 'refresh p99 / quiet', 'admin p99 ms', 'admin p99 / quiet', 'probe answers not 2xx'];
+      const cols = [
+        'connections',
+        'logins/s',
+        'shed/s',
+        'login p99 ms',
+        'probe p50 ms',
+        'probe p99 ms',
+        'p99 / quiet',
+        'refresh p99 ms',
+        'refresh p99 / quiet',
+        'admin p99 ms',
+        'admin p99 / quiet',
+        'probe answers not 2xx',
+      ];
       const present = cols.filter((c) => (logins.floods as Json[]).some((r) => r[c] !== undefined));
-      out.push(table(present.map((c) => c.replace(/^probe /, 'guard ').replace(/^p99 \/ quiet$/, 'guard p99 / quiet')), (logins.floods as Json[]).map((r) => present.map((c) => r[c] ?? ''))), '');
+      out.push(
+        table(
+          present.map((c) => c.replace(/^probe /, 'guard ').replace(/^p99 \/ quiet$/, 'guard p99 / quiet')),
+          (logins.floods as Json[]).map((r) => present.map((c) => r[c] ?? '')),
+        ),
+        '',
+      );
       out.push('The queue length, at a 200-connection flood (one instance per value, same workers):', '');
-      out.push(table(['ARGON2_QUEUE', ...present.slice(1).map((c) => c.replace(/^probe /, 'guard ').replace(/^p99 \/ quiet$/, 'guard p99 / quiet'))], (logins.queues as Json[]).map((r) => [r.queue, ...present.slice(1).map((c) => r[c] ?? '')])), '');
+      out.push(
+        table(
+          ['ARGON2_QUEUE', ...present.slice(1).map((c) => c.replace(/^probe /, 'guard ').replace(/^p99 \/ quiet$/, 'guard p99 / quiet'))],
+          (logins.queues as Json[]).map((r) => [r.queue, ...present.slice(1).map((c) => r[c] ?? '')]),
+        ),
+        '',
+      );
     }
   }
 
@@ -269,7 +314,13 @@ function main(): void {
         `Refresh over 2,000 sessions sampled across the whole table; GET /me/sessions for 200 sampled users. RSS is the app process's VmRSS.`,
       '',
     );
-    out.push(table(Object.keys(scale.table[0]), (scale.table as Json[]).map((r) => Object.values(r) as Array<string | number>)), '');
+    out.push(
+      table(
+        Object.keys(scale.table[0]),
+        (scale.table as Json[]).map((r) => Object.values(r) as Array<string | number>),
+      ),
+      '',
+    );
     out.push(
       chart('bench-scale.svg', 'Scale: 10k against 1M sessions', '', [
         { label: `refresh/s, ${scale.small.sessions.toLocaleString('en-US')} sessions`, value: scale.small.refresh.rps },
@@ -299,7 +350,13 @@ function main(): void {
         `(every ${prop.pollIntervalMs} ms; each revocation starts at a random phase of that poll).`,
       '',
     );
-    out.push(table(['mode', 'median ms', 'max ms', 'median from request start', 'max from request start'], (prop.results as Json[]).map((r) => [r.label, r.medianMs, r.maxMs, r.medianFromRequestStartMs, r.maxFromRequestStartMs])), '');
+    out.push(
+      table(
+        ['mode', 'median ms', 'max ms', 'median from request start', 'max from request start'],
+        (prop.results as Json[]).map((r) => [r.label, r.medianMs, r.maxMs, r.medianFromRequestStartMs, r.maxFromRequestStartMs]),
+      ),
+      '',
+    );
     out.push(
       chart(
         'bench-propagation.svg',
@@ -324,9 +381,25 @@ function main(): void {
       '',
     );
     const verifierTargets: Array<Array<string | number>> = [];
-    for (const p of rs.propagation as Json[]) verifierTargets.push([p.label, `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms (${p.n})`, p.label.includes('stream') ? 'p99 ≤ 100 ms' : 'p99 ≤ poll interval + 100 ms', verdict(p.p99, 100, '<=')]);
-    verifierTargets.push(['verifier, 50 tokens reused / unauthenticated route', `${rs.throughput.reusedRatio}× (${rs.throughput.hotRps} / ${rs.throughput.openRps} req/s)`, '≥ 0.8×', verdict(rs.throughput.reusedRatio, 0.8, '>=')]);
-    verifierTargets.push(['verifier, a fresh token every request / unauthenticated route', `${rs.throughput.freshRatio}× (${rs.throughput.coldRps} / ${rs.throughput.openRps} req/s)`, '≥ 0.35×', verdict(rs.throughput.freshRatio, 0.35, '>=')]);
+    for (const p of rs.propagation as Json[])
+      verifierTargets.push([
+        p.label,
+        `p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms (${p.n})`,
+        p.label.includes('stream') ? 'p99 ≤ 100 ms' : 'p99 ≤ poll interval + 100 ms',
+        verdict(p.p99, 100, '<='),
+      ]);
+    verifierTargets.push([
+      'verifier, 50 tokens reused / unauthenticated route',
+      `${rs.throughput.reusedRatio}× (${rs.throughput.hotRps} / ${rs.throughput.openRps} req/s)`,
+      '≥ 0.8×',
+      verdict(rs.throughput.reusedRatio, 0.8, '>='),
+    ]);
+    verifierTargets.push([
+      'verifier, a fresh token every request / unauthenticated route',
+      `${rs.throughput.freshRatio}× (${rs.throughput.coldRps} / ${rs.throughput.openRps} req/s)`,
+      '≥ 0.35×',
+      verdict(rs.throughput.freshRatio, 0.35, '>='),
+    ]);
     out.push(table(['what', 'measured', 'target', ''], verifierTargets), '');
     const f = rs.feedLoad;
     out.push(
@@ -336,23 +409,30 @@ function main(): void {
     out.push(
       table(
         ['receivers', 'revocations', 'latchkey CPU (cores)', 'delivery p50 ms', 'delivery p99 ms', 'max ms', 'deliveries missing'],
-        [f.quiet, f.loaded].map((r: Json) => [r.receivers, r.revocations, r.latchkeyCores, r.delivery?.p50 ?? '', r.delivery?.p99 ?? '', r.delivery?.max ?? '', r.missingDeliveries]),
+        [f.quiet, f.loaded].map((r: Json) => [
+          r.receivers,
+          r.revocations,
+          r.latchkeyCores,
+          r.delivery?.p50 ?? '',
+          r.delivery?.p99 ?? '',
+          r.delivery?.max ?? '',
+          r.missingDeliveries,
+        ]),
       ),
       '',
     );
     out.push(`The feed itself costs latchkey ${f.feedCpuCores} cores at this load (the difference between the two rows).`, '');
-    if (verifierMemory) out.push(`Verifier memory for ${verifierMemory.sessions.toLocaleString('en-US')} revoked sessions: ${verifierMemory.heapMiB} MiB of heap (${verifierMemory.bytesPerSession} bytes each, id strings included).`, '');
+    if (verifierMemory)
+      out.push(
+        `Verifier memory for ${verifierMemory.sessions.toLocaleString('en-US')} revoked sessions: ${verifierMemory.heapMiB} MiB of heap (${verifierMemory.bytesPerSession} bytes each, id strings included).`,
+        '',
+      );
     out.push(
-      chart(
-        'bench-resource-servers.svg',
-        'Resource server throughput (req/s, higher is better)',
-        'req/s',
-        [
-          { label: 'unauthenticated route', value: rs.throughput.openRps },
-          { label: 'verifier, tokens reused', value: rs.throughput.hotRps, accent: true },
-          { label: 'verifier, fresh token', value: rs.throughput.coldRps, accent: true },
-        ],
-      ),
+      chart('bench-resource-servers.svg', 'Resource server throughput (req/s, higher is better)', 'req/s', [
+        { label: 'unauthenticated route', value: rs.throughput.openRps },
+        { label: 'verifier, tokens reused', value: rs.throughput.hotRps, accent: true },
+        { label: 'verifier, fresh token', value: rs.throughput.coldRps, accent: true },
+      ]),
       '',
     );
   }
@@ -361,7 +441,7 @@ function main(): void {
   if (galera) {
     out.push('## 7. A 3-node Galera cluster (issue 14)', '');
     out.push(
-      'scripts/galera.sh runs three MariaDB nodes on 127.0.0.1:3311-3313 with wsrep_retry_autocommit=0 and wsrep_sync_wait=0, so latchkey\'s own ' +
+      "scripts/galera.sh runs three MariaDB nodes on 127.0.0.1:3311-3313 with wsrep_retry_autocommit=0 and wsrep_sync_wait=0, so latchkey's own " +
         'handling of stale reads and certification conflicts is what is measured; instance A on node 1, B on node 2.',
       '',
     );
@@ -370,10 +450,25 @@ function main(): void {
       table(
         ['what', 'measured', 'target', ''],
         [
-          [`${g.alternating.refreshes.toLocaleString('en-US')} refreshes, ${g.alternating.chains} chains alternating between B and A: false invalid_grant`, g.alternating.invalidGrant, '0', verdict(g.alternating.invalidGrant, 0, '<=')],
+          [
+            `${g.alternating.refreshes.toLocaleString('en-US')} refreshes, ${g.alternating.chains} chains alternating between B and A: false invalid_grant`,
+            g.alternating.invalidGrant,
+            '0',
+            verdict(g.alternating.invalidGrant, 0, '<='),
+          ],
           ['the same: 5xx', g.alternating.serverErrors, '0', verdict(g.alternating.serverErrors, 0, '<=')],
-          ['refresh throughput, Galera node / single MariaDB', `${g.throughput.refreshRatio}× (${g.throughput.refreshGaleraRps} / ${g.throughput.refreshSingleRps} req/s)`, 'reported', ''],
-          ['login throughput, Galera node / single MariaDB', `${g.throughput.loginsRatio}× (${g.throughput.loginsGaleraRps} / ${g.throughput.loginsSingleRps} req/s)`, 'reported', ''],
+          [
+            'refresh throughput, Galera node / single MariaDB',
+            `${g.throughput.refreshRatio}× (${g.throughput.refreshGaleraRps} / ${g.throughput.refreshSingleRps} req/s)`,
+            'reported',
+            '',
+          ],
+          [
+            'login throughput, Galera node / single MariaDB',
+            `${g.throughput.loginsRatio}× (${g.throughput.loginsGaleraRps} / ${g.throughput.loginsSingleRps} req/s)`,
+            'reported',
+            '',
+          ],
           ...(g.propagation as Json[]).map((p) => [`revocation A → B, ${p.label}`, `median ${p.medianMs} ms, max ${p.maxMs} ms (${p.n})`, 'reported', '']),
           ['the refresh read on node 2, plain / causal (wsrep_sync_wait=1)', `${g.causalRead.plainUs} / ${g.causalRead.causalUs} µs`, 'reported', ''],
         ],
@@ -391,8 +486,23 @@ function main(): void {
         `${jwtAlgEndToEnd.pool.toLocaleString('en-US')} signed with the app's key); the verifier against the resource server's open route, the same way.`,
       '',
     );
-    const cols = ['alg', 'refresh/s', 'raw mysql2/s', 'refresh / raw', 'guard reused / health', 'guard fresh / health', 'verifier reused / open', 'verifier fresh / open'];
-    out.push(table(cols, (jwtAlgEndToEnd.rows as Json[]).map((r) => cols.map((c) => r[c]))), '');
+    const cols = [
+      'alg',
+      'refresh/s',
+      'raw mysql2/s',
+      'refresh / raw',
+      'guard reused / health',
+      'guard fresh / health',
+      'verifier reused / open',
+      'verifier fresh / open',
+    ];
+    out.push(
+      table(
+        cols,
+        (jwtAlgEndToEnd.rows as Json[]).map((r) => cols.map((c) => r[c])),
+      ),
+      '',
+    );
     out.push(
       chart(
         'bench-jwt-alg.svg',
@@ -418,15 +528,27 @@ function main(): void {
       table(
         ['what', 'measured'],
         [
-          [`mails per second (${mail.throughput.delivered} of ${mail.throughput.mails} delivered, last after ${mail.throughput.lastArrivalS} s)`, mail.throughput.mailsPerSecond],
-          [`request to arrival at ${mail.latency.rate}/s, p50 / p99 / max`, `${mail.latency.p50Ms} / ${mail.latency.p99Ms} / ${mail.latency.maxMs} ms (${mail.latency.delivered} of ${mail.latency.requests})`],
+          [
+            `mails per second (${mail.throughput.delivered} of ${mail.throughput.mails} delivered, last after ${mail.throughput.lastArrivalS} s)`,
+            mail.throughput.mailsPerSecond,
+          ],
+          [
+            `request to arrival at ${mail.latency.rate}/s, p50 / p99 / max`,
+            `${mail.latency.p50Ms} / ${mail.latency.p99Ms} / ${mail.latency.maxMs} ms (${mail.latency.delivered} of ${mail.latency.requests})`,
+          ],
           ['forgot, unknown / known addresses (req/s)', `${mail.ratios.unknownVsKnown}×`],
           ['forgot (known) / GET /health (req/s)', `${mail.ratios.knownVsHealth}×`],
         ],
       ),
       '',
     );
-    out.push(table(['run', 'req/s', 'p50 ms', 'p99 ms'], (mail.forgot as Json[]).map((r) => [r.run, r['req/s'], r['p50 ms'], r['p99 ms']])), '');
+    out.push(
+      table(
+        ['run', 'req/s', 'p50 ms', 'p99 ms'],
+        (mail.forgot as Json[]).map((r) => [r.run, r['req/s'], r['p50 ms'], r['p99 ms']]),
+      ),
+      '',
+    );
   }
 
   // ---- open streams
@@ -439,19 +561,60 @@ function main(): void {
     );
     out.push(
       table(
-        ['streams asked for', 'opened', '429', '503', 'refusals with Retry-After', '/health p99 idle ms', 'p99 with them open ms', 'ratio', 'target', '', 'admin sign-in'],
-        (streams.caps as Json[]).map((c, i) => [c.what, c['200'] ?? 0, c['429'] ?? 0, c['503'] ?? 0, c.refusedWithRetryAfter, c.healthP99Idle, c.healthP99Held, c.ratio, i === 0 ? '≤ 1.2×' : '', i === 0 ? verdict(c.ratio, 1.2, '<=') : '', c.adminSignIn]),
+        [
+          'streams asked for',
+          'opened',
+          '429',
+          '503',
+          'refusals with Retry-After',
+          '/health p99 idle ms',
+          'p99 with them open ms',
+          'ratio',
+          'target',
+          '',
+          'admin sign-in',
+        ],
+        (streams.caps as Json[]).map((c, i) => [
+          c.what,
+          c['200'] ?? 0,
+          c['429'] ?? 0,
+          c['503'] ?? 0,
+          c.refusedWithRetryAfter,
+          c.healthP99Idle,
+          c.healthP99Held,
+          c.ratio,
+          i === 0 ? '≤ 1.2×' : '',
+          i === 0 ? verdict(c.ratio, 1.2, '<=') : '',
+          c.adminSignIn,
+        ]),
       ),
       '',
     );
-    if (streams.rounds) out.push(`The one-user pairs, /health p99 idle → with the streams open (ms): ${(streams.rounds as Json[]).map((r) => `${r.idle.p99} → ${r.held.p99}`).join(', ')}; req/s ${(streams.rounds as Json[]).map((r) => `${r.idle.rps} → ${r.held.rps}`).join(', ')}.`, '');
+    if (streams.rounds)
+      out.push(
+        `The one-user pairs, /health p99 idle → with the streams open (ms): ${(streams.rounds as Json[]).map((r) => `${r.idle.p99} → ${r.held.p99}`).join(', ')}; req/s ${(streams.rounds as Json[]).map((r) => `${r.idle.rps} → ${r.held.rps}`).join(', ')}.`,
+        '',
+      );
     const f = streams.feed;
     if (f?.runs) {
-      out.push(`The feed: ${f.rate} revocations a second for ${f.seconds} s, delivered to ${f.runs[0].receivers} and then ${f.runs[1].receivers} SSE receivers (${f.servers} resource servers), back to back; ms from the logout's 204 to the event's arrival.`, '');
+      out.push(
+        `The feed: ${f.rate} revocations a second for ${f.seconds} s, delivered to ${f.runs[0].receivers} and then ${f.runs[1].receivers} SSE receivers (${f.servers} resource servers), back to back; ms from the logout's 204 to the event's arrival.`,
+        '',
+      );
       out.push(
         table(
           ['receivers', 'revocations', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'missing', 'target', ''],
-          (f.runs as Json[]).map((r) => [r.receivers, r.revocations, r.n, r.p50, r.p99, r.max, r.missing, r.receivers >= 200 ? 'p99 ≤ 100 ms' : '', r.receivers >= 200 ? verdict(r.p99, 100, '<=') : '']),
+          (f.runs as Json[]).map((r) => [
+            r.receivers,
+            r.revocations,
+            r.n,
+            r.p50,
+            r.p99,
+            r.max,
+            r.missing,
+            r.receivers >= 200 ? 'p99 ≤ 100 ms' : '',
+            r.receivers >= 200 ? verdict(r.p99, 100, '<=') : '',
+          ]),
         ),
         '',
       );
@@ -471,13 +634,30 @@ function main(): void {
   // ---- small ones
   out.push('## Issue 2 and 3 figures', '');
   const small: Array<Array<string | number>> = [];
-  if (argon) small.push([`argon2id hash, one at a time (m=${argon.memoryCostKiB} KiB, t=${argon.timeCost}, p=${argon.parallelism})`, `median ${argon.medianMs} ms (p10 ${argon.p10Ms}, p90 ${argon.p90Ms}; ${argon.runs} runs)`]);
-  if (rows) for (const r of rows.rows as Json[]) small.push([`session row after ${r.after}`, `${r.rowBytes} bytes of column data (generation ${r.generation}; ${r.sessionRows} session row, ${r.auditRows} audit rows)`]);
-  if (registry) for (const r of registry.rows as Json[]) small.push([`revocation registry, ${r.entries.toLocaleString('en-US')} ids: ${r.case}`, `${r.MiB} MiB (${r['bytes/entry']} bytes each)`]);
+  if (argon)
+    small.push([
+      `argon2id hash, one at a time (m=${argon.memoryCostKiB} KiB, t=${argon.timeCost}, p=${argon.parallelism})`,
+      `median ${argon.medianMs} ms (p10 ${argon.p10Ms}, p90 ${argon.p90Ms}; ${argon.runs} runs)`,
+    ]);
+  if (rows)
+    for (const r of rows.rows as Json[])
+      small.push([
+        `session row after ${r.after}`,
+        `${r.rowBytes} bytes of column data (generation ${r.generation}; ${r.sessionRows} session row, ${r.auditRows} audit rows)`,
+      ]);
+  if (registry)
+    for (const r of registry.rows as Json[])
+      small.push([`revocation registry, ${r.entries.toLocaleString('en-US')} ids: ${r.case}`, `${r.MiB} MiB (${r['bytes/entry']} bytes each)`]);
   out.push(table(['what', 'figure'], small), '');
   if (jwtAlg) {
     out.push('JWT sign and verify per operation (jsonwebtoken, KeyObjects; bench/jwt-algorithms.ts):', '');
-    out.push(table(['algorithm', 'sign µs', 'verify µs', 'token bytes'], (jwtAlg.rows as Json[]).map((r) => [r.alg, r.signUs, r.verifyUs, r.tokenBytes])), '');
+    out.push(
+      table(
+        ['algorithm', 'sign µs', 'verify µs', 'token bytes'],
+        (jwtAlg.rows as Json[]).map((r) => [r.alg, r.signUs, r.verifyUs, r.tokenBytes]),
+      ),
+      '',
+    );
     out.push(
       chart(
         'bench-jwt.svg',
@@ -493,7 +673,13 @@ function main(): void {
   }
   if (run) {
     out.push('## Run', '');
-    out.push(table(['scenario', 'seconds', 'exit code', 'note'], (run.runs as Json[]).map((r) => [r.name, r.seconds, r.exitCode, r.rerunAt ? `re-run alone at ${r.rerunAt}` : ''])), '');
+    out.push(
+      table(
+        ['scenario', 'seconds', 'exit code', 'note'],
+        (run.runs as Json[]).map((r) => [r.name, r.seconds, r.exitCode, r.rerunAt ? `re-run alone at ${r.rerunAt}` : '']),
+      ),
+      '',
+    );
   }
   const notes = join(ROOT, 'bench', 'NOTES.md');
   if (existsSync(notes)) out.push(readFileSync(notes, 'utf8').trim(), '');

@@ -56,7 +56,15 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-const stats = (values: number[]) => ({ n: values.length, p50: round(percentile(values, 50), 1), p99: round(percentile(values, 99), 1), max: round(values.reduce((a, b) => Math.max(a, b), 0), 1) });
+const stats = (values: number[]) => ({
+  n: values.length,
+  p50: round(percentile(values, 50), 1),
+  p99: round(percentile(values, 99), 1),
+  max: round(
+    values.reduce((a, b) => Math.max(a, b), 0),
+    1,
+  ),
+});
 
 async function status(url: string, token: string, method = 'GET'): Promise<number> {
   const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
@@ -65,12 +73,22 @@ async function status(url: string, token: string, method = 'GET'): Promise<numbe
 }
 
 async function addServer(latchkey: AppProcess, adminToken: string, name: string): Promise<{ clientId: string; clientSecret: string }> {
-  const r = await postJson<{ clientId: string; clientSecret: string }>(`${latchkey.url}/admin/resource-servers`, { name }, { authorization: `Bearer ${adminToken}` });
+  const r = await postJson<{ clientId: string; clientSecret: string }>(
+    `${latchkey.url}/admin/resource-servers`,
+    { name },
+    { authorization: `Bearer ${adminToken}` },
+  );
   if (r.status !== 201) throw new Error(`adding a resource server: ${r.status}`);
   return r.body;
 }
 
-function startResourceServer(latchkey: AppProcess, credentials: { clientId: string; clientSecret: string }, transport: 'stream' | 'poll', database: string, secrets: ReturnType<typeof generateSecrets>): Promise<AppProcess> {
+function startResourceServer(
+  latchkey: AppProcess,
+  credentials: { clientId: string; clientSecret: string },
+  transport: 'stream' | 'poll',
+  database: string,
+  secrets: ReturnType<typeof generateSecrets>,
+): Promise<AppProcess> {
   return startApp({
     name: `resource-server-${transport}`,
     database,
@@ -167,7 +185,9 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
   for (const transport of ['stream', 'poll'] as const) {
     const rs = await startResourceServer(latchkey, await addServer(latchkey, admin.access_token, `propagation-${transport}`), transport, database, secrets);
     const sessions = await seedViaLogin(latchkey, `prop-${transport}`, 20, REVOCATIONS / 20);
-    propagationResults.push(await propagation(latchkey, rs, sessions, `revocation → first 401 at the resource server (${transport === 'stream' ? 'SSE stream' : 'long polling'})`));
+    propagationResults.push(
+      await propagation(latchkey, rs, sessions, `revocation → first 401 at the resource server (${transport === 'stream' ? 'SSE stream' : 'long polling'})`),
+    );
     await rs.stop();
   }
 
@@ -183,9 +203,24 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
   for (let r = 0; r < 2; r++) {
     // The unauthenticated route gets the same kind of Authorization header (ignored there), so the
     // load generator, which shares the machine, does the same work in all three runs.
-    const open = await load({ label: 'resource server GET /public (no verification)', url: rs.url, path: '/public', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh[next++ % fresh.length]}` } }) });
-    const hot = await load({ label: 'GET /orders, 50 tokens reused', url: rs.url, path: '/orders', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${reused[next++ % reused.length]}` } }) });
-    const cold = await load({ label: 'GET /orders, a fresh token every request', url: rs.url, path: '/orders', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh[next++ % fresh.length]}` } }) });
+    const open = await load({
+      label: 'resource server GET /public (no verification)',
+      url: rs.url,
+      path: '/public',
+      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh[next++ % fresh.length]}` } }),
+    });
+    const hot = await load({
+      label: 'GET /orders, 50 tokens reused',
+      url: rs.url,
+      path: '/orders',
+      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${reused[next++ % reused.length]}` } }),
+    });
+    const cold = await load({
+      label: 'GET /orders, a fresh token every request',
+      url: rs.url,
+      path: '/orders',
+      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh[next++ % fresh.length]}` } }),
+    });
     rounds.push({ open, hot, cold });
   }
   const openRps = median(rounds.map((x) => x.open.rps));
@@ -220,16 +255,31 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
       missing += Math.max(0, receivers - times.length);
       for (const t of times) latencies.push(t - acked.get(sid)!);
     }
-    const result = { receivers, revocations: sessions.length, seconds: round(wall, 1), latchkeyCpuSeconds: round(cpu, 2), latchkeyCores: round(cpu / wall, 2), missingDeliveries: missing, ...(latencies.length ? { delivery: stats(latencies) } : {}) };
-    log(`feed with ${receivers} receivers: latchkey ${result.latchkeyCores} cores over ${result.seconds} s${latencies.length ? `, delivery p50 ${result.delivery!.p50} ms p99 ${result.delivery!.p99} ms` : ''}, missing ${missing}`);
+    const result = {
+      receivers,
+      revocations: sessions.length,
+      seconds: round(wall, 1),
+      latchkeyCpuSeconds: round(cpu, 2),
+      latchkeyCores: round(cpu / wall, 2),
+      missingDeliveries: missing,
+      ...(latencies.length ? { delivery: stats(latencies) } : {}),
+    };
+    log(
+      `feed with ${receivers} receivers: latchkey ${result.latchkeyCores} cores over ${result.seconds} s${latencies.length ? `, delivery p50 ${result.delivery!.p50} ms p99 ${result.delivery!.p99} ms` : ''}, missing ${missing}`,
+    );
     return result;
   };
   const quiet = await revoking(0);
   const loaded = await revoking(RECEIVERS);
 
-  printTable('Propagation to a resource server (ms from latchkey\'s 204 to the first 401)', propagationResults);
-  printTable('Verifier throughput (req/s, medians of 2 rounds)', [{ open: openRps, reused: hotRps, fresh: coldRps, reusedRatio: throughput.reusedRatio, freshRatio: throughput.freshRatio }]);
-  printTable(`The feed under load (${RATE} revocations/s for ${FEED_SECONDS} s)`, [quiet, loaded].map(({ delivery, ...rest }) => ({ ...rest, ...(delivery ? { p50: delivery.p50, p99: delivery.p99, max: delivery.max } : {}) })));
+  printTable("Propagation to a resource server (ms from latchkey's 204 to the first 401)", propagationResults);
+  printTable('Verifier throughput (req/s, medians of 2 rounds)', [
+    { open: openRps, reused: hotRps, fresh: coldRps, reusedRatio: throughput.reusedRatio, freshRatio: throughput.freshRatio },
+  ]);
+  printTable(
+    `The feed under load (${RATE} revocations/s for ${FEED_SECONDS} s)`,
+    [quiet, loaded].map(({ delivery, ...rest }) => ({ ...rest, ...(delivery ? { p50: delivery.p50, p99: delivery.p99, max: delivery.max } : {}) })),
+  );
   writeResult('resource-servers', {
     propagation: propagationResults,
     throughput,

@@ -13,7 +13,27 @@ import { ARGON2_OPTIONS } from '../src/users/password.service';
 import { RefreshTokenCodec } from '../src/sessions/refresh-token';
 import { uuidv7 } from '../src/common/ids';
 import { SELECT_FOR_REFRESH, ROTATE, chainHooks } from './refresh';
-import { AppProcess, CONNECTIONS, DURATION, PASSWORD, Secrets, connect, dbName, dropDatabase, freshDatabase, generateSecrets, load, log, parallel, printTable, refresh, round, runScenario, startApp, writeResult } from './lib';
+import {
+  AppProcess,
+  CONNECTIONS,
+  DURATION,
+  PASSWORD,
+  Secrets,
+  connect,
+  dbName,
+  dropDatabase,
+  freshDatabase,
+  generateSecrets,
+  load,
+  log,
+  parallel,
+  printTable,
+  refresh,
+  round,
+  runScenario,
+  startApp,
+  writeResult,
+} from './lib';
 
 const SESSIONS_PER_USER = 10;
 const SMALL_USERS = Number(process.env.BENCH_SCALE_SMALL_USERS ?? 1_000);
@@ -29,7 +49,23 @@ interface SeededSession {
 }
 
 const USER_COLUMNS = ['id', 'email', 'name', 'password_hash', 'role', 'disabled_at', 'password_changed_at', 'created_at', 'updated_at', 'last_login_at'];
-const SESSION_COLUMNS = ['id', 'user_id', 'device_id', 'device_name', 'user_agent', 'ip', 'created_at', 'last_used_at', 'expires_at', 'idle_expires_at', 'generation', 'rotated_at', 'salt', 'revoked_at', 'revoked_reason'];
+const SESSION_COLUMNS = [
+  'id',
+  'user_id',
+  'device_id',
+  'device_name',
+  'user_agent',
+  'ip',
+  'created_at',
+  'last_used_at',
+  'expires_at',
+  'idle_expires_at',
+  'generation',
+  'rotated_at',
+  'salt',
+  'revoked_at',
+  'revoked_reason',
+];
 
 /**
  * Seeds users [from, to) with SESSIONS_PER_USER sessions each. Returns every session id with its
@@ -61,7 +97,23 @@ async function seed(database: string, passwordHash: string, from: number, to: nu
               const id = uuidv7(now);
               const salt = salts.subarray(k * 16, k * 16 + 16).toString('base64url');
               const lastUsed = now - ((u * 7 + s * 13) % 86_400) * 1000;
-              sessions.push([id, userId, `seed-device-${s}`, `device ${s}`, 'latchkey-bench', '127.0.0.1', lastUsed, lastUsed, now + 30 * 86_400_000, now + 7 * 86_400_000, 0, null, salt, null, null]);
+              sessions.push([
+                id,
+                userId,
+                `seed-device-${s}`,
+                `device ${s}`,
+                'latchkey-bench',
+                '127.0.0.1',
+                lastUsed,
+                lastUsed,
+                now + 30 * 86_400_000,
+                now + 7 * 86_400_000,
+                0,
+                null,
+                salt,
+                null,
+                null,
+              ]);
               out.push({ id, userId, salt });
             }
           }
@@ -96,7 +148,14 @@ async function explain(database: string, sessionId: string, userId: string): Pro
   const conn = await connect(database);
   try {
     const now = Date.now();
-    const q = async (sql: string, params: unknown[]) => ((await conn.query(`EXPLAIN ${sql}`, params)) as unknown as [Array<Record<string, unknown>>])[0].map((r) => ({ table: r.table, type: r.type, key: r.key, rows: r.rows, Extra: r.Extra }));
+    const q = async (sql: string, params: unknown[]) =>
+      ((await conn.query(`EXPLAIN ${sql}`, params)) as unknown as [Array<Record<string, unknown>>])[0].map((r) => ({
+        table: r.table,
+        type: r.type,
+        key: r.key,
+        rows: r.rows,
+        Extra: r.Extra,
+      }));
     return {
       refreshSelect: await q(SELECT_FOR_REFRESH, [sessionId]),
       refreshUpdate: await q(ROTATE, [1, now, now, now, sessionId, 0]),
@@ -124,10 +183,20 @@ async function measure(label: string, app: AppProcess, database: string, secrets
   const check = await fetch(`${app.url}/me/sessions`, { headers: { authorization: `Bearer ${meTokens[0]}` }, signal: AbortSignal.timeout(10_000) });
   if (check.status !== 200) {
     const other = await fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${meTokens[0]}` } });
-    throw new Error(`${label}: GET /me/sessions answered ${check.status} ${await check.text()}; /auth/session ${other.status} ${await other.text()} token ${meTokens[0]}`);
+    throw new Error(
+      `${label}: GET /me/sessions answered ${check.status} ${await check.text()}; /auth/session ${other.status} ${await other.text()} token ${meTokens[0]}`,
+    );
   }
   const hooks = chainHooks(forRefresh.map((s) => codec.issue(s.id, 0, s.salt)));
-  const refreshRun = await load({ label: `${label}: POST /auth/token`, url: app.url, warmup: 3, path: '/auth/token', method: 'POST', setupRequest: hooks.setupRequest, onResponse: hooks.onResponse });
+  const refreshRun = await load({
+    label: `${label}: POST /auth/token`,
+    url: app.url,
+    warmup: 3,
+    path: '/auth/token',
+    method: 'POST',
+    setupRequest: hooks.setupRequest,
+    onResponse: hooks.onResponse,
+  });
   if (hooks.stats.failed) throw new Error(`${label}: ${hooks.stats.failed} refreshes failed`);
   let i = 0;
   const meRun = await load({
@@ -168,10 +237,38 @@ runScenario('scale', 9 * 60_000, async (cleanup) => {
     rssAt1MMb: { value: large.rssMb, target: 250, direction: '<=' },
   };
   const table = [
-    { sessions: smallCount, 'refresh/s': small.refresh.rps, 'refresh p99 ms': small.refresh.p99, 'GET /me/sessions req/s': small.me.rps, 'me p50 ms': small.me.p50, 'me p99 ms': small.me.p99, 'RSS MB': small.rssMb },
-    { sessions: largeCount, 'refresh/s': large.refresh.rps, 'refresh p99 ms': large.refresh.p99, 'GET /me/sessions req/s': large.me.rps, 'me p50 ms': large.me.p50, 'me p99 ms': large.me.p99, 'RSS MB': large.rssMb },
+    {
+      sessions: smallCount,
+      'refresh/s': small.refresh.rps,
+      'refresh p99 ms': small.refresh.p99,
+      'GET /me/sessions req/s': small.me.rps,
+      'me p50 ms': small.me.p50,
+      'me p99 ms': small.me.p99,
+      'RSS MB': small.rssMb,
+    },
+    {
+      sessions: largeCount,
+      'refresh/s': large.refresh.rps,
+      'refresh p99 ms': large.refresh.p99,
+      'GET /me/sessions req/s': large.me.rps,
+      'me p50 ms': large.me.p50,
+      'me p99 ms': large.me.p99,
+      'RSS MB': large.rssMb,
+    },
   ];
   printTable(`Scale (${CONNECTIONS} connections, ${DURATION} s per run; seeding ${seedSmall} s + ${seedLarge} s)`, table);
-  printTable('Ratios', Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })));
-  writeResult('scale', { connections: CONNECTIONS, durationS: DURATION, sessionsPerUser: SESSIONS_PER_USER, seedSeconds: { small: seedSmall, large: seedLarge }, small: { sessions: smallCount, ...small }, large: { sessions: largeCount, ...large }, table, ratios });
+  printTable(
+    'Ratios',
+    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
+  );
+  writeResult('scale', {
+    connections: CONNECTIONS,
+    durationS: DURATION,
+    sessionsPerUser: SESSIONS_PER_USER,
+    seedSeconds: { small: seedSmall, large: seedLarge },
+    small: { sessions: smallCount, ...small },
+    large: { sessions: largeCount, ...large },
+    table,
+    ratios,
+  });
 });

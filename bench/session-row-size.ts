@@ -16,10 +16,16 @@ async function rowSize(database: string, sessionId: string) {
       [database],
     )) as unknown as [Array<{ name: string; type: string }>];
     const expr = cols
-      .map((c) => (c.type === 'bigint' ? `IF(\`${c.name}\` IS NULL, 0, 8)` : c.type === 'int' ? `IF(\`${c.name}\` IS NULL, 0, 4)` : `COALESCE(LENGTH(\`${c.name}\`), 0)`))
+      .map((c) =>
+        c.type === 'bigint' ? `IF(\`${c.name}\` IS NULL, 0, 8)` : c.type === 'int' ? `IF(\`${c.name}\` IS NULL, 0, 4)` : `COALESCE(LENGTH(\`${c.name}\`), 0)`,
+      )
       .join(' + ');
-    const [[row]] = (await conn.query(`SELECT ${expr} AS bytes, generation FROM sessions WHERE id = ?`, [sessionId])) as unknown as [Array<{ bytes: number; generation: number }>];
-    const [[counts]] = (await conn.query('SELECT (SELECT COUNT(*) FROM sessions) AS sessions, (SELECT COUNT(*) FROM audit_events) AS auditEvents')) as unknown as [Array<{ sessions: number; auditEvents: number }>];
+    const [[row]] = (await conn.query(`SELECT ${expr} AS bytes, generation FROM sessions WHERE id = ?`, [sessionId])) as unknown as [
+      Array<{ bytes: number; generation: number }>,
+    ];
+    const [[counts]] = (await conn.query(
+      'SELECT (SELECT COUNT(*) FROM sessions) AS sessions, (SELECT COUNT(*) FROM audit_events) AS auditEvents',
+    )) as unknown as [Array<{ sessions: number; auditEvents: number }>];
     return { generation: Number(row.generation), rowBytes: Number(row.bytes), sessionRows: Number(counts.sessions), auditRows: Number(counts.auditEvents) };
   } finally {
     await conn.end();
@@ -43,5 +49,9 @@ runScenario('session-row-size', 3 * 60_000, async (cleanup) => {
     { after: `${ROTATIONS} rotations`, ...after1000 },
   ];
   printTable('Session row size (bytes of column data)', rows);
-  writeResult('session-row-size', { rotations: ROTATIONS, rows, constant: after1.rowBytes === after1000.rowBytes || Math.abs(after1.rowBytes - after1000.rowBytes) <= 2 });
+  writeResult('session-row-size', {
+    rotations: ROTATIONS,
+    rows,
+    constant: after1.rowBytes === after1000.rowBytes || Math.abs(after1.rowBytes - after1000.rowBytes) <= 2,
+  });
 });

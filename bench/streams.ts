@@ -52,7 +52,15 @@ function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
-const stats = (values: number[]) => ({ n: values.length, p50: round(percentile(values, 50), 1), p99: round(percentile(values, 99), 1), max: round(values.reduce((a, b) => Math.max(a, b), 0), 1) });
+const stats = (values: number[]) => ({
+  n: values.length,
+  p50: round(percentile(values, 50), 1),
+  p99: round(percentile(values, 99), 1),
+  max: round(
+    values.reduce((a, b) => Math.max(a, b), 0),
+    1,
+  ),
+});
 
 interface Attempt {
   status: number;
@@ -142,7 +150,13 @@ runScenario('streams', 600_000, async (cleanup) => {
   await freshDatabase(database);
   cleanup.push(() => dropDatabase(database));
   const secrets = generateSecrets();
-  const latchkey = await startApp({ name: 'latchkey', database, secrets, openFiles: OPEN_FILES, env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, MAX_SESSIONS_PER_USER: '1000' } });
+  const latchkey = await startApp({
+    name: 'latchkey',
+    database,
+    secrets,
+    openFiles: OPEN_FILES,
+    env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, MAX_SESSIONS_PER_USER: '1000' },
+  });
   cleanup.push(() => latchkey.stop());
   const admin = (await postJson<TokenResponse>(`${latchkey.url}/auth/login`, ADMIN)).body;
 
@@ -159,7 +173,9 @@ runScenario('streams', 600_000, async (cleanup) => {
     for (let round_ = 0; round_ < ROUNDS; round_++) {
       const idleRound = await health(latchkey, 'GET /health, no stream open');
       const started = performance.now();
-      oneUser = await parallel(ATTEMPTS, 200, (i) => attempt(`${latchkey.url}/auth/session/events`, { authorization: `Bearer ${own[i % own.length].access_token}` }));
+      oneUser = await parallel(ATTEMPTS, 200, (i) =>
+        attempt(`${latchkey.url}/auth/session/events`, { authorization: `Bearer ${own[i % own.length].access_token}` }),
+      );
       oneUserTally = tally(oneUser);
       log(`one user, ${ATTEMPTS} streams: ${JSON.stringify(oneUserTally.byStatus)} in ${round((performance.now() - started) / 1000, 1)} s`);
       const held = await health(latchkey, `GET /health, ${oneUserTally.byStatus['200'] ?? 0} streams of one user open`);
@@ -176,7 +192,9 @@ runScenario('streams', 600_000, async (cleanup) => {
 
     // ---- 2. many users, up to the total
     const many = await seedViaLogin(latchkey, 'many-users', 150, 4);
-    const manyAttempts = await parallel(many.length * 4, 200, (i) => attempt(`${latchkey.url}/auth/session/events`, { authorization: `Bearer ${many[i % many.length].access_token}` }));
+    const manyAttempts = await parallel(many.length * 4, 200, (i) =>
+      attempt(`${latchkey.url}/auth/session/events`, { authorization: `Bearer ${many[i % many.length].access_token}` }),
+    );
     const manyTally = tally(manyAttempts);
     const openNow = (oneUserTally.byStatus['200'] ?? 0) + (manyTally.byStatus['200'] ?? 0);
     log(`150 users, ${manyAttempts.length} streams: ${JSON.stringify(manyTally.byStatus)}; ${openNow} open in all`);
@@ -185,8 +203,28 @@ runScenario('streams', 600_000, async (cleanup) => {
     for (const a of [...oneUser, ...manyAttempts]) a.request.destroy();
     await sleep(1000);
     caps = [
-      { what: `one user, ${ATTEMPTS} streams over 50 sessions`, ...oneUserTally.byStatus, refusedWithRetryAfter: oneUserTally.refusedWithRetryAfter, healthP99Idle: idle.p99, healthP99Held: heldOne.p99, ratio: median(oneRatios), healthRps: heldOne.rps, idleRps: idle.rps, adminSignIn: adminOne },
-      { what: `150 users, ${manyAttempts.length} streams`, ...manyTally.byStatus, refusedWithRetryAfter: manyTally.refusedWithRetryAfter, healthP99Idle: idle.p99, healthP99Held: heldMany.p99, ratio: round(heldMany.p99 / Math.max(1, idle.p99), 2), healthRps: heldMany.rps, idleRps: idle.rps, adminSignIn: adminMany },
+      {
+        what: `one user, ${ATTEMPTS} streams over 50 sessions`,
+        ...oneUserTally.byStatus,
+        refusedWithRetryAfter: oneUserTally.refusedWithRetryAfter,
+        healthP99Idle: idle.p99,
+        healthP99Held: heldOne.p99,
+        ratio: median(oneRatios),
+        healthRps: heldOne.rps,
+        idleRps: idle.rps,
+        adminSignIn: adminOne,
+      },
+      {
+        what: `150 users, ${manyAttempts.length} streams`,
+        ...manyTally.byStatus,
+        refusedWithRetryAfter: manyTally.refusedWithRetryAfter,
+        healthP99Idle: idle.p99,
+        healthP99Held: heldMany.p99,
+        ratio: round(heldMany.p99 / Math.max(1, idle.p99), 2),
+        healthRps: heldMany.rps,
+        idleRps: idle.rps,
+        adminSignIn: adminMany,
+      },
     ];
     capsDetail = { rounds, oneRatios, heldMany };
   }
@@ -195,7 +233,18 @@ runScenario('streams', 600_000, async (cleanup) => {
   if (PARTS.has('feed')) {
     // ---- 3. the feed under load: few receivers, then RECEIVERS, back to back. The first run's
     // latency is the revocation path itself (commit, sequencing); the difference is the fan-out.
-    const servers = await parallel(SERVERS, 2, async (i) => (await postJson<{ clientId: string; clientSecret: string }>(`${latchkey.url}/admin/resource-servers`, { name: `feed-${i}` }, { authorization: `Bearer ${admin.access_token}` })).body);
+    const servers = await parallel(
+      SERVERS,
+      2,
+      async (i) =>
+        (
+          await postJson<{ clientId: string; clientSecret: string }>(
+            `${latchkey.url}/admin/resource-servers`,
+            { name: `feed-${i}` },
+            { authorization: `Bearer ${admin.access_token}` },
+          )
+        ).body,
+    );
     const runs = [];
     for (const count of [SERVERS, RECEIVERS]) {
       const sessions = await seedViaLogin(latchkey, `feed-${count}`, 20, (RATE * FEED_SECONDS) / 20);
@@ -218,7 +267,9 @@ runScenario('streams', 600_000, async (cleanup) => {
         for (const t of times) latencies.push(t - acked.get(sid)!);
       }
       const delivery = stats(latencies);
-      log(`feed, ${count} receivers: delivery p50 ${delivery.p50} ms, p99 ${delivery.p99} ms, max ${delivery.max} ms, missing ${missing}, logouts refused ${refused}`);
+      log(
+        `feed, ${count} receivers: delivery p50 ${delivery.p50} ms, p99 ${delivery.p99} ms, max ${delivery.max} ms, missing ${missing}, logouts refused ${refused}`,
+      );
       runs.push({ receivers: count, revocations: acked.size, ...delivery, missing, logoutsRefused: refused });
       await sleep(1000);
     }
@@ -227,5 +278,11 @@ runScenario('streams', 600_000, async (cleanup) => {
   }
   if (caps.length) printTable(`Open streams against a ${OPEN_FILES}-descriptor process (statuses of the attempts; GET /health under load)`, caps);
   // A partial run (BENCH_STREAMS_PARTS) keeps the full run's record.
-  writeResult(PARTS.has('caps') && PARTS.has('feed') ? 'streams' : `streams-${[...PARTS].join('-')}`, { openFiles: OPEN_FILES, loadAverage: loadavg(), caps, ...capsDetail, feed });
+  writeResult(PARTS.has('caps') && PARTS.has('feed') ? 'streams' : `streams-${[...PARTS].join('-')}`, {
+    openFiles: OPEN_FILES,
+    loadAverage: loadavg(),
+    caps,
+    ...capsDetail,
+    feed,
+  });
 });

@@ -21,7 +21,10 @@ async function settle(): Promise<void> {
 
 async function main(): Promise<void> {
   const now = Date.now();
-  const revoked = new RevokedSessions(() => now, () => 15 * 60_000 + 65_000);
+  const revoked = new RevokedSessions(
+    () => now,
+    () => 15 * 60_000 + 65_000,
+  );
   const serialized = JSON.stringify(Array.from({ length: COUNT }, () => uuidv7()));
   await settle();
   const before = process.memoryUsage().heapUsed;

@@ -11,7 +11,18 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const all = process.argv.includes('--all');
 const stamp = join(root, 'dist', all ? '.build-stamp-all' : '.build-stamp');
-const sources = ['src', 'test', 'bench', 'examples', 'packages', 'ormconfig.ts', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.dashboard.json', 'package.json'];
+const sources = [
+  'src',
+  'test',
+  'bench',
+  'examples',
+  'packages',
+  'ormconfig.ts',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'tsconfig.dashboard.json',
+  'package.json',
+];
 const SKIP = new Set(['node_modules', 'dist']);
 
 function newest(path) {
@@ -32,7 +43,8 @@ if (changed > built || process.argv.includes('--force')) {
   // The workspace packages first: the server, its tests and the example import them.
   const packages = existsSync(join(root, 'packages')) ? readdirSync(join(root, 'packages')).sort() : [];
   for (const p of packages) if (existsSync(join(root, 'packages', p, 'tsconfig.json'))) tsc(`packages/${p}/tsconfig.json`);
-  for (const p of packages) if (existsSync(join(root, 'packages', p, 'build.mjs'))) execFileSync(process.execPath, [join(root, 'packages', p, 'build.mjs')], { stdio: 'inherit' });
+  for (const p of packages)
+    if (existsSync(join(root, 'packages', p, 'build.mjs'))) execFileSync(process.execPath, [join(root, 'packages', p, 'build.mjs')], { stdio: 'inherit' });
   tsc(all ? 'tsconfig.json' : 'tsconfig.build.json');
   // The browser pages (the dashboard, the account pages): type-checked as browser programs
   // (tsconfig.dashboard.json), then each bundled into one module.

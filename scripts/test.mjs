@@ -36,7 +36,11 @@ function files(dir, only = () => true) {
 }
 
 const e2eFor = (db) => files('e2e', (f) => !/\.(mysql|sqlite)\.test\.js$/.test(f) || f.endsWith(`.${db}.test.js`));
-const workspaces = existsSync('packages') ? readdirSync('packages').filter((p) => existsSync(join('packages', p, 'package.json'))).sort() : [];
+const workspaces = existsSync('packages')
+  ? readdirSync('packages')
+      .filter((p) => existsSync(join('packages', p, 'package.json')))
+      .sort()
+  : [];
 
 function banner(lines) {
   const width = Math.max(...lines.map((l) => l.length)) + 4;
@@ -69,7 +73,15 @@ function runSuite(name, testFiles, env = {}) {
   const tap = join('test-output', `${name}.tap`);
   const result = spawnSync(
     process.execPath,
-    ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...testFiles],
+    [
+      '--test',
+      '--test-concurrency=1',
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      ...testFiles,
+    ],
     { stdio: 'inherit', env: { ...process.env, ...env } },
   );
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
@@ -91,7 +103,11 @@ if (wants('lint')) {
 
 if (wants('unit')) runSuite('unit', [...files('unit'), ...files('service')]);
 else if (requested.includes('service')) runSuite('service', files('service'));
-if (wants('packages')) runSuite('packages', workspaces.flatMap((p) => files(`packages/${p}/dist/test`)));
+if (wants('packages'))
+  runSuite(
+    'packages',
+    workspaces.flatMap((p) => files(`packages/${p}/dist/test`)),
+  );
 if (wants('packaging')) runSuite('packaging', files('packaging'), { TEST_DB: 'sqlite' });
 if (wants('e2e-sqlite')) runSuite('e2e-sqlite', e2eFor('sqlite'), { TEST_DB: 'sqlite' });
 
@@ -102,7 +118,10 @@ if (wants('e2e-mysql')) {
     banner([`MySQL/MariaDB does not answer at ${mysqlUrl.host}, and REQUIRE_MYSQL=1.`, 'The MySQL e2e suite cannot run: FAILING.']);
     failedSuites.push('e2e-mysql (no database)');
   } else {
-    banner([`SKIPPING the MySQL e2e suite: nothing answers at ${mysqlUrl.host}.`, 'Start MariaDB (or set TEST_MYSQL_URL) to run it; REQUIRE_MYSQL=1 makes this fatal.']);
+    banner([
+      `SKIPPING the MySQL e2e suite: nothing answers at ${mysqlUrl.host}.`,
+      'Start MariaDB (or set TEST_MYSQL_URL) to run it; REQUIRE_MYSQL=1 makes this fatal.',
+    ]);
     totals.skipped += e2eFor('mysql').length;
   }
 }
@@ -119,7 +138,10 @@ if (wants('browser')) {
     banner([`Chromium is not at ${chromium}, and REQUIRE_BROWSER=1.`, 'The browser suite cannot run: FAILING.']);
     failedSuites.push('browser (no chromium)');
   } else {
-    banner([`SKIPPING the browser suite: no Chromium at ${chromium}.`, 'Install it (apt-get install -y chromium) to run it; REQUIRE_BROWSER=1 makes this fatal.']);
+    banner([
+      `SKIPPING the browser suite: no Chromium at ${chromium}.`,
+      'Install it (apt-get install -y chromium) to run it; REQUIRE_BROWSER=1 makes this fatal.',
+    ]);
     totals.skipped += files('browser').length;
   }
 }

@@ -60,7 +60,10 @@ export function nodeDir(version) {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   process.stderr.write(`with-node: fetching ${pkg}@${version} from the npm registry\n`);
-  const packed = spawnSync('npm', ['pack', `${pkg}@${version}`, '--pack-destination', tmp, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const packed = spawnSync('npm', ['pack', `${pkg}@${version}`, '--pack-destination', tmp, '--silent'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (packed.status !== 0) fail(`npm pack ${pkg}@${version} failed`);
   const tarball = join(tmp, packed.stdout.trim().split('\n').pop());
   if (run('tar', ['xzf', tarball, '-C', tmp]) !== 0) fail(`cannot unpack ${tarball}`);
@@ -91,7 +94,8 @@ function useBinding(dir) {
   if (existsSync(binding) && loads(node)) return;
   process.stderr.write(`with-node: building better-sqlite3 for Node ABI ${abi}\n`);
   const env = { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: dir, npm_config_build_from_source: 'true' };
-  if (run('npm', ['rebuild', 'better-sqlite3', '--no-audit', '--no-fund'], { cwd: root, env }) !== 0 || !loads(node)) fail(`could not build better-sqlite3 for Node ${dir}`);
+  if (run('npm', ['rebuild', 'better-sqlite3', '--no-audit', '--no-fund'], { cwd: root, env }) !== 0 || !loads(node))
+    fail(`could not build better-sqlite3 for Node ${dir}`);
   keep(abi);
 }
 

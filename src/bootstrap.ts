@@ -20,7 +20,6 @@ import { HashingPool } from './users/hashing-pool';
 
 export const BODY_LIMIT = 64 * 1024;
 
-
 /**
  * Builds the application exactly as `npm start` runs it. Tests build theirs with
  * `Test.createTestingModule` (so they can override a provider) and the same adapter and
@@ -55,7 +54,9 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       if (socket.writable) {
         const { status, reason, body } = clientErrorResponse(error as { code?: string });
         const text = JSON.stringify(body);
-        socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+        socket.write(
+          `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+        );
       }
       socket.destroy(error);
     },

@@ -35,13 +35,16 @@ async function main(): Promise<void> {
       if (stopping) return;
       stopping = true;
       // The spans of the last requests are flushed after they have been answered.
-      app.close().then(() => tracing?.shutdown().catch((error: Error) => process.stderr.write(`latchkey: flushing traces failed: ${error.message}\n`))).then(
-        () => process.exit(0),
-        (error: Error) => {
-          process.stderr.write(`latchkey: shutdown failed: ${error.message}\n`);
-          process.exit(1);
-        },
-      );
+      app
+        .close()
+        .then(() => tracing?.shutdown().catch((error: Error) => process.stderr.write(`latchkey: flushing traces failed: ${error.message}\n`)))
+        .then(
+          () => process.exit(0),
+          (error: Error) => {
+            process.stderr.write(`latchkey: shutdown failed: ${error.message}\n`);
+            process.exit(1);
+          },
+        );
     });
   }
   await app.listen({ port: config.port, host: config.host });

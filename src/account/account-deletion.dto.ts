@@ -4,7 +4,10 @@ import { PASSWORD_MAX } from '../common/password-policy';
 import { IsPresentedPassword } from '../common/validators';
 
 export class DeleteAccountDto {
-  @ApiPropertyOptional({ maxLength: PASSWORD_MAX, description: 'The current password; without it, the session must have authenticated within REAUTH_MAX_AGE (POST /me/step-up).' })
+  @ApiPropertyOptional({
+    maxLength: PASSWORD_MAX,
+    description: 'The current password; without it, the session must have authenticated within REAUTH_MAX_AGE (POST /me/step-up).',
+  })
   @IsOptional()
   @IsPresentedPassword()
   password?: string;

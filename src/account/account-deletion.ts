@@ -63,11 +63,16 @@ export class AccountDeletion {
     const user = await this.users.findById(principal.userId);
     if (!user) throw ApiError.invalidToken(true);
     const scheme = principal.dpopJkt ? 'DPoP' : 'Bearer';
-    if (user.passwordResetRequiredAt !== null) throw ApiError.forbidden('This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password") before it can be deleted.');
-    if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id))) throw ApiError.insufficientUserAuthentication('aal2', this.config.reauthMaxAge, scheme);
+    if (user.passwordResetRequiredAt !== null)
+      throw ApiError.forbidden(
+        'This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password") before it can be deleted.',
+      );
+    if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id)))
+      throw ApiError.insufficientUserAuthentication('aal2', this.config.reauthMaxAge, scheme);
     if (password !== undefined) {
       // A stolen access token must not become an unthrottled password oracle.
-      if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
+      if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client))))
+        throw ApiError.invalidCredentials();
     } else if (this.clock.now() - principal.authTime > this.config.reauthMaxAge * 1000) {
       throw ApiError.insufficientUserAuthentication(principal.acr, this.config.reauthMaxAge, scheme);
     }
@@ -93,7 +98,16 @@ export class AccountDeletion {
       await this.mail.forgetUser(userId, user.email, db);
       await this.audit.erasePersonalData(userId, db);
       // After the erasure: an administrator's own address and browser are theirs to keep in the log.
-      await this.audit.record({ type: 'account_deleted', userId, actorId: actor.actorId, client: by === 'user' ? null : actor.client, details: { by, revokedSessions: revoked.length } }, db);
+      await this.audit.record(
+        {
+          type: 'account_deleted',
+          userId,
+          actorId: actor.actorId,
+          client: by === 'user' ? null : actor.client,
+          details: { by, revokedSessions: revoked.length },
+        },
+        db,
+      );
       await this.mail.enqueue({ kind: 'account_deleted', userId: null, data: { email: user.email, by } }, db);
       await this.pauseForCrashTest();
       return user;

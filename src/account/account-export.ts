@@ -73,7 +73,15 @@ export class AccountExport {
       this.links.listForUser(user.id),
     ]);
     const exportedAt = new Date(this.clock.now()).toISOString();
-    const head = { format: EXPORT_FORMAT, exportedAt, account: toExportedAccount(user), factors, recoveryCodes, trustedDevices, accountLinks: links.map(toExportedLink) };
+    const head = {
+      format: EXPORT_FORMAT,
+      exportedAt,
+      account: toExportedAccount(user),
+      factors,
+      recoveryCodes,
+      trustedDevices,
+      accountLinks: links.map(toExportedLink),
+    };
     const sessions = mapPages(this.sessions.pagesOfUser(user.id, EXPORT_PAGE_SIZE), (s) => toSessionView(s, principal.sessionId));
     const events = mapPages(this.audit.pagesOfUser(user.id, EXPORT_PAGE_SIZE), (e) => toExportedEvent(e, user.id));
     const text = this.guarded(

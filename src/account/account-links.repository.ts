@@ -19,12 +19,20 @@ export class AccountLinksRepository {
   /** Every unused link of this purpose stops working (a newer one was just made, or the purpose is fulfilled). */
   async supersede(userId: string, purpose: LinkPurpose, at: number, db: Db, createdAfter?: number): Promise<void> {
     const after = createdAfter === undefined ? '' : ' AND created_at > ?';
-    await this.database.exec(`UPDATE account_links SET superseded_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND superseded_at IS NULL${after}`, [at, userId, purpose, ...(createdAfter === undefined ? [] : [createdAfter])], db);
+    await this.database.exec(
+      `UPDATE account_links SET superseded_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND superseded_at IS NULL${after}`,
+      [at, userId, purpose, ...(createdAfter === undefined ? [] : [createdAfter])],
+      db,
+    );
   }
 
   /** Compare-and-swap: true for exactly one of any number of concurrent redemptions of a usable link. */
   async use(id: string, purpose: LinkPurpose, at: number, db: Db): Promise<boolean> {
-    const changed = await this.database.exec('UPDATE account_links SET used_at = ? WHERE id = ? AND purpose = ? AND used_at IS NULL AND superseded_at IS NULL AND expires_at > ?', [at, id, purpose, at], db);
+    const changed = await this.database.exec(
+      'UPDATE account_links SET used_at = ? WHERE id = ? AND purpose = ? AND used_at IS NULL AND superseded_at IS NULL AND expires_at > ?',
+      [at, id, purpose, at],
+      db,
+    );
     return changed === 1;
   }
 
@@ -33,7 +41,11 @@ export class AccountLinksRepository {
   }
 
   async countSince(userId: string, purpose: LinkPurpose, since: number, db: Db): Promise<number> {
-    const [row] = await this.database.rows<{ n: number | string }>('SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?', [userId, purpose, since], db);
+    const [row] = await this.database.rows<{ n: number | string }>(
+      'SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = ? AND created_at >= ?',
+      [userId, purpose, since],
+      db,
+    );
     return Number(row.n);
   }
 

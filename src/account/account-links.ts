@@ -31,10 +31,25 @@ export class AccountLinks {
   }
 
   /** A new link, inside the caller's transaction. `supersede`: the user's unused links of this purpose stop working. */
-  async issue(purpose: LinkPurpose, userId: string, options: { expiresAt: number; sessionId?: string; email?: string; supersede: boolean }, db: Db): Promise<AccountLink> {
+  async issue(
+    purpose: LinkPurpose,
+    userId: string,
+    options: { expiresAt: number; sessionId?: string; email?: string; supersede: boolean },
+    db: Db,
+  ): Promise<AccountLink> {
     const now = this.clock.now();
     if (options.supersede) await this.repository.supersede(userId, purpose, now, db);
-    const link: AccountLink = { id: uuidv7(now), userId, purpose, sessionId: options.sessionId ?? null, email: options.email ?? null, createdAt: now, expiresAt: options.expiresAt, usedAt: null, supersededAt: null };
+    const link: AccountLink = {
+      id: uuidv7(now),
+      userId,
+      purpose,
+      sessionId: options.sessionId ?? null,
+      email: options.email ?? null,
+      createdAt: now,
+      expiresAt: options.expiresAt,
+      usedAt: null,
+      supersededAt: null,
+    };
     await this.repository.insert(link, db);
     return link;
   }

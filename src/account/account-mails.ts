@@ -13,7 +13,17 @@ import { User } from '../users/user.entity';
 import { AccountLink, LinkPurpose } from './account-link.entity';
 import { AccountLinks } from './account-links';
 import { AccountLinksRepository } from './account-links.repository';
-import { accountDeletedMail, Brand, brandOf, emailChangedMail, emailChangeMail, emailTakenMail, newDeviceMail, passwordResetMail, verificationMail } from './mail-templates';
+import {
+  accountDeletedMail,
+  Brand,
+  brandOf,
+  emailChangedMail,
+  emailChangeMail,
+  emailTakenMail,
+  newDeviceMail,
+  passwordResetMail,
+  verificationMail,
+} from './mail-templates';
 
 /** At most this many reset mails per account per hour from "forgot password", verification mails from any source but registration, and e-mail change mails. */
 export const MAILS_PER_HOUR = 3;
@@ -50,7 +60,9 @@ export class AccountMails implements OnModuleInit {
     this.sender.register('email_change', (c) => this.emailChange(c));
     this.sender.register('email_changed', (c) => this.emailChanged(c));
     // The account is gone by now: the message carries the address (erased once it is sent, like all preparer input).
-    this.sender.register('account_deleted', async (c) => (typeof c.data.email === 'string' ? accountDeletedMail(this.brand, c.data.email, c.data.by === 'admin') : { drop: 'no address' }));
+    this.sender.register('account_deleted', async (c) =>
+      typeof c.data.email === 'string' ? accountDeletedMail(this.brand, c.data.email, c.data.by === 'admin') : { drop: 'no address' },
+    );
   }
 
   private async passwordReset(c: PrepareContext): Promise<Preparation> {
@@ -60,9 +72,24 @@ export class AccountMails implements OnModuleInit {
     if (user.disabledAt !== null) return { drop: 'account disabled' };
     const link = await this.linkFor(c, user, 'password_reset', async (db, admitted) => {
       // Counted under the user's row lock, so concurrent requests cannot all slip under the limit.
-      if (!admitted && origin === 'forgot' && (await this.links.countSince(user.id, 'password_reset', this.clock.now() - HOUR_MS, db)) >= MAILS_PER_HOUR) return null;
-      const issued = await this.links.issue('password_reset', user.id, { expiresAt: this.clock.now() + this.config.passwordResetTtl * 1000, supersede: true }, db);
-      await this.audit.record({ type: 'password_reset_requested', userId: user.id, actorId: (c.data.actorId as string | undefined) ?? null, client: clientOf(c.data), details: { origin } }, db);
+      if (!admitted && origin === 'forgot' && (await this.links.countSince(user.id, 'password_reset', this.clock.now() - HOUR_MS, db)) >= MAILS_PER_HOUR)
+        return null;
+      const issued = await this.links.issue(
+        'password_reset',
+        user.id,
+        { expiresAt: this.clock.now() + this.config.passwordResetTtl * 1000, supersede: true },
+        db,
+      );
+      await this.audit.record(
+        {
+          type: 'password_reset_requested',
+          userId: user.id,
+          actorId: (c.data.actorId as string | undefined) ?? null,
+          client: clientOf(c.data),
+          details: { origin },
+        },
+        db,
+      );
       return issued;
     });
     if ('drop' in link) return link;
@@ -74,7 +101,12 @@ export class AccountMails implements OnModuleInit {
     if (!user) return { drop: 'no such account' };
     if (user.emailVerifiedAt !== null) return { drop: 'already verified' };
     const link = await this.linkFor(c, user, 'email_verification', async (db, admitted) => {
-      if (!admitted && c.data.origin !== 'registration' && (await this.links.countSince(user.id, 'email_verification', this.clock.now() - HOUR_MS, db)) >= MAILS_PER_HOUR) return null;
+      if (
+        !admitted &&
+        c.data.origin !== 'registration' &&
+        (await this.links.countSince(user.id, 'email_verification', this.clock.now() - HOUR_MS, db)) >= MAILS_PER_HOUR
+      )
+        return null;
       return this.links.issue('email_verification', user.id, { expiresAt: this.clock.now() + EMAIL_VERIFICATION_TTL_S * 1000, supersede: false }, db);
     });
     if ('drop' in link) return link;
@@ -88,11 +120,21 @@ export class AccountMails implements OnModuleInit {
     const at = Number(c.data.at ?? c.message.createdAt);
     const link = await this.linkFor(c, user, 'session_report', (db) =>
       // "This wasn't me" works for as long as the session it is about could live.
-      this.links.issue('session_report', user.id, { expiresAt: at + this.config.refreshTokenTtl * 1000, sessionId: String(c.data.sessionId), supersede: false }, db),
+      this.links.issue(
+        'session_report',
+        user.id,
+        { expiresAt: at + this.config.refreshTokenTtl * 1000, sessionId: String(c.data.sessionId), supersede: false },
+        db,
+      ),
     );
     if ('drop' in link) return link;
     const device = deviceLabel((c.data.deviceName as string | null) ?? null, (c.data.userAgent as string | null) ?? null);
-    return newDeviceMail(this.brand, user.email, this.links.tokenFor(link), { device, ip: (c.data.ip as string | null) ?? null, at, takeover: c.data.takeover === true });
+    return newDeviceMail(this.brand, user.email, this.links.tokenFor(link), {
+      device,
+      ip: (c.data.ip as string | null) ?? null,
+      at,
+      takeover: c.data.takeover === true,
+    });
   }
 
   /**
@@ -113,7 +155,12 @@ export class AccountMails implements OnModuleInit {
       if (!admitted && (await this.links.countSince(user.id, 'email_change', this.clock.now() - HOUR_MS, db)) >= MAILS_PER_HOUR) return null;
       // PASSWORD_RESET_TTL: like a reset link, this one hands the account's recovery to a mailbox.
       const expiresAt = this.clock.now() + this.config.passwordResetTtl * 1000;
-      return this.links.issue('email_change', user.id, { expiresAt, email: to, sessionId: (c.data.sessionId as string | undefined) ?? undefined, supersede: true }, db);
+      return this.links.issue(
+        'email_change',
+        user.id,
+        { expiresAt, email: to, sessionId: (c.data.sessionId as string | undefined) ?? undefined, supersede: true },
+        db,
+      );
     });
     if ('drop' in link) return link;
     return taken ? emailTakenMail(this.brand, to) : emailChangeMail(this.brand, to, this.links.tokenFor(link), this.config.passwordResetTtl);
@@ -127,7 +174,12 @@ export class AccountMails implements OnModuleInit {
     const at = Number(c.data.at ?? c.message.createdAt);
     const link = await this.linkFor(c, user, 'email_change_revert', (db) =>
       // As long as "this wasn't me" after a new sign-in: whatever the change let someone open lives at most that long.
-      this.links.issue('email_change_revert', user.id, { expiresAt: at + this.config.refreshTokenTtl * 1000, email: from, sessionId: (c.data.sessionId as string | undefined) ?? undefined, supersede: false }, db),
+      this.links.issue(
+        'email_change_revert',
+        user.id,
+        { expiresAt: at + this.config.refreshTokenTtl * 1000, email: from, sessionId: (c.data.sessionId as string | undefined) ?? undefined, supersede: false },
+        db,
+      ),
     );
     if ('drop' in link) return link;
     return emailChangedMail(this.brand, from, this.links.tokenFor(link), { newEmail: String(c.data.newEmail ?? user.email), at });
@@ -141,7 +193,12 @@ export class AccountMails implements OnModuleInit {
    * passed the hourly limit on an earlier attempt and only needs a fresh link for an expired one
    * (an SMTP outage longer than the link's lifetime), so it is not counted again.
    */
-  private async linkFor(c: PrepareContext, user: User, purpose: LinkPurpose, make: (db: Db, admitted: boolean) => Promise<AccountLink | null>): Promise<AccountLink | { drop: string }> {
+  private async linkFor(
+    c: PrepareContext,
+    user: User,
+    purpose: LinkPurpose,
+    make: (db: Db, admitted: boolean) => Promise<AccountLink | null>,
+  ): Promise<AccountLink | { drop: string }> {
     if (c.message.ref) {
       const earlier = await this.links.findById(c.message.ref);
       if (earlier && this.links.isUsable(earlier)) return earlier;

@@ -64,9 +64,16 @@ export class AccountController {
   @Auth()
   @HashesPassword()
   @AuthRateLimit()
-  @Endpoint('Ask to move the account to a new e-mail address: the same answer whether or not that address has an account; nothing changes until the link mailed there is used')
-  @ApiAcceptedResponse({ description: '{}: the new address gets a confirmation link (or, if it already has an account, word of that); the account is unchanged.' })
-  @ApiErrorResponse(401, 'invalid_credentials: the password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above')
+  @Endpoint(
+    'Ask to move the account to a new e-mail address: the same answer whether or not that address has an account; nothing changes until the link mailed there is used',
+  )
+  @ApiAcceptedResponse({
+    description: '{}: the new address gets a confirmation link (or, if it already has an account, word of that); the account is unchanged.',
+  })
+  @ApiErrorResponse(
+    401,
+    'invalid_credentials: the password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above',
+  )
   @ApiErrorResponse(403, 'forbidden: a "this wasn\'t me" report owes a reset, which only the mailed link (or "forgot password") settles')
   async changeEmail(@Body() dto: ChangeEmailDto, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<Record<string, never>> {
     await this.account.requestEmailChange(principal, dto.newEmail, dto.password, client);

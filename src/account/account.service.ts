@@ -45,7 +45,12 @@ export class AccountService {
    * sender's own schedule, not at once, where that work would slow this answer or the next.
    */
   async forgotPassword(email: string, client: ClientContext): Promise<void> {
-    const intent = { kind: 'password_reset' as const, userId: null, data: { email: normalizeEmail(email), origin: 'forgot', ip: client.ip, userAgent: client.userAgent }, detached: true };
+    const intent = {
+      kind: 'password_reset' as const,
+      userId: null,
+      data: { email: normalizeEmail(email), origin: 'forgot', ip: client.ip, userAgent: client.userAgent },
+      detached: true,
+    };
     await this.database.transaction((db) => this.mail.enqueue(intent, db));
   }
 
@@ -114,7 +119,9 @@ export class AccountService {
     const user = await this.users.findById(principal.userId);
     if (!user) throw ApiError.invalidToken(true);
     if (user.emailVerifiedAt !== null) return;
-    await this.database.transaction((db) => this.mail.enqueue({ kind: 'email_verification', userId: user.id, data: { origin: 'user', ip: client.ip, userAgent: client.userAgent } }, db));
+    await this.database.transaction((db) =>
+      this.mail.enqueue({ kind: 'email_verification', userId: user.id, data: { origin: 'user', ip: client.ip, userAgent: client.userAgent } }, db),
+    );
   }
 
   /**
@@ -127,7 +134,12 @@ export class AccountService {
     const { user, current } = await this.auth.reauthenticate(principal, password, client);
     const to = normalizeEmail(newEmail);
     if (to === user.email) throw ApiError.validation([{ field: 'newEmail', message: 'newEmail is already the address of this account' }]);
-    const intent = { kind: 'email_change' as const, userId: user.id, data: { newEmail: to, sessionId: current.id, ip: client.ip, userAgent: client.userAgent }, detached: true };
+    const intent = {
+      kind: 'email_change' as const,
+      userId: user.id,
+      data: { newEmail: to, sessionId: current.id, ip: client.ip, userAgent: client.userAgent },
+      detached: true,
+    };
     await this.database.transaction((db) => this.mail.enqueue(intent, db));
   }
 
@@ -154,8 +166,18 @@ export class AccountService {
       const now = this.clock.now();
       if (!(await this.users.setEmail(user.id, user.email, to, now, db))) throw ApiError.invalidLink();
       for (const purpose of ['email_change', 'password_reset', 'email_verification'] as const) await this.links.supersede(user.id, purpose, db);
-      await this.audit.record({ type: 'email_changed', userId: user.id, sessionId: link.sessionId, actorId: user.id, client, details: { stage: 'confirmed' } }, db);
-      await this.mail.enqueue({ kind: 'email_changed', userId: user.id, data: { oldEmail: user.email, newEmail: to, at: now, sessionId: link.sessionId, ip: client.ip, userAgent: client.userAgent } }, db);
+      await this.audit.record(
+        { type: 'email_changed', userId: user.id, sessionId: link.sessionId, actorId: user.id, client, details: { stage: 'confirmed' } },
+        db,
+      );
+      await this.mail.enqueue(
+        {
+          kind: 'email_changed',
+          userId: user.id,
+          data: { oldEmail: user.email, newEmail: to, at: now, sessionId: link.sessionId, ip: client.ip, userAgent: client.userAgent },
+        },
+        db,
+      );
       return { ...user, email: to, emailVerifiedAt: now, updatedAt: now };
     });
   }
@@ -190,9 +212,16 @@ export class AccountService {
       await this.users.requirePasswordReset(user.id, now, db);
       for (const purpose of ['email_change', 'password_reset', 'email_verification'] as const) await this.links.supersede(user.id, purpose, db);
       await this.links.supersede(user.id, 'email_change_revert', db, link.createdAt);
-      await this.audit.record({ type: 'email_changed', userId: user.id, ...actor, details: { stage: 'reverted', restored, revokedSessions: revoked.length, removedFactors } }, db);
+      await this.audit.record(
+        { type: 'email_changed', userId: user.id, ...actor, details: { stage: 'reverted', restored, revokedSessions: revoked.length, removedFactors } },
+        db,
+      );
       // Only to the owner's own address: a reset link to the one the account could not leave would hand it over.
-      if (restored) await this.mail.enqueue({ kind: 'password_reset', userId: user.id, data: { origin: 'email_change_reverted', ip: client.ip, userAgent: client.userAgent } }, db);
+      if (restored)
+        await this.mail.enqueue(
+          { kind: 'password_reset', userId: user.id, data: { origin: 'email_change_reverted', ip: client.ip, userAgent: client.userAgent } },
+          db,
+        );
       return { restored };
     });
   }
@@ -215,7 +244,10 @@ export class AccountService {
       const { revoked, since } = await this.sessions.revokeReported(link.userId, link.sessionId, actor, db);
       const removedFactors = await this.factors.removeEnrolledSince(link.userId, since, actor, db);
       await this.users.requirePasswordReset(link.userId, this.clock.now(), db);
-      await this.audit.record({ type: 'session_reported', userId: link.userId, sessionId: link.sessionId, ...actor, details: { revokedSessions: revoked.length, removedFactors } }, db);
+      await this.audit.record(
+        { type: 'session_reported', userId: link.userId, sessionId: link.sessionId, ...actor, details: { revokedSessions: revoked.length, removedFactors } },
+        db,
+      );
       await this.mail.enqueue({ kind: 'password_reset', userId: link.userId, data: { origin: 'report', ip: client.ip, userAgent: client.userAgent } }, db);
     });
   }

@@ -41,6 +41,9 @@ export class ChangeEmailDto {
 }
 
 export class EmailRevertResponse {
-  @ApiProperty({ description: 'false when another account took the old address meanwhile: the account keeps its address, but is signed out everywhere and owes a new password.' })
+  @ApiProperty({
+    description:
+      'false when another account took the old address meanwhile: the account keeps its address, but is signed out everywhere and owes a new password.',
+  })
   restored: boolean;
 }

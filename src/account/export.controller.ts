@@ -16,10 +16,19 @@ export class ExportController {
   @Get('export')
   @Auth()
   @NoStore()
-  @Endpoint('Download my data: one JSON document of everything latchkey holds about me (needs aal2 once the account has a second factor; EXPORT_RATE_LIMIT per account)')
+  @Endpoint(
+    'Download my data: one JSON document of everything latchkey holds about me (needs aal2 once the account has a second factor; EXPORT_RATE_LIMIT per account)',
+  )
   @ApiProduces('application/json')
-  @ApiOkResponse({ type: AccountExportView, description: 'Streamed as an attachment (Content-Disposition), never cached. A document cut off by a failure mid-stream ends unclosed, never as valid JSON.' })
-  @ApiErrorResponse(401, 'insufficient_user_authentication: the account has a second factor and this session has not proved it (step up, then retry); invalid_token: the access token is missing, invalid, expired or revoked')
+  @ApiOkResponse({
+    type: AccountExportView,
+    description:
+      'Streamed as an attachment (Content-Disposition), never cached. A document cut off by a failure mid-stream ends unclosed, never as valid JSON.',
+  })
+  @ApiErrorResponse(
+    401,
+    'insufficient_user_authentication: the account has a second factor and this session has not proved it (step up, then retry); invalid_token: the access token is missing, invalid, expired or revoked',
+  )
   @RATE_LIMITED()
   async export(@CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<StreamableFile> {
     const { filename, body } = await this.exports.open(principal, client);

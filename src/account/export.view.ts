@@ -19,7 +19,13 @@ export class ExportedAccountView extends UserView {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastLoginAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) emailVerifiedAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'When an administrator disabled the account.' }) disabledAt: string | null;
-  @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'Since a "this wasn\'t me" report: the password must be replaced before it signs in again.' }) passwordResetRequiredAt: string | null;
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'Since a "this wasn\'t me" report: the password must be replaced before it signs in again.',
+  })
+  passwordResetRequiredAt: string | null;
 }
 
 export function toExportedAccount(user: User): ExportedAccountView {
@@ -44,7 +50,14 @@ export class ExportedLinkView {
 }
 
 export function toExportedLink(link: AccountLink): ExportedLinkView {
-  return { purpose: link.purpose, sessionId: link.sessionId, createdAt: iso(link.createdAt)!, expiresAt: iso(link.expiresAt)!, usedAt: iso(link.usedAt), supersededAt: iso(link.supersededAt) };
+  return {
+    purpose: link.purpose,
+    sessionId: link.sessionId,
+    createdAt: iso(link.createdAt)!,
+    expiresAt: iso(link.expiresAt)!,
+    usedAt: iso(link.usedAt),
+    supersededAt: iso(link.supersededAt),
+  };
 }
 
 /**
@@ -56,7 +69,12 @@ export class ExportedEventView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ enum: AUDIT_EVENT_TYPES }) type: string;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) sessionId: string | null;
-  @ApiProperty({ enum: ['self', 'admin'], nullable: true, description: 'Who acted: the user, an administrator, or nobody signed in (a login attempt, latchkey itself).' }) actor: 'self' | 'admin' | null;
+  @ApiProperty({
+    enum: ['self', 'admin'],
+    nullable: true,
+    description: 'Who acted: the user, an administrator, or nobody signed in (a login attempt, latchkey itself).',
+  })
+  actor: 'self' | 'admin' | null;
   @ApiProperty({ nullable: true, type: String }) ip: string | null;
   @ApiProperty({ nullable: true, type: String }) userAgent: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
@@ -82,10 +100,12 @@ export class AccountExportView {
   @ApiProperty({ example: EXPORT_FORMAT }) format: string;
   @ApiProperty({ format: 'date-time' }) exportedAt: string;
   @ApiProperty({ type: ExportedAccountView }) account: ExportedAccountView;
-  @ApiProperty({ description: 'Second factors as GET /me/factors shows them: never a secret or a key.', type: 'array', items: { type: 'object' } }) factors: unknown[];
+  @ApiProperty({ description: 'Second factors as GET /me/factors shows them: never a secret or a key.', type: 'array', items: { type: 'object' } })
+  factors: unknown[];
   @ApiProperty({ description: '{remaining}: unused recovery codes (the codes themselves are never stored).' }) recoveryCodes: { remaining: number };
   @ApiProperty({ description: 'Remembered devices: {deviceId, createdAt, expiresAt}.', type: 'array', items: { type: 'object' } }) trustedDevices: unknown[];
   @ApiProperty({ type: [ExportedLinkView] }) accountLinks: ExportedLinkView[];
   @ApiProperty({ type: [SessionView], description: 'Every session, active and past (until SESSION_RETENTION), oldest first.' }) sessions: SessionView[];
-  @ApiProperty({ type: [ExportedEventView], description: 'Every audit event about the account (until AUDIT_RETENTION), oldest first.' }) auditEvents: ExportedEventView[];
+  @ApiProperty({ type: [ExportedEventView], description: 'Every audit event about the account (until AUDIT_RETENTION), oldest first.' })
+  auditEvents: ExportedEventView[];
 }

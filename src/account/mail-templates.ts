@@ -16,7 +16,14 @@ export function brandOf(mailFrom: string, appUrl: string): Brand {
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** Plain text and a small, table-free HTML part with the same words and the link as a button. */
-function compose(to: string, subject: string, brand: Brand, paragraphs: string[], action: { label: string; url: string } | null, after: string[] = []): PreparedMail {
+function compose(
+  to: string,
+  subject: string,
+  brand: Brand,
+  paragraphs: string[],
+  action: { label: string; url: string } | null,
+  after: string[] = [],
+): PreparedMail {
   const text = [...paragraphs, ...(action ? [`${action.label}:\n${action.url}`] : []), ...after, `— ${brand.product}`].join('\n\n') + '\n';
   const p = (t: string) => `<p style="margin:0 0 16px">${escape(t).replace(/\n/g, '<br>')}</p>`;
   const button = action
@@ -42,7 +49,10 @@ export function passwordResetMail(brand: Brand, to: string, token: string, ttlSe
     to,
     `Reset your ${brand.product} password`,
     brand,
-    [`Someone, hopefully you, asked to reset the password of your ${brand.product} account (${to}).`, `The link works once, for ${minutes(ttlSeconds)}. Setting a new password signs out every device signed in to your account.`],
+    [
+      `Someone, hopefully you, asked to reset the password of your ${brand.product} account (${to}).`,
+      `The link works once, for ${minutes(ttlSeconds)}. Setting a new password signs out every device signed in to your account.`,
+    ],
     { label: 'Choose a new password', url: `${brand.appUrl}/account/reset-password#token=${token}` },
     ['If you did not ask for this, you can ignore this message: your password stays as it is.'],
   );
@@ -53,7 +63,10 @@ export function verificationMail(brand: Brand, to: string, token: string, ttlSec
     to,
     `Confirm your e-mail address for ${brand.product}`,
     brand,
-    [`Please confirm that ${to} is your address, so that ${brand.product} can reach you, for example to help you back into your account.`, `The link works for ${minutes(ttlSeconds)}.`],
+    [
+      `Please confirm that ${to} is your address, so that ${brand.product} can reach you, for example to help you back into your account.`,
+      `The link works for ${minutes(ttlSeconds)}.`,
+    ],
     { label: 'Confirm my address', url: `${brand.appUrl}/account/verify-email#token=${token}` },
     ['If you did not create an account, you can ignore this message.'],
   );
@@ -92,7 +105,10 @@ export function emailChangeMail(brand: Brand, to: string, token: string, ttlSeco
     to,
     `Confirm your new e-mail address for ${brand.product}`,
     brand,
-    [`Someone, hopefully you, asked to use ${to} as the address of their ${brand.product} account.`, `Nothing changes until you confirm. The link works once, for ${minutes(ttlSeconds)}.`],
+    [
+      `Someone, hopefully you, asked to use ${to} as the address of their ${brand.product} account.`,
+      `Nothing changes until you confirm. The link works once, for ${minutes(ttlSeconds)}.`,
+    ],
     { label: 'Use this address', url: `${brand.appUrl}/account/confirm-email#token=${token}` },
     ['If you did not ask for this, you can ignore this message: no account moves to this address.'],
   );

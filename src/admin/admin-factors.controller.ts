@@ -28,7 +28,12 @@ export class AdminFactorsController {
   @ApiNoContentResponse()
   @ApiErrorResponse(403, 'forbidden: not on your own account')
   @ApiErrorResponse(404, 'not_found: no such user, or no such factor of this user')
-  remove(@Param('id', IdPipe) id: string, @Param('factorId', IdPipe) factorId: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<void> {
+  remove(
+    @Param('id', IdPipe) id: string,
+    @Param('factorId', IdPipe) factorId: string,
+    @CurrentPrincipal() admin: Principal,
+    @Client() client: ClientContext,
+  ): Promise<void> {
     return this.factors.removeForUser(admin, id, factorId, client);
   }
 

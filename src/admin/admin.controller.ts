@@ -86,7 +86,9 @@ export class AdminController {
 
   @Delete('users/:id')
   @HttpCode(202)
-  @Endpoint("Delete a user's account: as DELETE /me (every session revoked, factors, links and pending mail gone, the log stripped of their e-mail, IPs and browsers), recorded with the admin as actor")
+  @Endpoint(
+    "Delete a user's account: as DELETE /me (every session revoked, factors, links and pending mail gone, the log stripped of their e-mail, IPs and browsers), recorded with the admin as actor",
+  )
   @ApiAcceptedResponse({ description: '{}: the account is gone; the user is mailed.' })
   @ApiErrorResponse(403, 'forbidden: the last administrator cannot be deleted')
   @NO_USER()
@@ -100,7 +102,11 @@ export class AdminController {
   @Endpoint('Send the user a password-reset mail (the link never passes through the admin)')
   @ApiAcceptedResponse({ description: '{}: the mail is on its way (none for a disabled account).' })
   @NO_USER()
-  async sendPasswordReset(@Param('id', IdPipe) id: string, @CurrentPrincipal() admin: Principal, @Client() client: ClientContext): Promise<Record<string, never>> {
+  async sendPasswordReset(
+    @Param('id', IdPipe) id: string,
+    @CurrentPrincipal() admin: Principal,
+    @Client() client: ClientContext,
+  ): Promise<Record<string, never>> {
     await this.account.sendPasswordReset(id, as(admin, client));
     return {};
   }

@@ -112,7 +112,11 @@ export class AuditRepository {
   async erasePersonalData(userId: string, db: Db): Promise<number> {
     let changed = 0;
     for (const column of ['user_id', 'actor_id']) {
-      changed += await this.database.exec(`UPDATE audit_events SET ip = NULL, user_agent = NULL WHERE ${column} = ? AND (ip IS NOT NULL OR user_agent IS NOT NULL)`, [userId], db);
+      changed += await this.database.exec(
+        `UPDATE audit_events SET ip = NULL, user_agent = NULL WHERE ${column} = ? AND (ip IS NOT NULL OR user_agent IS NOT NULL)`,
+        [userId],
+        db,
+      );
       // Only details that could hold such data are read back (LIKE is case-insensitive on both databases).
       const rows = await this.database.rows<{ id: string; details: string }>(
         `SELECT id, details FROM audit_events WHERE ${column} = ? AND details IS NOT NULL

@@ -17,7 +17,11 @@ export function withoutPersonalData(value: unknown): unknown {
   if (typeof value === 'string') return EMAIL_LIKE.test(value) ? null : value;
   if (Array.isArray(value)) return value.map(withoutPersonalData);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([key]) => !isPersonalKey(key)).map(([key, v]) => [key, withoutPersonalData(v)]));
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([key]) => !isPersonalKey(key))
+        .map(([key, v]) => [key, withoutPersonalData(v)]),
+    );
   }
   return value;
 }

@@ -32,7 +32,10 @@ export class AccessTokensService {
     private readonly signer: TokenSigner,
   ) {}
 
-  issue(subject: { userId: string; sessionId: string; role: Role; dpopJkt?: string | null; assurance: Assurance; mfaEnrollmentRequired?: boolean }, now: number): { token: string; expiresIn: number } {
+  issue(
+    subject: { userId: string; sessionId: string; role: Role; dpopJkt?: string | null; assurance: Assurance; mfaEnrollmentRequired?: boolean },
+    now: number,
+  ): { token: string; expiresIn: number } {
     const iat = Math.floor(now / 1000);
     const claims: AccessTokenClaims = {
       iss: this.config.jwtIssuer,

@@ -1,5 +1,15 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiProduces, ApiProperty, ApiPropertyOptional, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiExtraModels,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiProduces,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { Client, ClientContext, HangUp } from '../common/client-context';
@@ -20,7 +30,10 @@ import { SessionEvents } from './session-events';
 
 class LoginResponse extends TokenResponseView {
   @ApiProperty({ type: UserView }) user: UserView;
-  @ApiPropertyOptional({ description: 'After a second step with trustDevice: true (not in cookie mode, where it is a cookie): send it with the next logins of this deviceId.' }) trustedDevice?: string;
+  @ApiPropertyOptional({
+    description: 'After a second step with trustDevice: true (not in cookie mode, where it is a cookie): send it with the next logins of this deviceId.',
+  })
+  trustedDevice?: string;
 }
 
 const LOGIN_ANSWER = { schema: { oneOf: [{ $ref: getSchemaPath(LoginResponse) }, { $ref: getSchemaPath(MfaRequiredView) }] } };
@@ -41,15 +54,35 @@ export class AuthController {
   @Endpoint('Sign in one device: a token pair for a new session')
   @IssuesTokens({ hashesPassword: true })
   @AuthRateLimit()
-  @ApiOkResponse({ ...LOGIN_ANSWER, description: 'A token response and the user; or, for an account with a second factor, `mfaRequired` and the mfaToken for POST /auth/mfa/verify (no session yet).' })
+  @ApiOkResponse({
+    ...LOGIN_ANSWER,
+    description:
+      'A token response and the user; or, for an account with a second factor, `mfaRequired` and the mfaToken for POST /auth/mfa/verify (no session yet).',
+  })
   @ApiErrorResponse(401, 'invalid_credentials: unknown e-mail or wrong password (the same answer for both)')
   @ApiErrorResponse(403, 'account_disabled, or forbidden: a password reset is required after "this wasn\'t me" (only after a correct password)')
   @ApiErrorResponse(400, 'invalid_dpop_proof: the DPoP header is not a valid proof for this request, or DPOP=required and there is none')
-  async login(@Body() dto: LoginDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @HangUp() hangUp: AbortSignal, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<(TokenResponse & { user: UserView }) | MfaRequiredAnswer> {
-    const outcome = await this.auth.login({ ...dto, refreshCookie: this.cookie.read(request), trustedDevice: dto.trustedDevice ?? this.trustedCookie.read(request) }, client, proof, hangUp);
+  async login(
+    @Body() dto: LoginDto,
+    @Client() client: ClientContext,
+    @DpopProof() proof: ProofRequest,
+    @HangUp() hangUp: AbortSignal,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<(TokenResponse & { user: UserView }) | MfaRequiredAnswer> {
+    const outcome = await this.auth.login(
+      { ...dto, refreshCookie: this.cookie.read(request), trustedDevice: dto.trustedDevice ?? this.trustedCookie.read(request) },
+      client,
+      proof,
+      hangUp,
+    );
     if ('mfa' in outcome) return outcome.mfa;
     const cookieMode = dto.useCookie === true;
-    return { ...this.cookie.respond(reply, outcome.tokens, cookieMode), user: toUserView(outcome.user), ...this.trustedCookie.respond(reply, outcome.trustedDevice, cookieMode) };
+    return {
+      ...this.cookie.respond(reply, outcome.tokens, cookieMode),
+      user: toUserView(outcome.user),
+      ...this.trustedCookie.respond(reply, outcome.trustedDevice, cookieMode),
+    };
   }
 
   @Post('mfa/verify')
@@ -61,9 +94,19 @@ export class AuthController {
   @ApiErrorResponse(401, 'invalid_mfa_token: unknown, used or expired (sign in again); invalid_credentials: wrong code or assertion (5 and the mfaToken dies)')
   @ApiErrorResponse(403, 'account_disabled')
   @ApiErrorResponse(400, 'invalid_dpop_proof: the login was DPoP-bound and this request has no proof by the same key')
-  async verifyMfa(@Body() dto: MfaVerifyDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
+  async verifyMfa(
+    @Body() dto: MfaVerifyDto,
+    @Client() client: ClientContext,
+    @DpopProof() proof: ProofRequest,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse & { user: UserView }> {
     const done = await this.auth.completeMfa({ ...dto, refreshCookie: this.cookie.read(request) }, client, proof);
-    return { ...this.cookie.respond(reply, done.tokens, done.useCookie), user: toUserView(done.user), ...this.trustedCookie.respond(reply, done.trustedDevice, done.useCookie) };
+    return {
+      ...this.cookie.respond(reply, done.tokens, done.useCookie),
+      user: toUserView(done.user),
+      ...this.trustedCookie.respond(reply, done.trustedDevice, done.useCookie),
+    };
   }
 
   @Post('token')
@@ -74,7 +117,13 @@ export class AuthController {
   @ApiOkResponse({ type: TokenResponseView })
   @ApiErrorResponse(403, 'forbidden: cookie mode without the X-Latchkey-CSRF: 1 header')
   @ApiErrorResponse(400, 'invalid_dpop_proof: an invalid or replayed proof, or a DPoP-bound session without a proof by its key (nothing is consumed)')
-  async token(@Body() body: unknown, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
+  async token(
+    @Body() body: unknown,
+    @Req() request: FastifyRequest,
+    @Client() client: ClientContext,
+    @DpopProof() proof: ProofRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse> {
     const params = readOAuthParams(body, ['grant_type', 'refresh_token']);
     if (!params.grant_type) throw ApiError.oauth('invalid_request', 'grant_type is required.');
     if (params.grant_type !== 'refresh_token') throw ApiError.oauth('unsupported_grant_type', 'Only the refresh_token grant is supported.');
@@ -91,10 +140,13 @@ export class AuthController {
 
   @Post('revoke')
   @HttpCode(200)
-  @Endpoint('Revoke a refresh token and its session (RFC 7009); in cookie mode, the cookie\'s, with X-Latchkey-CSRF: 1')
+  @Endpoint("Revoke a refresh token and its session (RFC 7009); in cookie mode, the cookie's, with X-Latchkey-CSRF: 1")
   @OAuthEndpoint('invalid_request', { clearsRefreshCookie: true })
   @ApiBody({ schema: { type: 'object', properties: { token: { type: 'string' }, token_type_hint: { type: 'string' } } } })
-  @ApiOkResponse({ description: 'Always 200 (RFC 7009), also for unknown tokens. With X-Latchkey-CSRF: 1, every answer clears the refresh cookie; without it (a request another site could make), none does.' })
+  @ApiOkResponse({
+    description:
+      'Always 200 (RFC 7009), also for unknown tokens. With X-Latchkey-CSRF: 1, every answer clears the refresh cookie; without it (a request another site could make), none does.',
+  })
   @ApiErrorResponse(403, 'forbidden: the refresh cookie without the X-Latchkey-CSRF: 1 header')
   async revoke(@Body() body: unknown, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest): Promise<void> {
     const params = readOAuthParams(body, ['token', 'token_type_hint']);
@@ -107,13 +159,30 @@ export class AuthController {
   @Auth({ duringEnrollment: true })
   @Endpoint("The presented access token's verified claims, checked against revocation; no database read", { database: false })
   @ApiOkResponse({ description: '{userId, sessionId, role, acr, amr, authTime}' })
-  session(@CurrentPrincipal() principal: Principal): { userId: string; sessionId: string; role: string; acr: string; amr: readonly string[]; authTime: string } {
-    return { userId: principal.userId, sessionId: principal.sessionId, role: principal.role, acr: principal.acr, amr: principal.amr, authTime: new Date(principal.authTime).toISOString() };
+  session(@CurrentPrincipal() principal: Principal): {
+    userId: string;
+    sessionId: string;
+    role: string;
+    acr: string;
+    amr: readonly string[];
+    authTime: string;
+  } {
+    return {
+      userId: principal.userId,
+      sessionId: principal.sessionId,
+      role: principal.role,
+      acr: principal.acr,
+      amr: principal.amr,
+      authTime: new Date(principal.authTime).toISOString(),
+    };
   }
 
   @Get('session/events')
   @Auth({ duringEnrollment: true })
-  @Endpoint('Server-Sent Events about this session: `revoked` the moment it is revoked anywhere, `expired` when the access token that opened the stream expires (reopen it with the next one)', { database: false })
+  @Endpoint(
+    'Server-Sent Events about this session: `revoked` the moment it is revoked anywhere, `expired` when the access token that opened the stream expires (reopen it with the next one)',
+    { database: false },
+  )
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'text/event-stream: comments as heartbeats, then one event, `revoked` or `expired`, and the end of the stream.' })
   sessionEvents(@CurrentPrincipal() principal: Principal, @Res() reply: FastifyReply): void {
@@ -125,9 +194,18 @@ export class AuthController {
   @Auth({ orRefreshCookie: true, duringEnrollment: true })
   @ClearsRefreshCookie()
   @Endpoint('Sign out this device (local), every other device (others) or all of them (global); a browser may use its refresh cookie for local')
-  @ApiNoContentResponse({ description: 'Signed out. Every answer to a request with an access token or X-Latchkey-CSRF: 1 clears the refresh cookie; one another site could make (neither) never does.' })
+  @ApiNoContentResponse({
+    description:
+      'Signed out. Every answer to a request with an access token or X-Latchkey-CSRF: 1 clears the refresh cookie; one another site could make (neither) never does.',
+  })
   @ApiErrorResponse(403, 'forbidden: the refresh cookie without the X-Latchkey-CSRF: 1 header')
-  async logout(@Query() query: LogoutQuery, @CurrentPrincipal() principal: Principal | undefined, @Req() request: FastifyRequest, @Client() client: ClientContext, @DpopProof() proof: ProofRequest): Promise<void> {
+  async logout(
+    @Query() query: LogoutQuery,
+    @CurrentPrincipal() principal: Principal | undefined,
+    @Req() request: FastifyRequest,
+    @Client() client: ClientContext,
+    @DpopProof() proof: ProofRequest,
+  ): Promise<void> {
     const scope = query.scope ?? 'local';
     if (principal) return this.auth.logout(principal, scope, client);
     // Entered with the refresh cookie (the guard checked the CSRF header): this device only.

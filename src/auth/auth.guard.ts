@@ -11,7 +11,10 @@ import { ApiErrorResponse, NOT_ADMIN, UNAUTHENTICATED } from '../common/openapi'
 
 /** Replaces UNAUTHENTICATED's 401 entry (one entry per status), naming both codes. */
 const STEP_UP = () =>
-  ApiErrorResponse(401, 'invalid_token: the access token is missing, invalid, expired or revoked; insufficient_user_authentication (RFC 9470): authenticate again or with a second factor (POST /me/step-up) and retry, WWW-Authenticate carries acr_values and max_age.');
+  ApiErrorResponse(
+    401,
+    'invalid_token: the access token is missing, invalid, expired or revoked; insufficient_user_authentication (RFC 9470): authenticate again or with a second factor (POST /me/step-up) and retry, WWW-Authenticate carries acr_values and max_age.',
+  );
 import type { Principal } from './jwt.strategy';
 import { RefreshCookie } from './refresh-cookie';
 import { DpopService } from './dpop.service';
@@ -97,7 +100,8 @@ export class AccessTokenGuard extends AuthGuard('jwt') {
     const maxAge = options?.maxAge === 'reauth' ? this.config.reauthMaxAge : options?.maxAge;
     const scheme = principal.dpopJkt ? 'DPoP' : 'Bearer';
     if (acr === 'aal2' && principal.acr !== 'aal2') throw ApiError.insufficientUserAuthentication('aal2', maxAge, scheme);
-    if (maxAge !== undefined && this.clock.now() - principal.authTime > maxAge * 1000) throw ApiError.insufficientUserAuthentication(acr ?? principal.acr, maxAge, scheme);
+    if (maxAge !== undefined && this.clock.now() - principal.authTime > maxAge * 1000)
+      throw ApiError.insufficientUserAuthentication(acr ?? principal.acr, maxAge, scheme);
   }
 
   override handleRequest<T = Principal>(err: unknown, principal: Principal | false, _info: unknown, context: ExecutionContext): T {
@@ -130,4 +134,6 @@ export function AuthOptionsFor(options: AuthOptions): MethodDecorator {
 }
 
 /** The verified caller, set by AccessTokenGuard (absent only on `orRefreshCookie` routes entered with the cookie). */
-export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => ctx.switchToHttp().getRequest<FastifyRequest & { user: Principal }>().user);
+export const CurrentPrincipal = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): Principal => ctx.switchToHttp().getRequest<FastifyRequest & { user: Principal }>().user,
+);

@@ -29,7 +29,21 @@ import { TokenSigner } from './token-signer';
 @Module({
   imports: [PassportModule, JwtModule.register({}), UsersModule, SessionsModule, AuditModule, RateLimitModule, MailModule, MfaModule],
   controllers: [AuthController, MeController, FactorsController, PasskeysController, DiscoveryController],
-  providers: [AuthService, DpopService, SessionEvents, OpenStreams, AccessTokensService, AccessTokenVerifier, SigningKeysRepository, SigningKeysService, TokenSigner, JwtStrategy, AccessTokenGuard, RefreshCookie, TrustedDeviceCookie],
+  providers: [
+    AuthService,
+    DpopService,
+    SessionEvents,
+    OpenStreams,
+    AccessTokensService,
+    AccessTokenVerifier,
+    SigningKeysRepository,
+    SigningKeysService,
+    TokenSigner,
+    JwtStrategy,
+    AccessTokenGuard,
+    RefreshCookie,
+    TrustedDeviceCookie,
+  ],
   exports: [OpenStreams, AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })
 export class AuthModule {}

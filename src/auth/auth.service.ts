@@ -162,7 +162,11 @@ export class AuthService {
    * same admission and session opening as a password login (device, DPoP key, new-device
    * alert), at `aal2`.
    */
-  async passkeyLogin(input: { credential: unknown; deviceId?: string; deviceName?: string; refreshCookie?: string }, client: ClientContext, proof: ProofRequest): Promise<{ tokens: TokenResponse; user: User }> {
+  async passkeyLogin(
+    input: { credential: unknown; deviceId?: string; deviceName?: string; refreshCookie?: string },
+    client: ClientContext,
+    proof: ProofRequest,
+  ): Promise<{ tokens: TokenResponse; user: User }> {
     try {
       const dpopJkt = await this.dpop.loginKey(proof);
       const { userId, assurance } = await this.mfa.verifyPasswordless(input.credential, client);
@@ -181,7 +185,15 @@ export class AuthService {
    * Opens the session of a complete login (a password, and the second factor when one was
    * due), in one transaction under the user's row lock.
    */
-  private async openSession(user: User, input: Pick<LoginInput, 'deviceId' | 'deviceName' | 'refreshCookie'>, dpopJkt: string | null, client: ClientContext, assurance: Assurance, mfaEnrollmentRequired: boolean, inTransaction?: (db: Db) => Promise<void>): Promise<{ tokens: TokenResponse; user: User }> {
+  private async openSession(
+    user: User,
+    input: Pick<LoginInput, 'deviceId' | 'deviceName' | 'refreshCookie'>,
+    dpopJkt: string | null,
+    client: ClientContext,
+    assurance: Assurance,
+    mfaEnrollmentRequired: boolean,
+    inTransaction?: (db: Db) => Promise<void>,
+  ): Promise<{ tokens: TokenResponse; user: User }> {
     const now = this.clock.now();
     const cookieSession = input.refreshCookie === undefined ? null : await this.sessions.inspect(input.refreshCookie);
     const heldSessionId = cookieSession?.authentic && (cookieSession.state === 'rotate' || cookieSession.state === 'grace') ? cookieSession.session.id : null;
@@ -197,13 +209,25 @@ export class AuthService {
       if (standing.passwordResetRequiredAt !== null && assurance.amr.includes('pwd')) throw PASSWORD_RESET_REQUIRED();
       const device = input.deviceId === undefined ? null : await this.sessions.deviceHistory(user.id, input.deviceId, db);
       const alert = loginAlert(device, dpopJkt, heldSessionId);
-      const opened = await this.sessions.open(user, { deviceId: input.deviceId, deviceName: input.deviceName, dpopJkt, assurance, mfaEnrollmentRequired }, client, db);
+      const opened = await this.sessions.open(
+        user,
+        { deviceId: input.deviceId, deviceName: input.deviceName, dpopJkt, assurance, mfaEnrollmentRequired },
+        client,
+        db,
+      );
       await this.users.recordLogin(user.id, now, db);
       await this.audit.record({ type: 'login_succeeded', userId: user.id, sessionId: opened.sessionId, client, details: { deviceId: opened.deviceId } }, db);
       // The alert people find a theft by, on an account that has signed in before: a device it has
       // never used, or one whose live session this login takes over without showing it holds it.
       if (alert && user.lastLoginAt !== null) {
-        const data = { sessionId: opened.sessionId, deviceName: input.deviceName ?? null, userAgent: client.userAgent, ip: client.ip, at: now, ...(alert === 'takeover' ? { takeover: true } : {}) };
+        const data = {
+          sessionId: opened.sessionId,
+          deviceName: input.deviceName ?? null,
+          userAgent: client.userAgent,
+          ip: client.ip,
+          at: now,
+          ...(alert === 'takeover' ? { takeover: true } : {}),
+        };
         await this.mail.enqueue({ kind: 'new_device', userId: user.id, data }, db);
       }
       return opened;
@@ -218,10 +242,15 @@ export class AuthService {
    * key). The mfaToken is consumed in the transaction that opens the session: of two concurrent
    * second steps, exactly one opens a session.
    */
-  async completeMfa(input: MfaVerifyInput, client: ClientContext, proof: ProofRequest): Promise<{ tokens: TokenResponse; user: User; useCookie: boolean; trustedDevice?: TrustedDeviceGrant }> {
+  async completeMfa(
+    input: MfaVerifyInput,
+    client: ClientContext,
+    proof: ProofRequest,
+  ): Promise<{ tokens: TokenResponse; user: User; useCookie: boolean; trustedDevice?: TrustedDeviceGrant }> {
     const provenJkt = await this.dpop.loginKey(proof);
     const { challenge, assurance } = await this.mfa.verifyLogin(input.mfaToken, input.method, { code: input.code, credential: input.credential }, client);
-    if (challenge.dpopJkt !== null && challenge.dpopJkt !== provenJkt) throw ApiError.invalidDpopProof(400, 'This sign-in began with a DPoP proof: finish it with a proof by the same key.');
+    if (challenge.dpopJkt !== null && challenge.dpopJkt !== provenJkt)
+      throw ApiError.invalidDpopProof(400, 'This sign-in began with a DPoP proof: finish it with a proof by the same key.');
     const user = await this.users.findById(challenge.userId);
     if (!user) throw ApiError.invalidMfaToken();
     let consumed = false;
@@ -239,7 +268,13 @@ export class AuthService {
    * A login that needs no second step because it already proved enough (a user-verified
    * passkey, API.md "Passkey sign-in"): the session, as a login opens it, with that assurance.
    */
-  async completeLogin(user: User, device: Pick<LoginInput, 'deviceId' | 'deviceName' | 'refreshCookie'>, dpopJkt: string | null, client: ClientContext, assurance: Assurance): Promise<{ tokens: TokenResponse; user: User }> {
+  async completeLogin(
+    user: User,
+    device: Pick<LoginInput, 'deviceId' | 'deviceName' | 'refreshCookie'>,
+    dpopJkt: string | null,
+    client: ClientContext,
+    assurance: Assurance,
+  ): Promise<{ tokens: TokenResponse; user: User }> {
     await this.admit(user, client);
     return this.openSession(user, device, dpopJkt, client, assurance, await this.enrollmentRequired(user));
   }
@@ -261,14 +296,19 @@ export class AuthService {
    * one) raises the caller's session; the answer is a token response for the same session on a
    * new link of its chain, and no link from before can mint the raised assurance.
    */
-  async stepUp(principal: Principal, input: { method: SecondFactorMethodName | 'password'; code?: string; credential?: unknown; password?: string }, client: ClientContext): Promise<TokenResponse> {
+  async stepUp(
+    principal: Principal,
+    input: { method: SecondFactorMethodName | 'password'; code?: string; credential?: unknown; password?: string },
+    client: ClientContext,
+  ): Promise<TokenResponse> {
     let assurance: Assurance;
     if (input.method === 'password') {
       const user = await this.users.findById(principal.userId);
       if (!user) throw ApiError.invalidToken(true);
       if (await this.mfa.hasActiveFactor(user.id)) throw ApiError.validation([{ field: 'method', message: 'this account steps up with its second factor' }]);
       if (input.password === undefined) throw ApiError.validation([{ field: 'password', message: 'password is required for method password' }]);
-      if (!(await this.passwords.verify(user.passwordHash, input.password, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
+      if (!(await this.passwords.verify(user.passwordHash, input.password, () => this.lockout.attempt(user.email, user.id, client))))
+        throw ApiError.invalidCredentials();
       await this.lockout.clear(user.email);
       assurance = passwordOnly(this.clock.now());
     } else {
@@ -276,7 +316,14 @@ export class AuthService {
     }
     const session = await this.sessions.raiseAssurance(principal.userId, principal.sessionId, assurance, { rotate: true });
     if (!session) throw ApiError.invalidToken(true);
-    await this.audit.record({ type: 'step_up_succeeded', userId: principal.userId, sessionId: principal.sessionId, actorId: principal.userId, client, details: { method: input.method, acr: assurance.acr } });
+    await this.audit.record({
+      type: 'step_up_succeeded',
+      userId: principal.userId,
+      sessionId: principal.sessionId,
+      actorId: principal.userId,
+      client,
+      details: { method: input.method, acr: assurance.acr },
+    });
     return this.tokenResponse(session);
   }
 
@@ -287,7 +334,8 @@ export class AuthService {
   async refresh(refreshToken: string, client: ClientContext, proof: ProofRequest): Promise<TokenResponse> {
     const proven = await this.dpop.tokenRequestProof(proof);
     const outcome = await this.sessions.refresh(refreshToken, client, proven?.jkt ?? null, proven ? () => this.dpop.spend(proven) : undefined);
-    if (!outcome.ok && outcome.reason === 'unproven_key') throw ApiError.invalidDpopProof(400, 'This session is bound to a DPoP key: send a DPoP proof signed by it.');
+    if (!outcome.ok && outcome.reason === 'unproven_key')
+      throw ApiError.invalidDpopProof(400, 'This session is bound to a DPoP key: send a DPoP proof signed by it.');
     if (!outcome.ok) throw ApiError.oauth('invalid_grant', 'The refresh token is invalid, expired or revoked.');
     return this.tokenResponse(outcome.session);
   }
@@ -339,7 +387,8 @@ export class AuthService {
     // With a second factor on the account, the password alone (a stolen one, say) cannot replace itself.
     await this.mfa.requireAal2IfEnrolled(principal);
     // A stolen access token must not become an unthrottled password oracle.
-    if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
+    if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client))))
+      throw ApiError.invalidCredentials();
     await this.lockout.clear(user.email);
     return { user, current };
   }
@@ -362,9 +411,27 @@ export class AuthService {
       if (!revoked) throw ApiError.invalidCredentials();
       // The caller's device keeps its key: a bound session is replaced by one bound to the same key.
       // …and its assurance: a password change is no second factor, nor does it undo one.
-      const assurance = { acr: isAcr(current.acr) ? current.acr : 'aal1', amr: parseAmr(current.amr), authTime: current.authTime ?? current.createdAt } as const;
-      const opened = await this.sessions.open(user, { deviceId: current.deviceId, deviceName: current.deviceName, dpopJkt: current.dpopJkt, assurance: { ...assurance }, mfaEnrollmentRequired: current.mfaEnrollmentRequired }, client, db);
-      await this.audit.record({ type: 'password_changed', userId: user.id, sessionId: opened.sessionId, ...actor, details: { revokedSessions: revoked.length } }, db);
+      const assurance = {
+        acr: isAcr(current.acr) ? current.acr : 'aal1',
+        amr: parseAmr(current.amr),
+        authTime: current.authTime ?? current.createdAt,
+      } as const;
+      const opened = await this.sessions.open(
+        user,
+        {
+          deviceId: current.deviceId,
+          deviceName: current.deviceName,
+          dpopJkt: current.dpopJkt,
+          assurance: { ...assurance },
+          mfaEnrollmentRequired: current.mfaEnrollmentRequired,
+        },
+        client,
+        db,
+      );
+      await this.audit.record(
+        { type: 'password_changed', userId: user.id, sessionId: opened.sessionId, ...actor, details: { revokedSessions: revoked.length } },
+        db,
+      );
       return opened;
     });
     return this.tokenResponse(session);
@@ -377,7 +444,14 @@ export class AuthService {
    * at once here and, through the revocation feed, at every resource server. Null when another
    * change of the password won the race.
    */
-  async replacePassword(user: { id: string; passwordHash: string }, newHash: string, reason: 'password_changed' | 'password_reset', actor: Actor, db: Db, at = this.clock.now()): Promise<Revoked[] | null> {
+  async replacePassword(
+    user: { id: string; passwordHash: string },
+    newHash: string,
+    reason: 'password_changed' | 'password_reset',
+    actor: Actor,
+    db: Db,
+    at = this.clock.now(),
+  ): Promise<Revoked[] | null> {
     if (!(await this.users.setPasswordHash(user.id, user.passwordHash, newHash, at, db))) return null;
     // A remembered device was remembered for the old password, and a pending second step was opened by it.
     await this.trustedDevices.forgetUser(user.id, db);
@@ -403,14 +477,18 @@ export class AuthService {
 }
 
 const PASSWORD_RESET_REQUIRED = () =>
-  ApiError.forbidden('This account must set a new password before signing in with one: use the link in the e-mail it was sent, or ask for a new one ("forgot password").');
+  ApiError.forbidden(
+    'This account must set a new password before signing in with one: use the link in the e-mail it was sent, or ask for a new one ("forgot password").',
+  );
 
 /**
  * A reset is owed after "this wasn't me": whoever signed in knows the password, and may hold a
  * session from before the report, so only the mailed link (proof of the mailbox) settles it.
  */
 const RESET_OWED = () =>
-  ApiError.forbidden('This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password"); it cannot be changed here until then.');
+  ApiError.forbidden(
+    'This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password"); it cannot be changed here until then.',
+  );
 
 /**
  * Whether a login warrants the new-device alert: a device id the user has never used (or one

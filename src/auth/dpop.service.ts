@@ -1,6 +1,16 @@
 import { createParamDecorator, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { checkDpopProof, parseAuthorization, redisReplayStore, DPOP_ALGORITHMS, InvalidDpopProofError, ProofReplayGuard, ReplayCache, VerifierError, type CheckedProof } from '@latchkey/verifier';
+import {
+  checkDpopProof,
+  parseAuthorization,
+  redisReplayStore,
+  DPOP_ALGORITHMS,
+  InvalidDpopProofError,
+  ProofReplayGuard,
+  ReplayCache,
+  VerifierError,
+  type CheckedProof,
+} from '@latchkey/verifier';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
 import { Clock } from '../common/clock';

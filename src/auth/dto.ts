@@ -30,7 +30,11 @@ export class LoginDto {
   @IsBoolean()
   useCookie?: boolean;
 
-  @ApiPropertyOptional({ description: 'The `trustedDevice` token an earlier second step with `trustDevice: true` returned for this deviceId: the second step is skipped (the session stays aal1). Browsers in cookie mode send it as a cookie instead.', maxLength: 100 })
+  @ApiPropertyOptional({
+    description:
+      'The `trustedDevice` token an earlier second step with `trustDevice: true` returned for this deviceId: the second step is skipped (the session stays aal1). Browsers in cookie mode send it as a cookie instead.',
+    maxLength: 100,
+  })
   @IsOptional()
   @IsString()
   @Length(1, 100)
@@ -142,7 +146,9 @@ export class ChangePasswordDto {
   @IsNewPassword()
   newPassword: string;
 
-  @ApiPropertyOptional({ description: 'Browser clients in cookie mode: set the new refresh token as the cookie, as at login, instead of returning it in the body.' })
+  @ApiPropertyOptional({
+    description: 'Browser clients in cookie mode: set the new refresh token as the cookie, as at login, instead of returning it in the body.',
+  })
   @IsOptional()
   @IsBoolean()
   useCookie?: boolean;

@@ -15,7 +15,8 @@ import { FactorCodeDto, NewTotpDto, RenameFactorDto, StepUpDto, TokenResponseVie
 import type { Principal } from './jwt.strategy';
 import { RefreshCookie } from './refresh-cookie';
 
-const STEP_UP_NEEDED = 'insufficient_user_authentication: the account has a factor and this session is not aal2, or its authentication is older than REAUTH_MAX_AGE (step up, then retry); invalid_token: see above';
+const STEP_UP_NEEDED =
+  'insufficient_user_authentication: the account has a factor and this session is not aal2, or its authentication is older than REAUTH_MAX_AGE (step up, then retry); invalid_token: see above';
 
 /** The signed-in user's second factors, recovery codes and step-up (API.md, "Second factor and passkeys"). */
 @ApiTags('me')
@@ -53,10 +54,18 @@ export class FactorsController {
   @AuthOptionsFor({ duringEnrollment: true })
   @IssuesTokens()
   @Endpoint("Activate a pending authenticator with its current code; the account's first factor also returns its recovery codes")
-  @ApiOkResponse({ description: 'The factor; with the first factor, `recoveryCodes` (shown once), this session becomes aal2 at its next refresh and every other session is signed out.' })
+  @ApiOkResponse({
+    description:
+      'The factor; with the first factor, `recoveryCodes` (shown once), this session becomes aal2 at its next refresh and every other session is signed out.',
+  })
   @ApiErrorResponse(401, `invalid_credentials: the code is wrong or was used already; ${STEP_UP_NEEDED}`)
   @ApiErrorResponse(404, 'not_found: no pending authenticator of yours with this id')
-  verifyTotp(@Param('id', IdPipe) id: string, @Body() dto: FactorCodeDto, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<FactorView & { recoveryCodes?: string[] }> {
+  verifyTotp(
+    @Param('id', IdPipe) id: string,
+    @Body() dto: FactorCodeDto,
+    @CurrentPrincipal() principal: Principal,
+    @Client() client: ClientContext,
+  ): Promise<FactorView & { recoveryCodes?: string[] }> {
     return this.factors.activateTotp(principal, id, dto.code, client);
   }
 
@@ -70,7 +79,7 @@ export class FactorsController {
 
   @Delete('factors/:id')
   @HttpCode(204)
-    @Endpoint('Remove one of my factors (the last one: two-step sign-in is off, and I am told by mail)')
+  @Endpoint('Remove one of my factors (the last one: two-step sign-in is off, and I am told by mail)')
   @ApiNoContentResponse()
   @ApiErrorResponse(401, STEP_UP_NEEDED)
   @ApiErrorResponse(404, 'not_found: no such factor of yours')
@@ -86,7 +95,7 @@ export class FactorsController {
   }
 
   @Post('recovery-codes')
-    @IssuesTokens()
+  @IssuesTokens()
   @Endpoint('A new set of recovery codes (the old set stops working), shown once')
   @ApiCreatedResponse({ description: '{recoveryCodes}' })
   @ApiErrorResponse(401, STEP_UP_NEEDED)
@@ -112,7 +121,12 @@ export class FactorsController {
   @Endpoint('Step up (RFC 9470): authenticate again; a token response for this same session, on a new link of its chain')
   @ApiOkResponse({ type: TokenResponseView, description: 'Tokens carrying the raised acr, amr and auth_time; the previous refresh token cannot mint them.' })
   @ApiErrorResponse(401, 'invalid_credentials: wrong code, assertion or password; invalid_token: see above')
-  async stepUp(@Body() dto: StepUpDto, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse> {
+  async stepUp(
+    @Body() dto: StepUpDto,
+    @CurrentPrincipal() principal: Principal,
+    @Client() client: ClientContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse> {
     return this.cookie.respond(reply, await this.auth.stepUp(principal, dto, client), dto.useCookie === true);
   }
 }

@@ -45,7 +45,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     super({
       jwtFromRequest: (request: FastifyRequest) => accessTokenOf(request.headers.authorization),
       // Never used: authenticate() below decides every token. passport-jwt requires a key source.
-      secretOrKeyProvider: (_request: unknown, _token: string, done: (err: Error | null) => void) => done(new Error('tokens are verified by AccessTokenVerifier')),
+      secretOrKeyProvider: (_request: unknown, _token: string, done: (err: Error | null) => void) =>
+        done(new Error('tokens are verified by AccessTokenVerifier')),
     });
   }
 

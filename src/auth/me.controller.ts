@@ -41,7 +41,10 @@ export class MeController {
   @HttpCode(200)
   @Endpoint('Change the password (needs aal2 once the account has a second factor): every other device is signed out, this one gets a new pair')
   @IssuesTokens({ hashesPassword: true })
-  @ApiErrorResponse(401, 'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above')
+  @ApiErrorResponse(
+    401,
+    'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above',
+  )
   @ApiErrorResponse(403, 'forbidden: a "this wasn\'t me" report owes a reset, which only the mailed link (or "forgot password") settles')
   @RATE_LIMITED()
   @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
@@ -58,7 +61,10 @@ export class MeController {
   @HttpCode(200)
   @Endpoint('Change the password (as PUT /me/password; kept for v1 clients)')
   @IssuesTokens({ hashesPassword: true })
-  @ApiErrorResponse(401, 'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above')
+  @ApiErrorResponse(
+    401,
+    'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above',
+  )
   @ApiErrorResponse(403, 'forbidden: a "this wasn\'t me" report owes a reset, which only the mailed link (or "forgot password") settles')
   @RATE_LIMITED()
   @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })

@@ -42,7 +42,8 @@ export class OpenStreams {
     const ceiling = files === null ? FALLBACK_MAX : Math.max(1, Math.floor(files / 2));
     this.max = Math.min(config.streams.max ?? ceiling, ceiling);
     this.userMax = Math.max(1, Math.floor(this.max / 2));
-    if (config.streams.max !== null && config.streams.max > ceiling) this.logger.warn(`STREAMS_MAX=${config.streams.max} lowered to ${ceiling}, half the open-file limit; raise the limit (ulimit -n) for more`);
+    if (config.streams.max !== null && config.streams.max > ceiling)
+      this.logger.warn(`STREAMS_MAX=${config.streams.max} lowered to ${ceiling}, half the open-file limit; raise the limit (ulimit -n) for more`);
   }
 
   /** Streams open now, over every kind. */
@@ -61,7 +62,8 @@ export class OpenStreams {
       if ((this.counts.get(key) ?? 0) >= limit) throw tooMany(429, 'too_many_requests', `Too many open streams for ${whose}. Close one, or try again later.`);
     }
     const feed = owner.clientId !== undefined;
-    if (this.total >= this.max || (!feed && this.userTotal >= this.userMax)) throw tooMany(503, 'service_unavailable', 'latchkey holds as many streams as it can. Try again later.');
+    if (this.total >= this.max || (!feed && this.userTotal >= this.userMax))
+      throw tooMany(503, 'service_unavailable', 'latchkey holds as many streams as it can. Try again later.');
     this.total++;
     if (!feed) this.userTotal++;
     for (const [key] of keys) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);

@@ -16,7 +16,10 @@ import type { Principal } from './jwt.strategy';
 import { RefreshCookie } from './refresh-cookie';
 import { DpopProof, ProofRequest } from './dpop.service';
 
-const OPTIONS = { description: '`{publicKey}`: the options for navigator.credentials (JSON, base64url; PublicKeyCredential.parse…OptionsFromJSON reads them). Their challenge is kept server-side for 5 minutes and works once.' };
+const OPTIONS = {
+  description:
+    '`{publicKey}`: the options for navigator.credentials (JSON, base64url; PublicKeyCredential.parse…OptionsFromJSON reads them). Their challenge is kept server-side for 5 minutes and works once.',
+};
 
 /**
  * Passkeys (WebAuthn): registering one as a factor, and signing in with one alone. Using one as
@@ -52,7 +55,11 @@ export class PasskeysController {
   @ApiErrorResponse(400, 'validation_failed: the credential is malformed, or does not verify (challenge, origin, relying party, user verification)')
   @ApiErrorResponse(401, 'insufficient_user_authentication: step up first')
   @ApiErrorResponse(409, 'factor_exists: this credential is registered already; factor_limit')
-  addPasskey(@Body() dto: AddPasskeyDto, @CurrentPrincipal() principal: Principal, @Client() client: ClientContext): Promise<FactorView & { recoveryCodes?: string[] }> {
+  addPasskey(
+    @Body() dto: AddPasskeyDto,
+    @CurrentPrincipal() principal: Principal,
+    @Client() client: ClientContext,
+  ): Promise<FactorView & { recoveryCodes?: string[] }> {
     return this.factors.addPasskey(principal, dto.credential, dto.name, client);
   }
 
@@ -71,10 +78,19 @@ export class PasskeysController {
   @IssuesTokens()
   @AuthRateLimit()
   @ApiOkResponse({ description: 'The token response (or cookie, with useCookie) and the user, as a login answers.' })
-  @ApiErrorResponse(401, 'invalid_credentials: an unknown passkey, or an assertion that does not verify (challenge unknown, used or expired; origin, relying party, user verification, signature, or a counter that went backwards)')
+  @ApiErrorResponse(
+    401,
+    'invalid_credentials: an unknown passkey, or an assertion that does not verify (challenge unknown, used or expired; origin, relying party, user verification, signature, or a counter that went backwards)',
+  )
   @ApiErrorResponse(403, 'account_disabled; email_unverified (REQUIRE_EMAIL_VERIFICATION)')
   @ApiErrorResponse(400, 'invalid_dpop_proof: the DPoP header is not a valid proof for this request, or DPOP=required and there is none')
-  async passkeyLogin(@Body() dto: PasskeyLoginDto, @Client() client: ClientContext, @DpopProof() proof: ProofRequest, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenResponse & { user: UserView }> {
+  async passkeyLogin(
+    @Body() dto: PasskeyLoginDto,
+    @Client() client: ClientContext,
+    @DpopProof() proof: ProofRequest,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TokenResponse & { user: UserView }> {
     const { tokens, user } = await this.auth.passkeyLogin({ ...dto, refreshCookie: this.cookie.read(request) }, client, proof);
     return { ...this.cookie.respond(reply, tokens, dto.useCookie === true), user: toUserView(user) };
   }

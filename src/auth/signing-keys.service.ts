@@ -168,7 +168,18 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     // Immediate: every other key stops signing now, including outgoing ones of an earlier gradual rotation.
     if (options.immediate) await this.keys.retireAllNow(now, db);
     else await this.keys.scheduleRetirement(now + ACTIVATION_DELAY_MS, db);
-    await this.keys.insert({ kid, alg, publicKey: JSON.stringify(jwk), privateKey: this.seal(privateKey.export({ format: 'der', type: 'pkcs8' }), kid), createdAt: now, retiredAt: null, revokedAt: null }, db);
+    await this.keys.insert(
+      {
+        kid,
+        alg,
+        publicKey: JSON.stringify(jwk),
+        privateKey: this.seal(privateKey.export({ format: 'der', type: 'pkcs8' }), kid),
+        createdAt: now,
+        retiredAt: null,
+        revokedAt: null,
+      },
+      db,
+    );
     return kid;
   }
 
@@ -219,7 +230,10 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     const before = this.jwksVersion;
     this.byKid = next;
     this.jwksJson = JSON.stringify({ keys: [...next.values()].map((k) => k.jwk) });
-    this.jwksVersion = createHash('sha256').update([...next.keys()].sort().join(',')).digest('base64url').slice(0, 16);
+    this.jwksVersion = createHash('sha256')
+      .update([...next.keys()].sort().join(','))
+      .digest('base64url')
+      .slice(0, 16);
     if (before && before !== this.jwksVersion) for (const listener of this.listeners) listener();
   }
 

@@ -37,9 +37,7 @@ export const COMMANDS: Record<string, Command> = {
     run: async ({ config }) => {
       const { dataSource, applied } = await openDatabase(config);
       await dataSource.destroy();
-      process.stdout.write(
-        applied.length ? `applied: ${applied.join(', ')}\n` : `nothing to apply; all ${MIGRATIONS.length} migrations are in place\n`,
-      );
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : `nothing to apply; all ${MIGRATIONS.length} migrations are in place\n`);
       return 0;
     },
   },
@@ -51,8 +49,12 @@ export const COMMANDS: Record<string, Command> = {
       const algIndex = args.indexOf('--alg');
       const alg = algIndex >= 0 ? args[algIndex + 1] : undefined;
       if (alg !== undefined && !SIGNING_ALGS.includes(alg as SigningAlg)) throw new Error(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
-      const kid = await app(context).get(SigningKeysService).rotate({ immediate, alg: alg as SigningAlg | undefined });
-      process.stdout.write(`new signing key: ${kid} (${immediate ? 'signing now' : `in the JWKS now, signing from ${new Date(app(context).get(Clock).now() + ACTIVATION_DELAY_MS).toISOString()}`})\n`);
+      const kid = await app(context)
+        .get(SigningKeysService)
+        .rotate({ immediate, alg: alg as SigningAlg | undefined });
+      process.stdout.write(
+        `new signing key: ${kid} (${immediate ? 'signing now' : `in the JWKS now, signing from ${new Date(app(context).get(Clock).now() + ACTIVATION_DELAY_MS).toISOString()}`})\n`,
+      );
       return 0;
     },
   },
@@ -98,12 +100,14 @@ export const COMMANDS: Record<string, Command> = {
   },
   'mfa:reset': {
     args: '<email>',
-    help: "remove every second factor, recovery code and trusted device of a user and sign out their devices (mfa_reset), e.g. a sole admin who lost their phone; the user is mailed",
+    help: 'remove every second factor, recovery code and trusted device of a user and sign out their devices (mfa_reset), e.g. a sole admin who lost their phone; the user is mailed',
     run: async (context, args) => {
       const user = await existingUser(context, args);
       if (!user) return 1;
       const removed = await app(context).get(FactorsService).reset(user.id, SYSTEM_ACTOR);
-      process.stdout.write(`${user.email}: ${removed} second factor(s) removed, every session signed out; they can sign in with their password and set up a new one\n`);
+      process.stdout.write(
+        `${user.email}: ${removed} second factor(s) removed, every session signed out; they can sign in with their password and set up a new one\n`,
+      );
       return 0;
     },
   },
@@ -132,7 +136,8 @@ export const COMMANDS: Record<string, Command> = {
     help: 'register a resource server; prints its client_id and client_secret (shown this once)',
     run: async (context, args) => {
       const name = args.join(' ').trim();
-      if (!name || name.length > 100 || /\p{Cc}/u.test(name)) throw new Error('a name of 1 to 100 characters is required, e.g.: npm run cli -- resource-servers:add orders-api');
+      if (!name || name.length > 100 || /\p{Cc}/u.test(name))
+        throw new Error('a name of 1 to 100 characters is required, e.g.: npm run cli -- resource-servers:add orders-api');
       const added = await app(context).get(ResourceServersService).add(name, SYSTEM_ACTOR);
       process.stdout.write(`client_id=${added.clientId}\nclient_secret=${added.clientSecret}\n`);
       process.stderr.write('Keep the secret now: only a hash of it is stored.\n');

@@ -43,7 +43,11 @@ export class ApiError extends HttpException {
     return new ApiError(401, 'invalid_credentials', 'The e-mail address or password is wrong.');
   }
   /** `scheme`: the one the client used, so that the challenge tells it what to fix (RFC 6750 §3, RFC 9449 §7.1). */
-  static invalidToken(tokenSent: boolean, message = 'The access token is missing, invalid, expired or revoked.', scheme: 'Bearer' | 'DPoP' = 'Bearer'): ApiError {
+  static invalidToken(
+    tokenSent: boolean,
+    message = 'The access token is missing, invalid, expired or revoked.',
+    scheme: 'Bearer' | 'DPoP' = 'Bearer',
+  ): ApiError {
     return new ApiError(401, 'invalid_token', message, {}, { 'www-authenticate': challenge(scheme, tokenSent ? 'invalid_token' : undefined) });
   }
   /** RFC 9449: a DPoP proof that is missing, invalid or replayed: 400 at the token endpoint, 401 at a resource. */
@@ -58,8 +62,17 @@ export class ApiError extends HttpException {
    */
   static insufficientUserAuthentication(acr: string, maxAge?: number, scheme: 'Bearer' | 'DPoP' = 'Bearer'): ApiError {
     const params = [`error="insufficient_user_authentication"`, `acr_values="${acr}"`, ...(maxAge === undefined ? [] : [`max_age=${maxAge}`])];
-    const message = maxAge === undefined ? `This needs a session at ${acr}: complete a second factor (POST /me/step-up).` : `This needs a recent authentication at ${acr} (within ${maxAge} s): authenticate again (POST /me/step-up).`;
-    return new ApiError(401, 'insufficient_user_authentication', message, { acrValues: acr, ...(maxAge === undefined ? {} : { maxAge }) }, { 'www-authenticate': `${scheme} ${params.join(', ')}` });
+    const message =
+      maxAge === undefined
+        ? `This needs a session at ${acr}: complete a second factor (POST /me/step-up).`
+        : `This needs a recent authentication at ${acr} (within ${maxAge} s): authenticate again (POST /me/step-up).`;
+    return new ApiError(
+      401,
+      'insufficient_user_authentication',
+      message,
+      { acrValues: acr, ...(maxAge === undefined ? {} : { maxAge }) },
+      { 'www-authenticate': `${scheme} ${params.join(', ')}` },
+    );
   }
   static mfaEnrollmentRequired(): ApiError {
     return new ApiError(403, 'mfa_enrollment_required', 'This account must set up a second factor first (POST /me/factors/totp or a passkey).');
@@ -93,7 +106,13 @@ export class ApiError extends HttpException {
     return new ApiError(404, 'not_found', message);
   }
   static tooManyRequests(retryAfterSeconds: number): ApiError {
-    return new ApiError(429, 'too_many_requests', 'Too many attempts. Try again later.', {}, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
+    return new ApiError(
+      429,
+      'too_many_requests',
+      'Too many attempts. Try again later.',
+      {},
+      { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    );
   }
   static serviceUnavailable(message = 'The service is temporarily unavailable. Try again shortly.'): ApiError {
     return new ApiError(503, 'service_unavailable', message, {}, { 'retry-after': '1' });

@@ -7,6 +7,10 @@ import { Clock, FileOffsetClock } from './clock';
 export class CommonModule {
   /** With the configuration's test-only TEST_CLOCK_FILE (refused in production), a clock a test moves through that file. */
   static forRoot(config: { testClockFile: string | null }): DynamicModule {
-    return { module: CommonModule, providers: [{ provide: Clock, useValue: config.testClockFile ? new FileOffsetClock(config.testClockFile) : new Clock() }], exports: [Clock] };
+    return {
+      module: CommonModule,
+      providers: [{ provide: Clock, useValue: config.testClockFile ? new FileOffsetClock(config.testClockFile) : new Clock() }],
+      exports: [Clock],
+    };
   }
 }

@@ -14,7 +14,8 @@ export function driverCode(error: unknown): string | undefined {
 }
 
 /** What may be logged of a database error: its kind, never its SQL or bound parameters. */
-const UNAVAILABLE_MESSAGES = /Pool is closed|Connection lost|connect ETIMEDOUT|Can't add new command when connection is in closed state|Queue limit reached|Timeout acquiring|Query inactivity timeout|database is locked|WSREP has not yet prepared node/i;
+const UNAVAILABLE_MESSAGES =
+  /Pool is closed|Connection lost|connect ETIMEDOUT|Can't add new command when connection is in closed state|Queue limit reached|Timeout acquiring|Query inactivity timeout|database is locked|WSREP has not yet prepared node/i;
 
 export function describeDatabaseError(error: unknown): { name?: string; code?: string; errno?: number; kind?: string } {
   const e = error as (DriverErrorShape & { name?: string }) | null;

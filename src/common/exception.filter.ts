@@ -48,9 +48,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    if (this.countDatabaseError && isDatabaseUnavailable(exception)) this.countDatabaseError(TIMEOUT_CODES.has(driverCode(exception) ?? '') ? 'timeout' : 'unavailable');
+    if (this.countDatabaseError && isDatabaseUnavailable(exception))
+      this.countDatabaseError(TIMEOUT_CODES.has(driverCode(exception) ?? '') ? 'timeout' : 'unavailable');
     else if (this.countDatabaseError && exception instanceof QueryFailedError) this.countDatabaseError('error');
     sendError(http.getResponse<FastifyReply>(), exception, http.getRequest<FastifyRequest>());
   }
 }
-

@@ -26,7 +26,11 @@ export function publicJwk(publicKey: KeyObject): JsonWebKey {
 /** RFC 7638 thumbprint: SHA-256 of the required members, in lexicographic order. */
 export function thumbprint(jwk: JsonWebKey): string {
   const required =
-    jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+    jwk.kty === 'RSA'
+      ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+      : jwk.kty === 'EC'
+        ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+        : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
   return createHash('sha256').update(JSON.stringify(required)).digest('base64url');
 }
 
@@ -55,5 +59,7 @@ export function signCompact(alg: SigningAlg, key: KeyObject, header: Record<stri
 export function signCompactAsync(alg: SigningAlg, key: KeyObject, header: Record<string, unknown>, payload: Record<string, unknown>): Promise<string> {
   const input = signingInput(alg, header, payload);
   const [digest, signingKey] = cryptoArguments(alg, key);
-  return new Promise((resolve, reject) => cryptoSign(digest, Buffer.from(input), signingKey, (err, signature) => (err ? reject(err) : resolve(`${input}.${signature.toString('base64url')}`))));
+  return new Promise((resolve, reject) =>
+    cryptoSign(digest, Buffer.from(input), signingKey, (err, signature) => (err ? reject(err) : resolve(`${input}.${signature.toString('base64url')}`))),
+  );
 }

@@ -6,7 +6,11 @@ export class ErrorBodyView {
   @ApiProperty() statusCode: number;
   @ApiProperty({ description: 'Machine-readable code, e.g. invalid_token.' }) error: string;
   @ApiProperty() message: string;
-  @ApiPropertyOptional({ description: 'Validation errors: one entry per field.', type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } })
+  @ApiPropertyOptional({
+    description: 'Validation errors: one entry per field.',
+    type: 'array',
+    items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+  })
   details?: Array<{ field: string; message: string }>;
   @ApiPropertyOptional({ description: 'RFC 6749 §5.2, on the OAuth endpoints.' }) error_description?: string;
 }
@@ -17,7 +21,8 @@ export function ApiErrorResponse(status: number, description: string): MethodDec
 }
 
 export const RATE_LIMITED = () => ApiErrorResponse(429, 'too_many_requests: a rate limit or lockout; see Retry-After.');
-export const UNAUTHENTICATED = () => ApiErrorResponse(401, 'invalid_token: the access token is missing, invalid, expired or revoked (WWW-Authenticate says which).');
+export const UNAUTHENTICATED = () =>
+  ApiErrorResponse(401, 'invalid_token: the access token is missing, invalid, expired or revoked (WWW-Authenticate says which).');
 export const NOT_ADMIN = () => ApiErrorResponse(403, 'forbidden: this needs an administrator.');
 export const UNAVAILABLE = () => ApiErrorResponse(503, 'service_unavailable: the database does not answer; retry after Retry-After.');
 
@@ -45,7 +50,8 @@ export function addInputErrors(document: OpenAPIObject): OpenAPIObject {
   for (const path of Object.values(document.paths)) {
     for (const operation of Object.values(path) as Array<{ responses?: Record<string, unknown>; requestBody?: unknown; parameters?: unknown[] }>) {
       if (!operation || typeof operation !== 'object' || !operation.responses) continue;
-      if (operation.requestBody || operation.parameters?.length) add(operation.responses, '400', 'validation_failed: the request is not valid (details name each field).');
+      if (operation.requestBody || operation.parameters?.length)
+        add(operation.responses, '400', 'validation_failed: the request is not valid (details name each field).');
       if (operation.requestBody) {
         add(operation.responses, '413', 'payload_too_large: the body is over 64 KiB.');
         add(operation.responses, '415', 'unsupported_media_type: send application/json.');

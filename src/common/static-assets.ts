@@ -39,7 +39,8 @@ export class StaticAssets {
     for (const entry of readdirSync(dir)) {
       const path = join(dir, entry);
       if (statSync(path).isDirectory()) this.walk(path);
-      else if (TYPES[extname(entry)]) this.files.set(relative(this.root, path).split('\\').join('/'), { body: readFileSync(path), type: TYPES[extname(entry)] });
+      else if (TYPES[extname(entry)])
+        this.files.set(relative(this.root, path).split('\\').join('/'), { body: readFileSync(path), type: TYPES[extname(entry)] });
     }
   }
 }

@@ -22,7 +22,13 @@ const DISPLAY_CHARACTERS = /^[^\p{Cc}]*$/u;
 export const IsEmailAddress = () =>
   applyDecorators(
     Trim(),
-    ValidateBy({ name: 'emailAddress', validator: { validate: (v: unknown) => emailProblem(v) === null, defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'email'} ${emailProblem(a?.value) ?? 'is not valid'}` } }),
+    ValidateBy({
+      name: 'emailAddress',
+      validator: {
+        validate: (v: unknown) => emailProblem(v) === null,
+        defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'email'} ${emailProblem(a?.value) ?? 'is not valid'}`,
+      },
+    }),
   );
 
 /** An e-mail address presented to look an account up (login, forgot password): any string of sane length. */
@@ -34,7 +40,8 @@ export const IsNewPassword = () =>
     name: 'newPassword',
     validator: {
       validate: (v: unknown) => passwordPolicyError(v) === null,
-      defaultMessage: (a?: ValidationArguments) => (passwordPolicyError(a?.value) ?? 'password is not acceptable').replace(/^password/, a?.property ?? 'password'),
+      defaultMessage: (a?: ValidationArguments) =>
+        (passwordPolicyError(a?.value) ?? 'password is not acceptable').replace(/^password/, a?.property ?? 'password'),
     },
   });
 
@@ -42,12 +49,20 @@ export const IsNewPassword = () =>
 export const IsPresentedPassword = () =>
   ValidateBy({
     name: 'presentedPassword',
-    validator: { validate: isPresentablePassword, defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'password'} must be a string of 1 to ${PASSWORD_MAX} characters` },
+    validator: {
+      validate: isPresentablePassword,
+      defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'password'} must be a string of 1 to ${PASSWORD_MAX} characters`,
+    },
   });
 
 /** Free text shown to people (a name, a device name): trimmed, 1 to `max` characters, no controls. */
 export const IsDisplayText = (max: number) =>
-  applyDecorators(IsString(), Trim(), Length(1, max), Matches(DISPLAY_CHARACTERS, { message: ({ property }) => `${property} must not contain control characters` }));
+  applyDecorators(
+    IsString(),
+    Trim(),
+    Length(1, max),
+    Matches(DISPLAY_CHARACTERS, { message: ({ property }) => `${property} must not contain control characters` }),
+  );
 
 /**
  * A device name: display text that is also one plain line, since it is quoted in alert mails
@@ -55,7 +70,16 @@ export const IsDisplayText = (max: number) =>
  * keep bidi marks, which right-to-left scripts need.
  */
 export const IsDeviceName = (max: number) =>
-  applyDecorators(IsDisplayText(max), ValidateBy({ name: 'oneLine', validator: { validate: (v: unknown) => typeof v !== 'string' || !LINE_OR_BIDI_CONTROL.test(v), defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'deviceName'} must not contain line separators or bidirectional controls` } }));
+  applyDecorators(
+    IsDisplayText(max),
+    ValidateBy({
+      name: 'oneLine',
+      validator: {
+        validate: (v: unknown) => typeof v !== 'string' || !LINE_OR_BIDI_CONTROL.test(v),
+        defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'deviceName'} must not contain line separators or bidirectional controls`,
+      },
+    }),
+  );
 
 export const IsDeviceId = () =>
   applyDecorators(IsString(), Matches(DEVICE_ID_PATTERN, { message: ({ property }) => `${property} must be 8 to 64 characters of A-Z a-z 0-9 . _ : -` }));
@@ -74,7 +98,10 @@ export const IsIntegerText = (min: number, max: number) =>
     Transform(({ value }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value)),
     ValidateBy({
       name: 'integerInRange',
-      validator: { validate: (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max, defaultMessage: (a?: ValidationArguments) => `${a?.property} must be a whole number from ${min} to ${max}` },
+      validator: {
+        validate: (v: unknown) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+        defaultMessage: (a?: ValidationArguments) => `${a?.property} must be a whole number from ${min} to ${max}`,
+      },
     }),
   );
 

@@ -129,7 +129,14 @@ export interface AppConfig {
   tracing: TracingConfig | null;
 }
 
-export const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+export const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
 
 /** The standard OTEL_* variables latchkey reads, validated like the rest. */
 export interface TracingConfig {
@@ -165,7 +172,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const production = env.NODE_ENV === 'production';
   const get = (name: string) => read(env, name);
   // A clock anyone with the file can move would undo every expiry: tests only, never in production.
-  if (production && get('TEST_CLOCK_FILE') !== undefined) throw new ConfigError('TEST_CLOCK_FILE', 'to be unset in production (it lets a file move the clock, for tests only)');
+  if (production && get('TEST_CLOCK_FILE') !== undefined)
+    throw new ConfigError('TEST_CLOCK_FILE', 'to be unset in production (it lets a file move the clock, for tests only)');
   const or = <T>(name: string, fallback: T, parse: (raw: string) => T): T => {
     const raw = get(name);
     return raw === undefined ? fallback : parse(raw);
@@ -204,14 +212,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const appUrl = or('APP_URL', jwtIssuer, (raw) => parseUrl('APP_URL', raw, ['http:', 'https:']).toString()).replace(/\/$/, '');
   const webauthnRpId = or('WEBAUTHN_RP_ID', new URL(appUrl).hostname, (raw) => {
     // A registrable domain or host name, no scheme, port or path (WebAuthn §5.1.3's rp.id).
-    if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(raw.trim())) throw new ConfigError('WEBAUTHN_RP_ID', 'a domain such as example.com (no scheme, port or path)', raw);
+    if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(raw.trim()))
+      throw new ConfigError('WEBAUTHN_RP_ID', 'a domain such as example.com (no scheme, port or path)', raw);
     return raw.trim();
   });
   const webauthnOrigins = or('WEBAUTHN_ORIGINS', [new URL(appUrl).origin], (raw) => parseOrigins('WEBAUTHN_ORIGINS', raw));
   if (webauthnOrigins.length === 0) throw new ConfigError('WEBAUTHN_ORIGINS', 'at least one origin such as https://app.example.com');
   for (const origin of webauthnOrigins) {
     const host = new URL(origin).hostname;
-    if (host !== webauthnRpId && !host.endsWith('.' + webauthnRpId)) throw new ConfigError('WEBAUTHN_ORIGINS', `origins on WEBAUTHN_RP_ID (${webauthnRpId}) or its subdomains`, origin);
+    if (host !== webauthnRpId && !host.endsWith('.' + webauthnRpId))
+      throw new ConfigError('WEBAUTHN_ORIGINS', `origins on WEBAUTHN_RP_ID (${webauthnRpId}) or its subdomains`, origin);
   }
 
   return {
@@ -308,11 +318,12 @@ function loadTracing(get: (name: string) => string | undefined): TracingConfig |
   const protocolVariable = get('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = maybe(get(protocolVariable), (raw) => parseEnum(protocolVariable, raw, ['http/protobuf', 'http/json'] as const)) ?? 'http/protobuf';
   const sampler = maybe(get('OTEL_TRACES_SAMPLER'), (raw) => parseEnum('OTEL_TRACES_SAMPLER', raw, TRACE_SAMPLERS)) ?? 'parentbased_always_on';
-  const samplerRatio = maybe(get('OTEL_TRACES_SAMPLER_ARG'), (raw) => {
-    const ratio = Number(raw.trim());
-    if (!/^\d*\.?\d+$/.test(raw.trim()) || ratio > 1) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', 'a sampling ratio from 0 to 1', raw);
-    return ratio;
-  }) ?? 1;
+  const samplerRatio =
+    maybe(get('OTEL_TRACES_SAMPLER_ARG'), (raw) => {
+      const ratio = Number(raw.trim());
+      if (!/^\d*\.?\d+$/.test(raw.trim()) || ratio > 1) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', 'a sampling ratio from 0 to 1', raw);
+      return ratio;
+    }) ?? 1;
   const headersVariable = get('OTEL_EXPORTER_OTLP_TRACES_HEADERS') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_HEADERS' : 'OTEL_EXPORTER_OTLP_HEADERS';
   const headers = maybe(get(headersVariable), (raw) => parseOtlpHeaders(headersVariable, raw)) ?? {};
   return { endpoint, protocol, serviceName: get('OTEL_SERVICE_NAME')?.trim() ?? 'latchkey', sampler, samplerRatio, headers };

@@ -168,14 +168,18 @@ export function parseTrustProxy(variable: string, raw: string): TrustProxy {
   if (['false', 'no', 'off', '0'].includes(v)) return false;
   if (['true', 'yes', 'on'].includes(v)) return 1;
   if (/^\d{1,2}$/.test(v)) return parseInteger(variable, v, 1, 32);
-  const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+  const entries = v
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   const expected = 'false, a hop count (1, 2…), or proxy addresses/CIDR ranges such as 10.0.0.0/8,::1';
   if (entries.length === 0) throw new ConfigError(variable, expected, raw);
   for (const entry of entries) {
     const [address, bits, extra] = entry.split('/');
     const family = isIP(address);
     const maxBits = family === 4 ? 32 : 128;
-    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits))) throw new ConfigError(variable, expected, raw);
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)))
+      throw new ConfigError(variable, expected, raw);
   }
   return entries;
 }
@@ -184,6 +188,7 @@ export function parseTrustProxy(variable: string, raw: string): TrustProxy {
 export function parseMailbox(variable: string, raw: string): string {
   const value = raw.trim();
   const address = /<([^<>]+)>$/.exec(value)?.[1] ?? value;
-  if (/[\r\n]/.test(value) || !/^[^\s@<>"]+@[^\s@<>"]+$/.test(address)) throw new ConfigError(variable, 'an address (no-reply@example.com) or a name and an address (Example <no-reply@example.com>)', raw);
+  if (/[\r\n]/.test(value) || !/^[^\s@<>"]+@[^\s@<>"]+$/.test(address))
+    throw new ConfigError(variable, 'an address (no-reply@example.com) or a name and an address (Example <no-reply@example.com>)', raw);
   return value;
 }

@@ -27,8 +27,34 @@ import { MailMessage } from '../mail/mail-message.entity';
 import { AccountLink } from '../account/account-link.entity';
 import { DropTimedOutConnections, StatementLogger } from './bounded-queries';
 
-export const ENTITIES = [User, Session, AuditEvent, SigningKey, ResourceServer, AccountLink, MailMessage, MfaFactor, MfaChallenge, RecoveryCode, TrustedDevice, WebAuthnChallenge];
-export const MIGRATIONS = [InitialSchema1764000000000, EmailExactCollation1764100000000, RevocationFeed1764200000000, SigningKeyRevocation1764300000000, AccountRecovery1764400000000, DropSessionsRevokedAtIndex1764500000000, DpopBoundSessions1764600000000, SecondFactors1764700000000, WebAuthnChallenges1764710000000, PasswordResetRequired1764750000000, EmailChangeLinks1764810000000, AuditActorIndex1764820000000];
+export const ENTITIES = [
+  User,
+  Session,
+  AuditEvent,
+  SigningKey,
+  ResourceServer,
+  AccountLink,
+  MailMessage,
+  MfaFactor,
+  MfaChallenge,
+  RecoveryCode,
+  TrustedDevice,
+  WebAuthnChallenge,
+];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  EmailExactCollation1764100000000,
+  RevocationFeed1764200000000,
+  SigningKeyRevocation1764300000000,
+  AccountRecovery1764400000000,
+  DropSessionsRevokedAtIndex1764500000000,
+  DpopBoundSessions1764600000000,
+  SecondFactors1764700000000,
+  WebAuthnChallenges1764710000000,
+  PasswordResetRequired1764750000000,
+  EmailChangeLinks1764810000000,
+  AuditActorIndex1764820000000,
+];
 
 type DbConfig = Pick<AppConfig, 'mysql' | 'dataDir' | 'dbTimeoutMs'>;
 

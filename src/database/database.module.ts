@@ -16,10 +16,7 @@ export async function openDatabase(config: AppConfig): Promise<{ dataSource: Dat
 
 @Global()
 @Module({
-  providers: [
-    { provide: DataSource, inject: [APP_CONFIG], useFactory: async (config: AppConfig) => (await openDatabase(config)).dataSource },
-    DatabaseService,
-  ],
+  providers: [{ provide: DataSource, inject: [APP_CONFIG], useFactory: async (config: AppConfig) => (await openDatabase(config)).dataSource }, DatabaseService],
   exports: [DataSource, DatabaseService],
 })
 export class DatabaseModule {}

@@ -37,7 +37,14 @@ export class MailOutboxRepository {
   }
 
   /** The end of a message: sent, dropped or failed. Its preparer input (addresses, IPs) is erased. */
-  async finish(id: string, by: string, state: Exclude<MailState, 'pending'>, at: number, detail: { messageId?: string; reason?: string }, db?: Db): Promise<boolean> {
+  async finish(
+    id: string,
+    by: string,
+    state: Exclude<MailState, 'pending'>,
+    at: number,
+    detail: { messageId?: string; reason?: string },
+    db?: Db,
+  ): Promise<boolean> {
     const changed = await this.database.exec(
       'UPDATE mail_outbox SET state = ?, finished_at = ?, message_id = ?, last_error = ?, data = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?',
       [state, at, detail.messageId ?? null, detail.reason?.slice(0, 255) ?? null, id, by],
@@ -48,20 +55,21 @@ export class MailOutboxRepository {
 
   /** Gives the message back for a later attempt. */
   async retryLater(id: string, by: string, attempts: number, nextAttemptAt: number, reason: string): Promise<void> {
-    await this.database.exec('UPDATE mail_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?', [
-      attempts,
-      nextAttemptAt,
-      reason.slice(0, 255),
-      id,
-      by,
-    ]);
+    await this.database.exec(
+      'UPDATE mail_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?',
+      [attempts, nextAttemptAt, reason.slice(0, 255), id, by],
+    );
   }
 
   /** The user's messages, and pending ones whose data names `quotedEmail` (the address as a JSON string). */
   deleteForUser(userId: string, quotedEmail: string, db: Db): Promise<number> {
     // '!' escapes LIKE's wildcards: a backslash means different things to MySQL and SQLite string literals.
     const pattern = `%${quotedEmail.replace(/[!%_]/g, (c) => `!${c}`)}%`;
-    return this.database.exec("DELETE FROM mail_outbox WHERE user_id = ? OR (user_id IS NULL AND state = 'pending' AND data LIKE ? ESCAPE '!')", [userId, pattern], db);
+    return this.database.exec(
+      "DELETE FROM mail_outbox WHERE user_id = ? OR (user_id IS NULL AND state = 'pending' AND data LIKE ? ESCAPE '!')",
+      [userId, pattern],
+      db,
+    );
   }
 
   /** Housekeeping: one bounded batch of messages finished before `before`. */

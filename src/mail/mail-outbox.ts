@@ -6,7 +6,18 @@ import { Db, DatabaseService } from '../database/database.service';
 import { MailOutboxRepository } from './mail-outbox.repository';
 
 /** The kinds of mail latchkey sends; each has one preparer (see MailSender.register). */
-export const MAIL_KINDS = ['password_reset', 'email_verification', 'new_device', 'mfa_enabled', 'mfa_disabled', 'recovery_code_used', 'mfa_reset', 'email_change', 'email_changed', 'account_deleted'] as const;
+export const MAIL_KINDS = [
+  'password_reset',
+  'email_verification',
+  'new_device',
+  'mfa_enabled',
+  'mfa_disabled',
+  'recovery_code_used',
+  'mfa_reset',
+  'email_change',
+  'email_changed',
+  'account_deleted',
+] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 export interface MailIntent {

@@ -117,13 +117,15 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
     try {
       const ids = await this.repository.due(this.clock.now(), BATCH);
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, async () => {
-        while (next < ids.length && !this.stopped) {
-          const id = ids[next++];
-          // Its own trace, linked to whatever woke the sender (the request that enqueued it commits first).
-          await inSpan('mail deliver', { root: true, attributes: { 'latchkey.mail.id': id } }, () => this.deliver(id));
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(CONCURRENCY, ids.length) }, async () => {
+          while (next < ids.length && !this.stopped) {
+            const id = ids[next++];
+            // Its own trace, linked to whatever woke the sender (the request that enqueued it commits first).
+            await inSpan('mail deliver', { root: true, attributes: { 'latchkey.mail.id': id } }, () => this.deliver(id));
+          }
+        }),
+      );
       return ids.length === BATCH;
     } catch (error) {
       this.logger.warn(`outbox pass failed (the next one retries): ${(error as Error).message}`);
@@ -137,7 +139,8 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
     if (!message) return;
     annotateActiveSpan({ 'latchkey.mail.kind': message.kind });
     try {
-      if (now - message.createdAt > GIVE_UP_AFTER_MS) return this.finish(message, 'failed', { reason: `gave up after ${message.attempts} attempts: ${message.lastError}` });
+      if (now - message.createdAt > GIVE_UP_AFTER_MS)
+        return this.finish(message, 'failed', { reason: `gave up after ${message.attempts} attempts: ${message.lastError}` });
       const prepare = this.preparers.get(message.kind);
       if (!prepare) throw new Error(`no preparer for mail of kind ${message.kind}`);
       const prepared = await prepare({
@@ -208,7 +211,6 @@ function backoff(attempts: number): number {
   const ceiling = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempts - 1));
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
-
 
 /** A failure in a few words: error code, SMTP status and command; never the server's text, which can quote addresses. */
 function describe(error: unknown): string {

@@ -89,7 +89,14 @@ class DevelopmentOutbox implements MailTransport {
   }
 
   async send(mail: OutgoingMail): Promise<void> {
-    const info = await this.transporter.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+    const info = await this.transporter.sendMail({
+      from: this.from,
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      messageId: mail.messageId,
+    });
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const file = join(this.dir, `${mail.id}.eml`);
     writeFileSync(file, info.message as Buffer, { mode: 0o600 });

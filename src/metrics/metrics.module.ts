@@ -7,7 +7,11 @@ import { MetricsService } from './metrics.service';
 @Module({
   providers: [
     MetricsService,
-    { provide: DATABASE_ERROR_COUNTER, inject: [MetricsService], useFactory: (metrics: MetricsService) => (kind: string) => metrics.databaseErrors.inc({ kind }) },
+    {
+      provide: DATABASE_ERROR_COUNTER,
+      inject: [MetricsService],
+      useFactory: (metrics: MetricsService) => (kind: string) => metrics.databaseErrors.inc({ kind }),
+    },
   ],
   exports: [MetricsService, DATABASE_ERROR_COUNTER],
 })

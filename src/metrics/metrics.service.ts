@@ -17,17 +17,63 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
   readonly registry = new Registry();
   private server?: Server;
 
-  readonly logins = new Counter({ name: 'latchkey_logins_total', help: 'Login attempts by outcome.', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly refreshes = new Counter({ name: 'latchkey_refreshes_total', help: 'Refresh-token exchanges by outcome.', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly thefts = new Counter({ name: 'latchkey_theft_detections_total', help: 'Replayed refresh tokens (sessions revoked as stolen).', registers: [this.registry] });
-  readonly revocations = new Counter({ name: 'latchkey_revocations_total', help: 'Sessions revoked, by reason.', labelNames: ['reason'] as const, registers: [this.registry] });
-  readonly rateLimited = new Counter({ name: 'latchkey_rate_limited_total', help: 'Requests refused by a rate limit (ip) or the per-e-mail lockout (email).', labelNames: ['kind'] as const, registers: [this.registry] });
-  readonly shed = new Counter({ name: 'latchkey_password_hashing_shed_total', help: 'Requests answered 503 before hashing because the password-hashing queue was full.', registers: [this.registry] });
-  readonly hashingQueue = new Gauge({ name: 'latchkey_password_hashing_queue_length', help: 'Password hashes waiting for a worker.', registers: [this.registry] });
+  readonly logins = new Counter({
+    name: 'latchkey_logins_total',
+    help: 'Login attempts by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly refreshes = new Counter({
+    name: 'latchkey_refreshes_total',
+    help: 'Refresh-token exchanges by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly thefts = new Counter({
+    name: 'latchkey_theft_detections_total',
+    help: 'Replayed refresh tokens (sessions revoked as stolen).',
+    registers: [this.registry],
+  });
+  readonly revocations = new Counter({
+    name: 'latchkey_revocations_total',
+    help: 'Sessions revoked, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'latchkey_rate_limited_total',
+    help: 'Requests refused by a rate limit (ip) or the per-e-mail lockout (email).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly shed = new Counter({
+    name: 'latchkey_password_hashing_shed_total',
+    help: 'Requests answered 503 before hashing because the password-hashing queue was full.',
+    registers: [this.registry],
+  });
+  readonly hashingQueue = new Gauge({
+    name: 'latchkey_password_hashing_queue_length',
+    help: 'Password hashes waiting for a worker.',
+    registers: [this.registry],
+  });
   readonly hashingActive = new Gauge({ name: 'latchkey_password_hashing_active', help: 'Password hashes running.', registers: [this.registry] });
-  readonly databaseErrors = new Counter({ name: 'latchkey_database_errors_total', help: 'Requests that failed on the database, by kind.', labelNames: ['kind'] as const, registers: [this.registry] });
-  readonly mails = new Counter({ name: 'latchkey_mails_total', help: 'Outbox messages by outcome (sent, dropped, failed for good, retried).', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly registrySize = new Gauge({ name: 'latchkey_revocation_registry_size', help: 'Revoked sessions held in memory (their access tokens may still be unexpired).', registers: [this.registry] });
+  readonly databaseErrors = new Counter({
+    name: 'latchkey_database_errors_total',
+    help: 'Requests that failed on the database, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly mails = new Counter({
+    name: 'latchkey_mails_total',
+    help: 'Outbox messages by outcome (sent, dropped, failed for good, retried).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly registrySize = new Gauge({
+    name: 'latchkey_revocation_registry_size',
+    help: 'Revoked sessions held in memory (their access tokens may still be unexpired).',
+    registers: [this.registry],
+  });
   readonly propagationLag = new Histogram({
     name: 'latchkey_revocation_propagation_seconds',
     help: 'From a revocation on another instance to this instance knowing of it.',

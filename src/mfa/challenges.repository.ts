@@ -63,7 +63,13 @@ export class ChallengesRepository {
    * failure limit. False when another request consumed it first (or it died meanwhile).
    */
   async consume(id: string, now: number, maxFailures: number, db: Db): Promise<boolean> {
-    return (await this.database.exec('UPDATE mfa_challenges SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ? AND failures < ?', [now, id, now, maxFailures], db)) === 1;
+    return (
+      (await this.database.exec(
+        'UPDATE mfa_challenges SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ? AND failures < ?',
+        [now, id, now, maxFailures],
+        db,
+      )) === 1
+    );
   }
 
   /**
@@ -72,7 +78,13 @@ export class ChallengesRepository {
    * used or expired meanwhile), the token is dead.
    */
   async takeAttempt(id: string, now: number, maxFailures: number): Promise<boolean> {
-    return (await this.database.exec('UPDATE mfa_challenges SET failures = failures + 1 WHERE id = ? AND failures < ? AND used_at IS NULL AND expires_at > ?', [id, maxFailures, now])) === 1;
+    return (
+      (await this.database.exec('UPDATE mfa_challenges SET failures = failures + 1 WHERE id = ? AND failures < ? AND used_at IS NULL AND expires_at > ?', [
+        id,
+        maxFailures,
+        now,
+      ])) === 1
+    );
   }
 
   /** A right second factor gives its attempt back: only wrong ones count. */

@@ -89,7 +89,15 @@ export class FactorsService {
     const now = this.clock.now();
     const id = uuidv7(now);
     const { secret, sealed, otpauthUri } = this.totp.newSecret(id, user.email);
-    await this.factors.insert({ ...emptyFactor(), id, userId: caller.userId, type: 'totp', name: name ?? 'Authenticator app', createdAt: now, totpSecret: sealed });
+    await this.factors.insert({
+      ...emptyFactor(),
+      id,
+      userId: caller.userId,
+      type: 'totp',
+      name: name ?? 'Authenticator app',
+      createdAt: now,
+      totpSecret: sealed,
+    });
     return { id, secret, otpauthUri };
   }
 
@@ -108,7 +116,12 @@ export class FactorsService {
    * verification that unlocks it. A credential already registered (to anyone) is 409
    * `factor_exists`, from the unique index, so two concurrent registrations cannot both land.
    */
-  async addPasskey(caller: Caller, credential: RegistrationResponseJSON, name: string | undefined, client: ClientContext): Promise<FactorView & { recoveryCodes?: string[] }> {
+  async addPasskey(
+    caller: Caller,
+    credential: RegistrationResponseJSON,
+    name: string | undefined,
+    client: ClientContext,
+  ): Promise<FactorView & { recoveryCodes?: string[] }> {
     const existing = await this.factors.listForUser(caller.userId);
     this.requireAal2IfEnrolled(caller, existing);
     if (existing.length >= MAX_FACTORS) throw ApiError.factorLimit(MAX_FACTORS);
@@ -143,11 +156,18 @@ export class FactorsService {
    */
   async factorAdded(caller: Caller, factor: MfaFactor, proven: Amr[], client: ClientContext, db: Db): Promise<string[] | null> {
     const actor: Actor = { actorId: caller.userId, client };
-    await this.audit.record({ type: 'mfa_factor_added', userId: caller.userId, sessionId: caller.sessionId, ...actor, details: { factorId: factor.id, type: factor.type } }, db);
+    await this.audit.record(
+      { type: 'mfa_factor_added', userId: caller.userId, sessionId: caller.sessionId, ...actor, details: { factorId: factor.id, type: factor.type } },
+      db,
+    );
     await this.users.lock(caller.userId, db);
     if ((await this.factors.listForUser(caller.userId, db)).some((f) => isActive(f) && f.id !== factor.id)) return null;
     const had = caller.amr.filter((m): m is Amr => (AMR_VALUES as readonly string[]).includes(m));
-    const raised = await this.sessions.raiseAssurance(caller.userId, caller.sessionId, combined([...had, ...proven], this.clock.now()), { rotate: false, endsEnrollment: true, db });
+    const raised = await this.sessions.raiseAssurance(caller.userId, caller.sessionId, combined([...had, ...proven], this.clock.now()), {
+      rotate: false,
+      endsEnrollment: true,
+      db,
+    });
     if (!raised) throw ApiError.invalidToken(true);
     await this.sessions.revoke({ userId: caller.userId, excludeId: caller.sessionId }, 'mfa_enabled', actor, db);
     const codes = await this.recoveryCodes.regenerate(caller.userId, db);
@@ -254,7 +274,8 @@ export class FactorsService {
   async removeEnrolledSince(userId: string, since: number, actor: Actor, db: Db): Promise<number> {
     const enrolled = (await this.factors.listForUser(userId, db)).filter((f) => f.createdAt >= since);
     if (enrolled.length > 0) await this.factors.removeCreatedSince(userId, since, db);
-    for (const f of enrolled) await this.audit.record({ type: 'mfa_factor_removed', userId, ...actor, details: { factorId: f.id, type: f.type, reason: 'reported_by_user' } }, db);
+    for (const f of enrolled)
+      await this.audit.record({ type: 'mfa_factor_removed', userId, ...actor, details: { factorId: f.id, type: f.type, reason: 'reported_by_user' } }, db);
     await this.webauthnChallenges.deleteForUser(userId, db);
     const left = await this.factors.listForUser(userId, db);
     if (left.some(isActive) || !enrolled.some(isActive)) {

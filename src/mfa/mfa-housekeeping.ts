@@ -28,7 +28,10 @@ export class MfaHousekeeping {
     this.running = true;
     try {
       const { challenges, trustedDevices, webauthnChallenges } = await this.run();
-      if (challenges || trustedDevices || webauthnChallenges) this.logger.log(`housekeeping deleted ${challenges} mfa challenges, ${trustedDevices} trusted-device tokens and ${webauthnChallenges} WebAuthn challenges`);
+      if (challenges || trustedDevices || webauthnChallenges)
+        this.logger.log(
+          `housekeeping deleted ${challenges} mfa challenges, ${trustedDevices} trusted-device tokens and ${webauthnChallenges} WebAuthn challenges`,
+        );
     } catch (error) {
       this.logger.warn(`mfa housekeeping failed: ${(error as Error).message}`);
     } finally {

@@ -39,18 +39,32 @@ export class MfaMails implements OnModuleInit {
 
   onModuleInit(): void {
     const unexpected = 'If this was not you, reset your password at once and ask your administrator to check your account.';
-    this.register('mfa_enabled', (to) => [`Two-step sign-in is now on for your ${this.product} account (${to}).`, 'Every other device was signed out; signing in again asks for your second factor. Keep your recovery codes somewhere safe.', unexpected]);
-    this.register('mfa_disabled', (to) => [`The last second factor of your ${this.product} account (${to}) was removed: signing in needs only your password now.`, unexpected]);
+    this.register('mfa_enabled', (to) => [
+      `Two-step sign-in is now on for your ${this.product} account (${to}).`,
+      'Every other device was signed out; signing in again asks for your second factor. Keep your recovery codes somewhere safe.',
+      unexpected,
+    ]);
+    this.register('mfa_disabled', (to) => [
+      `The last second factor of your ${this.product} account (${to}) was removed: signing in needs only your password now.`,
+      unexpected,
+    ]);
     this.register('recovery_code_used', (to, data) => [
       `A recovery code of your ${this.product} account (${to}) was just used to sign in or confirm your identity.`,
       `IP address: ${typeof data.ip === 'string' ? data.ip : 'unknown'}\nTime: ${typeof data.at === 'number' ? new Date(data.at).toUTCString() : 'unknown'}`,
       'Each code works once. If you are running out, make a new set in your account settings.',
       unexpected,
     ]);
-    this.register('mfa_reset', (to) => [`An administrator removed every second factor of your ${this.product} account (${to}) and signed out all its devices.`, 'You can sign in with your password and set up a new second factor.', unexpected]);
+    this.register('mfa_reset', (to) => [
+      `An administrator removed every second factor of your ${this.product} account (${to}) and signed out all its devices.`,
+      'You can sign in with your password and set up a new second factor.',
+      unexpected,
+    ]);
   }
 
-  private register(kind: 'mfa_enabled' | 'mfa_disabled' | 'recovery_code_used' | 'mfa_reset', say: (to: string, data: Record<string, unknown>) => string[]): void {
+  private register(
+    kind: 'mfa_enabled' | 'mfa_disabled' | 'recovery_code_used' | 'mfa_reset',
+    say: (to: string, data: Record<string, unknown>) => string[],
+  ): void {
     const subjects = {
       mfa_enabled: 'Two-step sign-in is on',
       mfa_disabled: 'Two-step sign-in is off',

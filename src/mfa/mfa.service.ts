@@ -73,7 +73,12 @@ export class MfaService {
    * Checks a login's second step without consuming its mfaToken (the caller does, in the
    * transaction that opens the session): the challenge, and the assurance the session gets.
    */
-  async verifyLogin(mfaToken: string, method: SecondFactorMethodName, proof: SecondFactorProof, client: ClientContext): Promise<{ challenge: MfaChallenge; assurance: Assurance }> {
+  async verifyLogin(
+    mfaToken: string,
+    method: SecondFactorMethodName,
+    proof: SecondFactorProof,
+    client: ClientContext,
+  ): Promise<{ challenge: MfaChallenge; assurance: Assurance }> {
     const challenge = await this.challenges.find(mfaToken);
     if (!challenge || !(await this.challenges.takeAttempt(challenge))) throw ApiError.invalidMfaToken();
     let wrong = false;
@@ -95,7 +100,9 @@ export class MfaService {
   }
 
   /** What a step-up can use now: the second-factor methods, or the password for a user who has none, and their options (a passkey's). */
-  async stepUpOptions(caller: Pick<Caller, 'userId' | 'sessionId'>): Promise<{ methods: Array<SecondFactorMethodName | 'password'>; passkey?: Record<string, unknown> }> {
+  async stepUpOptions(
+    caller: Pick<Caller, 'userId' | 'sessionId'>,
+  ): Promise<{ methods: Array<SecondFactorMethodName | 'password'>; passkey?: Record<string, unknown> }> {
     const { userId, sessionId } = caller;
     const factors = await this.factors.listForUser(userId);
     if (!factors.some(isActive)) return { methods: ['password'] };
@@ -124,7 +131,12 @@ export class MfaService {
     const factors = await this.factors.listForUser(userId);
     const result = await this.passkeys.verify({ userId, factors, login: null, sessionId: null }, { credential });
     if (!result.ok) {
-      await this.audit.record({ type: 'mfa_failed', userId, client, details: { method: 'passkey', stage: 'passwordless', ...(result.reason ? { reason: result.reason } : {}) } });
+      await this.audit.record({
+        type: 'mfa_failed',
+        userId,
+        client,
+        details: { method: 'passkey', stage: 'passwordless', ...(result.reason ? { reason: result.reason } : {}) },
+      });
       throw ApiError.invalidSecondFactor();
     }
     return { userId, assurance: combined(result.amr, this.clock.now()) };
@@ -140,10 +152,18 @@ export class MfaService {
    * device's `aal1` session) can neither replace itself nor carry the account's history away.
    */
   async requireAal2IfEnrolled(caller: { userId: string; acr: string; dpopJkt: string | null }): Promise<void> {
-    if (caller.acr !== 'aal2' && (await this.hasActiveFactor(caller.userId))) throw ApiError.insufficientUserAuthentication('aal2', undefined, caller.dpopJkt ? 'DPoP' : 'Bearer');
+    if (caller.acr !== 'aal2' && (await this.hasActiveFactor(caller.userId)))
+      throw ApiError.insufficientUserAuthentication('aal2', undefined, caller.dpopJkt ? 'DPoP' : 'Bearer');
   }
 
-  private async check(userId: string, name: SecondFactorMethodName, proof: SecondFactorProof, where: Pick<SecondFactorAttempt, 'login' | 'sessionId'>, client: ClientContext, onFailure?: () => Promise<void>): Promise<Amr[]> {
+  private async check(
+    userId: string,
+    name: SecondFactorMethodName,
+    proof: SecondFactorProof,
+    where: Pick<SecondFactorAttempt, 'login' | 'sessionId'>,
+    client: ClientContext,
+    onFailure?: () => Promise<void>,
+  ): Promise<Amr[]> {
     await this.lockout.attempt(userId, client);
     const factors = await this.factors.listForUser(userId);
     const method = this.methods.get(name);

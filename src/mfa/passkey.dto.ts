@@ -11,19 +11,28 @@ const IsCredential = (kind: 'registration' | 'assertion') =>
     name: `${kind}Credential`,
     validator: {
       validate: (v: unknown) => (kind === 'registration' ? registrationCredentialProblem(v) : assertionCredentialProblem(v)) === null,
-      defaultMessage: (a?: ValidationArguments) => `${a?.property ?? 'credential'} ${(kind === 'registration' ? registrationCredentialProblem(a?.value) : assertionCredentialProblem(a?.value)) ?? 'is not valid'}`,
+      defaultMessage: (a?: ValidationArguments) =>
+        `${a?.property ?? 'credential'} ${(kind === 'registration' ? registrationCredentialProblem(a?.value) : assertionCredentialProblem(a?.value)) ?? 'is not valid'}`,
     },
   });
 
 const CREDENTIAL_SCHEMA = { type: 'object', additionalProperties: true } as const;
 
 export const IsRegistrationCredential = () =>
-  applyDecorators(ApiProperty({ ...CREDENTIAL_SCHEMA, description: 'RegistrationResponseJSON: what navigator.credentials.create() gave, through PublicKeyCredential.toJSON().' }), IsCredential('registration'));
+  applyDecorators(
+    ApiProperty({
+      ...CREDENTIAL_SCHEMA,
+      description: 'RegistrationResponseJSON: what navigator.credentials.create() gave, through PublicKeyCredential.toJSON().',
+    }),
+    IsCredential('registration'),
+  );
 
 /** `optional`: for the routes where a passkey is one method among others (the login's second step, step-up). */
 export const IsAssertionCredential = (options: { optional?: boolean } = {}) => {
   const doc = { ...CREDENTIAL_SCHEMA, description: 'AuthenticationResponseJSON: what navigator.credentials.get() gave, through PublicKeyCredential.toJSON().' };
-  return options.optional ? applyDecorators(ApiPropertyOptional(doc), IsOptional(), IsCredential('assertion')) : applyDecorators(ApiProperty(doc), IsCredential('assertion'));
+  return options.optional
+    ? applyDecorators(ApiPropertyOptional(doc), IsOptional(), IsCredential('assertion'))
+    : applyDecorators(ApiProperty(doc), IsCredential('assertion'));
 };
 
 export class AddPasskeyDto {
@@ -35,4 +44,3 @@ export class AddPasskeyDto {
   @IsDisplayText(100)
   name?: string;
 }
-

@@ -94,7 +94,8 @@ export class PasskeyMethod implements SecondFactorMethod, OnModuleInit {
     const outcome = await this.webauthn.verifyAuthentication(credential, expected, toPasskeyCredential(factor));
     if (!outcome.ok) return { ok: false, factorIds: [factor.id], reason: outcome.reason };
     // Forwards only, and only once: a concurrent assertion with the same or a higher count wins.
-    if (!(await this.factors.advanceSignCount(factor.id, outcome.signCount, this.clock.now(), outcome.backedUp))) return { ok: false, factorIds: [factor.id], reason: 'sign_count' };
+    if (!(await this.factors.advanceSignCount(factor.id, outcome.signCount, this.clock.now(), outcome.backedUp)))
+      return { ok: false, factorIds: [factor.id], reason: 'sign_count' };
     return { ok: true, amr: [passkeyAmr(outcome.backupEligible || Boolean(Number(factor.backupEligible ?? 0))), 'user'], factorId: factor.id };
   }
 
@@ -106,7 +107,11 @@ export class PasskeyMethod implements SecondFactorMethod, OnModuleInit {
   }
 
   /** Options to register a new passkey, bound to the caller's session; the user's passkeys are excluded. */
-  async registrationOptions(owner: CeremonyOwner, user: { email: string; name: string | null }, factors: MfaFactor[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async registrationOptions(
+    owner: CeremonyOwner,
+    user: { email: string; name: string | null },
+    factors: MfaFactor[],
+  ): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const challenge = WebAuthnService.challenge();
     await this.offer(challenge, 'register', owner);
     const existing = factors.filter((f) => f.type === 'passkey' && f.credentialId !== null && f.publicKey !== null).map(toPasskeyCredential);
@@ -121,7 +126,16 @@ export class PasskeyMethod implements SecondFactorMethod, OnModuleInit {
     const challenge = WebAuthnService.challengeOf(credential);
     const offered = challenge !== null && (await this.challenges.consume(challenge, 'register', owner, this.clock.now()));
     const outcome = offered ? await this.webauthn.verifyRegistration(credential, challenge) : null;
-    if (!outcome?.ok) throw ApiError.validation([{ field: 'credential', message: 'the passkey could not be verified: its challenge, origin, relying party or user verification is wrong, or the options expired' }], 'The passkey could not be verified.');
+    if (!outcome?.ok)
+      throw ApiError.validation(
+        [
+          {
+            field: 'credential',
+            message: 'the passkey could not be verified: its challenge, origin, relying party or user verification is wrong, or the options expired',
+          },
+        ],
+        'The passkey could not be verified.',
+      );
     return { factor: this.newFactor(owner.userId, outcome.passkey, name), amr: [passkeyAmr(outcome.passkey.backupEligible), 'user'] };
   }
 
@@ -157,7 +171,13 @@ export class PasskeyMethod implements SecondFactorMethod, OnModuleInit {
   }
 
   private offer(challenge: string, purpose: WebAuthnPurpose, owner: CeremonyOwner | null): Promise<void> {
-    return this.challenges.insert({ challenge, purpose, userId: owner?.userId ?? null, sessionId: owner?.sessionId ?? null, expiresAt: this.clock.now() + CEREMONY_TIMEOUT_MS });
+    return this.challenges.insert({
+      challenge,
+      purpose,
+      userId: owner?.userId ?? null,
+      sessionId: owner?.sessionId ?? null,
+      expiresAt: this.clock.now() + CEREMONY_TIMEOUT_MS,
+    });
   }
 
   /**

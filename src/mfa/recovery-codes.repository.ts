@@ -24,6 +24,8 @@ export class RecoveryCodesRepository {
 
   /** Single use: marks the unused code with this keyed hash used; false when there is none (wrong, or used already, perhaps a moment ago). */
   async use(userId: string, codeHash: string, now: number): Promise<boolean> {
-    return (await this.database.exec('UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL', [now, userId, codeHash])) === 1;
+    return (
+      (await this.database.exec('UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL', [now, userId, codeHash])) === 1
+    );
   }
 }

@@ -70,7 +70,8 @@ export class RecoveryCodes implements SecondFactorMethod, OnModuleInit {
 
   async verify(attempt: SecondFactorAttempt, proof: SecondFactorProof): Promise<SecondFactorResult> {
     const code = typeof proof.code === 'string' ? normalize(proof.code) : null;
-    if (code !== null && (await this.repository.use(attempt.userId, this.hash(attempt.userId, code), this.clock.now()))) return { ok: true, amr: ['otp'], factorId: null };
+    if (code !== null && (await this.repository.use(attempt.userId, this.hash(attempt.userId, code), this.clock.now())))
+      return { ok: true, amr: ['otp'], factorId: null };
     return { ok: false, factorIds: [] };
   }
 

@@ -64,7 +64,8 @@ export class TotpMethod implements SecondFactorMethod, OnModuleInit {
     const code = typeof proof.code === 'string' ? proof.code : '';
     for (const factor of candidates) {
       const step = this.stepOf(factor, code);
-      if (step !== null && (await this.factors.acceptTotpStep(factor.id, step, this.clock.now(), false))) return { ok: true, amr: ['otp'], factorId: factor.id };
+      if (step !== null && (await this.factors.acceptTotpStep(factor.id, step, this.clock.now(), false)))
+        return { ok: true, amr: ['otp'], factorId: factor.id };
     }
     return { ok: false, factorIds: candidates.map((f) => f.id) };
   }

@@ -17,7 +17,13 @@ export class WebAuthnChallengesRepository {
    * session, when bound) and has not expired. True for exactly one of any number of concurrent
    * answers; a replay, a stranger's challenge or an expired one finds nothing.
    */
-  async consume(challenge: string, purpose: WebAuthnPurpose, bound: { userId: string; sessionId: string } | null, now: number, db: Db = this.database.manager): Promise<boolean> {
+  async consume(
+    challenge: string,
+    purpose: WebAuthnPurpose,
+    bound: { userId: string; sessionId: string } | null,
+    now: number,
+    db: Db = this.database.manager,
+  ): Promise<boolean> {
     const owner = bound === null ? 'user_id IS NULL AND session_id IS NULL' : 'user_id = ? AND session_id = ?';
     const params = bound === null ? [challenge, purpose, now] : [challenge, purpose, now, bound.userId, bound.sessionId];
     return (await this.database.exec(`DELETE FROM webauthn_challenges WHERE challenge = ? AND purpose = ? AND expires_at > ? AND ${owner}`, params, db)) === 1;

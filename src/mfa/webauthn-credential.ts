@@ -44,17 +44,20 @@ function credentialProblem(value: unknown, responseMembers: Record<string, Membe
   if (unknown !== undefined) return `has an unknown member ${JSON.stringify(unknown.slice(0, 40))}`;
   for (const key of ['id', 'rawId'] as const) {
     const v = value[key];
-    if (typeof v !== 'string' || v.length === 0 || v.length > CREDENTIAL_ID_MAX || !BASE64URL.test(v)) return `${key} must be a base64url string of at most ${CREDENTIAL_ID_MAX} characters`;
+    if (typeof v !== 'string' || v.length === 0 || v.length > CREDENTIAL_ID_MAX || !BASE64URL.test(v))
+      return `${key} must be a base64url string of at most ${CREDENTIAL_ID_MAX} characters`;
   }
   if (value.id !== value.rawId) return 'id and rawId must be the same';
   if (value.type !== 'public-key') return 'type must be "public-key"';
   const attachment = value.authenticatorAttachment;
-  if (attachment !== undefined && attachment !== null && attachment !== 'platform' && attachment !== 'cross-platform') return 'authenticatorAttachment must be "platform" or "cross-platform"';
+  if (attachment !== undefined && attachment !== null && attachment !== 'platform' && attachment !== 'cross-platform')
+    return 'authenticatorAttachment must be "platform" or "cross-platform"';
   const extensions = value.clientExtensionResults;
   if (extensions !== undefined && !isPlainObject(extensions)) return 'clientExtensionResults must be an object';
   const response = value.response;
   if (!isPlainObject(response)) return 'response must be an object';
-  for (const key of Object.keys(response)) if (!Object.hasOwn(responseMembers, key)) return `response has an unknown member ${JSON.stringify(key.slice(0, 40))}`;
+  for (const key of Object.keys(response))
+    if (!Object.hasOwn(responseMembers, key)) return `response has an unknown member ${JSON.stringify(key.slice(0, 40))}`;
   for (const [key, kind] of Object.entries(responseMembers)) {
     const v = response[key];
     if (v === undefined) {
@@ -64,7 +67,8 @@ function credentialProblem(value: unknown, responseMembers: Record<string, Membe
     if (kind === 'integer') {
       if (!Number.isSafeInteger(v)) return `response.${key} must be an integer`;
     } else if (kind === 'transports') {
-      if (!Array.isArray(v) || v.length > TRANSPORTS.length || !v.every((t) => typeof t === 'string' && t.length <= 32)) return `response.${key} must be an array of at most ${TRANSPORTS.length} short strings`;
+      if (!Array.isArray(v) || v.length > TRANSPORTS.length || !v.every((t) => typeof t === 'string' && t.length <= 32))
+        return `response.${key} must be an array of at most ${TRANSPORTS.length} short strings`;
     } else if (!(kind === 'nullable' && v === null) && (typeof v !== 'string' || v.length > FIELD_MAX || !BASE64URL.test(v))) {
       return `response.${key} must be a base64url string`;
     }

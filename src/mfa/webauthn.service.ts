@@ -57,8 +57,7 @@ export type RegistrationOutcome = { ok: true; passkey: NewPasskey } | { ok: fals
  * the key may have been cloned. The caller refuses, audits, and keeps the stored counter.
  */
 export type AssertionOutcome =
-  | { ok: true; signCount: number; backedUp: boolean; backupEligible: boolean }
-  | { ok: false; reason: 'invalid_assertion' | 'sign_count'; signCount?: number };
+  { ok: true; signCount: number; backedUp: boolean; backupEligible: boolean } | { ok: false; reason: 'invalid_assertion' | 'sign_count'; signCount?: number };
 
 export interface PasskeyUser {
   /** The user's id (a UUID); its 16 bytes are the WebAuthn user handle, which names no one. */
@@ -169,7 +168,8 @@ export class WebAuthnService {
       });
       const info = result.authenticationInfo;
       if (!result.verified || !info.userVerified) return { ok: false, reason: 'invalid_assertion' };
-      if ((info.newCounter > 0 || stored.signCount > 0) && info.newCounter <= stored.signCount) return { ok: false, reason: 'sign_count', signCount: info.newCounter };
+      if ((info.newCounter > 0 || stored.signCount > 0) && info.newCounter <= stored.signCount)
+        return { ok: false, reason: 'sign_count', signCount: info.newCounter };
       return { ok: true, signCount: info.newCounter, backedUp: info.credentialBackedUp, backupEligible: info.credentialDeviceType === 'multiDevice' };
     } catch {
       return { ok: false, reason: 'invalid_assertion' };

@@ -14,7 +14,12 @@ export class FeedQuery {
   @Length(1, 64)
   after?: string;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: FEED_MAX_WAIT_S, default: 0, description: 'Long polling: hold the request up to this many seconds while nothing is newer.' })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: FEED_MAX_WAIT_S,
+    default: 0,
+    description: 'Long polling: hold the request up to this many seconds while nothing is newer.',
+  })
   @IsOptional()
   @IsIntegerText(0, FEED_MAX_WAIT_S)
   wait?: number;

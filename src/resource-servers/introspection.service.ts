@@ -5,7 +5,19 @@ import { SessionsService } from '../sessions/sessions.service';
 /** RFC 7662 §2.2: `active: false` says nothing more, whatever the reason. */
 export type Introspection =
   | { active: false }
-  | ({ active: true; token_type: 'access_token'; sub: string; sid: string; role: string; iss: string; aud: string | readonly string[]; exp: number; iat: number; jti: string; cnf?: { jkt: string } } & AssuranceClaims)
+  | ({
+      active: true;
+      token_type: 'access_token';
+      sub: string;
+      sid: string;
+      role: string;
+      iss: string;
+      aud: string | readonly string[];
+      exp: number;
+      iat: number;
+      jti: string;
+      cnf?: { jkt: string };
+    } & AssuranceClaims)
   | ({ active: true; token_type: 'refresh_token'; sub: string; sid: string; exp: number; cnf?: { jkt: string } } & AssuranceClaims);
 
 /** How the session was authenticated (acr, RFC 8176 amr, auth_time in epoch seconds): what a resource server decides a step-up by. */
@@ -60,6 +72,14 @@ export class IntrospectionService {
     const { session } = inspection;
     if (session.mfaEnrollmentRequired) return INACTIVE;
     const assurance = { acr: session.assurance.acr, amr: session.assurance.amr, auth_time: Math.floor(session.assurance.authTime / 1000) };
-    return { active: true, token_type: 'refresh_token', sub: session.userId, sid: session.id, exp: Math.floor(session.expiresAt / 1000), ...assurance, ...(session.dpopJkt ? { cnf: { jkt: session.dpopJkt } } : {}) };
+    return {
+      active: true,
+      token_type: 'refresh_token',
+      sub: session.userId,
+      sid: session.id,
+      exp: Math.floor(session.expiresAt / 1000),
+      ...assurance,
+      ...(session.dpopJkt ? { cnf: { jkt: session.dpopJkt } } : {}),
+    };
   }
 }

@@ -28,4 +28,6 @@ export function ResourceServerAuth(): MethodDecorator & ClassDecorator {
 }
 
 /** The resource server that the guard let in. */
-export const CurrentResourceServer = createParamDecorator((_: unknown, ctx: ExecutionContext): ResourceServerInfo => ctx.switchToHttp().getRequest<WithResourceServer>().resourceServer!);
+export const CurrentResourceServer = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): ResourceServerInfo => ctx.switchToHttp().getRequest<WithResourceServer>().resourceServer!,
+);

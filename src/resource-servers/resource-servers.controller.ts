@@ -25,7 +25,9 @@ export class ResourceServersController {
   @HttpCode(200)
   @Endpoint('Is this token active? (RFC 7662; never changes anything)')
   @OAuthEndpoint('invalid_request')
-  @ApiBody({ schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { enum: ['access_token', 'refresh_token'] } } } })
+  @ApiBody({
+    schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' }, token_type_hint: { enum: ['access_token', 'refresh_token'] } } },
+  })
   @ApiOkResponse({ description: '{"active": false}, or the active token\'s claims.' })
   async introspect(@Body() body: unknown): Promise<Introspection> {
     const params = readOAuthParams(body, ['token', 'token_type_hint']);
@@ -40,7 +42,12 @@ export class ResourceServersController {
   @ApiErrorResponse(429, 'too_many_requests: STREAMS_PER_CLIENT streams and held long polls of this resource server are open (Retry-After)')
   @ApiErrorResponse(503, 'service_unavailable: STREAMS_MAX streams are open in all (Retry-After)')
   @ApiOkResponse({ type: FeedPageView })
-  async revocations(@Query() query: FeedQuery, @CurrentResourceServer() server: ResourceServerInfo, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async revocations(
+    @Query() query: FeedQuery,
+    @CurrentResourceServer() server: ResourceServerInfo,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const lastEventId = request.headers['last-event-id'];
     const after = await this.feed.decodeCursor(typeof lastEventId === 'string' && lastEventId ? lastEventId : query.after);
     if (/\btext\/event-stream\b/i.test(request.headers.accept ?? '')) return this.feed.stream(server, after, request, reply);

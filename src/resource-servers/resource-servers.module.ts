@@ -13,7 +13,14 @@ import { FEED_HEARTBEAT_MS, HEARTBEAT_MS, RevocationFeed } from './revocation-fe
 @Module({
   imports: [AuditModule, AuthModule, SessionsModule],
   controllers: [ResourceServersController],
-  providers: [ResourceServersService, ResourceServersRepository, ResourceServerGuard, IntrospectionService, RevocationFeed, { provide: FEED_HEARTBEAT_MS, useValue: HEARTBEAT_MS }],
+  providers: [
+    ResourceServersService,
+    ResourceServersRepository,
+    ResourceServerGuard,
+    IntrospectionService,
+    RevocationFeed,
+    { provide: FEED_HEARTBEAT_MS, useValue: HEARTBEAT_MS },
+  ],
   exports: [ResourceServersService],
 })
 export class ResourceServersModule {}

@@ -8,7 +8,6 @@ import { inBatches } from '../common/batches';
 import { RevocationLog } from './revocation-log';
 import { SessionsRepository } from './sessions.repository';
 
-
 /**
  * Deletes what no longer matters, in bounded batches so that no statement holds a long lock:
  * sessions expired or revoked longer ago than one access-token lifetime plus SESSION_RETENTION
@@ -34,7 +33,8 @@ export class HousekeepingService {
     this.running = true;
     try {
       const { sessions, events, revocations } = await this.run();
-      if (sessions || events || revocations) this.logger.log(`housekeeping deleted ${sessions} sessions, ${events} audit events and ${revocations} revocation-log entries`);
+      if (sessions || events || revocations)
+        this.logger.log(`housekeeping deleted ${sessions} sessions, ${events} audit events and ${revocations} revocation-log entries`);
     } catch (error) {
       this.logger.warn(`housekeeping failed: ${(error as Error).message}`);
     } finally {

@@ -42,6 +42,7 @@ export function decideRefresh(chain: ChainState, presented: number, now: number,
   if (now >= chain.expiresAt || now >= chain.idleExpiresAt) return 'expired';
   if (presented === chain.generation) return 'rotate';
   if (presented > chain.generation) return 'ahead';
-  if (presented === chain.generation - 1 && chain.rotatedAt !== null && now - chain.rotatedAt <= graceMs) return presented < chain.assuranceGeneration ? 'superseded' : 'grace';
+  if (presented === chain.generation - 1 && chain.rotatedAt !== null && now - chain.rotatedAt <= graceMs)
+    return presented < chain.assuranceGeneration ? 'superseded' : 'grace';
   return 'replay';
 }

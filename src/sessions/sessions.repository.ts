@@ -120,12 +120,33 @@ export class SessionsRepository {
    * The MFA_REQUIRED enrolment flag stays as stored unless `endsEnrollment` (a first factor):
    * a password step-up must not lift it.
    */
-  async raise(id: string, fromGeneration: number, toGeneration: number, assurance: Assurance, now: number, idleExpiresAt: number, endsEnrollment: boolean, db?: Db): Promise<boolean> {
+  async raise(
+    id: string,
+    fromGeneration: number,
+    toGeneration: number,
+    assurance: Assurance,
+    now: number,
+    idleExpiresAt: number,
+    endsEnrollment: boolean,
+    db?: Db,
+  ): Promise<boolean> {
     const rotated = toGeneration !== fromGeneration;
     const sql = `UPDATE sessions SET generation = ?, ${rotated ? 'rotated_at = ?, ' : ''}last_used_at = ?, idle_expires_at = ?, acr = ?, amr = ?, auth_time = ?,
                   assurance_generation = ?${endsEnrollment ? ', mfa_enrollment_required = ?' : ''}
             WHERE id = ? AND generation = ? AND revoked_at IS NULL`;
-    const params = [toGeneration, ...(rotated ? [now] : []), now, idleExpiresAt, assurance.acr, assurance.amr.join(','), assurance.authTime, toGeneration, ...(endsEnrollment ? [0] : []), id, fromGeneration];
+    const params = [
+      toGeneration,
+      ...(rotated ? [now] : []),
+      now,
+      idleExpiresAt,
+      assurance.acr,
+      assurance.amr.join(','),
+      assurance.authTime,
+      toGeneration,
+      ...(endsEnrollment ? [0] : []),
+      id,
+      fromGeneration,
+    ];
     if (db) return (await this.database.exec(sql, params, db)) === 1;
     return (await this.swap(sql, params)) === 1;
   }
@@ -186,7 +207,11 @@ export class SessionsRepository {
     if (scope.excludeId !== undefined) (where.push('id <> ?'), params.push(scope.excludeId));
     if (scope.deviceId !== undefined) (where.push('device_id = ?'), params.push(scope.deviceId));
     if (scope.createdSince !== undefined) (where.push('created_at >= ?'), params.push(scope.createdSince));
-    const rows = await this.database.rows<{ id: string; user_id: string }>(`SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${this.database.forUpdate}`, params, db);
+    const rows = await this.database.rows<{ id: string; user_id: string }>(
+      `SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${this.database.forUpdate}`,
+      params,
+      db,
+    );
     return rows.map((r) => ({ id: r.id, userId: r.user_id }));
   }
 
@@ -252,6 +277,15 @@ export class SessionsRepository {
 
   /** Housekeeping: one bounded batch of sessions that stopped mattering before `before`. */
   deleteStale(before: number, batch: number): Promise<number> {
-    return deleteBatch(this.database, { table: 'sessions', key: 'id', where: '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ? OR idle_expires_at < ?', params: [before, before, before] }, batch);
+    return deleteBatch(
+      this.database,
+      {
+        table: 'sessions',
+        key: 'id',
+        where: '(revoked_at IS NOT NULL AND revoked_at < ?) OR expires_at < ? OR idle_expires_at < ?',
+        params: [before, before, before],
+      },
+      batch,
+    );
   }
 }

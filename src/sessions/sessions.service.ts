@@ -48,10 +48,17 @@ export interface IssuedSession {
 }
 
 /** `rotated`: the chain moved on; otherwise the same next link again, within the grace window. */
-export type RefreshOutcome = { ok: true; session: IssuedSession; rotated: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'revoked' | 'reuse' | 'unproven_key' };
+export type RefreshOutcome =
+  { ok: true; session: IssuedSession; rotated: boolean } | { ok: false; reason: 'invalid' | 'expired' | 'revoked' | 'reuse' | 'unproven_key' };
 
 /** What a refresh token is, without using it (RFC 7009 revocation, RFC 7662 introspection). */
-export type TokenInspection = { authentic: false } | { authentic: true; state: RefreshDecision; session: { id: string; userId: string; role: Role; expiresAt: number; dpopJkt: string | null; assurance: Assurance; mfaEnrollmentRequired: boolean } };
+export type TokenInspection =
+  | { authentic: false }
+  | {
+      authentic: true;
+      state: RefreshDecision;
+      session: { id: string; userId: string; role: Role; expiresAt: number; dpopJkt: string | null; assurance: Assurance; mfaEnrollmentRequired: boolean };
+    };
 
 export interface Revoked {
   id: string;
@@ -160,7 +167,7 @@ export class SessionsService {
    */
   async refresh(token: string, client: ClientContext, provenJkt: string | null = null, spendProof?: () => Promise<void>): Promise<RefreshOutcome> {
     const outcome = await this.refreshChain(token, client, provenJkt, spendProof);
-    this.metrics.refreshes.inc({ outcome: outcome.ok ? outcome.rotated ? 'rotated' : 'grace' : outcome.reason });
+    this.metrics.refreshes.inc({ outcome: outcome.ok ? (outcome.rotated ? 'rotated' : 'grace') : outcome.reason });
     return outcome;
   }
 
@@ -176,7 +183,13 @@ export class SessionsService {
     // sign the victim out); it is recorded for the security log, once a minute per session.
     if (!keyIsProven(row.dpopJkt, provenJkt)) {
       if (this.unprovenRecorded.remember(row.id, now + UNPROVEN_RECORD_INTERVAL_MS)) {
-        await this.audit.record({ type: 'invalid_dpop_proof', userId: row.userId, sessionId: row.id, client, details: { proof: provenJkt === null ? 'missing' : 'other_key' } });
+        await this.audit.record({
+          type: 'invalid_dpop_proof',
+          userId: row.userId,
+          sessionId: row.id,
+          client,
+          details: { proof: provenJkt === null ? 'missing' : 'other_key' },
+        });
       }
       return { ok: false, reason: 'unproven_key' };
     }
@@ -202,7 +215,8 @@ export class SessionsService {
           if (confirmed) return { ok: false, reason: 'invalid' };
           break;
         case 'rotate': {
-          if (await this.repository.rotate(row.id, parts.generation, now, this.idleExpiry(now, row.expiresAt))) return { ok: true, session: this.issued(row, parts.generation + 1, now), rotated: true };
+          if (await this.repository.rotate(row.id, parts.generation, now, this.idleExpiry(now, row.expiresAt)))
+            return { ok: true, session: this.issued(row, parts.generation + 1, now), rotated: true };
           // Lost the race to a concurrent refresh with the same token: re-read and let the
           // rules decide, exactly as if this request had arrived a moment later.
           break;
@@ -227,7 +241,19 @@ export class SessionsService {
     const confirmed = state === 'ahead' ? await this.repository.findForRefresh(row.id, true) : row;
     if (confirmed !== row) state = confirmed ? decide(confirmed) : 'revoked';
     const assurance = this.currentAssurance(row.assurance, this.clock.now());
-    return { authentic: true, state, session: { id: row.id, userId: row.userId, role: row.role, expiresAt: row.expiresAt, dpopJkt: row.dpopJkt, assurance, mfaEnrollmentRequired: this.mustEnrol(row) } };
+    return {
+      authentic: true,
+      state,
+      session: {
+        id: row.id,
+        userId: row.userId,
+        role: row.role,
+        expiresAt: row.expiresAt,
+        dpopJkt: row.dpopJkt,
+        assurance,
+        mfaEnrollmentRequired: this.mustEnrol(row),
+      },
+    };
   }
 
   /**
@@ -281,7 +307,12 @@ export class SessionsService {
    * rotating, the current link keeps working and will mint it at its next refresh. Null when the
    * session is not the user's, or no longer live.
    */
-  async raiseAssurance(userId: string, sessionId: string, assurance: Assurance, options: { rotate: boolean; endsEnrollment?: boolean; db?: Db }): Promise<IssuedSession | null> {
+  async raiseAssurance(
+    userId: string,
+    sessionId: string,
+    assurance: Assurance,
+    options: { rotate: boolean; endsEnrollment?: boolean; db?: Db },
+  ): Promise<IssuedSession | null> {
     for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
       const now = this.clock.now();
       const row = await this.repository.findForRefresh(sessionId, attempt > 0 && !options.db, options.db);
@@ -303,11 +334,23 @@ export class SessionsService {
   /** Theft response (oidc-provider style): a replayed, already rotated link kills the whole session. */
   private async revokeForReuse(row: RefreshRow, presented: number, client: ClientContext, now: number): Promise<void> {
     await this.database.transaction(async (db) => {
-      const done = await this.revokeRows(await this.repository.unrevokedIds({ sessionId: row.id }, db), 'refresh_token_reuse', { actorId: null, client }, db, now);
+      const done = await this.revokeRows(
+        await this.repository.unrevokedIds({ sessionId: row.id }, db),
+        'refresh_token_reuse',
+        { actorId: null, client },
+        db,
+        now,
+      );
       if (done.length === 0) return;
       this.database.afterCommit(db, () => this.metrics.thefts.inc());
       await this.audit.record(
-        { type: 'refresh_token_reuse', userId: row.userId, sessionId: row.id, client, details: { presentedGeneration: presented, currentGeneration: row.generation } },
+        {
+          type: 'refresh_token_reuse',
+          userId: row.userId,
+          sessionId: row.id,
+          client,
+          details: { presentedGeneration: presented, currentGeneration: row.generation },
+        },
         db,
       );
     });
@@ -396,7 +439,8 @@ export class SessionsService {
   }
 
   private withCurrentAssurance(sessions: Session[], now: number): Session[] {
-    for (const s of sessions) s.acr = current({ acr: s.acr === 'aal2' ? 'aal2' : 'aal1', amr: [], authTime: s.authTime ?? s.createdAt }, now, this.config.aal2MaxAge * 1000).acr;
+    for (const s of sessions)
+      s.acr = current({ acr: s.acr === 'aal2' ? 'aal2' : 'aal1', amr: [], authTime: s.authTime ?? s.createdAt }, now, this.config.aal2MaxAge * 1000).acr;
     return sessions;
   }
 

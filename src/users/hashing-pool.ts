@@ -110,7 +110,9 @@ export class HashingPool {
     this.shedSinceLog++;
     const now = this.clock.now();
     if (now - this.lastLog >= 10_000) {
-      this.logger.warn(`password hashing saturated: ${this.shedSinceLog} request(s) answered 503 before hashing in the last ${Math.round((now - (this.lastLog || now)) / 1000)} s (ARGON2_WORKERS=${this.config.argon2Workers}, ARGON2_QUEUE=${this.config.argon2Queue})`);
+      this.logger.warn(
+        `password hashing saturated: ${this.shedSinceLog} request(s) answered 503 before hashing in the last ${Math.round((now - (this.lastLog || now)) / 1000)} s (ARGON2_WORKERS=${this.config.argon2Workers}, ARGON2_QUEUE=${this.config.argon2Queue})`,
+      );
       this.shedSinceLog = 0;
       this.lastLog = now;
     }

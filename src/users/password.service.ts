@@ -7,7 +7,11 @@ import { inSpan } from '../common/spans';
 export const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /** The span attributes of one hash: the algorithm and its cost, never the input. */
-const HASH_ATTRIBUTES = { 'latchkey.hash.algorithm': 'argon2id', 'latchkey.hash.memory_kib': ARGON2_OPTIONS.memoryCost, 'latchkey.hash.time_cost': ARGON2_OPTIONS.timeCost };
+const HASH_ATTRIBUTES = {
+  'latchkey.hash.algorithm': 'argon2id',
+  'latchkey.hash.memory_kib': ARGON2_OPTIONS.memoryCost,
+  'latchkey.hash.time_cost': ARGON2_OPTIONS.timeCost,
+};
 
 /**
  * Unicode passwords are compared in NFC so that the same password typed on two keyboards
@@ -38,7 +42,12 @@ export class PasswordService implements OnModuleInit {
    * `admit` runs once a hashing slot is granted, just before the hash (the e-mail lockout counts
    * the attempt there): a request shed by a full queue (503) has then spent nothing.
    */
-  async verify(storedHash: string | null | undefined, password: string, admit: () => Promise<void> = async () => undefined, gone?: AbortSignal): Promise<boolean> {
+  async verify(
+    storedHash: string | null | undefined,
+    password: string,
+    admit: () => Promise<void> = async () => undefined,
+    gone?: AbortSignal,
+  ): Promise<boolean> {
     const target = storedHash ?? this.dummyHash;
     const ok = await this.pool.run(async () => {
       await admit();

@@ -48,7 +48,10 @@ export class UsersRepository {
    * standing as of that lock.
    */
   async lock(userId: string, db: Db): Promise<LockedUser | null> {
-    const rows = await db.query(`${this.database.causalPrefix}SELECT disabled_at, password_hash, password_reset_required_at FROM users WHERE id = ?${this.database.forUpdate}`, [userId]);
+    const rows = await db.query(
+      `${this.database.causalPrefix}SELECT disabled_at, password_hash, password_reset_required_at FROM users WHERE id = ?${this.database.forUpdate}`,
+      [userId],
+    );
     const row = rows[0] as { disabled_at: unknown; password_hash: string; password_reset_required_at: unknown } | undefined;
     const time = (v: unknown) => (v === null || v === undefined ? null : Number(v));
     return row ? { passwordHash: row.password_hash, disabledAt: time(row.disabled_at), passwordResetRequiredAt: time(row.password_reset_required_at) } : null;
@@ -65,7 +68,10 @@ export class UsersRepository {
 
   /** Compare-and-swap on the hash the caller checked: false when someone changed it first. A new password settles a reset that was owed. */
   async swapPasswordHash(userId: string, expectedHash: string, passwordHash: string, at: number, db: Db): Promise<boolean> {
-    const result = await this.repo(db).update({ id: userId, passwordHash: expectedHash }, { passwordHash, passwordChangedAt: at, passwordResetRequiredAt: null, updatedAt: at });
+    const result = await this.repo(db).update(
+      { id: userId, passwordHash: expectedHash },
+      { passwordHash, passwordChangedAt: at, passwordResetRequiredAt: null, updatedAt: at },
+    );
     return result.affected === 1;
   }
 
@@ -85,7 +91,10 @@ export class UsersRepository {
 
   /** Sets or clears disabled_at; false when the user was already in that state (or absent). */
   async setDisabled(userId: string, disabled: boolean, at: number, db: Db): Promise<boolean> {
-    const result = await this.repo(db).update({ id: userId, disabledAt: disabled ? IsNull() : Not(IsNull()) }, { disabledAt: disabled ? at : null, updatedAt: at });
+    const result = await this.repo(db).update(
+      { id: userId, disabledAt: disabled ? IsNull() : Not(IsNull()) },
+      { disabledAt: disabled ? at : null, updatedAt: at },
+    );
     return (result.affected ?? 0) > 0;
   }
 
@@ -103,4 +112,3 @@ export class UsersRepository {
     return (await this.database.exec('DELETE FROM users WHERE id = ?', [userId], db)) === 1;
   }
 }
-

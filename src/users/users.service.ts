@@ -140,7 +140,10 @@ export class UsersService implements OnApplicationBootstrap {
     if (role === 'user') requireAnotherAdmin(admins, user.id);
     const now = this.clock.now();
     await this.repository.setRole(user.id, role, now, db);
-    await this.audit.record({ type: role === 'admin' ? 'user_promoted' : 'user_demoted', userId: user.id, ...actor, details: { from: user.role, to: role } }, db);
+    await this.audit.record(
+      { type: role === 'admin' ? 'user_promoted' : 'user_demoted', userId: user.id, ...actor, details: { from: user.role, to: role } },
+      db,
+    );
     return { user: { ...user, role, updatedAt: now }, changed: true };
   }
 
@@ -167,7 +170,8 @@ export class UsersService implements OnApplicationBootstrap {
     if (!adminEmail || !adminPassword) return;
     const existing = await this.findByEmail(adminEmail);
     if (existing) {
-      if (existing.role !== 'admin') this.logger.warn(`ADMIN_EMAIL ${adminEmail} belongs to an existing non-admin account; not promoting it (use: npm run cli -- promote <email>)`);
+      if (existing.role !== 'admin')
+        this.logger.warn(`ADMIN_EMAIL ${adminEmail} belongs to an existing non-admin account; not promoting it (use: npm run cli -- promote <email>)`);
       return;
     }
     try {

@@ -74,7 +74,10 @@ describe('account pages in Chromium', () => {
     const user = await register(http);
     await http.post('/auth/password/forgot', { email: user.email });
     const link = await linkIn(user.email, /Reset your/, 'reset-password');
-    assert.equal((await http.post('/auth/password/reset', { token: new URLSearchParams(link.split('#')[1]).get('token'), newPassword: 'used up already' })).status, 200);
+    assert.equal(
+      (await http.post('/auth/password/reset', { token: new URLSearchParams(link.split('#')[1]).get('token'), newPassword: 'used up already' })).status,
+      200,
+    );
 
     errors.expect(/status of 400/);
     await page.goto(link);
@@ -99,10 +102,14 @@ describe('account pages in Chromium', () => {
     assert.equal((await http.get('/me', { token: tokens.access_token })).body.emailVerified, true);
   });
 
-  it("report: \"this wasn't me\" signs that device out and sends a reset link", async () => {
+  it('report: "this wasn\'t me" signs that device out and sends a reset link', async () => {
     const user = await register(http);
     const home = await login(http, user.email, PASSWORD, { deviceId: 'page-report-home' });
-    const stranger = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'page-report-strange' }, { headers: { 'user-agent': IPHONE } });
+    const stranger = await http.post(
+      '/auth/login',
+      { email: user.email, password: PASSWORD, deviceId: 'page-report-strange' },
+      { headers: { 'user-agent': IPHONE } },
+    );
     await page.goto(await linkIn(user.email, /A new device signed in/, 'report'));
     await page.getByRole('heading', { name: "Wasn't you?" }).waitFor();
     await page.getByText('Safari on iPhone').waitFor();

@@ -111,7 +111,8 @@ describe('@latchkey/client in Chromium', () => {
 
   const login = (t: Tab, email: string) => t.page.evaluate(([e, p]) => (window as any).client.login(e, p), [email, PASSWORD]);
   const restore = (t: Tab) => t.page.evaluate(() => (window as any).client.restore() as Promise<boolean>);
-  const calls = (t: Tab, n: number, gapMs: number) => t.page.evaluate(([count, gap]) => (window as any).calls(count, gap) as Promise<Array<number | string>>, [n, gapMs]);
+  const calls = (t: Tab, n: number, gapMs: number) =>
+    t.page.evaluate(([count, gap]) => (window as any).calls(count, gap) as Promise<Array<number | string>>, [n, gapMs]);
   const ended = (t: Tab) => t.page.evaluate(() => (window as any).ended as Array<{ reason: string }>);
 
   async function refreshCounts(): Promise<{ rotated: number; grace: number }> {
@@ -124,7 +125,11 @@ describe('@latchkey/client in Chromium', () => {
     return t.page.evaluate(() => (window as any).client.session.sessionId as string);
   }
 
-  for (const [mode, withoutLocks] of [['cookie', false], ['dpop', false], ['cookie', true]] as const) {
+  for (const [mode, withoutLocks] of [
+    ['cookie', false],
+    ['dpop', false],
+    ['cookie', true],
+  ] as const) {
     it(`${mode} mode${withoutLocks ? ', without Web Locks (the BroadcastChannel election)' : ''}: three tabs, 20 calls each across two expiries: no sign-out, no reuse, one refresh per expiry`, async (test) => {
       const user = await register(http);
       const context = await profile(test);
@@ -186,7 +191,8 @@ describe('@latchkey/client in Chromium', () => {
     t.page.on('request', (r) => {
       if (!r.url().endsWith('/auth/token')) sent.push(`${r.method()} ${new URL(r.url()).pathname}`);
     });
-    const send = (method: string, path: string) => t.page.evaluate(async ([m, p]) => (await (window as any).client.fetch(p, { method: m })).status as number, [method, path]);
+    const send = (method: string, path: string) =>
+      t.page.evaluate(async ([m, p]) => (await (window as any).client.fetch(p, { method: m })).status as number, [method, path]);
     const enable = `/admin/users/${user.id}/enable`;
 
     serverClock.advance(TTL_S * 1000 + 500);
@@ -218,7 +224,11 @@ describe('@latchkey/client in Chromium', () => {
       return Date.now();
     });
     for (const t of tabs.slice(1)) await t.page.waitForFunction(() => (window as any).ended.length > 0, undefined, { timeout: 5000 });
-    for (const t of tabs) assert.deepEqual((await ended(t)).map((e) => e.reason), ['logout']);
+    for (const t of tabs)
+      assert.deepEqual(
+        (await ended(t)).map((e) => e.reason),
+        ['logout'],
+      );
     assert.deepEqual(refreshes, [], 'no tab tried to refresh a session that was signed out');
     const lags = await Promise.all(tabs.slice(1).map(async (t) => (await t.page.evaluate(() => (window as any).ended[0].at as number)) - loggedOutAt));
     console.log(`  sessionended in the other tabs ${lags.join(' and ')} ms after the logout returned`);
@@ -236,10 +246,17 @@ describe('@latchkey/client in Chromium', () => {
     // The watching tab's stream is open before the change (it opens as the session starts).
     await tabs[0].page.waitForTimeout(300);
     const changed = Date.now();
-    assert.equal((await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'a brand new password 9' }, { token: phone.access_token })).status, 200);
+    assert.equal(
+      (await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'a brand new password 9' }, { token: phone.access_token })).status,
+      200,
+    );
     // Nobody calls: the tab that watches the session hears of the revocation and tells the others.
     for (const t of tabs) await t.page.waitForFunction(() => (window as any).ended.length > 0, undefined, { timeout: 5000 });
-    for (const t of tabs) assert.deepEqual((await ended(t)).map((e) => e.reason), ['revoked']);
+    for (const t of tabs)
+      assert.deepEqual(
+        (await ended(t)).map((e) => e.reason),
+        ['revoked'],
+      );
     console.log(`  every tab signed out within ${Date.now() - changed} ms of the password change (bounded here by the polling of this test)`);
     await context.close();
   });
@@ -262,14 +279,18 @@ describe('@latchkey/client in Chromium', () => {
           r.onsuccess = () => resolve(r.result);
           r.onerror = () => reject(r.error);
         });
-        const get = (key: string) => new Promise<any>((resolve) => {
-          const r = db.transaction('kv').objectStore('kv').get(key);
-          r.onsuccess = () => resolve(r.result);
-        });
+        const get = (key: string) =>
+          new Promise<any>((resolve) => {
+            const r = db.transaction('kv').objectStore('kv').get(key);
+            r.onsuccess = () => resolve(r.result);
+          });
         const pair = await get('dpop-key');
         const session = await get('session');
         db.close();
-        const exported = await crypto.subtle.exportKey('jwk', pair.privateKey).then(() => 'exported', (e: Error) => `refused: ${e.name}`);
+        const exported = await crypto.subtle.exportKey('jwk', pair.privateKey).then(
+          () => 'exported',
+          (e: Error) => `refused: ${e.name}`,
+        );
         const publicJwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
         return { extractable: pair.privateKey.extractable as boolean, exported, x: publicJwk.x as string, refreshToken: session.refreshToken as string };
       });

@@ -39,7 +39,11 @@ describe('admin dashboard in Chromium', () => {
     const user = await register(http, `${first.toLowerCase()}-${tag}@example.com`, PASSWORD, name);
     const devices = {} as Record<keyof typeof AGENTS, Tokens>;
     for (const [key, ua] of Object.entries(AGENTS) as Array<[keyof typeof AGENTS, string]>) {
-      const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: `${tag}-${key}-device`, ...(key === 'iphone' ? { deviceName: `${first}'s iPhone` } : {}) }, { headers: { 'user-agent': ua } });
+      const r = await http.post(
+        '/auth/login',
+        { email: user.email, password: PASSWORD, deviceId: `${tag}-${key}-device`, ...(key === 'iphone' ? { deviceName: `${first}'s iPhone` } : {}) },
+        { headers: { 'user-agent': ua } },
+      );
       assert.equal(r.status, 200, r.text);
       devices[key] = r.body;
     }
@@ -93,7 +97,12 @@ describe('admin dashboard in Chromium', () => {
   });
 
   beforeEach(async () => {
-    ({ context, page, errors, close: closePage } = await freshPage(browser, { viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'Europe/Berlin' }));
+    ({
+      context,
+      page,
+      errors,
+      close: closePage,
+    } = await freshPage(browser, { viewport: { width: 1280, height: 860 }, locale: 'en-GB', timezoneId: 'Europe/Berlin' }));
   });
 
   afterEach(async () => {
@@ -150,7 +159,18 @@ describe('admin dashboard in Chromium', () => {
     await page.getByRole('heading', { name: user.email }).waitFor();
     await page.waitForFunction(() => document.querySelectorAll('#devices li.device').length === 3);
     const text = await page.locator('#devices').innerText();
-    for (const expected of ["Victor's iPhone", 'Safari 17', 'iOS 17.4', 'Chrome on Windows PC', 'Chrome 124', 'Windows 10/11', 'Firefox on Mac', 'Firefox 125', 'macOS 14.4', '127.0.0.1']) {
+    for (const expected of [
+      "Victor's iPhone",
+      'Safari 17',
+      'iOS 17.4',
+      'Chrome on Windows PC',
+      'Chrome 124',
+      'Windows 10/11',
+      'Firefox on Mac',
+      'Firefox 125',
+      'macOS 14.4',
+      '127.0.0.1',
+    ]) {
       assert.ok(text.includes(expected), `device list shows ${expected}`);
     }
     assert.ok(!/[{}"]/.test(await page.locator('main').innerText()), 'no raw JSON on the page');
@@ -161,7 +181,11 @@ describe('admin dashboard in Chromium', () => {
   it('marks a DPoP-bound device as key-bound, and only that one', async () => {
     const user = await register(http);
     const key = await dpopKey();
-    const bound = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceName: 'Bound laptop' }, { headers: { dpop: await dpopProof(key, 'POST', `${app.url}/auth/login`) } });
+    const bound = await http.post(
+      '/auth/login',
+      { email: user.email, password: PASSWORD, deviceName: 'Bound laptop' },
+      { headers: { dpop: await dpopProof(key, 'POST', `${app.url}/auth/login`) } },
+    );
     assert.equal(bound.body.token_type, 'DPoP', bound.text);
     const plain = await login(http, user.email);
     await openSignedIn();
@@ -258,7 +282,8 @@ describe('admin dashboard in Chromium', () => {
     const chartRequests: string[] = [];
     const listen = (request: { url(): string }) => {
       const url = new URL(request.url());
-      if (url.pathname === '/admin/events/hourly' || (url.pathname === '/admin/events' && url.searchParams.has('type'))) chartRequests.push(url.pathname + url.search);
+      if (url.pathname === '/admin/events/hourly' || (url.pathname === '/admin/events' && url.searchParams.has('type')))
+        chartRequests.push(url.pathname + url.search);
     };
     page.on('request', listen);
     await page.getByRole('link', { name: 'Events', exact: true }).click();
@@ -269,8 +294,14 @@ describe('admin dashboard in Chromium', () => {
     const signInBars = await page.locator('svg.chart rect.chart-bar-signin').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
     const theftBars = await page.locator('svg.chart rect.chart-bar-theft').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
     assert.equal(signInBars.length, 24);
-    assert.ok(signInBars.some((h) => h > 0), 'sign-ins drawn');
-    assert.ok(theftBars.some((h) => h > 0), 'the hour with theft detections is drawn');
+    assert.ok(
+      signInBars.some((h) => h > 0),
+      'sign-ins drawn',
+    );
+    assert.ok(
+      theftBars.some((h) => h > 0),
+      'the hour with theft detections is drawn',
+    );
     assert.match(await page.locator('.chart-totals').innerText(), new RegExp(`${thefts} theft detections?`));
     // The bars are the server's hourly counts for the range the page asked for, one request per series.
     assert.equal(chartRequests.length, 2, chartRequests.join('\n'));
@@ -347,7 +378,7 @@ describe('admin dashboard in Chromium', () => {
     assert.equal(await page.getByRole('heading', { name: 'Users' }).count(), 0, 'no session to restore');
   });
 
-  it("signs out even after the access token expired while the page slept, and the refresh cookie goes with it", async () => {
+  it('signs out even after the access token expired while the page slept, and the refresh cookie goes with it', async () => {
     const short = await shortLivedTokens('2s');
     try {
       // The page's timers stand still, as on a laptop that slept: no silent refresh happens.
@@ -356,7 +387,10 @@ describe('admin dashboard in Chromium', () => {
       await page.goto(`${short.url}/admin`);
       await signIn(page);
       await page.getByRole('heading', { name: 'Users' }).waitFor();
-      assert.ok((await context.cookies()).some((c) => c.name === 'latchkey_refresh'), 'signed in with the refresh cookie');
+      assert.ok(
+        (await context.cookies()).some((c) => c.name === 'latchkey_refresh'),
+        'signed in with the refresh cookie',
+      );
       short.clock.advance(2500); // the access token expires on the server
       const logout = page.waitForResponse((r) => r.url().endsWith('/auth/logout'));
       await page.getByRole('button', { name: 'Sign out', exact: true }).click();
@@ -365,11 +399,18 @@ describe('admin dashboard in Chromium', () => {
       assert.equal(answer.request().headers()['x-latchkey-csrf'], '1');
       assert.equal(answer.request().headers().authorization, undefined, 'no (expired) access token was needed');
       await page.getByText('You are signed out.').waitFor();
-      assert.equal((await context.cookies()).some((c) => c.name === 'latchkey_refresh'), false, 'the cookie is gone');
+      assert.equal(
+        (await context.cookies()).some((c) => c.name === 'latchkey_refresh'),
+        false,
+        'the cookie is gone',
+      );
       const admin = await login(new Http(short.url), ADMIN_EMAIL, ADMIN_PASSWORD);
       const sessions = await new Http(short.url).get(`/admin/users/${admin.user!.id}/sessions?include=revoked`, { token: admin.access_token });
       const dashboard = sessions.body.items.filter((x: { deviceName: string | null }) => x.deviceName === 'Admin dashboard');
-      assert.ok(dashboard.length >= 1 && dashboard.every((x: { revokedReason: string | null }) => x.revokedReason === 'user_logout'), 'its session is revoked on the server');
+      assert.ok(
+        dashboard.length >= 1 && dashboard.every((x: { revokedReason: string | null }) => x.revokedReason === 'user_logout'),
+        'its session is revoked on the server',
+      );
     } finally {
       await short.stop();
     }
@@ -468,7 +509,10 @@ describe('admin dashboard in Chromium', () => {
       // The page must refresh on its own, before the first token's 3 s are out: waited for, not slept.
       await eventually(async () => refreshes.length >= 1, 10_000, 50);
       assert.ok(refreshes.length >= 1, 'refreshed in the background');
-      assert.ok(refreshes.every((r) => r.csrf === '1' && r.status === 200), JSON.stringify(refreshes));
+      assert.ok(
+        refreshes.every((r) => r.csrf === '1' && r.status === 200),
+        JSON.stringify(refreshes),
+      );
       await page.getByRole('link', { name: 'Events', exact: true }).click();
       await page.locator('#event-list li.event').first().waitFor();
       assert.equal(await page.getByLabel('Password').count(), 0, 'still signed in');

@@ -30,7 +30,9 @@ describe('second factors and passkeys in Chromium', () => {
 
   before(async () => {
     const port = await freePort();
-    app = await startApp({ PORT: String(port), JWT_ISSUER: `http://localhost:${port}`, MFA_REQUIRED: 'admin', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startApp({ PORT: String(port), JWT_ISSUER: `http://localhost:${port}`, MFA_REQUIRED: 'admin', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [
+      { provide: Clock, useValue: clock },
+    ]);
     app.url = `http://localhost:${port}`;
     http = new Http(app.url);
     browser = await launch();
@@ -51,12 +53,16 @@ describe('second factors and passkeys in Chromium', () => {
   async function virtualAuthenticator(): Promise<void> {
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
-    await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true } });
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
   }
 
   /** The code the authenticator app would show `stepsAhead` 30-second steps from the server's now. */
   function totpCode(secret: string, stepsAhead = 0): string {
-    return new TOTP({ secret: Secret.fromBase32(secret.replace(/\s+/g, '')), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp: clock.now() + stepsAhead * 30_000 });
+    return new TOTP({ secret: Secret.fromBase32(secret.replace(/\s+/g, '')), digits: 6, period: 30, algorithm: 'SHA1' }).generate({
+      timestamp: clock.now() + stepsAhead * 30_000,
+    });
   }
 
   async function signInWithPassword(email: string, password: string): Promise<void> {
@@ -220,7 +226,11 @@ describe('second factors and passkeys in Chromium', () => {
     await page.getByRole('button', { name: 'Reset second factors' }).click();
     const dialog = page.getByRole('dialog', { name: 'Reset second factors?' });
     await dialog.waitFor();
-    assert.equal(await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement), true, 'Cancel has the focus: Enter never destroys');
+    assert.equal(
+      await dialog.getByRole('button', { name: 'Cancel' }).evaluate((el) => el === document.activeElement),
+      true,
+      'Cancel has the focus: Enter never destroys',
+    );
     await dialog.getByRole('button', { name: 'Reset second factors' }).click();
     await page.getByText('1 second factor removed and every device signed out.').waitFor();
     await factors.getByText('No second factor').waitFor();
@@ -234,7 +244,10 @@ describe('second factors and passkeys in Chromium', () => {
     const otherTokens = await login(http, other.email, PASSWORD, { deviceId: 'remove-user-device' });
     const otherPending = await http.post('/me/factors/totp', { name: 'Tablet' }, { token: otherTokens.access_token });
     assert.equal(otherPending.status, 201, otherPending.text);
-    assert.equal((await http.post(`/me/factors/${otherPending.body.id}/verify`, { code: totpCode(otherPending.body.secret) }, { token: otherTokens.access_token })).status, 200);
+    assert.equal(
+      (await http.post(`/me/factors/${otherPending.body.id}/verify`, { code: totpCode(otherPending.body.secret) }, { token: otherTokens.access_token })).status,
+      200,
+    );
     await page.goto(`${app.url}/admin#/users/${other.id}`);
     await page.getByRole('heading', { name: other.email }).waitFor();
     await factors.getByText('Tablet').waitFor();
@@ -251,7 +264,14 @@ describe('second factors and passkeys in Chromium', () => {
     await page.getByRole('heading', { name: ADMIN_EMAIL }).waitFor();
     await page.locator('#factors').getByText('Authenticator app (TOTP)').waitFor();
     await page.getByText('This is your own account.').waitFor();
-    assert.equal(await page.getByRole('button', { name: 'Reset second factors' }).count(), 0, 'no reset of one\'s own factors');
-    assert.equal(await page.locator('#factors').getByRole('button', { name: /^Remove/ }).count(), 0, 'nor removal of one of them');
+    assert.equal(await page.getByRole('button', { name: 'Reset second factors' }).count(), 0, "no reset of one's own factors");
+    assert.equal(
+      await page
+        .locator('#factors')
+        .getByRole('button', { name: /^Remove/ })
+        .count(),
+      0,
+      'nor removal of one of them',
+    );
   });
 });

@@ -34,7 +34,8 @@ async function rowsOf(app: TestApp, userId: string): Promise<Record<string, numb
     ['account_links', 'user_id'],
     ['mail_outbox', 'user_id'],
   ];
-  for (const [table, key] of tables) counts[table] = Number((await column<{ n: unknown }>(app, `SELECT COUNT(*) AS n FROM ${table} WHERE ${key} = ?`, [userId]))[0].n);
+  for (const [table, key] of tables)
+    counts[table] = Number((await column<{ n: unknown }>(app, `SELECT COUNT(*) AS n FROM ${table} WHERE ${key} = ?`, [userId]))[0].n);
   return counts;
 }
 
@@ -72,16 +73,24 @@ describe(`account deletion [${TEST_DB}]`, () => {
       assert.equal(await works(http, t), false, 'access token refused at once');
       assert.equal((await refresh(http, t.refresh_token)).body.error, 'invalid_grant');
     }
-    const log = await column<{ session_id: string; reason: string; user_id: string }>(app, 'SELECT session_id, reason, user_id FROM session_revocations WHERE user_id = ?', [user.id]);
+    const log = await column<{ session_id: string; reason: string; user_id: string }>(
+      app,
+      'SELECT session_id, reason, user_id FROM session_revocations WHERE user_id = ?',
+      [user.id],
+    );
     assert.deepEqual(log.map((l) => l.session_id).sort(), [phone.session_id, laptop.session_id].sort(), 'both revocations in the log the feed serves');
     assert.ok(log.every((l) => l.reason === 'account_deleted'));
     assert.deepEqual(await rowsOf(app, user.id), nothingLeft(await rowsOf(app, user.id)));
 
-    const events = await column<{ type: string; actor_id: string; details: string }>(app, "SELECT type, actor_id, details FROM audit_events WHERE user_id = ? AND type = 'account_deleted'", [user.id]);
+    const events = await column<{ type: string; actor_id: string; details: string }>(
+      app,
+      "SELECT type, actor_id, details FROM audit_events WHERE user_id = ? AND type = 'account_deleted'",
+      [user.id],
+    );
     assert.equal(events.length, 1);
     assert.equal(events[0].actor_id, user.id);
     assert.deepEqual(JSON.parse(events[0].details), { by: 'user', revokedSessions: 2 });
-    assert.ok((await auditCount(app, 'user_registered', { userId: user.id })) === 1, 'the account\'s history stays, by id');
+    assert.ok((await auditCount(app, 'user_registered', { userId: user.id })) === 1, "the account's history stays, by id");
 
     const mail = await smtp.next(user.email, DELETED);
     assert.match(mail.text, /as you asked/);
@@ -160,7 +169,11 @@ describe(`account deletion [${TEST_DB}]`, () => {
     assert.equal(r.status, 202, r.text);
     assert.equal(await works(http, t), false);
     assert.deepEqual(await rowsOf(app, user.id), nothingLeft(await rowsOf(app, user.id)));
-    const [event] = await column<{ actor_id: string; ip: string | null; details: string }>(app, "SELECT actor_id, ip, details FROM audit_events WHERE user_id = ? AND type = 'account_deleted'", [user.id]);
+    const [event] = await column<{ actor_id: string; ip: string | null; details: string }>(
+      app,
+      "SELECT actor_id, ip, details FROM audit_events WHERE user_id = ? AND type = 'account_deleted'",
+      [user.id],
+    );
     assert.equal(event.actor_id, admin.user!.id);
     assert.equal(event.ip, '192.0.2.10', "the admin's own client is recorded");
     assert.equal(JSON.parse(event.details).by, 'admin');
@@ -223,7 +236,8 @@ describe(`account deletion [${TEST_DB}]`, () => {
     const userId = registered.body.user.id as string;
     // Everything that records a client: sign-ins on two devices (a new-device alert), a failed
     // one, a forgotten password, a second factor and a sign-in through it.
-    const one = (await http.post('/auth/login', { email, password: PASSWORD, deviceId: 'erased-1', deviceName: 'Erased phone' }, { headers: as })).body as Tokens;
+    const one = (await http.post('/auth/login', { email, password: PASSWORD, deviceId: 'erased-1', deviceName: 'Erased phone' }, { headers: as }))
+      .body as Tokens;
     await http.post('/auth/login', { email, password: 'wrong password!' }, { headers: as });
     await http.post('/auth/login', { email, password: PASSWORD, deviceId: 'erased-2' }, { headers: as });
     await http.post('/auth/password/forgot', { email }, { headers: as });
@@ -233,7 +247,10 @@ describe(`account deletion [${TEST_DB}]`, () => {
     await smtp.next(email, /Reset your/);
 
     // The scan sees them before (so it can see them at all) …
-    assert.ok((await textColumns(app)).some((c) => c.table === 'audit_events' && c.column === 'user_agent'), 'the catalogue lists the audit columns');
+    assert.ok(
+      (await textColumns(app)).some((c) => c.table === 'audit_events' && c.column === 'user_agent'),
+      'the catalogue lists the audit columns',
+    );
     for (const needle of [email, ip, ua]) assert.notDeepEqual(await occurrences(app, needle), [], `${needle} is there before`);
 
     const r = await deleteMe(http, viaTotp.access_token, { password: PASSWORD }, as);
@@ -242,14 +259,19 @@ describe(`account deletion [${TEST_DB}]`, () => {
     // … and, once the confirmation is recorded as sent (its address erased with it), nowhere.
     await eventually(async () => (await column<{ n: unknown }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'"))[0].n == 0, 15_000, 50);
     for (const needle of [email, ip, ua, name]) assert.deepEqual(await occurrences(app, needle), [], `${needle} left behind`);
-    assert.ok((await column<{ n: unknown }>(app, 'SELECT COUNT(*) AS n FROM audit_events WHERE user_id = ?', [userId]))[0].n as number > 5, 'the audit rows stay, by id');
+    assert.ok(
+      ((await column<{ n: unknown }>(app, 'SELECT COUNT(*) AS n FROM audit_events WHERE user_id = ?', [userId]))[0].n as number) > 5,
+      'the audit rows stay, by id',
+    );
   });
 
   it('npm run cli -- users:delete <email>: the same deletion; refuses the last administrator', async () => {
     const user = await register(http);
     const t = await login(http, user.email);
     const cli = (args: string[]) =>
-      promisify(execFile)(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'error' } }).then(
+      promisify(execFile)(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], {
+        env: { ...process.env, ...app.env, LOG_LEVEL: 'error' },
+      }).then(
         (r) => ({ code: 0, ...r }),
         (e: { code: number; stdout: string; stderr: string }) => e,
       );
@@ -258,7 +280,11 @@ describe(`account deletion [${TEST_DB}]`, () => {
     assert.match(done.stdout, /deleted/);
     await eventually(async () => !(await works(http, t)), 10_000, 50);
     assert.equal((await rowsOf(app, user.id)).users, 0);
-    const [event] = await column<{ actor_id: string | null; details: string }>(app, "SELECT actor_id, details FROM audit_events WHERE user_id = ? AND type = 'account_deleted'", [user.id]);
+    const [event] = await column<{ actor_id: string | null; details: string }>(
+      app,
+      "SELECT actor_id, details FROM audit_events WHERE user_id = ? AND type = 'account_deleted'",
+      [user.id],
+    );
     assert.equal(event.actor_id, null);
     assert.equal(JSON.parse(event.details).by, 'operator');
 

@@ -30,7 +30,9 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
 
   before(async () => {
     smtp = await SmtpSink.start();
-    app = await startApp({ SMTP_URL: smtp.url, APP_URL, ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_LOCKOUT: '3/15m' }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startApp({ SMTP_URL: smtp.url, APP_URL, ADMIN_EMAIL, ADMIN_PASSWORD, LOGIN_LOCKOUT: '3/15m' }, undefined, [
+      { provide: Clock, useValue: clock },
+    ]);
     http = new Http(app.url);
     admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
   });
@@ -41,7 +43,15 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
 
   /** Mails still queued for `userId` (or for anyone): none once the sender has caught up. */
   const pending = async (userId?: string) =>
-    Number((await column<{ n: number }>(app, `SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'${userId ? ' AND user_id = ?' : ''}`, userId ? [userId] : []))[0].n);
+    Number(
+      (
+        await column<{ n: number }>(
+          app,
+          `SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'${userId ? ' AND user_id = ?' : ''}`,
+          userId ? [userId] : [],
+        )
+      )[0].n,
+    );
 
   async function resetToken(email: string, count = 1): Promise<string> {
     return tokenOf(await smtp.next(email, RESET, 15_000, count), 'reset-password');
@@ -53,7 +63,10 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     assert.match(mail.from, /no-reply@localhost/);
     assert.match(mail.messageId, /^<[0-9a-f-]{36}@localhost>$/);
     assert.ok(mail.text.length > 0 && mail.html.includes('<a href='), 'both parts');
-    assert.ok(mail.links.every((l) => l.startsWith(`${APP_URL}/account/verify-email#token=`)), 'the link goes to the page, the token in the fragment');
+    assert.ok(
+      mail.links.every((l) => l.startsWith(`${APP_URL}/account/verify-email#token=`)),
+      'the link goes to the page, the token in the fragment',
+    );
     assert.equal((await http.get(`/admin/users/${user.id}`, { token: admin.access_token })).body.emailVerified, false);
 
     const verified = await http.post('/auth/email/verify', { token: tokenOf(mail, 'verify-email') });
@@ -114,7 +127,10 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     await smtp.next(user.email, RESET);
     await eventually(async () => (await pending()) === 0, 10_000, 20);
     assert.equal(smtp.to(unknown).length, 0);
-    const dropped = await column<{ state: string; last_error: string; data: unknown }>(app, "SELECT state, last_error, data FROM mail_outbox WHERE kind = 'password_reset' AND user_id IS NULL AND state = 'dropped'");
+    const dropped = await column<{ state: string; last_error: string; data: unknown }>(
+      app,
+      "SELECT state, last_error, data FROM mail_outbox WHERE kind = 'password_reset' AND user_id IS NULL AND state = 'dropped'",
+    );
     assert.ok(dropped.length >= 1 && dropped.every((m) => m.data === null), 'the unknown address is not kept once the request is settled');
 
     // Timing: measured and printed, never asserted (tests never assert timings).
@@ -151,7 +167,13 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     prototype.query = function (this: unknown, sql: string, ...rest: unknown[]) {
       const who = onBehalfOf.getStore();
       // The statement's text; TypeORM writes times as literals, which differ by nature.
-      if (who) statements[who].push(sql.replace(/\s+/g, ' ').replace(/\b\d{10,}\b/g, '<time>').trim());
+      if (who)
+        statements[who].push(
+          sql
+            .replace(/\s+/g, ' ')
+            .replace(/\b\d{10,}\b/g, '<time>')
+            .trim(),
+        );
       return query.call(this, sql, ...rest);
     };
     const account = app.app.get(AccountService);
@@ -169,7 +191,10 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
       prototype.query = query;
       account.forgotPassword = forgot;
     }
-    assert.ok(statements.known.some((sql) => /INSERT INTO .?mail_outbox/i.test(sql)), statements.known.join('\n'));
+    assert.ok(
+      statements.known.some((sql) => /INSERT INTO .?mail_outbox/i.test(sql)),
+      statements.known.join('\n'),
+    );
     assert.deepEqual(statements.known, statements.unknown, 'the same statements, in the same order');
     assert.equal(woken, 0, 'neither request woke the sender: the mails were prepared on its own schedule');
 
@@ -179,7 +204,13 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
       [user.id],
     );
     assert.equal(rows.length, 2);
-    const shape = (r: Record<string, unknown>) => ({ kind: r.kind, userId: r.user_id, data: r.data, attempts: Number(r.attempts), delayed: Number(r.next_attempt_at) >= Number(r.created_at) });
+    const shape = (r: Record<string, unknown>) => ({
+      kind: r.kind,
+      userId: r.user_id,
+      data: r.data,
+      attempts: Number(r.attempts),
+      delayed: Number(r.next_attempt_at) >= Number(r.created_at),
+    });
     assert.deepEqual(shape(rows[0]), shape(rows[1]), 'the same row queued (its address is erased once settled)');
   });
 
@@ -191,7 +222,8 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     assert.equal(await auditCount(app, 'password_reset_requested', { userId: user.id }), 3);
     // Only the newest of them works (mails may arrive in another order than their links were made).
     const answers = [];
-    for (const mail of smtp.to(user.email, RESET)) answers.push((await http.post('/auth/password/reset', { token: tokenOf(mail, 'reset-password'), newPassword: NEW_PASSWORD })).body.error ?? 'ok');
+    for (const mail of smtp.to(user.email, RESET))
+      answers.push((await http.post('/auth/password/reset', { token: tokenOf(mail, 'reset-password'), newPassword: NEW_PASSWORD })).body.error ?? 'ok');
     assert.deepEqual(answers.sort(), ['invalid_link', 'invalid_link', 'ok']);
   });
 
@@ -226,7 +258,11 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     } finally {
       clock.offsetMs = 0;
     }
-    assert.equal((await column<{ password_hash: string }>(app, 'SELECT password_hash FROM users WHERE id = ?', [user.id]))[0].password_hash, hashBefore, 'the password is unchanged');
+    assert.equal(
+      (await column<{ password_hash: string }>(app, 'SELECT password_hash FROM users WHERE id = ?', [user.id]))[0].password_hash,
+      hashBefore,
+      'the password is unchanged',
+    );
     assert.equal(await works(http, device), true, 'and the session lives');
 
     assert.equal((await http.post('/auth/password/reset', { token: second, newPassword: NEW_PASSWORD })).status, 200, 'the newest link still works');
@@ -243,17 +279,22 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     assert.equal(winners.length, 1, JSON.stringify(answers.map((a) => a.status)));
     assert.ok(answers.every((a) => a.status === 200 || a.body.error === 'invalid_link'));
     await login(http, user.email, winners[0]);
-    for (const loser of passwords.filter((p) => p !== winners[0])) assert.equal((await http.post('/auth/login', { email: user.email, password: loser })).status, 401);
+    for (const loser of passwords.filter((p) => p !== winners[0]))
+      assert.equal((await http.post('/auth/login', { email: user.email, password: loser })).status, 401);
     assert.equal(await auditCount(app, 'password_reset', { userId: user.id }), 1);
   });
 
-  it("a new device gets an alert with the device, IP and time; \"this wasn't me\" signs that session out, records it and mails a reset link", async () => {
+  it('a new device gets an alert with the device, IP and time; "this wasn\'t me" signs that session out, records it and mails a reset link', async () => {
     const user = await register(http);
     // The home browser keeps its refresh cookie, so signing in again shows it holds its own session.
     const browser = new Http(app.url);
     await browser.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'alert-home-0001', useCookie: true });
     const home = (await browser.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'alert-home-0001', useCookie: true })).body;
-    const stranger = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'alert-strange-01' }, { headers: { 'user-agent': IPHONE } });
+    const stranger = await http.post(
+      '/auth/login',
+      { email: user.email, password: PASSWORD, deviceId: 'alert-strange-01' },
+      { headers: { 'user-agent': IPHONE } },
+    );
     assert.equal(stranger.status, 200);
 
     const alert = await smtp.next(user.email, NEW_DEVICE);
@@ -277,7 +318,7 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     assert.equal(again.body.error, 'invalid_link', 'the link works once');
   });
 
-  it("\"this wasn't me\" after the stranger signed in again from that device signs out the newer session too, and that device's next sign-in alerts again", async () => {
+  it('"this wasn\'t me" after the stranger signed in again from that device signs out the newer session too, and that device\'s next sign-in alerts again', async () => {
     const user = await register(http);
     await login(http, user.email, PASSWORD, { deviceId: 'relogin-home-001' });
     const first = await login(http, user.email, PASSWORD, { deviceId: 'relogin-thief-01' });
@@ -304,8 +345,13 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     assert.equal(sent.status, 202, sent.text);
     assert.ok(!sent.text.includes('token'), 'the admin never sees the link');
     await resetToken(user.email);
-    const events = await column<{ actor_id: string }>(app, "SELECT actor_id FROM audit_events WHERE type = 'password_reset_requested' AND user_id = ?", [user.id]);
-    assert.deepEqual(events.map((e) => e.actor_id), [admin.user!.id]);
+    const events = await column<{ actor_id: string }>(app, "SELECT actor_id FROM audit_events WHERE type = 'password_reset_requested' AND user_id = ?", [
+      user.id,
+    ]);
+    assert.deepEqual(
+      events.map((e) => e.actor_id),
+      [admin.user!.id],
+    );
     assert.equal((await http.post('/admin/users/01900000-0000-7000-8000-000000000000/password-reset', undefined, { token: admin.access_token })).status, 404);
     assert.equal((await http.post(`/admin/users/${user.id}/password-reset`, undefined, { token: member.access_token })).status, 403);
   });
@@ -358,7 +404,8 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
   it('after an SMTP outage longer than a reset link lives, the newest of three requests still arrives, with a fresh link that works', async () => {
     const user = await register(http);
     await smtp.next(user.email, VERIFY);
-    const resetLinks = async () => Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = 'password_reset'", [user.id]))[0].n);
+    const resetLinks = async () =>
+      Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM account_links WHERE user_id = ? AND purpose = 'password_reset'", [user.id]))[0].n);
     smtp.refusing = true;
     try {
       for (let i = 0; i < 3; i++) assert.equal((await http.post('/auth/password/forgot', { email: user.email })).status, 202);
@@ -367,7 +414,12 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
       // No attempt may straddle the jump of the clock: one prepared before it and delivered after
       // it would carry a link that the jump, not the outage, expired. Every attempt claimed so far
       // has been refused and let go once none is claimed.
-      const notLetGo = async () => Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending' AND (attempts = 0 OR claimed_by IS NOT NULL)", []))[0].n);
+      const notLetGo = async () =>
+        Number(
+          (
+            await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending' AND (attempts = 0 OR claimed_by IS NOT NULL)", [])
+          )[0].n,
+        );
       await eventually(async () => (await notLetGo()) === 0, 10_000, 5);
       clock.offsetMs = 31 * 60_000; // the outage outlasts PASSWORD_RESET_TTL
       await eventually(async () => (await notLetGo()) === 0, 10_000, 5);
@@ -397,7 +449,10 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     // "This wasn't me" links live as long as a refresh token (30 days), so a week on they stay.
     const reportLinks = await count("account_links WHERE purpose = 'session_report'");
     const shortLinks = await count("account_links WHERE purpose <> 'session_report'");
-    assert.ok(mailsBefore >= 2 && shortLinks >= 2 && reportLinks >= 1, "at least this test's verification and reset, each with its link, and an earlier test's report link");
+    assert.ok(
+      mailsBefore >= 2 && shortLinks >= 2 && reportLinks >= 1,
+      "at least this test's verification and reset, each with its link, and an earlier test's report link",
+    );
     const pendingId = '01900000-0000-7000-8000-00000000beef';
     await app.database.exec(
       "INSERT INTO mail_outbox (id, kind, user_id, data, ref, state, attempts, next_attempt_at, claimed_by, claimed_until, created_at, finished_at, message_id, last_error) VALUES (?, 'password_reset', ?, NULL, NULL, 'pending', 3, ?, NULL, NULL, ?, NULL, NULL, NULL)",
@@ -413,7 +468,11 @@ describe(`account recovery and e-mail [${TEST_DB}]`, () => {
     }
     assert.equal(await count("account_links WHERE purpose = 'session_report'"), reportLinks, 'a live link stays');
     assert.equal(await count('account_links'), reportLinks);
-    assert.deepEqual((await column<{ id: string }>(app, 'SELECT id FROM mail_outbox', [])).map((r) => r.id), [pendingId], 'only the pending mail is left');
+    assert.deepEqual(
+      (await column<{ id: string }>(app, 'SELECT id FROM mail_outbox', [])).map((r) => r.id),
+      [pendingId],
+      'only the pending mail is left',
+    );
     await app.database.exec('DELETE FROM mail_outbox WHERE id = ?', [pendingId]);
   });
 });

@@ -10,7 +10,23 @@ const ADMIN_EMAIL = 'root-admin@example.com';
 const ADMIN_PASSWORD = 'admin password 1';
 // The contract's fields, with v2's emailVerified.
 const USER_FIELDS = ['activeSessions', 'createdAt', 'disabled', 'email', 'emailVerified', 'id', 'lastLoginAt', 'mfaEnabled', 'name', 'role'];
-const SESSION_FIELDS = ['acr', 'authTime', 'createdAt', 'current', 'deviceId', 'deviceName', 'dpopBound', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'];
+const SESSION_FIELDS = [
+  'acr',
+  'authTime',
+  'createdAt',
+  'current',
+  'deviceId',
+  'deviceName',
+  'dpopBound',
+  'expiresAt',
+  'id',
+  'idleExpiresAt',
+  'ip',
+  'lastUsedAt',
+  'revokedAt',
+  'revokedReason',
+  'userAgent',
+];
 const EVENT_FIELDS = ['actorId', 'createdAt', 'details', 'id', 'ip', 'sessionId', 'type', 'userAgent', 'userId'];
 const MISSING = '01900000-0000-7000-8000-000000000000';
 
@@ -28,7 +44,8 @@ async function userWithDevices(http: Http, devices: number, name?: string): Prom
   const email = uniqueEmail('target');
   const user = await register(http, email, PASSWORD, name);
   const sessions: Tokens[] = [];
-  for (let i = 0; i < devices; i++) sessions.push(await login(http, email, PASSWORD, { deviceId: `device-${i}-${user.id.slice(-8)}`, deviceName: `Device ${i}` }));
+  for (let i = 0; i < devices; i++)
+    sessions.push(await login(http, email, PASSWORD, { deviceId: `device-${i}-${user.id.slice(-8)}`, deviceName: `Device ${i}` }));
   return { id: user.id, email, sessions };
 }
 
@@ -190,7 +207,10 @@ describe(`admin API [${TEST_DB}]`, () => {
     // Pagination works inside a search too.
     const first = await http.get(`/admin/users?limit=3&q=${tag}`, { token: admin.access_token });
     const second = await http.get(`/admin/users?limit=3&q=${tag}&cursor=${first.body.nextCursor}`, { token: admin.access_token });
-    assert.deepEqual([...first.body.items, ...second.body.items].map((u: { id: string }) => u.id), [plain, back, under, pct]);
+    assert.deepEqual(
+      [...first.body.items, ...second.body.items].map((u: { id: string }) => u.id),
+      [plain, back, under, pct],
+    );
     assert.equal(second.body.nextCursor, null);
   });
 
@@ -218,7 +238,9 @@ describe(`admin API [${TEST_DB}]`, () => {
       '/admin/sessions/not-a-uuid',
     ];
     for (const path of bad) {
-      const r = path.startsWith('/admin/sessions') ? await http.delete(path, { token: admin.access_token }) : await http.get(path, { token: admin.access_token });
+      const r = path.startsWith('/admin/sessions')
+        ? await http.delete(path, { token: admin.access_token })
+        : await http.get(path, { token: admin.access_token });
       assert.equal(r.status, 400, `${path}: ${r.text}`);
       assert.equal(r.body.error, 'validation_failed', path);
       assert.ok(Array.isArray(r.body.details) && r.body.details.length > 0, path);
@@ -281,7 +303,7 @@ describe(`admin API [${TEST_DB}]`, () => {
     assert.equal((await http.delete(`/admin/sessions/${MISSING}`, { token: admin.access_token })).status, 404);
   });
 
-  it('revokes all of a user\'s sessions, answering {revoked: N}', async () => {
+  it("revokes all of a user's sessions, answering {revoked: N}", async () => {
     const u = await userWithDevices(http, 3);
     const bystander = await userWithDevices(http, 1);
     const r = await http.delete(`/admin/users/${u.id}/sessions`, { token: admin.access_token });
@@ -361,7 +383,10 @@ describe(`admin API [${TEST_DB}]`, () => {
     const u = await userWithDevices(http, 2);
     await http.post('/auth/login', { email: u.email, password: 'wrong password' });
     const mine = await events(http, admin.access_token, `userId=${u.id}&limit=100`);
-    assert.deepEqual(mine.map((e) => e.type), ['login_failed', 'login_succeeded', 'login_succeeded', 'user_registered']);
+    assert.deepEqual(
+      mine.map((e) => e.type),
+      ['login_failed', 'login_succeeded', 'login_succeeded', 'user_registered'],
+    );
     for (const e of mine) {
       assert.deepEqual(Object.keys(e).sort(), EVENT_FIELDS);
       assert.equal(e.userId, u.id);
@@ -372,7 +397,10 @@ describe(`admin API [${TEST_DB}]`, () => {
     assert.equal(mine[1].sessionId, u.sessions[1].session_id);
 
     const times = mine.map((e) => Date.parse(e.createdAt));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+    );
 
     const failures = await events(http, admin.access_token, 'type=login_failed&limit=100');
     assert.ok(failures.length >= 1 && failures.every((e) => e.type === 'login_failed'));
@@ -387,7 +415,10 @@ describe(`admin API [${TEST_DB}]`, () => {
       paged.push(...r.body.items.map((e: { id: string }) => e.id));
       cursor = r.body.nextCursor;
     } while (cursor && paged.length < 100);
-    assert.deepEqual(paged.slice(0, whole.length), whole.map((e) => e.id));
+    assert.deepEqual(
+      paged.slice(0, whole.length),
+      whole.map((e) => e.id),
+    );
     assert.equal(new Set(paged).size, paged.length);
     assert.equal((await http.get('/admin/events', { token: admin.access_token })).body.items.length, 20);
   });
@@ -422,7 +453,15 @@ describe(`admin API [${TEST_DB}]`, () => {
     }
 
     const doc = await http.get('/docs-json');
-    for (const path of ['/admin/users', '/admin/users/{id}', '/admin/users/{id}/sessions', '/admin/sessions/{sessionId}', '/admin/users/{id}/disable', '/admin/users/{id}/enable', '/admin/events']) {
+    for (const path of [
+      '/admin/users',
+      '/admin/users/{id}',
+      '/admin/users/{id}/sessions',
+      '/admin/sessions/{sessionId}',
+      '/admin/users/{id}/disable',
+      '/admin/users/{id}/enable',
+      '/admin/events',
+    ]) {
       assert.ok(doc.body.paths[path], `${path} is documented`);
     }
     assert.ok(doc.body.paths['/admin/users'].get.security, 'documented as bearer-protected');
@@ -432,7 +471,10 @@ describe(`admin API [${TEST_DB}]`, () => {
   it('create-admin reads the password from stdin; promote and demote keep at least one admin', async () => {
     const cli = (args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> =>
       new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'error' }, stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], {
+          env: { ...process.env, ...app.env, LOG_LEVEL: 'error' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d));

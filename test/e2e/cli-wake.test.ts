@@ -10,7 +10,10 @@ import { needs, redisAnswers } from '../support/services';
 
 function cli(app: TestApp, args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], {
+      env: { ...process.env, ...app.env, LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
@@ -39,7 +42,7 @@ describe(`revocations made by the CLI [${TEST_DB}]`, () => {
   });
   after(async () => app?.close());
 
-  it('have their place in the revocation log before the CLI exits, not at a running instance\'s next poll', async () => {
+  it("have their place in the revocation log before the CLI exits, not at a running instance's next poll", async () => {
     const { sessionId } = await demotedByCli(app, http);
     const [row] = await app.database.rows<{ seq: unknown }>('SELECT seq FROM session_revocations WHERE session_id = ?', [sessionId]);
     assert.notEqual(row.seq, null, 'sequenced by the CLI before it exited');
@@ -53,7 +56,13 @@ describe(`revocations made by the CLI, with Redis [${TEST_DB}]`, async () => {
 
   before(async () => {
     if (skip) return;
-    app = await startApp({ ADMIN_EMAIL: 'wake-admin@example.com', ADMIN_PASSWORD: 'wake admin password', REDIS_URL, REDIS_KEY_PREFIX: `lktest:${randomBytes(4).toString('hex')}:`, REVOCATION_POLL_MS: '60000' });
+    app = await startApp({
+      ADMIN_EMAIL: 'wake-admin@example.com',
+      ADMIN_PASSWORD: 'wake admin password',
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `lktest:${randomBytes(4).toString('hex')}:`,
+      REVOCATION_POLL_MS: '60000',
+    });
     http = new Http(app.url);
   });
   after(async () => app?.close());

@@ -50,14 +50,21 @@ describe('the embedded database files are for their owner only', () => {
         chmodSync(file, 0o600);
         assert.doesNotThrow(() => loadConfig({ DATA_DIR: dir }), `${file} at 0600`);
       }
-      assert.doesNotThrow(() => loadConfig({ DATA_DIR: dir, DATABASE_URL: 'mysql://root@127.0.0.1:3306/latchkey' }), 'with MySQL the embedded files play no part');
+      assert.doesNotThrow(
+        () => loadConfig({ DATA_DIR: dir, DATABASE_URL: 'mysql://root@127.0.0.1:3306/latchkey' }),
+        'with MySQL the embedded files play no part',
+      );
 
       // The real process: EX_CONFIG, as for secrets.json, before anything is opened.
       const [database, wal] = sqliteFiles(dir);
       rmSync(wal);
       chmodSync(database, 0o644);
       const { DATABASE_URL: _d, REFRESH_TOKEN_KEYS: _r, KEY_ENCRYPTION_KEY: _k, NODE_ENV: _n, ...inherited } = process.env;
-      const run = spawnSync(process.execPath, [join(__dirname, '../../src/main.js')], { env: { ...inherited, DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' }, encoding: 'utf8', timeout: 30_000 });
+      const run = spawnSync(process.execPath, [join(__dirname, '../../src/main.js')], {
+        env: { ...inherited, DATA_DIR: dir, PORT: '0', HOST: '127.0.0.1' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(run.status, 78, `exit code (stderr: ${run.stderr})`);
       assert.ok(run.stderr.includes(`configuration error: DATA_DIR: ${database} to be readable by its owner only`), run.stderr);
       assert.equal(existsSync(wal), false, 'the database was not opened');

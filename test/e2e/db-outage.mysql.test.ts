@@ -89,7 +89,15 @@ describe(`database outages [${TEST_DB}]`, () => {
       const name = new URL(db.env.DATABASE_URL).pathname;
       // The real entry point: Nest ends the process when a module cannot start.
       const proc = spawn(process.execPath, [join(__dirname, '../../src/main.js')], {
-        env: { ...process.env, ...db.env, DATABASE_URL: `mysql://root@127.0.0.1:${proxy.port}${name}`, DB_TIMEOUT_MS, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+        env: {
+          ...process.env,
+          ...db.env,
+          DATABASE_URL: `mysql://root@127.0.0.1:${proxy.port}${name}`,
+          DB_TIMEOUT_MS,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'error',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

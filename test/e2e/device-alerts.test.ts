@@ -45,10 +45,19 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
   });
 
   const settled = (userId: string) =>
-    eventually(async () => Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending' AND user_id = ?", [userId]))[0].n) === 0, 10_000, 20);
+    eventually(
+      async () =>
+        Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending' AND user_id = ?", [userId]))[0].n) === 0,
+      10_000,
+      20,
+    );
   const alerts = (email: string) => smtp.to(email, NEW_DEVICE);
   const dpopLogin = async (email: string, key: DpopKey, deviceId: string): Promise<Tokens> => {
-    const r = await http.post('/auth/login', { email, password: PASSWORD, deviceId }, { headers: { dpop: await dpopProof(key, 'POST', `${http.base}/auth/login`) } });
+    const r = await http.post(
+      '/auth/login',
+      { email, password: PASSWORD, deviceId },
+      { headers: { dpop: await dpopProof(key, 'POST', `${http.base}/auth/login`) } },
+    );
     assert.equal(r.status, 200, r.text);
     return r.body;
   };
@@ -73,7 +82,11 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
 
     const report = await http.post('/auth/sessions/report', { token: tokenOf(alert, 'report') });
     assert.equal(report.status, 200, report.text);
-    for (const [label, tokens] of [['the reported session', intruder], ['the session under the victim\'s device id', takeover], ['a later session on another device', another]] as const) {
+    for (const [label, tokens] of [
+      ['the reported session', intruder],
+      ["the session under the victim's device id", takeover],
+      ['a later session on another device', another],
+    ] as const) {
       assert.equal((await sessionRow(app, tokens.session_id)).revoked_reason, 'reported_by_user', label);
       assert.equal(await works(http, tokens), false, `${label}: its access token stops at once`);
     }
@@ -82,7 +95,16 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     // Through the ordinary path: a session_revoked event and a revocation-log row for each, so the feed serves them.
     for (const s of [intruder, takeover, another]) {
       assert.equal(await auditCount(app, 'session_revoked', { sessionId: s.session_id }), 1);
-      assert.equal(Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM session_revocations WHERE session_id = ? AND reason = 'reported_by_user'", [s.session_id]))[0].n), 1);
+      assert.equal(
+        Number(
+          (
+            await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM session_revocations WHERE session_id = ? AND reason = 'reported_by_user'", [
+              s.session_id,
+            ])
+          )[0].n,
+        ),
+        1,
+      );
     }
     assert.equal(await auditCount(app, 'session_reported', { userId: victim.id }), 1);
 
@@ -98,7 +120,10 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     assert.equal(await works(http, laptop), true, 'the refusal changed nothing: the session stays');
     assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 401, 'the password did not change');
     assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 403, 'and the reset is still owed');
-    const reset = await http.post('/auth/password/reset', { token: tokenOf(await smtp.next(victim.email, RESET), 'reset-password'), newPassword: NEW_PASSWORD });
+    const reset = await http.post('/auth/password/reset', {
+      token: tokenOf(await smtp.next(victim.email, RESET), 'reset-password'),
+      newPassword: NEW_PASSWORD,
+    });
     assert.equal(reset.status, 200, reset.text);
     assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 200);
   });
@@ -113,10 +138,17 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     assert.equal(refused.body.error, 'forbidden');
     assert.match(refused.body.message, /new password/);
     assert.equal((await http.post('/auth/login', { email: victim.email, password: 'not the password' })).status, 401, 'a wrong password learns nothing of it');
-    assert.equal(Number((await column<{ n: number }>(app, 'SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?', [victim.id]))[0].n), sessionsBefore, 'no session was opened');
+    assert.equal(
+      Number((await column<{ n: number }>(app, 'SELECT COUNT(*) AS n FROM sessions WHERE user_id = ?', [victim.id]))[0].n),
+      sessionsBefore,
+      'no session was opened',
+    );
     assert.equal(await works(http, laptop), true, "the victim's own earlier session is untouched");
 
-    const reset = await http.post('/auth/password/reset', { token: tokenOf(await smtp.next(victim.email, RESET), 'reset-password'), newPassword: NEW_PASSWORD });
+    const reset = await http.post('/auth/password/reset', {
+      token: tokenOf(await smtp.next(victim.email, RESET), 'reset-password'),
+      newPassword: NEW_PASSWORD,
+    });
     assert.equal(reset.status, 200, reset.text);
     assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD })).status, 401, 'the old password is gone');
     assert.equal((await http.post('/auth/login', { email: victim.email, password: NEW_PASSWORD })).status, 200, 'the new one signs in');
@@ -148,7 +180,11 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     const intruder = await login(http, victim.email, PASSWORD, { deviceId: 'first-intruder-01' });
     const alert = await smtp.next(victim.email, NEW_DEVICE);
     const device = await intruderPasskey(intruder.access_token);
-    assert.equal(await count('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?', [victim.id]) > 0, true, 'the first factor handed out recovery codes');
+    assert.equal(
+      (await count('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ?', [victim.id])) > 0,
+      true,
+      'the first factor handed out recovery codes',
+    );
     assert.equal((await passkeyLogin(device)).status, 200, 'before the report the passkey signs in');
 
     assert.equal((await http.post('/auth/sessions/report', { token: tokenOf(alert, 'report') })).status, 200);
@@ -188,7 +224,10 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     clock.offsetMs += 60_000;
     const back = await loginWithTotp(http, victim.email, totp.secret, clock.now(), { password: NEW_PASSWORD });
     const factors = await http.get('/me/factors', { token: back.access_token });
-    assert.deepEqual(factors.body.items.map((f: { id: string; type: string }) => [f.id, f.type]), [[totp.factorId, 'totp']]);
+    assert.deepEqual(
+      factors.body.items.map((f: { id: string; type: string }) => [f.id, f.type]),
+      [[totp.factorId, 'totp']],
+    );
   });
 
   it('a report that commits while a password change checks the current password wins: the change is refused and the reset still owed', async () => {
@@ -265,7 +304,11 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
       assert.equal(r.body.details[0].field, 'deviceName');
     }
     assert.equal(await before(), 0);
-    assert.equal((await http.post('/auth/login', { email: victim.email, password: PASSWORD, deviceName: 'هاتف علي' })).status, 200, 'a name in a right-to-left script is fine');
+    assert.equal(
+      (await http.post('/auth/login', { email: victim.email, password: PASSWORD, deviceName: 'هاتف علي' })).status,
+      200,
+      'a name in a right-to-left script is fine',
+    );
   });
 
   it("a user agent's control characters reach the alert neutralised, on the device's one line", async () => {
@@ -276,10 +319,14 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     const body = JSON.stringify({ email: victim.email, password: PASSWORD, deviceId: 'agent-forged-001' });
     const status = await new Promise<number>((resolve, reject) => {
       const url = new URL('/auth/login', app.url);
-      const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': agent } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
+      const req = httpRequest(
+        url,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': agent } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -287,7 +334,10 @@ describe(`new-device alerts and "this wasn't me" [${TEST_DB}]`, () => {
     const alert = await smtp.next(victim.email, NEW_DEVICE);
     assert.ok(!/[\u0085\u2028\u2029]/.test(alert.text + alert.html), 'no line-breaking character from the agent');
     // (Node writes the header as UTF-8, which the server reads as latin-1: C2 85 arrives as "Â" and NEL.)
-    assert.ok(alert.text.split('\n').some((line) => /^Device: Chrome on Pixel\u00c2?\uFFFDIP address: 10\.9\.9\.9$/.test(line)), alert.text);
+    assert.ok(
+      alert.text.split('\n').some((line) => /^Device: Chrome on Pixel\u00c2?\uFFFDIP address: 10\.9\.9\.9$/.test(line)),
+      alert.text,
+    );
     assert.equal(alert.text.split('\n').filter((l) => l.startsWith('IP address: ')).length, 1, 'one IP address line, the real one');
   });
 });

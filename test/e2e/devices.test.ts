@@ -7,8 +7,6 @@ import { HousekeepingService } from '../../src/sessions/housekeeping.service';
 import { Clock } from '../../src/common/clock';
 import { ShiftedClock } from '../support/clock';
 
-
-
 describe(`your devices [${TEST_DB}]`, () => {
   let app: TestApp;
   let http: Http;
@@ -27,8 +25,16 @@ describe(`your devices [${TEST_DB}]`, () => {
   async function threeDevices(): Promise<{ user: { id: string; email: string }; devices: Tokens[] }> {
     const user = await register(http);
     const devices: Tokens[] = [];
-    for (const [i, ua] of ['Mozilla/5.0 (iPhone) Safari/604.1', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0', 'Mozilla/5.0 (Windows NT 10.0) Firefox/131.0'].entries()) {
-      const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: `device-${i}-abcdefgh`, deviceName: `Device ${i}` }, { headers: { 'user-agent': ua } });
+    for (const [i, ua] of [
+      'Mozilla/5.0 (iPhone) Safari/604.1',
+      'Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0',
+      'Mozilla/5.0 (Windows NT 10.0) Firefox/131.0',
+    ].entries()) {
+      const r = await http.post(
+        '/auth/login',
+        { email: user.email, password: PASSWORD, deviceId: `device-${i}-abcdefgh`, deviceName: `Device ${i}` },
+        { headers: { 'user-agent': ua } },
+      );
       assert.equal(r.status, 200);
       devices.push(r.body);
       clock.advance(5);
@@ -55,7 +61,26 @@ describe(`your devices [${TEST_DB}]`, () => {
       [false, false, true],
     );
     const s = items[0];
-    assert.deepEqual(Object.keys(s).sort(), ['acr', 'authTime', 'createdAt', 'current', 'deviceId', 'deviceName', 'dpopBound', 'expiresAt', 'id', 'idleExpiresAt', 'ip', 'lastUsedAt', 'revokedAt', 'revokedReason', 'userAgent'].sort());
+    assert.deepEqual(
+      Object.keys(s).sort(),
+      [
+        'acr',
+        'authTime',
+        'createdAt',
+        'current',
+        'deviceId',
+        'deviceName',
+        'dpopBound',
+        'expiresAt',
+        'id',
+        'idleExpiresAt',
+        'ip',
+        'lastUsedAt',
+        'revokedAt',
+        'revokedReason',
+        'userAgent',
+      ].sort(),
+    );
     assert.equal(s.deviceId, 'device-0-abcdefgh');
     assert.match(s.userAgent, /iPhone/);
     assert.equal(s.ip, '127.0.0.1');
@@ -88,7 +113,11 @@ describe(`your devices [${TEST_DB}]`, () => {
     assert.equal((await refresh(http, devices[1].refresh_token)).status, 200);
     const rows = await column<{ revoked_reason: string }>(app, 'SELECT revoked_reason FROM sessions WHERE id = ?', [devices[2].session_id]);
     assert.equal(rows[0].revoked_reason, 'user_revoked');
-    const events = await column<{ actor_id: string; details: string }>(app, "SELECT actor_id, details FROM audit_events WHERE type = 'session_revoked' AND session_id = ?", [devices[2].session_id]);
+    const events = await column<{ actor_id: string; details: string }>(
+      app,
+      "SELECT actor_id, details FROM audit_events WHERE type = 'session_revoked' AND session_id = ?",
+      [devices[2].session_id],
+    );
     assert.equal(events.length, 1);
     assert.match(events[0].details, /user_revoked/);
   });
@@ -122,7 +151,9 @@ describe(`your devices [${TEST_DB}]`, () => {
 
   it('holds the session limit under concurrent logins', async () => {
     const user = await register(http);
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: `concurrent-${i}-device` })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: `concurrent-${i}-device` })),
+    );
     for (const r of results) assert.equal(r.status, 200);
     const active = await column<{ n: number }>(app, 'SELECT COUNT(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL', [user.id]);
     assert.equal(Number(active[0].n), 3);
@@ -151,7 +182,9 @@ describe(`your devices [${TEST_DB}]`, () => {
       assert.equal((await refresh(http, d.refresh_token)).status, 400, 'every old refresh token stops working');
     }
     assert.equal((await refresh(http, fresh.refresh_token)).status, 200);
-    const reasons = await column<{ revoked_reason: string }>(app, 'SELECT revoked_reason FROM sessions WHERE user_id = ? AND revoked_at IS NOT NULL', [user.id]);
+    const reasons = await column<{ revoked_reason: string }>(app, 'SELECT revoked_reason FROM sessions WHERE user_id = ? AND revoked_at IS NOT NULL', [
+      user.id,
+    ]);
     assert.deepEqual(new Set(reasons.map((x) => x.revoked_reason)), new Set(['password_changed']));
     const me = await http.get('/me', { token: fresh.access_token });
     assert.ok(me.body.passwordChangedAt);
@@ -182,7 +215,9 @@ describe(`your devices [${TEST_DB}]`, () => {
     // password check before it commits and open their session after. One racing device, so
     // relogins replace each other and the session limit (3) never touches the changer.
     let done = false;
-    const change = http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'changed under load' }, { token: changer.access_token }).finally(() => (done = true));
+    const change = http
+      .post('/me/password', { currentPassword: PASSWORD, newPassword: 'changed under load' }, { token: changer.access_token })
+      .finally(() => (done = true));
     const logins: Array<Promise<Reply>> = [];
     while (!done && logins.length < 80) {
       logins.push(http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'racer-device' }));
@@ -206,9 +241,15 @@ describe(`your devices [${TEST_DB}]`, () => {
     const trigger = `lk_fail_pw_${process.pid}`;
     // A real database error inside the transaction, raised by the last statement of the change.
     if (TEST_DB === 'mysql') {
-      await app.database.exec(`CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_events FOR EACH ROW BEGIN IF NEW.type = 'password_changed' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'; END IF; END`, []);
+      await app.database.exec(
+        `CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_events FOR EACH ROW BEGIN IF NEW.type = 'password_changed' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'; END IF; END`,
+        [],
+      );
     } else {
-      await app.database.exec(`CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_events WHEN NEW.type = 'password_changed' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`, []);
+      await app.database.exec(
+        `CREATE TRIGGER ${trigger} BEFORE INSERT ON audit_events WHEN NEW.type = 'password_changed' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+        [],
+      );
     }
     try {
       const r = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'another new secret' }, { token: devices[0].access_token });
@@ -220,7 +261,11 @@ describe(`your devices [${TEST_DB}]`, () => {
     }
     for (const d of devices) assert.ok(await works(http, d), 'every session lives');
     assert.equal((await refresh(http, devices[1].refresh_token)).status, 200);
-    assert.equal((await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'device-0-abcdefgh' })).status, 200, 'the old password still works');
+    assert.equal(
+      (await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'device-0-abcdefgh' })).status,
+      200,
+      'the old password still works',
+    );
     const changed = await column<{ password_changed_at: unknown }>(app, 'SELECT password_changed_at FROM users WHERE id = ?', [user.id]);
     assert.equal(changed[0].password_changed_at, null);
   });
@@ -274,7 +319,11 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     const user = await register(http);
     const r = await http.post('/auth/login', { email: user.email, password: PASSWORD, useCookie: true });
     const before = http.cookies.get('latchkey_refresh');
-    const changed = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'cookie mode secret', useCookie: true }, { token: r.body.access_token });
+    const changed = await http.post(
+      '/me/password',
+      { currentPassword: PASSWORD, newPassword: 'cookie mode secret', useCookie: true },
+      { token: r.body.access_token },
+    );
     assert.equal(changed.status, 200, changed.text);
     assert.equal(changed.body.refresh_token, undefined);
     assert.match(changed.headers.getSetCookie().join('\n'), /latchkey_refresh=[^;]+;.*HttpOnly/i);
@@ -315,7 +364,7 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     assert.equal(others.status, 401, 'other devices need an access token');
   });
 
-  it('an expired, revoked or forged access token beside the cookie and the CSRF header: logout ends the cookie\'s session, and nothing more', async () => {
+  it("an expired, revoked or forged access token beside the cookie and the CSRF header: logout ends the cookie's session, and nothing more", async () => {
     const csrf = { 'x-latchkey-csrf': '1' };
     const cleared = /latchkey_refresh=;.*(Max-Age=0|Expires=Thu, 01 Jan 1970)/i;
     const user = await register(new Http(app.url));
@@ -346,7 +395,8 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
     const [header, payload, signature] = other.access_token.split('.');
     const forged = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
     const tablet = await browser();
-    for (const scope of ['others', 'global']) assert.equal((await tablet.http.post(`/auth/logout?scope=${scope}`, undefined, { token: forged, headers: csrf })).status, 401, scope);
+    for (const scope of ['others', 'global'])
+      assert.equal((await tablet.http.post(`/auth/logout?scope=${scope}`, undefined, { token: forged, headers: csrf })).status, 401, scope);
     tablet.http.cookies.set('latchkey_refresh', tablet.cookie);
     assert.equal((await tablet.http.post('/auth/logout', undefined, { token: forged, headers: csrf })).status, 204);
     assert.ok(await sessionOver(tablet.cookie));
@@ -400,7 +450,15 @@ describe(`browser cookie mode [${TEST_DB}]`, () => {
       ['logout, no body', () => http.post('/auth/logout'), 403],
       ['logout, form', () => http.post('/auth/logout', { scope: 'global' }, { form: true }), 415],
       ['logout, text/plain', () => http.post('/auth/logout', undefined, { raw: 'scope=global', contentType: 'text/plain' }), 415],
-      ['logout, multipart', () => http.post('/auth/logout', undefined, { raw: '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--b--\r\n', contentType: 'multipart/form-data; boundary=b' }), 415],
+      [
+        'logout, multipart',
+        () =>
+          http.post('/auth/logout', undefined, {
+            raw: '--b\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--b--\r\n',
+            contentType: 'multipart/form-data; boundary=b',
+          }),
+        415,
+      ],
       ['revoke, empty form', () => http.post('/auth/revoke', {}, { form: true }), 403],
       ['revoke, text/plain', () => http.post('/auth/revoke', undefined, { raw: 'token=x', contentType: 'text/plain' }), 415],
       ['revoke, a form with some token', () => http.post('/auth/revoke', { token: 'not-a-token' }, { form: true }), 200],
@@ -449,16 +507,25 @@ describe(`CORS allow-list [${TEST_DB}]`, () => {
   after(async () => app.close());
 
   it('allows only configured origins, with credentials', async () => {
-    const allowed = await fetch(`${app.url}/auth/token`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-latchkey-csrf' } });
+    const allowed = await fetch(`${app.url}/auth/token`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-latchkey-csrf' },
+    });
     assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
     assert.equal(allowed.headers.get('access-control-allow-credentials'), 'true');
-    const denied = await fetch(`${app.url}/auth/token`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const denied = await fetch(`${app.url}/auth/token`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(denied.headers.get('access-control-allow-origin'), null, 'no allow-origin at all for an origin not on the list (not even *)');
   });
 
   it('lets a browser client on an allowed origin send DPoP proofs, read Date and WWW-Authenticate, and follow its session stream', async () => {
     const origin = 'https://app.example.com';
-    const preflight = await fetch(`${app.url}/auth/token`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'dpop' } });
+    const preflight = await fetch(`${app.url}/auth/token`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'dpop' },
+    });
     assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /\bdpop\b/);
     const http = new Http(app.url);
     const t = await login(http, (await register(http, uniqueEmail('cors'))).email);
@@ -500,7 +567,11 @@ describe(`housekeeping [${TEST_DB}]`, () => {
     const left = await app.database.rows<{ id: string }>('SELECT id FROM sessions WHERE user_id = ?', [user.id]);
     assert.deepEqual(new Set(left.map((r) => r.id)), new Set([keep.session_id, recentRevoked.session_id]));
     const events = await column<{ id: string }>(app, 'SELECT id FROM audit_events WHERE id IN (?, ?)', [oldEvent, keptEvent]);
-    assert.deepEqual(events.map((e) => e.id), [keptEvent], 'the event past retention is gone, the one inside it stays');
+    assert.deepEqual(
+      events.map((e) => e.id),
+      [keptEvent],
+      'the event past retention is gone, the one inside it stays',
+    );
     assert.ok(await works(http, keep));
   });
 });

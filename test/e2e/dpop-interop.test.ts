@@ -46,7 +46,10 @@ describe(`oauth4webapi, an outside client, over DPoP [${TEST_DB}]`, () => {
 
     // Without the proof, oauth4webapi surfaces latchkey's RFC 9449 error as it is.
     const refused = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), login.refresh_token, insecure);
-    await assert.rejects(oauth.processRefreshTokenResponse(as, client, refused), (error: unknown) => error instanceof oauth.ResponseBodyError && error.error === 'invalid_dpop_proof');
+    await assert.rejects(
+      oauth.processRefreshTokenResponse(as, client, refused),
+      (error: unknown) => error instanceof oauth.ResponseBodyError && error.error === 'invalid_dpop_proof',
+    );
 
     let refreshToken = login.refresh_token;
     for (let round = 0; round < 2; round++) {

@@ -16,7 +16,11 @@ const ADMIN_PASSWORD = 'dpop admin password 1';
 
 /** Logs in with a proof by `key`: the session is bound to it. */
 async function loginBound(http: Http, key: DpopKey, email: string, extra: Record<string, unknown> = {}): Promise<Tokens & { token_type: string }> {
-  const r = await http.post('/auth/login', { email, password: PASSWORD, ...extra }, { headers: { dpop: await dpopProof(key, 'POST', `${http.base}/auth/login`) } });
+  const r = await http.post(
+    '/auth/login',
+    { email, password: PASSWORD, ...extra },
+    { headers: { dpop: await dpopProof(key, 'POST', `${http.base}/auth/login`) } },
+  );
   assert.equal(r.status, 200, r.text);
   return r.body;
 }
@@ -121,7 +125,15 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
 
     // A bound admin token without its key learns nothing of its role: 401, not 403.
     const plain = await login(http, user.email);
-    assert.equal((await http.get('/me', { headers: { authorization: `DPoP ${plain.access_token}`, dpop: await dpopProof(key, 'GET', `${http.base}/me`, { accessToken: plain.access_token }) } })).status, 401, 'an unbound token is refused under the DPoP scheme');
+    assert.equal(
+      (
+        await http.get('/me', {
+          headers: { authorization: `DPoP ${plain.access_token}`, dpop: await dpopProof(key, 'GET', `${http.base}/me`, { accessToken: plain.access_token }) },
+        })
+      ).status,
+      401,
+      'an unbound token is refused under the DPoP scheme',
+    );
   });
 
   it('compares htu with the public origin (JWT_ISSUER), never with the Host header the client chose', async () => {
@@ -148,7 +160,11 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
     const row = await sessionRow(app, t.session_id);
     assert.equal(Number(row.generation), 0, 'the chain did not move');
     assert.equal(row.revoked_at, null);
-    assert.equal(await auditCount(app, 'invalid_dpop_proof', { sessionId: t.session_id }), 1, 'one row a minute per session (sessions-module.test.ts moves the clock)');
+    assert.equal(
+      await auditCount(app, 'invalid_dpop_proof', { sessionId: t.session_id }),
+      1,
+      'one row a minute per session (sessions-module.test.ts moves the clock)',
+    );
 
     const next = await refreshWith(http, t.refresh_token, key);
     assert.equal(next.status, 200, next.text);
@@ -205,7 +221,7 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
     assertRefusedProof(await refreshWith(http, t.refresh_token, undefined, proof), 400);
   });
 
-  it("refuses to revoke a bound session (RFC 7009) for a token presented without its key: a copied token cannot sign its owner out", async () => {
+  it('refuses to revoke a bound session (RFC 7009) for a token presented without its key: a copied token cannot sign its owner out', async () => {
     const key = await dpopKey();
     const user = await register(http);
     const t = await loginBound(http, key, user.email);
@@ -230,7 +246,11 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
     const user = await register(http);
     const t = await loginBound(http, key, user.email);
     const proof = await dpopProof(key, 'POST', `${http.base}/me/password`, { accessToken: t.access_token });
-    const r = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'another good password 2' }, { headers: { authorization: `DPoP ${t.access_token}`, dpop: proof } });
+    const r = await http.post(
+      '/me/password',
+      { currentPassword: PASSWORD, newPassword: 'another good password 2' },
+      { headers: { authorization: `DPoP ${t.access_token}`, dpop: proof } },
+    );
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.token_type, 'DPoP');
     assertRefusedProof(await refreshWith(http, r.body.refresh_token), 400);
@@ -248,11 +268,21 @@ describe(`DPoP-bound sessions (RFC 9449) [${TEST_DB}]`, () => {
     const refreshToken = await http.post('/auth/introspect', { token: t.refresh_token }, { form: true, headers: { authorization: rs.basic } });
     assert.deepEqual(refreshToken.body.cnf, { jkt: key.jkt });
 
-    const verifier = createVerifier({ issuer: app.config.jwtIssuer, audience: app.config.jwtAudience, clientId: rs.clientId, clientSecret: rs.clientSecret, logger: false });
+    const verifier = createVerifier({
+      issuer: app.config.jwtIssuer,
+      audience: app.config.jwtAudience,
+      clientId: rs.clientId,
+      clientSecret: rs.clientSecret,
+      logger: false,
+    });
     try {
       await verifier.ready();
       const url = 'https://orders.example.com/orders';
-      const ok = await verifier.authenticate({ method: 'GET', url, headers: { authorization: `DPoP ${t.access_token}`, dpop: await dpopProof(key, 'GET', url, { accessToken: t.access_token }) } });
+      const ok = await verifier.authenticate({
+        method: 'GET',
+        url,
+        headers: { authorization: `DPoP ${t.access_token}`, dpop: await dpopProof(key, 'GET', url, { accessToken: t.access_token }) },
+      });
       assert.equal(ok.sid, t.session_id);
       await assert.rejects(verifier.authenticate({ method: 'GET', url, headers: { authorization: `Bearer ${t.access_token}` } }), /DPoP-bound/);
     } finally {
@@ -374,6 +404,11 @@ describe(`DPoP proofs are single-use across instances (Redis) [${TEST_DB}]`, () 
 
     // A proof for whatever host the request claims to be for, through a trusted proxy's X-Forwarded-Host: refused.
     const forwarded = await dpopProof(key, 'GET', 'https://other.example/me', { accessToken: t.access_token });
-    assertRefusedProof(await new Http(a.url).get('/me', { headers: { 'x-forwarded-host': 'other.example', 'x-forwarded-proto': 'https', authorization: `DPoP ${t.access_token}`, dpop: forwarded } }), 401);
+    assertRefusedProof(
+      await new Http(a.url).get('/me', {
+        headers: { 'x-forwarded-host': 'other.example', 'x-forwarded-proto': 'https', authorization: `DPoP ${t.access_token}`, dpop: forwarded },
+      }),
+      401,
+    );
   });
 });

@@ -49,7 +49,10 @@ describe(`e-mail change [${TEST_DB}]`, () => {
   it('asks, confirms from the link mailed to the new address (nothing changes before), then tells the old address with a revert link', async () => {
     const { user, device, to, token, mail } = await asked();
     const other = await login(http, user.email, PASSWORD, { deviceId: 'email-change-other-01' });
-    assert.ok(mail.links.every((l) => l.startsWith(`${APP_URL}/account/confirm-email#token=`)), 'the link goes to the page, the token in the fragment');
+    assert.ok(
+      mail.links.every((l) => l.startsWith(`${APP_URL}/account/confirm-email#token=`)),
+      'the link goes to the page, the token in the fragment',
+    );
     assert.equal(await emailOf(user.id), user.email, 'until confirmed, nothing changes');
     assert.equal((await http.get('/me', { token: device.access_token })).body.email, user.email);
     assert.equal((await http.post('/auth/login', { email: to, password: PASSWORD })).status, 401, 'the new address does not sign in yet');
@@ -96,9 +99,17 @@ describe(`e-mail change [${TEST_DB}]`, () => {
       assert.equal((await refresh(http, t.refresh_token)).status, 400);
       assert.equal((await sessionRow(app, t.session_id)).revoked_reason, 'email_change_reverted');
     }
-    const revocations = await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM session_revocations WHERE user_id = ? AND reason = 'email_change_reverted'", [user.id]);
+    const revocations = await column<{ n: number }>(
+      app,
+      "SELECT COUNT(*) AS n FROM session_revocations WHERE user_id = ? AND reason = 'email_change_reverted'",
+      [user.id],
+    );
     assert.equal(Number(revocations[0].n), 3, 'every revocation went to the feed log');
-    assert.equal((await http.post('/auth/password/reset', { token: stolenReset, newPassword: NEW_PASSWORD })).status, 400, "the reset mailed to the other address is dead");
+    assert.equal(
+      (await http.post('/auth/password/reset', { token: stolenReset, newPassword: NEW_PASSWORD })).status,
+      400,
+      'the reset mailed to the other address is dead',
+    );
     const signIn = await http.post('/auth/login', { email: user.email, password: PASSWORD });
     assert.equal(signIn.status, 403, 'whoever changed the address knew the password: it no longer signs in');
     assert.equal((await http.post('/auth/email/revert', { token: revertToken })).status, 400, 'the revert works once');
@@ -107,8 +118,16 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     assert.equal(reset.status, 200, reset.text);
     assert.equal(reset.body.user.email, user.email);
     assert.equal(await works(http, await login(http, user.email, NEW_PASSWORD)), true);
-    const details = (await column<{ details: string }>(app, "SELECT details FROM audit_events WHERE type = 'email_changed' AND user_id = ? ORDER BY id", [user.id])).map((e) => JSON.parse(e.details));
-    assert.deepEqual(details.map((d) => [d.stage, d.restored, d.revokedSessions]), [['confirmed', undefined, undefined], ['reverted', true, 3]]);
+    const details = (
+      await column<{ details: string }>(app, "SELECT details FROM audit_events WHERE type = 'email_changed' AND user_id = ? ORDER BY id", [user.id])
+    ).map((e) => JSON.parse(e.details));
+    assert.deepEqual(
+      details.map((d) => [d.stage, d.restored, d.revokedSessions]),
+      [
+        ['confirmed', undefined, undefined],
+        ['reverted', true, 3],
+      ],
+    );
   });
 
   it('an address that already has an account: the same answer (status, body, headers) as a free one; that address is told, nothing changes', async () => {
@@ -130,7 +149,11 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     };
     assert.deepEqual(headers(toTaken), headers(toFree));
     // Both requests only queue a detached row, whatever the address.
-    const queued = await column<{ kind: string; data: string }>(app, "SELECT kind, data FROM mail_outbox WHERE user_id = ? AND kind = 'email_change' ORDER BY id", [user.id]);
+    const queued = await column<{ kind: string; data: string }>(
+      app,
+      "SELECT kind, data FROM mail_outbox WHERE user_id = ? AND kind = 'email_change' ORDER BY id",
+      [user.id],
+    );
     assert.equal(queued.length, 2);
 
     const told = await smtp.next(owner.email, TAKEN);
@@ -167,12 +190,19 @@ describe(`e-mail change [${TEST_DB}]`, () => {
   it('refuses a wrong password (401, counted), the own address (400), bad input (400) and no token (401), and mails nothing for them', async () => {
     const user = await register(http);
     const device = await login(http, user.email);
-    const before = Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'email_change' AND user_id = ?", [user.id]))[0].n);
+    const before = Number(
+      (await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'email_change' AND user_id = ?", [user.id]))[0].n,
+    );
     const wrong = await ask(device, uniqueEmail('nope'), 'not the password');
     assert.equal(wrong.status, 401, wrong.text);
     assert.equal(wrong.body.error, 'invalid_credentials');
     assert.equal((await ask(device, user.email.toUpperCase())).status, 400, 'its own address');
-    for (const body of [{ newEmail: 'not an address', password: PASSWORD }, { newEmail: uniqueEmail(), password: [PASSWORD] }, { newEmail: uniqueEmail() }, { newEmail: uniqueEmail(), password: PASSWORD, extra: 1 }]) {
+    for (const body of [
+      { newEmail: 'not an address', password: PASSWORD },
+      { newEmail: uniqueEmail(), password: [PASSWORD] },
+      { newEmail: uniqueEmail() },
+      { newEmail: uniqueEmail(), password: PASSWORD, extra: 1 },
+    ]) {
       const r = await http.post('/me/email', body, { token: device.access_token });
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.equal(r.body.error, 'validation_failed');
@@ -183,7 +213,9 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     const locked = await ask(device, uniqueEmail('nope'));
     assert.equal(locked.status, 429, locked.text);
     assert.ok(Number(locked.headers.get('retry-after')) > 0);
-    const afterwards = Number((await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'email_change' AND user_id = ?", [user.id]))[0].n);
+    const afterwards = Number(
+      (await column<{ n: number }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE kind = 'email_change' AND user_id = ?", [user.id]))[0].n,
+    );
     assert.equal(afterwards, before);
   });
 
@@ -196,7 +228,11 @@ describe(`e-mail change [${TEST_DB}]`, () => {
     // Detached mails are prepared in no fixed order: whichever comes fourth is the one dropped.
     const mails = targets.flatMap((to) => smtp.to(to, CONFIRM));
     assert.equal(mails.length, 3, 'the fourth is not sent');
-    const dropped = await column<{ last_error: string }>(app, "SELECT last_error FROM mail_outbox WHERE kind = 'email_change' AND user_id = ? AND state = 'dropped'", [user.id]);
+    const dropped = await column<{ last_error: string }>(
+      app,
+      "SELECT last_error FROM mail_outbox WHERE kind = 'email_change' AND user_id = ? AND state = 'dropped'",
+      [user.id],
+    );
     assert.equal(dropped.length, 1);
     assert.match(dropped[0].last_error, /more than 3 mails in an hour/);
     const answers = [];
@@ -291,7 +327,10 @@ describe(`e-mail change [${TEST_DB}]`, () => {
   it('a confirmation racing a registration of the same address: one of them wins, the other gets 409, never a 5xx', async () => {
     for (let round = 0; round < 4; round++) {
       const { user, to, token } = await asked();
-      const [confirmed, registered] = await Promise.all([http.post('/auth/email/confirm', { token }), http.post('/auth/register', { email: to, password: PASSWORD })]);
+      const [confirmed, registered] = await Promise.all([
+        http.post('/auth/email/confirm', { token }),
+        http.post('/auth/register', { email: to, password: PASSWORD }),
+      ]);
       assert.ok(confirmed.status < 500 && registered.status < 500, `${confirmed.text} / ${registered.text}`);
       const holders = await column<{ id: string }>(app, 'SELECT id FROM users WHERE email = ?', [to]);
       assert.equal(holders.length, 1, 'one account holds the address');

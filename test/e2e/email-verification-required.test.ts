@@ -42,6 +42,10 @@ describe(`REQUIRE_EMAIL_VERIFICATION=true [${TEST_DB}]`, () => {
     assert.equal((await http.post('/auth/email/verify', { token: tokenOf(first, 'verify-email') })).status, 200);
     const tokens = await login(http, user.email);
     assert.equal((await http.get('/me', { token: tokens.access_token })).body.emailVerified, true);
-    assert.equal((await http.post('/auth/email/verify', { token: tokenOf(second, 'verify-email') })).body.error, 'invalid_link', 'the other link has nothing left to do');
+    assert.equal(
+      (await http.post('/auth/email/verify', { token: tokenOf(second, 'verify-email') })).body.error,
+      'invalid_link',
+      'the other link has nothing left to do',
+    );
   });
 });

@@ -20,7 +20,7 @@ const ADMIN_PASSWORD = 'export admin password';
 async function seedEvents(app: TestApp, userId: string, count: number, options: { userAgent?: string; tie?: number } = {}): Promise<void> {
   const start = Date.now() - 86_400_000;
   const userAgent = options.userAgent ?? 'Mozilla/5.0 (seeded)';
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const n = Math.min(500, count - done);
     const values: unknown[] = [];
     for (let i = 0; i < n; i++) {
@@ -29,7 +29,10 @@ async function seedEvents(app: TestApp, userId: string, count: number, options: 
       const at = start + (options.tie ? Math.floor(k / 2) : k);
       values.push(uuidv7(at), 'login_succeeded', userId, null, null, `203.0.113.${k % 250}`, userAgent, JSON.stringify({ seeded: k }), at);
     }
-    await app.database.exec(`INSERT INTO audit_events (id, type, user_id, session_id, actor_id, ip, user_agent, details, created_at) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`, values);
+    await app.database.exec(
+      `INSERT INTO audit_events (id, type, user_id, session_id, actor_id, ip, user_agent, details, created_at) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      values,
+    );
     done += n;
   }
 }
@@ -99,8 +102,14 @@ describe(`data export (GET /me/export) [${TEST_DB}]`, () => {
     const phone = await login(http, me.email, PASSWORD, { deviceName: 'Phone' });
     assert.equal((await http.delete(`/me/sessions/${phone.session_id}`, { token: laptop.access_token })).status, 204, 'a past session');
     // The administrator disables and enables the account: events of ours whose actor is someone else.
-    assert.equal((await http.post(`/admin/users/${me.id}/disable`, undefined, { token: admin.access_token, headers: { 'user-agent': 'AdminBrowser/9.9' } })).status, 200);
-    assert.equal((await http.post(`/admin/users/${me.id}/enable`, undefined, { token: admin.access_token, headers: { 'user-agent': 'AdminBrowser/9.9' } })).status, 200);
+    assert.equal(
+      (await http.post(`/admin/users/${me.id}/disable`, undefined, { token: admin.access_token, headers: { 'user-agent': 'AdminBrowser/9.9' } })).status,
+      200,
+    );
+    assert.equal(
+      (await http.post(`/admin/users/${me.id}/enable`, undefined, { token: admin.access_token, headers: { 'user-agent': 'AdminBrowser/9.9' } })).status,
+      200,
+    );
 
     // A second factor (its secret and recovery codes), a trusted device, a mailed link.
     let tokens: Tokens = await login(http, me.email, PASSWORD, { deviceName: 'Desktop' });
@@ -116,7 +125,11 @@ describe(`data export (GET /me/export) [${TEST_DB}]`, () => {
     assert.ok(trusted.body.trustedDevice);
     assert.equal((await http.post('/auth/password/forgot', { email: me.email })).status, 202);
     // Mails make their links (and the reset's event) when they are sent: the verification, the new-device alerts, the reset.
-    await eventually(async () => (await column(app, "SELECT id FROM account_links WHERE user_id = ? AND purpose = 'password_reset'", [me.id])).length === 1, 10_000, 50);
+    await eventually(
+      async () => (await column(app, "SELECT id FROM account_links WHERE user_id = ? AND purpose = 'password_reset'", [me.id])).length === 1,
+      10_000,
+      50,
+    );
 
     const r = await exportOf(http, tokens.access_token);
     assert.equal(r.status, 200, r.text);
@@ -136,14 +149,23 @@ describe(`data export (GET /me/export) [${TEST_DB}]`, () => {
     assert.deepEqual(doc.sessions.map((s: { id: string }) => s.id).sort(), sessionIds, 'every session of the user, active and past');
     assert.equal(doc.sessions.find((s: { id: string }) => s.id === phone.session_id).revokedReason, 'user_revoked');
     assert.equal(doc.sessions.find((s: { id: string }) => s.id === laptop.session_id).revokedReason, 'user_disabled');
-    assert.deepEqual(doc.sessions.filter((s: { current: boolean }) => s.current).map((s: { id: string }) => s.id), [tokens.session_id]);
+    assert.deepEqual(
+      doc.sessions.filter((s: { current: boolean }) => s.current).map((s: { id: string }) => s.id),
+      [tokens.session_id],
+    );
 
     assert.equal(doc.factors.length, 1);
     assert.deepEqual(Object.keys(doc.factors[0]).sort(), ['active', 'createdAt', 'id', 'lastUsedAt', 'locked', 'name', 'type']);
     assert.deepEqual(doc.recoveryCodes, { remaining: 10 });
-    assert.deepEqual(doc.trustedDevices.map((d: { deviceId: string }) => d.deviceId), ['export-trusted-device']);
+    assert.deepEqual(
+      doc.trustedDevices.map((d: { deviceId: string }) => d.deviceId),
+      ['export-trusted-device'],
+    );
     const links = await column<{ purpose: string }>(app, 'SELECT purpose FROM account_links WHERE user_id = ? ORDER BY created_at, id', [me.id]);
-    assert.deepEqual(doc.accountLinks.map((l: { purpose: string }) => l.purpose), links.map((l) => l.purpose));
+    assert.deepEqual(
+      doc.accountLinks.map((l: { purpose: string }) => l.purpose),
+      links.map((l) => l.purpose),
+    );
     assert.ok(links.some((l) => l.purpose === 'password_reset') && links.some((l) => l.purpose === 'session_report'));
 
     const eventIds = (await column<{ id: string }>(app, 'SELECT id FROM audit_events WHERE user_id = ?', [me.id])).map((e) => e.id).sort();
@@ -240,7 +262,11 @@ describe(`data export (GET /me/export) [${TEST_DB}]`, () => {
     assert.equal(seeded.length, 2_501);
     assert.equal(new Set(events.map((e) => e.id)).size, events.length, 'no event twice');
     const expected = (await column<{ id: string }>(app, 'SELECT id FROM audit_events WHERE user_id = ? ORDER BY created_at, id', [me.id])).map((e) => e.id);
-    assert.deepEqual(events.map((e) => e.id), expected, 'every event, oldest first, across page boundaries');
+    assert.deepEqual(
+      events.map((e) => e.id),
+      expected,
+      'every event, oldest first, across page boundaries',
+    );
   });
 
   describe('streaming', () => {

@@ -38,7 +38,10 @@ describe(`a process killed in the middle of rotations [${TEST_DB}]`, () => {
       await eventually(
         async () => {
           if (proc.exitCode !== null) throw new Error(`the server exited: ${stderr}`);
-          return fetch(`${url}/health`).then((r) => r.ok, () => false);
+          return fetch(`${url}/health`).then(
+            (r) => r.ok,
+            () => false,
+          );
         },
         30_000,
         50,

@@ -174,7 +174,12 @@ async function snapshot(app: TestApp): Promise<Snapshot> {
   }
   // The outbox's rows change as the sender delivers them; what a request must not do is add one.
   const mails = await app.database.rows<{ id: string }>('SELECT id FROM mail_outbox ORDER BY id', []);
-  tables.mail_outbox = { rows: mails.length, hash: createHash('sha256').update(mails.map((m) => m.id).join('\n')).digest('hex') };
+  tables.mail_outbox = {
+    rows: mails.length,
+    hash: createHash('sha256')
+      .update(mails.map((m) => m.id).join('\n'))
+      .digest('hex'),
+  };
   const audit = new Map<string, string>();
   for (const row of await app.database.rows<Record<string, unknown>>('SELECT * FROM audit_events ORDER BY id', [])) audit.set(String(row.id), canonical(row));
   return { tables, audit };
@@ -186,7 +191,11 @@ async function snapshot(app: TestApp): Promise<Snapshot> {
  * unchanged and any new one must be a login_failed.
  */
 function assertUnchanged(before: Snapshot, after: Snapshot, label: string): void {
-  assert.deepEqual(after.tables, before.tables, `${label}: users, sessions, keys, resource servers, the revocation log, account links and the mail outbox are unchanged`);
+  assert.deepEqual(
+    after.tables,
+    before.tables,
+    `${label}: users, sessions, keys, resource servers, the revocation log, account links and the mail outbox are unchanged`,
+  );
   for (const [id, row] of before.audit) assert.equal(after.audit.get(id), row, `${label}: audit event ${id} unchanged`);
   for (const [id, row] of after.audit) {
     if (!before.audit.has(id)) assert.match(row, /"type","login_failed"/, `${label}: only login_failed events may be appended, got ${row}`);
@@ -198,15 +207,21 @@ async function mailedResetToken(app: TestApp, http: Http, email: string): Promis
   assert.equal((await http.post('/auth/password/forgot', { email })).status, 202);
   const outbox = join(app.config.dataDir, 'outbox');
   let token: string | undefined;
-  await eventually(async () => {
-    const pending = await app.database.rows<{ n: number }>("SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'", []);
-    if (Number(pending[0].n) > 0 || !existsSync(outbox)) return false;
-    for (const file of readdirSync(outbox)) {
-      const text = readFileSync(join(outbox, file), 'utf8').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
-      token = /reset-password#token=([0-9a-f-]{36}\.[A-Za-z0-9_-]{43})/.exec(text)?.[1] ?? token;
-    }
-    return token !== undefined;
-  }, 15_000, 20);
+  await eventually(
+    async () => {
+      const pending = await app.database.rows<{ n: number }>("SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'", []);
+      if (Number(pending[0].n) > 0 || !existsSync(outbox)) return false;
+      for (const file of readdirSync(outbox)) {
+        const text = readFileSync(join(outbox, file), 'utf8')
+          .replace(/=\r?\n/g, '')
+          .replace(/=3D/g, '=');
+        token = /reset-password#token=([0-9a-f-]{36}\.[A-Za-z0-9_-]{43})/.exec(text)?.[1] ?? token;
+      }
+      return token !== undefined;
+    },
+    15_000,
+    20,
+  );
   return token!;
 }
 
@@ -249,14 +264,20 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     await http.delete(`/admin/resource-servers/${removed.clientId}`, { token: adminTokens.access_token });
     removedBasic = removed.basic;
     linkToken = await mailedResetToken(app, http, user.email);
-    const document = (await http.get('/docs-json')).body as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> }; parameters?: unknown[] }>> };
+    const document = (await http.get('/docs-json')).body as {
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> }; parameters?: unknown[] }>>;
+    };
     oauthPaths = new Set();
     operationsWithInput = [];
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, op] of Object.entries(operations)) {
         if (op.requestBody?.content['application/x-www-form-urlencoded']) oauthPaths.add(path);
         if (op.requestBody || op.parameters?.length) {
-          operationsWithInput.push({ method: method.toUpperCase(), path: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}(\\?|$)`), name: `${method.toUpperCase()} ${path}` });
+          operationsWithInput.push({
+            method: method.toUpperCase(),
+            path: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}(\\?|$)`),
+            name: `${method.toUpperCase()} ${path}`,
+          });
         }
       }
     }
@@ -349,7 +370,15 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       }
     }
     for (const value of ['yes', 'true', 1, 0, 'on']) {
-      add({ category: 'wrong types, arrays, nested objects', name: `useCookie as ${JSON.stringify(value)}`, method: 'POST', path: '/auth/login', body: { email: user.email, password: PASSWORD, useCookie: value }, expect: [400], error: 'validation_failed' });
+      add({
+        category: 'wrong types, arrays, nested objects',
+        name: `useCookie as ${JSON.stringify(value)}`,
+        method: 'POST',
+        path: '/auth/login',
+        body: { email: user.email, password: PASSWORD, useCookie: value },
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
     // Inside a WebAuthn credential: each member of the wrong type or shape is a 400 before any decoding.
     const spoiled: Array<[string, unknown]> = [
@@ -362,14 +391,38 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['a signature that is a number', { ...passkeyAssertion, response: { ...passkeyAssertion.response, signature: 7 } }],
       ['a userHandle that is an object', { ...passkeyAssertion, response: { ...passkeyAssertion.response, userHandle: { $ne: null } } }],
       ['clientDataJSON with SQL in it', { ...passkeyAssertion, response: { ...passkeyAssertion.response, clientDataJSON: "' OR 1=1 --" } }],
-      ['no authenticatorData', { ...passkeyAssertion, response: { clientDataJSON: passkeyAssertion.response.clientDataJSON, signature: passkeyAssertion.response.signature } }],
+      [
+        'no authenticatorData',
+        { ...passkeyAssertion, response: { clientDataJSON: passkeyAssertion.response.clientDataJSON, signature: passkeyAssertion.response.signature } },
+      ],
     ];
     for (const [label, credential] of spoiled) {
-      add({ category: 'wrong types, arrays, nested objects', name: `/auth/passkey/login credential with ${label}`, method: 'POST', path: '/auth/passkey/login', body: { credential }, expect: [400], error: 'validation_failed' });
+      add({
+        category: 'wrong types, arrays, nested objects',
+        name: `/auth/passkey/login credential with ${label}`,
+        method: 'POST',
+        path: '/auth/passkey/login',
+        body: { credential },
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
-    for (const [label, transports] of [['a string', 'usb'], ['an array of objects', [{}]], ['a long array', Array(20).fill('usb')]] as const) {
+    for (const [label, transports] of [
+      ['a string', 'usb'],
+      ['an array of objects', [{}]],
+      ['a long array', Array(20).fill('usb')],
+    ] as const) {
       const credential = { ...passkeyRegistration, response: { ...passkeyRegistration.response, transports } };
-      add({ category: 'wrong types, arrays, nested objects', name: `/me/factors/passkey transports as ${label}`, method: 'POST', path: '/me/factors/passkey', as: 'user', body: { credential }, expect: [400], error: 'validation_failed' });
+      add({
+        category: 'wrong types, arrays, nested objects',
+        name: `/me/factors/passkey transports as ${label}`,
+        method: 'POST',
+        path: '/me/factors/passkey',
+        as: 'user',
+        body: { credential },
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
 
     // ---------- whole bodies of the wrong shape ----------
@@ -404,7 +457,16 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     ];
     for (const r of jsonRoutes) {
       for (const [label, raw] of shapes) {
-        add({ category: 'arrays and nested objects as bodies', name: `${r.path} with ${label}`, method: 'POST', path: r.path, as: r.as, raw, expect: [400], error: r.error });
+        add({
+          category: 'arrays and nested objects as bodies',
+          name: `${r.path} with ${label}`,
+          method: 'POST',
+          path: r.path,
+          as: r.as,
+          raw,
+          expect: [400],
+          error: r.error,
+        });
       }
     }
 
@@ -460,33 +522,155 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     for (const [label, s] of unicode) {
       // Combining marks are letters of real (internationalised) addresses; everything else here
       // is invisible, a control, a separator or not a character at all.
-      if (!label.includes('combining')) add({ category: 'unicode edge cases', name: `register e-mail with ${label}`, method: 'POST', path: '/auth/register', body: { email: `a${s}b@example.com`, password: PASSWORD }, expect: [400], error: 'validation_failed' });
-      add({ category: 'unicode edge cases', name: `login e-mail with ${label}`, method: 'POST', path: '/auth/login', body: { email: `${user.email[0]}${s}${user.email.slice(1)}`, password: PASSWORD }, expect: [400, 401] });
-      add({ category: 'unicode edge cases', name: `login password with ${label}`, method: 'POST', path: '/auth/login', body: { email: user.email, password: `${PASSWORD}${s}` }, expect: [400, 401] });
-      add({ category: 'unicode edge cases', name: `refresh token with ${label}`, method: 'POST', path: '/auth/token', body: { grant_type: 'refresh_token', refresh_token: `${userTokens.refresh_token}${s}` }, expect: [400], error: 'invalid_grant' });
+      if (!label.includes('combining'))
+        add({
+          category: 'unicode edge cases',
+          name: `register e-mail with ${label}`,
+          method: 'POST',
+          path: '/auth/register',
+          body: { email: `a${s}b@example.com`, password: PASSWORD },
+          expect: [400],
+          error: 'validation_failed',
+        });
+      add({
+        category: 'unicode edge cases',
+        name: `login e-mail with ${label}`,
+        method: 'POST',
+        path: '/auth/login',
+        body: { email: `${user.email[0]}${s}${user.email.slice(1)}`, password: PASSWORD },
+        expect: [400, 401],
+      });
+      add({
+        category: 'unicode edge cases',
+        name: `login password with ${label}`,
+        method: 'POST',
+        path: '/auth/login',
+        body: { email: user.email, password: `${PASSWORD}${s}` },
+        expect: [400, 401],
+      });
+      add({
+        category: 'unicode edge cases',
+        name: `refresh token with ${label}`,
+        method: 'POST',
+        path: '/auth/token',
+        body: { grant_type: 'refresh_token', refresh_token: `${userTokens.refresh_token}${s}` },
+        expect: [400],
+        error: 'invalid_grant',
+      });
     }
     // Names may be in any script (RTL marks and ZWJ emoji are legitimate); only an address that
     // is taken keeps these from creating an account, and that must be a clean 409.
     for (const [label, s] of unicode.filter(([l]) => !/surrogate|NUL|C0/.test(l))) {
-      add({ category: 'unicode edge cases', name: `register taken e-mail, name with ${label}`, method: 'POST', path: '/auth/register', body: { email: user.email, password: PASSWORD, name: `n${s}` }, expect: [409], error: 'email_taken' });
+      add({
+        category: 'unicode edge cases',
+        name: `register taken e-mail, name with ${label}`,
+        method: 'POST',
+        path: '/auth/register',
+        body: { email: user.email, password: PASSWORD, name: `n${s}` },
+        expect: [409],
+        error: 'email_taken',
+      });
     }
     for (const [label, s] of unicode.filter(([l]) => /surrogate|NUL|C0/.test(l))) {
-      add({ category: 'unicode edge cases', name: `register name with ${label}`, method: 'POST', path: '/auth/register', body: { email: other, password: PASSWORD, name: `n${s}` }, expect: [400] });
+      add({
+        category: 'unicode edge cases',
+        name: `register name with ${label}`,
+        method: 'POST',
+        path: '/auth/register',
+        body: { email: other, password: PASSWORD, name: `n${s}` },
+        expect: [400],
+      });
     }
     // Invalid UTF-8 on the wire.
-    add({ category: 'unicode edge cases', name: 'login body with invalid UTF-8 bytes', method: 'POST', path: '/auth/login', raw: Buffer.concat([Buffer.from(`{"email":"${user.email}","password":"`), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}')]), expect: [400, 401] });
-    add({ category: 'unicode edge cases', name: 'register body with an overlong UTF-8 NUL', method: 'POST', path: '/auth/register', raw: Buffer.concat([Buffer.from(`{"email":"x`), Buffer.from([0xc0, 0x80]), Buffer.from(`@example.com","password":"${PASSWORD}"}`)]), expect: [400] });
-    add({ category: 'unicode edge cases', name: 'JSON declared as UTF-16', method: 'POST', path: '/auth/login', raw: Buffer.from(JSON.stringify({ email: user.email, password: 'x' }), 'utf16le'), contentType: 'application/json; charset=utf-16', expect: [400, 415] });
+    add({
+      category: 'unicode edge cases',
+      name: 'login body with invalid UTF-8 bytes',
+      method: 'POST',
+      path: '/auth/login',
+      raw: Buffer.concat([Buffer.from(`{"email":"${user.email}","password":"`), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}')]),
+      expect: [400, 401],
+    });
+    add({
+      category: 'unicode edge cases',
+      name: 'register body with an overlong UTF-8 NUL',
+      method: 'POST',
+      path: '/auth/register',
+      raw: Buffer.concat([Buffer.from(`{"email":"x`), Buffer.from([0xc0, 0x80]), Buffer.from(`@example.com","password":"${PASSWORD}"}`)]),
+      expect: [400],
+    });
+    add({
+      category: 'unicode edge cases',
+      name: 'JSON declared as UTF-16',
+      method: 'POST',
+      path: '/auth/login',
+      raw: Buffer.from(JSON.stringify({ email: user.email, password: 'x' }), 'utf16le'),
+      contentType: 'application/json; charset=utf-16',
+      expect: [400, 415],
+    });
 
     // ---------- SQL-looking strings ----------
-    const sqlish = [`' OR '1'='1`, `admin@example.com' --`, `"; DROP TABLE users; --`, `' UNION SELECT password_hash FROM users --`, `1; UPDATE users SET role='admin'`, `\\'; SELECT SLEEP(5); --`];
+    const sqlish = [
+      `' OR '1'='1`,
+      `admin@example.com' --`,
+      `"; DROP TABLE users; --`,
+      `' UNION SELECT password_hash FROM users --`,
+      `1; UPDATE users SET role='admin'`,
+      `\\'; SELECT SLEEP(5); --`,
+    ];
     for (const s of sqlish) {
-      add({ category: 'SQL-looking strings', name: `login e-mail ${s}`, method: 'POST', path: '/auth/login', body: { email: s, password: PASSWORD }, expect: [401] , error: 'invalid_credentials'});
-      add({ category: 'SQL-looking strings', name: `login password ${s}`, method: 'POST', path: '/auth/login', body: { email: user.email, password: s }, expect: [401], error: 'invalid_credentials' });
-      add({ category: 'SQL-looking strings', name: `register e-mail ${s}`, method: 'POST', path: '/auth/register', body: { email: s, password: PASSWORD }, expect: [400] });
-      add({ category: 'SQL-looking strings', name: `refresh token ${s}`, method: 'POST', path: '/auth/token', body: { grant_type: 'refresh_token', refresh_token: s }, expect: [400], error: 'invalid_grant' });
-      add({ category: 'SQL-looking strings', name: `session id ${s}`, method: 'DELETE', path: `/me/sessions/${encodeURIComponent(s)}`, as: 'user', expect: [400], error: 'validation_failed' });
-      add({ category: 'SQL-looking strings', name: `admin events type ${s}`, method: 'GET', path: `/admin/events?type=${encodeURIComponent(s)}`, as: 'admin', expect: [400], error: 'validation_failed' });
+      add({
+        category: 'SQL-looking strings',
+        name: `login e-mail ${s}`,
+        method: 'POST',
+        path: '/auth/login',
+        body: { email: s, password: PASSWORD },
+        expect: [401],
+        error: 'invalid_credentials',
+      });
+      add({
+        category: 'SQL-looking strings',
+        name: `login password ${s}`,
+        method: 'POST',
+        path: '/auth/login',
+        body: { email: user.email, password: s },
+        expect: [401],
+        error: 'invalid_credentials',
+      });
+      add({
+        category: 'SQL-looking strings',
+        name: `register e-mail ${s}`,
+        method: 'POST',
+        path: '/auth/register',
+        body: { email: s, password: PASSWORD },
+        expect: [400],
+      });
+      add({
+        category: 'SQL-looking strings',
+        name: `refresh token ${s}`,
+        method: 'POST',
+        path: '/auth/token',
+        body: { grant_type: 'refresh_token', refresh_token: s },
+        expect: [400],
+        error: 'invalid_grant',
+      });
+      add({
+        category: 'SQL-looking strings',
+        name: `session id ${s}`,
+        method: 'DELETE',
+        path: `/me/sessions/${encodeURIComponent(s)}`,
+        as: 'user',
+        expect: [400],
+        error: 'validation_failed',
+      });
+      add({
+        category: 'SQL-looking strings',
+        name: `admin events type ${s}`,
+        method: 'GET',
+        path: `/admin/events?type=${encodeURIComponent(s)}`,
+        as: 'admin',
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
 
     // ---------- mailed-link tokens that are not links ----------
@@ -506,21 +690,118 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ...sqlish.map((q): [string, string, string] => [`SQL ${q}`, q, 'invalid_link']),
     ];
     for (const [label, token, error] of notLinks) {
-      add({ category: 'mailed-link tokens', name: `reset with ${label}`, method: 'POST', path: '/auth/password/reset', body: { token, newPassword: 'a new password' }, expect: [400], error });
+      add({
+        category: 'mailed-link tokens',
+        name: `reset with ${label}`,
+        method: 'POST',
+        path: '/auth/password/reset',
+        body: { token, newPassword: 'a new password' },
+        expect: [400],
+        error,
+      });
       add({ category: 'mailed-link tokens', name: `verify with ${label}`, method: 'POST', path: '/auth/email/verify', body: { token }, expect: [400], error });
-      add({ category: 'mailed-link tokens', name: `report with ${label}`, method: 'POST', path: '/auth/sessions/report', body: { token }, expect: [400], error });
-      add({ category: 'mailed-link tokens', name: `e-mail confirmation with ${label}`, method: 'POST', path: '/auth/email/confirm', body: { token }, expect: [400], error });
-      add({ category: 'mailed-link tokens', name: `e-mail revert with ${label}`, method: 'POST', path: '/auth/email/revert', body: { token }, expect: [400], error });
+      add({
+        category: 'mailed-link tokens',
+        name: `report with ${label}`,
+        method: 'POST',
+        path: '/auth/sessions/report',
+        body: { token },
+        expect: [400],
+        error,
+      });
+      add({
+        category: 'mailed-link tokens',
+        name: `e-mail confirmation with ${label}`,
+        method: 'POST',
+        path: '/auth/email/confirm',
+        body: { token },
+        expect: [400],
+        error,
+      });
+      add({
+        category: 'mailed-link tokens',
+        name: `e-mail revert with ${label}`,
+        method: 'POST',
+        path: '/auth/email/revert',
+        body: { token },
+        expect: [400],
+        error,
+      });
     }
     // A real link of one purpose is no link of another.
-    add({ category: 'mailed-link tokens', name: 'a reset link used to verify', method: 'POST', path: '/auth/email/verify', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
-    add({ category: 'mailed-link tokens', name: 'a reset link used to report', method: 'POST', path: '/auth/sessions/report', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
-    add({ category: 'mailed-link tokens', name: 'a reset link used to confirm an e-mail change', method: 'POST', path: '/auth/email/confirm', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
-    add({ category: 'mailed-link tokens', name: 'a reset link used to revert an e-mail change', method: 'POST', path: '/auth/email/revert', body: { token: linkToken }, expect: [400], error: 'invalid_link' });
-    add({ category: 'mailed-link tokens', name: 'an e-mail change without a token', method: 'POST', path: '/me/email', body: { newEmail: other, password: PASSWORD }, expect: [401], error: 'invalid_token' });
-    add({ category: 'mailed-link tokens', name: 'a verification request without a token', method: 'POST', path: '/me/email/verification', expect: [401], error: 'invalid_token' });
-    add({ category: 'wrong content types', name: 'a verification request with a text/plain body', method: 'POST', path: '/me/email/verification', as: 'user', raw: 'x', contentType: 'text/plain', expect: [415], error: 'unsupported_media_type' });
-    add({ category: 'bad path ids', name: 'a user sends a reset as admin', method: 'POST', path: `/admin/users/${userId}/password-reset`, as: 'user', expect: [403], error: 'forbidden' });
+    add({
+      category: 'mailed-link tokens',
+      name: 'a reset link used to verify',
+      method: 'POST',
+      path: '/auth/email/verify',
+      body: { token: linkToken },
+      expect: [400],
+      error: 'invalid_link',
+    });
+    add({
+      category: 'mailed-link tokens',
+      name: 'a reset link used to report',
+      method: 'POST',
+      path: '/auth/sessions/report',
+      body: { token: linkToken },
+      expect: [400],
+      error: 'invalid_link',
+    });
+    add({
+      category: 'mailed-link tokens',
+      name: 'a reset link used to confirm an e-mail change',
+      method: 'POST',
+      path: '/auth/email/confirm',
+      body: { token: linkToken },
+      expect: [400],
+      error: 'invalid_link',
+    });
+    add({
+      category: 'mailed-link tokens',
+      name: 'a reset link used to revert an e-mail change',
+      method: 'POST',
+      path: '/auth/email/revert',
+      body: { token: linkToken },
+      expect: [400],
+      error: 'invalid_link',
+    });
+    add({
+      category: 'mailed-link tokens',
+      name: 'an e-mail change without a token',
+      method: 'POST',
+      path: '/me/email',
+      body: { newEmail: other, password: PASSWORD },
+      expect: [401],
+      error: 'invalid_token',
+    });
+    add({
+      category: 'mailed-link tokens',
+      name: 'a verification request without a token',
+      method: 'POST',
+      path: '/me/email/verification',
+      expect: [401],
+      error: 'invalid_token',
+    });
+    add({
+      category: 'wrong content types',
+      name: 'a verification request with a text/plain body',
+      method: 'POST',
+      path: '/me/email/verification',
+      as: 'user',
+      raw: 'x',
+      contentType: 'text/plain',
+      expect: [415],
+      error: 'unsupported_media_type',
+    });
+    add({
+      category: 'bad path ids',
+      name: 'a user sends a reset as admin',
+      method: 'POST',
+      path: `/admin/users/${userId}/password-reset`,
+      as: 'user',
+      expect: [403],
+      error: 'forbidden',
+    });
 
     // ---------- prototype pollution keys ----------
     const pollution: Array<[string, string]> = [
@@ -531,19 +812,84 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     ];
     for (const r of jsonRoutes) {
       for (const [label, raw] of pollution) {
-        add({ category: 'prototype pollution keys', name: `${r.path} with ${label}`, method: 'POST', path: r.path, as: r.as, raw, expect: [400], error: r.error ?? 'validation_failed' });
+        add({
+          category: 'prototype pollution keys',
+          name: `${r.path} with ${label}`,
+          method: 'POST',
+          path: r.path,
+          as: r.as,
+          raw,
+          expect: [400],
+          error: r.error ?? 'validation_failed',
+        });
       }
     }
-    add({ category: 'prototype pollution keys', name: 'form __proto__ on /auth/token', method: 'POST', path: '/auth/token', raw: '__proto__[role]=admin&grant_type=refresh_token', contentType: 'application/x-www-form-urlencoded', expect: [400], error: 'invalid_request' });
-    add({ category: 'prototype pollution keys', name: 'form __proto__ key on /auth/revoke', method: 'POST', path: '/auth/revoke', raw: '__proto__=x&token=y', contentType: 'application/x-www-form-urlencoded', expect: [400], error: 'invalid_request' });
-    add({ category: 'prototype pollution keys', name: 'form constructor on /auth/token', method: 'POST', path: '/auth/token', raw: 'constructor=x&grant_type=refresh_token&refresh_token=y', contentType: 'application/x-www-form-urlencoded', expect: [400], error: 'invalid_request' });
+    add({
+      category: 'prototype pollution keys',
+      name: 'form __proto__ on /auth/token',
+      method: 'POST',
+      path: '/auth/token',
+      raw: '__proto__[role]=admin&grant_type=refresh_token',
+      contentType: 'application/x-www-form-urlencoded',
+      expect: [400],
+      error: 'invalid_request',
+    });
+    add({
+      category: 'prototype pollution keys',
+      name: 'form __proto__ key on /auth/revoke',
+      method: 'POST',
+      path: '/auth/revoke',
+      raw: '__proto__=x&token=y',
+      contentType: 'application/x-www-form-urlencoded',
+      expect: [400],
+      error: 'invalid_request',
+    });
+    add({
+      category: 'prototype pollution keys',
+      name: 'form constructor on /auth/token',
+      method: 'POST',
+      path: '/auth/token',
+      raw: 'constructor=x&grant_type=refresh_token&refresh_token=y',
+      contentType: 'application/x-www-form-urlencoded',
+      expect: [400],
+      error: 'invalid_request',
+    });
     for (const q of ['__proto__=x', '__proto__[role]=admin', 'constructor=x', 'constructor[prototype][role]=admin']) {
-      add({ category: 'prototype pollution keys', name: `/admin/users?${q}`, method: 'GET', path: `/admin/users?${q}`, as: 'admin', expect: [400], error: 'validation_failed' });
-      add({ category: 'prototype pollution keys', name: `/auth/logout?${q}`, method: 'POST', path: `/auth/logout?${q}`, as: 'user', expect: [400], error: 'validation_failed' });
+      add({
+        category: 'prototype pollution keys',
+        name: `/admin/users?${q}`,
+        method: 'GET',
+        path: `/admin/users?${q}`,
+        as: 'admin',
+        expect: [400],
+        error: 'validation_failed',
+      });
+      add({
+        category: 'prototype pollution keys',
+        name: `/auth/logout?${q}`,
+        method: 'POST',
+        path: `/auth/logout?${q}`,
+        as: 'user',
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
 
     // ---------- wrong content types ----------
-    const types = ['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/octet-stream', 'text/html', 'application/javascript', 'image/png', 'application/json-patch+json', 'application/x-www-form-urlencoded', 'Application/X-WWW-Form-Urlencoded', 'APPLICATION/X-WWW-FORM-URLENCODED; charset=UTF-8', ' application/x-www-form-urlencoded'];
+    const types = [
+      'text/plain',
+      'application/xml',
+      'multipart/form-data; boundary=x',
+      'application/octet-stream',
+      'text/html',
+      'application/javascript',
+      'image/png',
+      'application/json-patch+json',
+      'application/x-www-form-urlencoded',
+      'Application/X-WWW-Form-Urlencoded',
+      'APPLICATION/X-WWW-FORM-URLENCODED; charset=UTF-8',
+      ' application/x-www-form-urlencoded',
+    ];
     for (const type of types) {
       for (const r of [
         { path: '/auth/register' },
@@ -553,23 +899,109 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
         { path: '/auth/password/reset' },
       ]) {
         const raw = type.includes('urlencoded') ? `email=${encodeURIComponent(user.email)}&password=x` : `{"email":"${user.email}","password":"x"}`;
-        add({ category: 'wrong content types', name: `${r.path} as ${type}`, method: 'POST', path: r.path, as: r.as, raw, contentType: type, expect: [415], error: 'unsupported_media_type' });
+        add({
+          category: 'wrong content types',
+          name: `${r.path} as ${type}`,
+          method: 'POST',
+          path: r.path,
+          as: r.as,
+          raw,
+          contentType: type,
+          expect: [415],
+          error: 'unsupported_media_type',
+        });
       }
     }
     // Media types are case-insensitive: a form body with the right password, in any spelling, is refused before it is read.
     for (const type of ['Application/X-WWW-Form-Urlencoded', 'application/X-WWW-form-urlencoded;charset=utf-8']) {
-      add({ category: 'wrong content types', name: `a correct login as ${type}`, method: 'POST', path: '/auth/login', raw: `email=${encodeURIComponent(user.email)}&password=${encodeURIComponent(PASSWORD)}`, contentType: type, expect: [415], error: 'unsupported_media_type' });
+      add({
+        category: 'wrong content types',
+        name: `a correct login as ${type}`,
+        method: 'POST',
+        path: '/auth/login',
+        raw: `email=${encodeURIComponent(user.email)}&password=${encodeURIComponent(PASSWORD)}`,
+        contentType: type,
+        expect: [415],
+        error: 'unsupported_media_type',
+      });
     }
     for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x']) {
-      add({ category: 'wrong content types', name: `/auth/token as ${type}`, method: 'POST', path: '/auth/token', raw: 'grant_type=refresh_token&refresh_token=x', contentType: type, expect: [415], error: 'unsupported_media_type' });
-      add({ category: 'wrong content types', name: `/auth/revoke as ${type}`, method: 'POST', path: '/auth/revoke', raw: 'token=x', contentType: type, expect: [415], error: 'unsupported_media_type' });
-      add({ category: 'wrong content types', name: `/auth/logout with a ${type} body`, method: 'POST', path: '/auth/logout', as: 'user', raw: 'x', contentType: type, expect: [415], error: 'unsupported_media_type' });
-      add({ category: 'wrong content types', name: `admin disable with a ${type} body`, method: 'POST', path: `/admin/users/${userId}/disable`, as: 'admin', raw: 'x', contentType: type, expect: [415], error: 'unsupported_media_type' });
+      add({
+        category: 'wrong content types',
+        name: `/auth/token as ${type}`,
+        method: 'POST',
+        path: '/auth/token',
+        raw: 'grant_type=refresh_token&refresh_token=x',
+        contentType: type,
+        expect: [415],
+        error: 'unsupported_media_type',
+      });
+      add({
+        category: 'wrong content types',
+        name: `/auth/revoke as ${type}`,
+        method: 'POST',
+        path: '/auth/revoke',
+        raw: 'token=x',
+        contentType: type,
+        expect: [415],
+        error: 'unsupported_media_type',
+      });
+      add({
+        category: 'wrong content types',
+        name: `/auth/logout with a ${type} body`,
+        method: 'POST',
+        path: '/auth/logout',
+        as: 'user',
+        raw: 'x',
+        contentType: type,
+        expect: [415],
+        error: 'unsupported_media_type',
+      });
+      add({
+        category: 'wrong content types',
+        name: `admin disable with a ${type} body`,
+        method: 'POST',
+        path: `/admin/users/${userId}/disable`,
+        as: 'admin',
+        raw: 'x',
+        contentType: type,
+        expect: [415],
+        error: 'unsupported_media_type',
+      });
     }
-    add({ category: 'wrong content types', name: 'JSON body without a content type', method: 'POST', path: '/auth/login', wire: `POST /auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 40\r\n\r\n{"email":"a@example.com","password":"x"}`, expect: [400, 415] });
-    add({ category: 'wrong content types', name: 'a garbage content type', method: 'POST', path: '/auth/login', raw: '{}', contentType: '}}}{{{', expect: [400, 415] });
-    add({ category: 'wrong content types', name: 'Content-Length larger than the body', method: 'POST', path: '/auth/login', wire: `POST /auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"email":"a@example.com","password":"x"}`, expect: [400] });
-    add({ category: 'wrong content types', name: 'Content-Length and Transfer-Encoding together (smuggling)', method: 'POST', path: '/auth/login', wire: `POST /auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /me HTTP/1.1\r\nHost: x\r\n\r\n`, expect: [400] });
+    add({
+      category: 'wrong content types',
+      name: 'JSON body without a content type',
+      method: 'POST',
+      path: '/auth/login',
+      wire: `POST /auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 40\r\n\r\n{"email":"a@example.com","password":"x"}`,
+      expect: [400, 415],
+    });
+    add({
+      category: 'wrong content types',
+      name: 'a garbage content type',
+      method: 'POST',
+      path: '/auth/login',
+      raw: '{}',
+      contentType: '}}}{{{',
+      expect: [400, 415],
+    });
+    add({
+      category: 'wrong content types',
+      name: 'Content-Length larger than the body',
+      method: 'POST',
+      path: '/auth/login',
+      wire: `POST /auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"email":"a@example.com","password":"x"}`,
+      expect: [400],
+    });
+    add({
+      category: 'wrong content types',
+      name: 'Content-Length and Transfer-Encoding together (smuggling)',
+      method: 'POST',
+      path: '/auth/login',
+      wire: `POST /auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /me HTTP/1.1\r\nHost: x\r\n\r\n`,
+      expect: [400],
+    });
 
     // ---------- duplicate JSON keys ----------
     const dups: Array<[string, string, Who?, string?]> = [
@@ -580,21 +1012,87 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['/auth/register', `{"email":"${other}","password":"${PASSWORD}","name":"a","name":"b"}`],
       ['/auth/register', `{"email":"${other}","password":"${PASSWORD}","\\u0065mail":"${uniqueEmail('dup')}"}`],
       ['/me/password', `{"currentPassword":"${PASSWORD}","newPassword":"one new password","newPassword":"another password"}`, 'user'],
-      ['/auth/token', `{"grant_type":"refresh_token","grant_type":"refresh_token","refresh_token":"${userTokens.refresh_token}"}`, undefined, 'invalid_request'],
+      [
+        '/auth/token',
+        `{"grant_type":"refresh_token","grant_type":"refresh_token","refresh_token":"${userTokens.refresh_token}"}`,
+        undefined,
+        'invalid_request',
+      ],
       ['/auth/token', `{"grant_type":"refresh_token","refresh_token":"x","refresh_token":"${userTokens.refresh_token}"}`, undefined, 'invalid_request'],
       ['/auth/revoke', `{"token":"x","token":"${userTokens.refresh_token}"}`, undefined, 'invalid_request'],
       ['/auth/password/forgot', `{"email":"${other}","email":"${user.email}"}`],
       ['/auth/password/reset', `{"token":"x","token":"${linkToken}","newPassword":"a new password"}`],
       ['/auth/email/verify', `{"token":"x","token":"${linkToken}"}`],
     ];
-    for (const [path, raw, as, error] of dups) add({ category: 'duplicate JSON keys', name: `${path} ${raw.slice(0, 70)}`, method: 'POST', path, raw, as, expect: [400], error: error ?? 'validation_failed' });
-    add({ category: 'duplicate JSON keys', name: 'form grant_type twice', method: 'POST', path: '/auth/token', raw: `grant_type=refresh_token&grant_type=refresh_token&refresh_token=${userTokens.refresh_token}`, contentType: 'application/x-www-form-urlencoded', expect: [400], error: 'invalid_request' });
-    add({ category: 'duplicate JSON keys', name: 'form token twice', method: 'POST', path: '/auth/revoke', raw: `token=x&token=${userTokens.refresh_token}`, contentType: 'application/x-www-form-urlencoded', expect: [400], error: 'invalid_request' });
-    add({ category: 'duplicate JSON keys', name: 'scope twice in the query', method: 'POST', path: '/auth/logout?scope=local&scope=global', as: 'user', expect: [400], error: 'validation_failed' });
-    add({ category: 'duplicate JSON keys', name: 'limit twice in the query', method: 'GET', path: '/admin/users?limit=1&limit=2', as: 'admin', expect: [400], error: 'validation_failed' });
+    for (const [path, raw, as, error] of dups)
+      add({
+        category: 'duplicate JSON keys',
+        name: `${path} ${raw.slice(0, 70)}`,
+        method: 'POST',
+        path,
+        raw,
+        as,
+        expect: [400],
+        error: error ?? 'validation_failed',
+      });
+    add({
+      category: 'duplicate JSON keys',
+      name: 'form grant_type twice',
+      method: 'POST',
+      path: '/auth/token',
+      raw: `grant_type=refresh_token&grant_type=refresh_token&refresh_token=${userTokens.refresh_token}`,
+      contentType: 'application/x-www-form-urlencoded',
+      expect: [400],
+      error: 'invalid_request',
+    });
+    add({
+      category: 'duplicate JSON keys',
+      name: 'form token twice',
+      method: 'POST',
+      path: '/auth/revoke',
+      raw: `token=x&token=${userTokens.refresh_token}`,
+      contentType: 'application/x-www-form-urlencoded',
+      expect: [400],
+      error: 'invalid_request',
+    });
+    add({
+      category: 'duplicate JSON keys',
+      name: 'scope twice in the query',
+      method: 'POST',
+      path: '/auth/logout?scope=local&scope=global',
+      as: 'user',
+      expect: [400],
+      error: 'validation_failed',
+    });
+    add({
+      category: 'duplicate JSON keys',
+      name: 'limit twice in the query',
+      method: 'GET',
+      path: '/admin/users?limit=1&limit=2',
+      as: 'admin',
+      expect: [400],
+      error: 'validation_failed',
+    });
 
     // ---------- bad path ids, on every route with one ----------
-    const badIds = ['abc', '1', '-1', '0', 'null', 'undefined', '00000000-0000-0000-0000-00000000000g', missing.toUpperCase(), `{${missing}}`, `${missing}x`, `${missing}%00`, '%2e%2e%2f%2e%2e%2fetc%2fpasswd', '%F0%9F%98%80', '%C0%AE', '%E2%80%AE', `${missing}%20OR%201%3D1`];
+    const badIds = [
+      'abc',
+      '1',
+      '-1',
+      '0',
+      'null',
+      'undefined',
+      '00000000-0000-0000-0000-00000000000g',
+      missing.toUpperCase(),
+      `{${missing}}`,
+      `${missing}x`,
+      `${missing}%00`,
+      '%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+      '%F0%9F%98%80',
+      '%C0%AE',
+      '%E2%80%AE',
+      `${missing}%20OR%201%3D1`,
+    ];
     const idRoutes: Array<[string, (id: string) => string, Who]> = [
       ['DELETE', (id) => `/me/sessions/${id}`, 'user'],
       ['GET', (id) => `/admin/users/${id}`, 'admin'],
@@ -608,15 +1106,53 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['DELETE', (id) => `/admin/resource-servers/${id}`, 'admin'],
     ];
     for (const [method, path, as] of idRoutes) {
-      for (const id of badIds) add({ category: 'bad path ids', name: `${method} ${path(id)}`, method, path: path(id), as, expect: [400], error: 'validation_failed' });
-      add({ category: 'bad path ids', name: `${method} ${path(missing)} (well-formed, absent)`, method, path: path(missing), as, expect: [404], error: 'not_found' });
-      add({ category: 'bad path ids', name: `${method} ${path('x'.repeat(500))} (over the parameter length)`, method, path: path('x'.repeat(500)), as, expect: [400, 404, 414] });
+      for (const id of badIds)
+        add({ category: 'bad path ids', name: `${method} ${path(id)}`, method, path: path(id), as, expect: [400], error: 'validation_failed' });
+      add({
+        category: 'bad path ids',
+        name: `${method} ${path(missing)} (well-formed, absent)`,
+        method,
+        path: path(missing),
+        as,
+        expect: [404],
+        error: 'not_found',
+      });
+      add({
+        category: 'bad path ids',
+        name: `${method} ${path('x'.repeat(500))} (over the parameter length)`,
+        method,
+        path: path('x'.repeat(500)),
+        as,
+        expect: [400, 404, 414],
+      });
     }
     // Account deletion: a body that is not a password string deletes nothing.
-    for (const [name, body] of [['a numeric password', { password: 12345678 }], ['an unknown field', { password: PASSWORD, alsoDelete: 'everyone' }], ['a password of 60 KB', { password: 'p'.repeat(60_000) }], ['a password array', { password: [PASSWORD] }]] as const) {
-      add({ category: 'wrong types, arrays, nested objects', name: `DELETE /me with ${name}`, method: 'DELETE', path: '/me', body, as: 'user', expect: [400], error: 'validation_failed' });
+    for (const [name, body] of [
+      ['a numeric password', { password: 12345678 }],
+      ['an unknown field', { password: PASSWORD, alsoDelete: 'everyone' }],
+      ['a password of 60 KB', { password: 'p'.repeat(60_000) }],
+      ['a password array', { password: [PASSWORD] }],
+    ] as const) {
+      add({
+        category: 'wrong types, arrays, nested objects',
+        name: `DELETE /me with ${name}`,
+        method: 'DELETE',
+        path: '/me',
+        body,
+        as: 'user',
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
-    add({ category: 'bad path ids', name: "another user's session", method: 'DELETE', path: `/me/sessions/${adminTokens.session_id}`, as: 'user', expect: [404], error: 'not_found' });
+    add({
+      category: 'bad path ids',
+      name: "another user's session",
+      method: 'DELETE',
+      path: `/me/sessions/${adminTokens.session_id}`,
+      as: 'user',
+      expect: [404],
+      error: 'not_found',
+    });
 
     // ---------- query parameters: ranges, enums, formats ----------
     const queries: Array<[string, string]> = [
@@ -651,9 +1187,26 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       [`/admin/users/${userId}/sessions`, 'include=all'],
       [`/admin/users/${userId}/sessions`, 'include=revoked&include=revoked'],
     ];
-    for (const [path, q] of queries) add({ category: 'query ranges, enums and formats', name: `${path}?${q.slice(0, 60)}`, method: 'GET', path: `${path}?${q}`, as: 'admin', expect: [400], error: 'validation_failed' });
+    for (const [path, q] of queries)
+      add({
+        category: 'query ranges, enums and formats',
+        name: `${path}?${q.slice(0, 60)}`,
+        method: 'GET',
+        path: `${path}?${q}`,
+        as: 'admin',
+        expect: [400],
+        error: 'validation_failed',
+      });
     for (const q of ['scope=all', 'scope=LOCAL', 'scope=', 'scope[]=local', 'unknown=1']) {
-      add({ category: 'query ranges, enums and formats', name: `/auth/logout?${q}`, method: 'POST', path: `/auth/logout?${q}`, as: 'user', expect: [400], error: 'validation_failed' });
+      add({
+        category: 'query ranges, enums and formats',
+        name: `/auth/logout?${q}`,
+        method: 'POST',
+        path: `/auth/logout?${q}`,
+        as: 'user',
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
 
     // ---------- the resource-server routes: credentials, bodies, cursors ----------
@@ -668,24 +1221,131 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['Basic with a 10 KB secret', { authorization: basicAuth(missing, 'x'.repeat(10_000)) }],
     ];
     for (const [label, headers] of credentialCases) {
-      add({ category: 'resource-server credentials', name: `POST /auth/introspect with ${label}`, method: 'POST', path: '/auth/introspect', body: { token: userTokens.access_token }, headers, expect: [401], error: 'invalid_client' });
-      add({ category: 'resource-server credentials', name: `GET /auth/revocations with ${label}`, method: 'GET', path: '/auth/revocations', headers, expect: [401], error: 'invalid_client' });
+      add({
+        category: 'resource-server credentials',
+        name: `POST /auth/introspect with ${label}`,
+        method: 'POST',
+        path: '/auth/introspect',
+        body: { token: userTokens.access_token },
+        headers,
+        expect: [401],
+        error: 'invalid_client',
+      });
+      add({
+        category: 'resource-server credentials',
+        name: `GET /auth/revocations with ${label}`,
+        method: 'GET',
+        path: '/auth/revocations',
+        headers,
+        expect: [401],
+        error: 'invalid_client',
+      });
     }
     for (const [label, value] of wrongTypes) {
-      add({ category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects', name: `/auth/introspect token as ${label}`, method: 'POST', path: '/auth/introspect', body: { token: value }, headers: asServer, expect: [400], error: 'invalid_request' });
-      add({ category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects', name: `/admin/resource-servers name as ${label}`, method: 'POST', path: '/admin/resource-servers', body: { name: value }, as: 'admin', expect: [400], error: 'validation_failed' });
+      add({
+        category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects',
+        name: `/auth/introspect token as ${label}`,
+        method: 'POST',
+        path: '/auth/introspect',
+        body: { token: value },
+        headers: asServer,
+        expect: [400],
+        error: 'invalid_request',
+      });
+      add({
+        category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects',
+        name: `/admin/resource-servers name as ${label}`,
+        method: 'POST',
+        path: '/admin/resource-servers',
+        body: { name: value },
+        as: 'admin',
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
-    for (const [label, body] of [['no token', {}], ['an unknown parameter', { token: 'x', client_id: 'y', extra: 1 }], ['an empty token', { token: '' }]] as const) {
-      add({ category: 'resource-server bodies', name: `/auth/introspect with ${label}`, method: 'POST', path: '/auth/introspect', body, headers: asServer, expect: [400], error: 'invalid_request' });
+    for (const [label, body] of [
+      ['no token', {}],
+      ['an unknown parameter', { token: 'x', client_id: 'y', extra: 1 }],
+      ['an empty token', { token: '' }],
+    ] as const) {
+      add({
+        category: 'resource-server bodies',
+        name: `/auth/introspect with ${label}`,
+        method: 'POST',
+        path: '/auth/introspect',
+        body,
+        headers: asServer,
+        expect: [400],
+        error: 'invalid_request',
+      });
     }
-    add({ category: 'duplicate JSON keys', name: 'form token twice on introspect', method: 'POST', path: '/auth/introspect', raw: `token=x&token=${userTokens.access_token}`, contentType: 'application/x-www-form-urlencoded', headers: asServer, expect: [400], error: 'invalid_request' });
-    for (const [label, body] of [['an empty name', { name: '' }], ['a 101-character name', { name: 'n'.repeat(101) }], ['a name with a newline', { name: 'a\nb' }], ['an unknown field', { name: 'ok', secret: 'mine' }], ['no name', {}]] as const) {
-      add({ category: 'resource-server bodies', name: `/admin/resource-servers with ${label}`, method: 'POST', path: '/admin/resource-servers', body, as: 'admin', expect: [400], error: 'validation_failed' });
+    add({
+      category: 'duplicate JSON keys',
+      name: 'form token twice on introspect',
+      method: 'POST',
+      path: '/auth/introspect',
+      raw: `token=x&token=${userTokens.access_token}`,
+      contentType: 'application/x-www-form-urlencoded',
+      headers: asServer,
+      expect: [400],
+      error: 'invalid_request',
+    });
+    for (const [label, body] of [
+      ['an empty name', { name: '' }],
+      ['a 101-character name', { name: 'n'.repeat(101) }],
+      ['a name with a newline', { name: 'a\nb' }],
+      ['an unknown field', { name: 'ok', secret: 'mine' }],
+      ['no name', {}],
+    ] as const) {
+      add({
+        category: 'resource-server bodies',
+        name: `/admin/resource-servers with ${label}`,
+        method: 'POST',
+        path: '/admin/resource-servers',
+        body,
+        as: 'admin',
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
-    add({ category: 'resource-server bodies', name: 'a user adds a resource server', method: 'POST', path: '/admin/resource-servers', body: { name: 'mine' }, as: 'user', expect: [403], error: 'forbidden' });
-    const feedQueries = ['after=', 'after=***', `after=${'A'.repeat(65)}`, `after=${b64('x.1').slice(0, -1)}`, `after=${b64('epoch.01')}`, 'after=a&after=b', 'wait=31', 'wait=-1', 'wait=1e9', 'wait=99999999999999999999', 'wait=abc', 'limit=0', 'limit=1001', 'limit=1.5', 'limit=abc', 'unknown=1'];
+    add({
+      category: 'resource-server bodies',
+      name: 'a user adds a resource server',
+      method: 'POST',
+      path: '/admin/resource-servers',
+      body: { name: 'mine' },
+      as: 'user',
+      expect: [403],
+      error: 'forbidden',
+    });
+    const feedQueries = [
+      'after=',
+      'after=***',
+      `after=${'A'.repeat(65)}`,
+      `after=${b64('x.1').slice(0, -1)}`,
+      `after=${b64('epoch.01')}`,
+      'after=a&after=b',
+      'wait=31',
+      'wait=-1',
+      'wait=1e9',
+      'wait=99999999999999999999',
+      'wait=abc',
+      'limit=0',
+      'limit=1001',
+      'limit=1.5',
+      'limit=abc',
+      'unknown=1',
+    ];
     for (const q of feedQueries) {
-      add({ category: 'query ranges, enums and formats', name: `/auth/revocations?${q.slice(0, 60)}`, method: 'GET', path: `/auth/revocations?${q}`, headers: asServer, expect: [400], error: 'invalid_request' });
+      add({
+        category: 'query ranges, enums and formats',
+        name: `/auth/revocations?${q.slice(0, 60)}`,
+        method: 'GET',
+        path: `/auth/revocations?${q}`,
+        headers: asServer,
+        expect: [400],
+        error: 'invalid_request',
+      });
     }
 
     // ---------- second factors: the second step, enrolment, step-up, admin ----------
@@ -693,8 +1353,20 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'mfaToken' },
       { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'method' },
       { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'code' },
-      { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'passkey' }, field: 'credential', skip: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) },
-      { method: 'POST', path: '/auth/mfa/verify', base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' }, field: 'trustDevice', skip: (v) => typeof v === 'boolean' },
+      {
+        method: 'POST',
+        path: '/auth/mfa/verify',
+        base: { mfaToken: 'x'.repeat(20), method: 'passkey' },
+        field: 'credential',
+        skip: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+      },
+      {
+        method: 'POST',
+        path: '/auth/mfa/verify',
+        base: { mfaToken: 'x'.repeat(20), method: 'totp', code: '123456' },
+        field: 'trustDevice',
+        skip: (v) => typeof v === 'boolean',
+      },
       { method: 'PUT', path: '/me/password', as: 'user', base: { currentPassword: PASSWORD, newPassword: 'a new password' }, field: 'currentPassword' },
       { method: 'PUT', path: '/me/password', as: 'user', base: { currentPassword: PASSWORD, newPassword: 'a new password' }, field: 'newPassword' },
       { method: 'POST', path: '/me/factors/totp', as: 'user', base: { name: 'Phone' }, field: 'name' },
@@ -703,25 +1375,91 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'totp', code: '123456' }, field: 'method' },
       { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'totp', code: '123456' }, field: 'code' },
       { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'password', password: PASSWORD }, field: 'password' },
-      { method: 'POST', path: '/me/step-up', as: 'user', base: { method: 'passkey' }, field: 'credential', skip: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) },
+      {
+        method: 'POST',
+        path: '/me/step-up',
+        as: 'user',
+        base: { method: 'passkey' },
+        field: 'credential',
+        skip: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+      },
     ];
     for (const f of mfaFields) {
       for (const [label, value] of wrongTypes) {
         if (f.skip?.(value)) continue;
-        add({ category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects', name: `${f.method} ${f.path} ${f.field} as ${label}`, method: f.method, path: f.path, as: f.as, body: { ...f.base, [f.field]: value }, expect: [400], error: 'validation_failed' });
+        add({
+          category: label === 'null' ? 'nulls' : 'wrong types, arrays, nested objects',
+          name: `${f.method} ${f.path} ${f.field} as ${label}`,
+          method: f.method,
+          path: f.path,
+          as: f.as,
+          body: { ...f.base, [f.field]: value },
+          expect: [400],
+          error: 'validation_failed',
+        });
       }
-      add({ category: 'second factors', name: `${f.method} ${f.path} ${f.field} of 10 000 characters`, method: f.method, path: f.path, as: f.as, body: { ...f.base, [f.field]: 'x'.repeat(10_000) }, expect: [400], error: 'validation_failed' });
-      add({ category: 'second factors', name: `${f.method} ${f.path} with an unknown field`, method: f.method, path: f.path, as: f.as, body: { ...f.base, admin: true }, expect: [400], error: 'validation_failed' });
+      add({
+        category: 'second factors',
+        name: `${f.method} ${f.path} ${f.field} of 10 000 characters`,
+        method: f.method,
+        path: f.path,
+        as: f.as,
+        body: { ...f.base, [f.field]: 'x'.repeat(10_000) },
+        expect: [400],
+        error: 'validation_failed',
+      });
+      add({
+        category: 'second factors',
+        name: `${f.method} ${f.path} with an unknown field`,
+        method: f.method,
+        path: f.path,
+        as: f.as,
+        body: { ...f.base, admin: true },
+        expect: [400],
+        error: 'validation_failed',
+      });
       for (const [label, raw] of shapes) {
         // Every field of this body is optional: JSON null is an empty body there (validation.ts), a valid request.
         if (f.path === '/me/factors/totp' && label === 'JSON null') continue;
-        add({ category: 'arrays and nested objects as bodies', name: `${f.method} ${f.path} with ${label}`, method: f.method, path: f.path, as: f.as, raw, expect: [400] });
+        add({
+          category: 'arrays and nested objects as bodies',
+          name: `${f.method} ${f.path} with ${label}`,
+          method: f.method,
+          path: f.path,
+          as: f.as,
+          raw,
+          expect: [400],
+        });
       }
     }
     // Well-formed but wrong: nothing is there, nothing changes.
-    add({ category: 'second factors', name: 'an unknown mfaToken', method: 'POST', path: '/auth/mfa/verify', body: { mfaToken: `${missing}.${'A'.repeat(43)}`, method: 'totp', code: '123456' }, expect: [401], error: 'invalid_mfa_token' });
-    add({ category: 'second factors', name: 'a refresh token as the mfaToken', method: 'POST', path: '/auth/mfa/verify', body: { mfaToken: userTokens.refresh_token.slice(0, 100), method: 'recovery_code', code: 'aaaaa-bbbbb' }, expect: [401], error: 'invalid_mfa_token' });
-    add({ category: 'second factors', name: 'an unknown method', method: 'POST', path: '/auth/mfa/verify', body: { mfaToken: 'x', method: 'sms', code: '123456' }, expect: [400], error: 'validation_failed' });
+    add({
+      category: 'second factors',
+      name: 'an unknown mfaToken',
+      method: 'POST',
+      path: '/auth/mfa/verify',
+      body: { mfaToken: `${missing}.${'A'.repeat(43)}`, method: 'totp', code: '123456' },
+      expect: [401],
+      error: 'invalid_mfa_token',
+    });
+    add({
+      category: 'second factors',
+      name: 'a refresh token as the mfaToken',
+      method: 'POST',
+      path: '/auth/mfa/verify',
+      body: { mfaToken: userTokens.refresh_token.slice(0, 100), method: 'recovery_code', code: 'aaaaa-bbbbb' },
+      expect: [401],
+      error: 'invalid_mfa_token',
+    });
+    add({
+      category: 'second factors',
+      name: 'an unknown method',
+      method: 'POST',
+      path: '/auth/mfa/verify',
+      body: { mfaToken: 'x', method: 'sms', code: '123456' },
+      expect: [400],
+      error: 'validation_failed',
+    });
     for (const [method, path] of [
       ['POST', '/me/factors/not-a-uuid/verify'],
       ['PATCH', '/me/factors/1%27%20OR%201=1'],
@@ -732,16 +1470,92 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['POST', '/admin/users/%00/mfa/reset'],
     ]) {
       const body = method === 'POST' && path.startsWith('/me') ? { code: '123456' } : method === 'PATCH' ? { name: 'x' } : undefined;
-      add({ category: 'second factors', name: `${method} ${path}`, method, path, as: path.startsWith('/admin') ? 'admin' : 'user', body, expect: [400], error: 'validation_failed' });
+      add({
+        category: 'second factors',
+        name: `${method} ${path}`,
+        method,
+        path,
+        as: path.startsWith('/admin') ? 'admin' : 'user',
+        body,
+        expect: [400],
+        error: 'validation_failed',
+      });
     }
-    add({ category: 'second factors', name: 'verify a factor that is not there', method: 'POST', path: `/me/factors/${missing}/verify`, as: 'user', body: { code: '123456' }, expect: [404], error: 'not_found' });
-    add({ category: 'second factors', name: 'rename a factor that is not there', method: 'PATCH', path: `/me/factors/${missing}`, as: 'user', body: { name: 'x' }, expect: [404], error: 'not_found' });
-    add({ category: 'second factors', name: 'remove a factor that is not there', method: 'DELETE', path: `/me/factors/${missing}`, as: 'user', expect: [404], error: 'not_found' });
-    add({ category: 'second factors', name: "an unknown user's factors", method: 'GET', path: `/admin/users/${missing}/factors`, as: 'admin', expect: [404], error: 'not_found' });
-    add({ category: 'second factors', name: 'reset an unknown user', method: 'POST', path: `/admin/users/${missing}/mfa/reset`, as: 'admin', expect: [404], error: 'not_found' });
-    add({ category: 'second factors', name: "remove an unknown user's factor", method: 'DELETE', path: `/admin/users/${userId}/factors/${missing}`, as: 'admin', expect: [404], error: 'not_found' });
-    add({ category: 'second factors', name: 'a user resets another', method: 'POST', path: `/admin/users/${userId}/mfa/reset`, as: 'user', expect: [403], error: 'forbidden' });
-    add({ category: 'second factors', name: 'step up with a password on a TOTP-less account, no password', method: 'POST', path: '/me/step-up', as: 'user', body: { method: 'password' }, expect: [400], error: 'validation_failed' });
+    add({
+      category: 'second factors',
+      name: 'verify a factor that is not there',
+      method: 'POST',
+      path: `/me/factors/${missing}/verify`,
+      as: 'user',
+      body: { code: '123456' },
+      expect: [404],
+      error: 'not_found',
+    });
+    add({
+      category: 'second factors',
+      name: 'rename a factor that is not there',
+      method: 'PATCH',
+      path: `/me/factors/${missing}`,
+      as: 'user',
+      body: { name: 'x' },
+      expect: [404],
+      error: 'not_found',
+    });
+    add({
+      category: 'second factors',
+      name: 'remove a factor that is not there',
+      method: 'DELETE',
+      path: `/me/factors/${missing}`,
+      as: 'user',
+      expect: [404],
+      error: 'not_found',
+    });
+    add({
+      category: 'second factors',
+      name: "an unknown user's factors",
+      method: 'GET',
+      path: `/admin/users/${missing}/factors`,
+      as: 'admin',
+      expect: [404],
+      error: 'not_found',
+    });
+    add({
+      category: 'second factors',
+      name: 'reset an unknown user',
+      method: 'POST',
+      path: `/admin/users/${missing}/mfa/reset`,
+      as: 'admin',
+      expect: [404],
+      error: 'not_found',
+    });
+    add({
+      category: 'second factors',
+      name: "remove an unknown user's factor",
+      method: 'DELETE',
+      path: `/admin/users/${userId}/factors/${missing}`,
+      as: 'admin',
+      expect: [404],
+      error: 'not_found',
+    });
+    add({
+      category: 'second factors',
+      name: 'a user resets another',
+      method: 'POST',
+      path: `/admin/users/${userId}/mfa/reset`,
+      as: 'user',
+      expect: [403],
+      error: 'forbidden',
+    });
+    add({
+      category: 'second factors',
+      name: 'step up with a password on a TOTP-less account, no password',
+      method: 'POST',
+      path: '/me/step-up',
+      as: 'user',
+      body: { method: 'password' },
+      expect: [400],
+      error: 'validation_failed',
+    });
 
     // ---------- absurd Authorization headers ----------
     const keys = app.app.get(SigningKeysService);
@@ -768,8 +1582,14 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['header not base64 JSON', 'Bearer e30.e30.e30x'],
       ['alg none, admin claims', `Bearer ${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims)}.`],
       ['alg None (case)', `Bearer ${b64({ alg: 'None', typ: 'at+jwt', kid })}.${b64(claims)}.`],
-      ['HS256 signed with the public key (PEM)', `Bearer ${jwt.sign(claims, publicPem, { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt', kid } as jwt.JwtHeader })}`],
-      ['HS256 signed with the JWKS JSON', `Bearer ${jwt.sign(claims, keys.jwks(), { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt', kid } as jwt.JwtHeader })}`],
+      [
+        'HS256 signed with the public key (PEM)',
+        `Bearer ${jwt.sign(claims, publicPem, { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt', kid } as jwt.JwtHeader })}`,
+      ],
+      [
+        'HS256 signed with the JWKS JSON',
+        `Bearer ${jwt.sign(claims, keys.jwks(), { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt', kid } as jwt.JwtHeader })}`,
+      ],
       ['a properly signed token with a 5 KB header', `Bearer ${rs256({ pad: 'p'.repeat(5000) }, claims)}`],
       ['a properly signed token with a 5 KB payload', `Bearer ${rs256({}, { ...claims, pad: 'p'.repeat(5000) })}`],
       ['a properly signed token with typ JWT', `Bearer ${rs256({ typ: 'JWT' }, claims)}`],
@@ -782,7 +1602,15 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['a JWE-shaped token', `Bearer ${b64({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.a.b.c.d`],
     ];
     for (const [label, value] of authHeaders) {
-      add({ category: 'absurd Authorization headers', name: `GET /me with ${label}`, method: 'GET', path: '/me', headers: { authorization: value }, expect: [401], error: 'invalid_token' });
+      add({
+        category: 'absurd Authorization headers',
+        name: `GET /me with ${label}`,
+        method: 'GET',
+        path: '/me',
+        headers: { authorization: value },
+        expect: [401],
+        error: 'invalid_token',
+      });
     }
     for (const [method, path] of [
       ['GET', '/me'],
@@ -802,8 +1630,25 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['GET', '/admin/events/hourly'],
     ]) {
       add({ category: 'absurd Authorization headers', name: `${method} ${path} without a token`, method, path, expect: [401], error: 'invalid_token' });
-      add({ category: 'absurd Authorization headers', name: `${method} ${path} with alg none`, method, path, headers: { authorization: `Bearer ${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims)}.` }, expect: [401], error: 'invalid_token' });
-      if (path.startsWith('/admin')) add({ category: 'absurd Authorization headers', name: `${method} ${path} as a plain user`, method, path, as: 'user', expect: [403], error: 'forbidden' });
+      add({
+        category: 'absurd Authorization headers',
+        name: `${method} ${path} with alg none`,
+        method,
+        path,
+        headers: { authorization: `Bearer ${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims)}.` },
+        expect: [401],
+        error: 'invalid_token',
+      });
+      if (path.startsWith('/admin'))
+        add({
+          category: 'absurd Authorization headers',
+          name: `${method} ${path} as a plain user`,
+          method,
+          path,
+          as: 'user',
+          expect: [403],
+          error: 'forbidden',
+        });
     }
 
     // ---------- very long and malformed headers, and bad methods on the public routes ----------
@@ -820,14 +1665,58 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['/health', 'GET'],
       ['/.well-known/jwks.json', 'GET'],
     ]) {
-      for (const [label, headers, expect] of longHeaders) add({ category: 'very long headers', name: `${method} ${path} with ${label}`, method, path, headers, expect, body: method === 'POST' ? {} : undefined });
+      for (const [label, headers, expect] of longHeaders)
+        add({
+          category: 'very long headers',
+          name: `${method} ${path} with ${label}`,
+          method,
+          path,
+          headers,
+          expect,
+          body: method === 'POST' ? {} : undefined,
+        });
     }
     add({ category: 'very long headers', name: 'a 20 KB URL', method: 'GET', path: `/health?${'q'.repeat(20_000)}`, expect: [414, 431] });
-    add({ category: 'very long headers', name: 'NUL in a header value', method: 'GET', path: '/me', wire: `GET /me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer a\u0000b\r\n\r\n`, expect: [400] });
-    add({ category: 'very long headers', name: 'a header line without a colon', method: 'GET', path: '/me', wire: `GET /me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization Bearer x\r\n\r\n`, expect: [400] });
-    add({ category: 'very long headers', name: 'a bare LF request line', method: 'GET', path: '/health', wire: `GET /health HTTP/1.1\nHost: x\nConnection: close\n\n`, expect: [400] });
-    add({ category: 'very long headers', name: 'obs-fold in Authorization', method: 'GET', path: '/me', wire: `GET /me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer\r\n ${userTokens.access_token}\r\n\r\n`, expect: [400, 401] });
-    add({ category: 'very long headers', name: 'invalid UTF-8 in the path', method: 'GET', path: '/x', wire: Buffer.concat([Buffer.from('GET /admin/users/'), Buffer.from([0xff, 0xfe]), Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]), expect: [400, 404] });
+    add({
+      category: 'very long headers',
+      name: 'NUL in a header value',
+      method: 'GET',
+      path: '/me',
+      wire: `GET /me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer a\u0000b\r\n\r\n`,
+      expect: [400],
+    });
+    add({
+      category: 'very long headers',
+      name: 'a header line without a colon',
+      method: 'GET',
+      path: '/me',
+      wire: `GET /me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization Bearer x\r\n\r\n`,
+      expect: [400],
+    });
+    add({
+      category: 'very long headers',
+      name: 'a bare LF request line',
+      method: 'GET',
+      path: '/health',
+      wire: `GET /health HTTP/1.1\nHost: x\nConnection: close\n\n`,
+      expect: [400],
+    });
+    add({
+      category: 'very long headers',
+      name: 'obs-fold in Authorization',
+      method: 'GET',
+      path: '/me',
+      wire: `GET /me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer\r\n ${userTokens.access_token}\r\n\r\n`,
+      expect: [400, 401],
+    });
+    add({
+      category: 'very long headers',
+      name: 'invalid UTF-8 in the path',
+      method: 'GET',
+      path: '/x',
+      wire: Buffer.concat([Buffer.from('GET /admin/users/'), Buffer.from([0xff, 0xfe]), Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')]),
+      expect: [400, 404],
+    });
     for (const [method, path] of [
       ['POST', '/health'],
       ['DELETE', '/health/ready'],
@@ -853,7 +1742,11 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     // Every operation that takes input (per the OpenAPI document) is attacked at least once, so
     // a new route cannot join the API without hostile cases.
     const unattacked = operationsWithInput.filter((op) => !all.some((c) => c.method === op.method && op.path.test(c.path)));
-    assert.deepEqual(unattacked.map((op) => op.name), [], 'operations without a hostile case');
+    assert.deepEqual(
+      unattacked.map((op) => op.name),
+      [],
+      'operations without a hostile case',
+    );
     const secrets = [userTokens.refresh_token, adminTokens.refresh_token, PASSWORD, ADMIN_PASSWORD];
     const failures: string[] = [];
     let previous = await snapshot(app);
@@ -887,16 +1780,19 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
           if (typeof body.message !== 'string' || !body.message) problems.push('no message');
           const path = c.path.split('?')[0];
           if (oauthPaths.has(path) && status === 400) {
-            if (!['invalid_request', 'invalid_grant', 'unsupported_grant_type'].includes(String(body.error))) problems.push(`OAuth endpoint answered ${body.error}`);
+            if (!['invalid_request', 'invalid_grant', 'unsupported_grant_type'].includes(String(body.error)))
+              problems.push(`OAuth endpoint answered ${body.error}`);
             if (typeof body.error_description !== 'string') problems.push('OAuth error without error_description');
             if (!/no-store/.test(String(answer.headers['cache-control']))) problems.push('OAuth error without Cache-Control: no-store');
           }
-          if (status === 401 && body.error === 'invalid_token' && !/^Bearer/.test(String(answer.headers['www-authenticate']))) problems.push('401 without WWW-Authenticate: Bearer');
+          if (status === 401 && body.error === 'invalid_token' && !/^Bearer/.test(String(answer.headers['www-authenticate'])))
+            problems.push('401 without WWW-Authenticate: Bearer');
           if (status === 429 && !answer.headers['retry-after']) problems.push('429 without Retry-After');
         }
       }
       for (const secret of secrets) if (text.includes(secret)) problems.push('the answer echoes a credential');
-      if (/\bat \S+ \(|QueryFailedError|SQLITE_[A-Z]|\bER_[A-Z_]+|\bSELECT\b.*\bFROM\b|\.ts:\d+|node_modules/.test(text)) problems.push(`the answer leaks internals: ${text.slice(0, 160)}`);
+      if (/\bat \S+ \(|QueryFailedError|SQLITE_[A-Z]|\bER_[A-Z_]+|\bSELECT\b.*\bFROM\b|\.ts:\d+|node_modules/.test(text))
+        problems.push(`the answer leaks internals: ${text.slice(0, 160)}`);
       const now = await snapshot(app);
       try {
         assertUnchanged(previous, now, label);
@@ -924,7 +1820,16 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     const keys = app.app.get(SigningKeysService);
     const { kid, privateKey } = keys.signingKey;
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: app.config.jwtIssuer, aud: app.config.jwtAudience, sub: user.id, sid: userTokens.session_id, jti: 'j', iat: now, exp: now + 600, role: 'user' };
+    const claims = {
+      iss: app.config.jwtIssuer,
+      aud: app.config.jwtAudience,
+      sub: user.id,
+      sid: userTokens.session_id,
+      jti: 'j',
+      iat: now,
+      exp: now + 600,
+      role: 'user',
+    };
     const sign = (header: Record<string, unknown>, payload: Record<string, unknown>) => {
       const input = `${b64({ alg: 'RS256', typ: 'at+jwt', kid, ...header })}.${b64(payload)}`;
       return `${input}.${createSign('RSA-SHA256').update(input).sign(privateKey).toString('base64url')}`;
@@ -933,7 +1838,12 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
     const lookups = keyLookups;
     assert.equal((await http.get('/auth/session', { token: sign({}, claims) })).status, 200);
     assert.equal(keyLookups, lookups + 1);
-    for (const token of [sign({ pad: 'x'.repeat(5000) }, claims), sign({}, { ...claims, pad: 'x'.repeat(5000) }), `${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims)}.`, jwt.sign(claims, 'secret', { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt', kid } as jwt.JwtHeader })]) {
+    for (const token of [
+      sign({ pad: 'x'.repeat(5000) }, claims),
+      sign({}, { ...claims, pad: 'x'.repeat(5000) }),
+      `${b64({ alg: 'none', typ: 'at+jwt', kid })}.${b64(claims)}.`,
+      jwt.sign(claims, 'secret', { algorithm: 'HS256', header: { alg: 'HS256', typ: 'at+jwt', kid } as jwt.JwtHeader }),
+    ]) {
       const before = keyLookups;
       const r = await http.get('/auth/session', { token });
       assert.equal(r.status, 401);

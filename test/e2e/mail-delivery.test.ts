@@ -69,7 +69,10 @@ describe(`mail delivery through the outbox, with real processes and a real SMTP 
       await latchkey.start();
       for (const user of users) await withLogs(latchkey, smtp.next(user.email, VERIFY, ARRIVES_WITHIN_MS));
       await sleep(1500); // anything sent twice would arrive now
-      exactlyOnce(smtp, users.map((u) => ({ to: u.email, subject: VERIFY })));
+      exactlyOnce(
+        smtp,
+        users.map((u) => ({ to: u.email, subject: VERIFY })),
+      );
     }));
 
   it('two instances sending from one outbox deliver every mail once', async () => {
@@ -89,7 +92,13 @@ describe(`mail delivery through the outbox, with real processes and a real SMTP 
         await smtp.next(user.email, RESET, ARRIVES_WITHIN_MS);
       }
       await sleep(2500); // both instances poll every second: a double send would arrive now
-      exactlyOnce(smtp, users.flatMap((u) => [{ to: u.email, subject: VERIFY }, { to: u.email, subject: RESET }]));
+      exactlyOnce(
+        smtp,
+        users.flatMap((u) => [
+          { to: u.email, subject: VERIFY },
+          { to: u.email, subject: RESET },
+        ]),
+      );
     } finally {
       await b.stop();
       await a.stop();

@@ -116,7 +116,10 @@ describe(`login floods are shed before any hashing [${TEST_DB}]`, () => {
     const watch = setInterval(() => (most = Math.max(most, pool.inFlight)), 1);
     try {
       const answers = await Promise.all(Array.from({ length: 30 }, () => http.post('/auth/login', { email: user.email, password: PASSWORD })));
-      assert.ok(answers.every((r) => r.status === 200 || r.status === 503), answers.map((r) => r.status).join(','));
+      assert.ok(
+        answers.every((r) => r.status === 200 || r.status === 503),
+        answers.map((r) => r.status).join(','),
+      );
     } finally {
       clearInterval(watch);
     }

@@ -17,7 +17,10 @@ const ADMIN_PASSWORD = 'mfa required admin password';
 /** The operator's CLI, as a process of its own against the app's database and configuration. */
 function cli(app: TestApp, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], { env: { ...process.env, ...app.env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], {
+      env: { ...process.env, ...app.env, LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -43,7 +46,9 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
 
   before(async () => {
     smtp = await SmtpSink.start();
-    app = await startApp({ SMTP_URL: smtp.url, MFA_REQUIRED: 'all', AAL2_MAX_AGE: '1h', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startApp({ SMTP_URL: smtp.url, MFA_REQUIRED: 'all', AAL2_MAX_AGE: '1h', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [
+      { provide: Clock, useValue: clock },
+    ]);
     http = new Http(app.url);
   });
   after(async () => {
@@ -55,7 +60,8 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     const user = await register(http);
     const t = await login(http, user.email);
     assert.equal(decodeJwt(t.access_token).payload.mfa_enrollment_required, true);
-    for (const path of ['/me', '/me/sessions', '/auth/session', '/me/factors']) assert.equal((await http.get(path, { token: t.access_token })).status, 200, path);
+    for (const path of ['/me', '/me/sessions', '/auth/session', '/me/factors'])
+      assert.equal((await http.get(path, { token: t.access_token })).status, 200, path);
     const blocked = await http.post('/me/email/verification', undefined, { token: t.access_token });
     assert.equal(blocked.status, 403, blocked.text);
     assert.equal(blocked.body.error, 'mfa_enrollment_required');
@@ -76,7 +82,11 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     const up = await http.post('/me/step-up', { method: 'password', password: 'correct horse battery' }, { token: t.access_token });
     assert.equal(up.status, 200, up.text);
     assert.equal(decodeJwt(up.body.access_token).payload.mfa_enrollment_required, true);
-    assert.equal(Number((await column<{ f: number }>(app, 'SELECT mfa_enrollment_required AS f FROM sessions WHERE id = ?', [t.session_id]))[0].f), 1, 'the stored flag too');
+    assert.equal(
+      Number((await column<{ f: number }>(app, 'SELECT mfa_enrollment_required AS f FROM sessions WHERE id = ?', [t.session_id]))[0].f),
+      1,
+      'the stored flag too',
+    );
     assert.equal((await http.post('/me/email/verification', undefined, { token: up.body.access_token })).body.error, 'mfa_enrollment_required');
     const later = await refresh(http, up.body.refresh_token);
     assert.equal(later.status, 200, later.text);
@@ -147,7 +157,8 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     assert.deepEqual(reset.body, { removed: 1 });
     assert.equal(await works(http, done.body), false);
     assert.equal((await sessionRow(app, done.body.session_id)).revoked_reason, 'mfa_reset');
-    for (const table of ['mfa_factors', 'recovery_codes', 'trusted_devices']) assert.equal((await column(app, `SELECT id FROM ${table} WHERE user_id = ?`, [user.id])).length, 0, table);
+    for (const table of ['mfa_factors', 'recovery_codes', 'trusted_devices'])
+      assert.equal((await column(app, `SELECT id FROM ${table} WHERE user_id = ?`, [user.id])).length, 0, table);
     assert.equal(await auditCount(app, 'mfa_reset', { userId: user.id }), 1);
     await smtp.next(user.email, /second factors were reset/);
     assert.equal((await http.get(`/admin/users/${user.id}`, { token: admin.access_token })).body.mfaEnabled, false);

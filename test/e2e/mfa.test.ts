@@ -25,7 +25,8 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
   let smtp: SmtpSink;
   const clock = new ShiftedClock();
   let resourceServer: ResourceServerCredentials;
-  const introspect = async (token: string) => (await http.post('/auth/introspect', { token }, { form: true, headers: { authorization: resourceServer.basic } })).body;
+  const introspect = async (token: string) =>
+    (await http.post('/auth/introspect', { token }, { form: true, headers: { authorization: resourceServer.basic } })).body;
 
   /** The next 30-second step's code: each code (and step) works once per factor, so every use moves time on. */
   const nextCode = (secret: string) => {
@@ -46,7 +47,9 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
 
   before(async () => {
     smtp = await SmtpSink.start();
-    app = await startAppAtOwnUrl({ SMTP_URL: smtp.url, AAL2_MAX_AGE: '1h', REFRESH_REUSE_GRACE: '30s', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startAppAtOwnUrl({ SMTP_URL: smtp.url, AAL2_MAX_AGE: '1h', REFRESH_REUSE_GRACE: '30s', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [
+      { provide: Clock, useValue: clock },
+    ]);
     http = new Http(app.url);
     resourceServer = await addResourceServer(http, (await login(http, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token, 'mfa-api');
   });
@@ -64,11 +67,18 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     assert.match(added.body.otpauthUri, /^otpauth:\/\/totp\/.*secret=[A-Z2-7]+.*algorithm=SHA1.*digits=6.*period=30/);
     assert.equal(added.headers.get('cache-control'), 'no-store');
     const listed = await http.get('/me/factors', { token: first.access_token });
-    assert.deepEqual(listed.body.items.map((f: { name: string; active: boolean; type: string }) => [f.type, f.name, f.active]), [['totp', 'Phone', false]]);
+    assert.deepEqual(
+      listed.body.items.map((f: { name: string; active: boolean; type: string }) => [f.type, f.name, f.active]),
+      [['totp', 'Phone', false]],
+    );
     // A pending factor does not make the login two-step, and is not a factor to verify with.
     assert.ok((await login(http, user.email)).access_token);
 
-    const wrong = await http.post(`/me/factors/${added.body.id}/verify`, { code: '000000' === totpCode(added.body.secret, clock.now()) ? '111111' : '000000' }, { token: first.access_token });
+    const wrong = await http.post(
+      `/me/factors/${added.body.id}/verify`,
+      { code: '000000' === totpCode(added.body.secret, clock.now()) ? '111111' : '000000' },
+      { token: first.access_token },
+    );
     assert.equal(wrong.status, 401, wrong.text);
     assert.equal(wrong.body.error, 'invalid_credentials');
 
@@ -159,7 +169,10 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const c = await firstStep(http, u.email);
     assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now()) })).body.error, 'invalid_credentials');
     // Two steps away is outside the window.
-    assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now() + 3 * STEP_MS) })).body.error, 'invalid_credentials');
+    assert.equal(
+      (await verify(http, { mfaToken: c.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now() + 3 * STEP_MS) })).body.error,
+      'invalid_credentials',
+    );
     clock.offsetMs += 3 * STEP_MS;
     assert.equal((await verify(http, { mfaToken: c.mfaToken, method: 'totp', code: totpCode(u.secret, clock.now()) })).status, 200);
     assert.ok((await auditCount(app, 'mfa_failed', { userId: u.id })) >= 3);
@@ -186,7 +199,12 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const u = await enrolledUser();
     const t = (await refresh(http, u.first.refresh_token)).body;
     const { mfaToken } = await firstStep(http, u.email);
-    const changed = await http.request('PUT', '/me/password', { currentPassword: 'correct horse battery', newPassword: 'a pending-token password 1' }, { token: t.access_token });
+    const changed = await http.request(
+      'PUT',
+      '/me/password',
+      { currentPassword: 'correct horse battery', newPassword: 'a pending-token password 1' },
+      { token: t.access_token },
+    );
     assert.equal(changed.status, 200, changed.text);
     const late = await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) });
     assert.equal(late.status, 401, late.text);
@@ -196,7 +214,10 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const pending = await http.post('/auth/login', { email: u.email, password: 'a pending-token password 1' });
     assert.equal(pending.body.mfaRequired, true, pending.text);
     assert.equal((await http.post('/auth/password/forgot', { email: u.email })).status, 202);
-    const reset = await http.post('/auth/password/reset', { token: tokenOf(await smtp.next(u.email, /Reset your/), 'reset-password'), newPassword: 'a pending-token password 2' });
+    const reset = await http.post('/auth/password/reset', {
+      token: tokenOf(await smtp.next(u.email, /Reset your/), 'reset-password'),
+      newPassword: 'a pending-token password 2',
+    });
     assert.equal(reset.status, 200, reset.text);
     const afterReset = await verify(http, { mfaToken: pending.body.mfaToken, method: 'totp', code: nextCode(u.secret) });
     assert.equal(afterReset.body.error, 'invalid_mfa_token', afterReset.text);
@@ -225,15 +246,27 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const unproven = await verify(cookieJar, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) });
     assert.equal(unproven.status, 400, unproven.text);
     assert.equal(unproven.body.error, 'invalid_dpop_proof');
-    const otherKey = await verify(cookieJar, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) }, { dpop: await dpopProof(await dpopKey(), 'POST', `${app.url}/auth/mfa/verify`, { iat: nowS() }) });
+    const otherKey = await verify(
+      cookieJar,
+      { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) },
+      { dpop: await dpopProof(await dpopKey(), 'POST', `${app.url}/auth/mfa/verify`, { iat: nowS() }) },
+    );
     assert.equal(otherKey.body.error, 'invalid_dpop_proof');
-    const done = await verify(cookieJar, { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) }, { dpop: await dpopProof(key, 'POST', `${app.url}/auth/mfa/verify`, { iat: nowS() }) });
+    const done = await verify(
+      cookieJar,
+      { mfaToken: s1.mfaToken, method: 'totp', code: nextCode(u.secret) },
+      { dpop: await dpopProof(key, 'POST', `${app.url}/auth/mfa/verify`, { iat: nowS() }) },
+    );
     assert.equal(done.status, 200, done.text);
     assert.equal(done.body.token_type, 'DPoP');
     assert.equal(done.body.refresh_token, undefined, 'cookie mode: the refresh token is in the cookie');
     assert.equal(decodeJwt(done.body.access_token).payload.cnf.jkt, key.jkt);
     assert.ok([...cookieJar.cookies.keys()].some((k) => k.includes('latchkey_refresh')));
-    const refreshed = await cookieJar.post('/auth/token', { grant_type: 'refresh_token' }, { form: true, headers: { 'x-latchkey-csrf': '1', dpop: await dpopProof(key, 'POST', `${app.url}/auth/token`, { iat: nowS() }) } });
+    const refreshed = await cookieJar.post(
+      '/auth/token',
+      { grant_type: 'refresh_token' },
+      { form: true, headers: { 'x-latchkey-csrf': '1', dpop: await dpopProof(key, 'POST', `${app.url}/auth/token`, { iat: nowS() }) } },
+    );
     assert.equal(refreshed.status, 200, refreshed.text);
     assert.equal(decodeJwt(refreshed.body.access_token).payload.acr, 'aal2');
   });
@@ -268,7 +301,10 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const factors = app.app.get(FactorsService);
     const code = (secret: string) => totpCode(secret, clock.now());
     const activated = await Promise.all(added.map((f) => factors.activateTotp(caller, f.id, code(f.secret), client)));
-    assert.deepEqual(activated.map((a) => a.active), [true, true]);
+    assert.deepEqual(
+      activated.map((a) => a.active),
+      [true, true],
+    );
     assert.equal(activated.filter((a) => a.recoveryCodes).length, 1, 'one first factor');
     assert.equal((await column(app, 'SELECT id FROM recovery_codes WHERE user_id = ?', [user.id])).length, 10);
   });
@@ -389,7 +425,12 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     clock.offsetMs += 2 * 3600_000;
     const lapsed = (await refresh(http, up.refresh_token)).body;
     for (const method of ['PUT', 'POST']) {
-      const r = await http.request(method, '/me/password', { currentPassword: 'correct horse battery', newPassword: 'a new password 123' }, { token: lapsed.access_token });
+      const r = await http.request(
+        method,
+        '/me/password',
+        { currentPassword: 'correct horse battery', newPassword: 'a new password 123' },
+        { token: lapsed.access_token },
+      );
       assert.equal(r.status, 401, r.text);
       assert.equal(r.body.error, 'insufficient_user_authentication');
     }
@@ -407,7 +448,10 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     assert.equal(stale.status, 401, stale.text);
     assert.deepEqual([stale.body.error, stale.body.acrValues, stale.body.maxAge], ['insufficient_user_authentication', 'aal1', 900]);
     assert.deepEqual((await http.post('/me/step-up/options', undefined, { token: t.access_token })).body, { methods: ['password'] });
-    assert.equal((await http.post('/me/step-up', { method: 'password', password: 'not the password' }, { token: t.access_token })).body.error, 'invalid_credentials');
+    assert.equal(
+      (await http.post('/me/step-up', { method: 'password', password: 'not the password' }, { token: t.access_token })).body.error,
+      'invalid_credentials',
+    );
     assert.equal((await http.post('/me/step-up', { method: 'totp', code: '123456' }, { token: t.access_token })).body.error, 'invalid_credentials');
     const up = await http.post('/me/step-up', { method: 'password', password: 'correct horse battery' }, { token: t.access_token });
     assert.equal(up.status, 200, up.text);
@@ -454,17 +498,29 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const second = trusted.body.trustedDevice;
     assert.ok(second && second !== first, 'rotated');
     // The used token is spent; on another device the new one is worth nothing.
-    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: first })).body.mfaRequired, true);
-    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'another-device', trustedDevice: second })).body.mfaRequired, true);
+    assert.equal(
+      (await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: first })).body.mfaRequired,
+      true,
+    );
+    assert.equal(
+      (await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'another-device', trustedDevice: second })).body
+        .mfaRequired,
+      true,
+    );
     // A wrong password gets nothing from a trusted device.
     assert.equal((await http.post('/auth/login', { email: u.email, password: 'wrong password', deviceId, trustedDevice: second })).status, 401);
 
     // Signing that device out forgets it.
     const third = (await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: second })).body;
     assert.ok(third.access_token && third.trustedDevice);
-    const other = (await verify(http, { mfaToken: (await firstStep(http, u.email, { deviceId: 'phone-device' })).mfaToken, method: 'totp', code: nextCode(u.secret) })).body;
+    const other = (
+      await verify(http, { mfaToken: (await firstStep(http, u.email, { deviceId: 'phone-device' })).mfaToken, method: 'totp', code: nextCode(u.secret) })
+    ).body;
     assert.equal((await http.delete(`/me/sessions/${third.session_id}`, { token: other.access_token })).status, 204);
-    assert.equal((await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: third.trustedDevice })).body.mfaRequired, true);
+    assert.equal(
+      (await http.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId, trustedDevice: third.trustedDevice })).body.mfaRequired,
+      true,
+    );
 
     // In cookie mode it is a cookie, and a password change forgets every trusted device.
     const browser = new Http(app.url);
@@ -476,7 +532,12 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const viaCookie = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'browser-device', useCookie: true });
     assert.ok(viaCookie.body.access_token, viaCookie.text);
     assert.equal(decodeJwt(viaCookie.body.access_token).payload.acr, 'aal1');
-    const changed = await http.request('PUT', '/me/password', { currentPassword: 'correct horse battery', newPassword: 'correct horse battery 2' }, { token: other.access_token });
+    const changed = await http.request(
+      'PUT',
+      '/me/password',
+      { currentPassword: 'correct horse battery', newPassword: 'correct horse battery 2' },
+      { token: other.access_token },
+    );
     assert.equal(changed.status, 200, changed.text);
     assert.equal((await column(app, 'SELECT id FROM trusted_devices WHERE user_id = ?', [u.id])).length, 0);
     const afterChange = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery 2', deviceId: 'browser-device', useCookie: true });
@@ -527,7 +588,9 @@ describe(`second factor limits: MFA_LOCKOUT, MFA_MAX_FAILURES, 10 factors [${TES
       const mfa = app.app.get(MfaService);
       const client = { ip: '127.0.0.1', userAgent: 'concurrent-codes' };
       const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => mfa.verifyLogin(mfaToken, 'totp', { code: String(100000 + i) }, client)));
-      const errors = outcomes.map((o) => (o.status === 'rejected' && o.reason instanceof ApiError ? o.reason.code : String(o.status === 'rejected' ? o.reason : 'accepted')));
+      const errors = outcomes.map((o) =>
+        o.status === 'rejected' && o.reason instanceof ApiError ? o.reason.code : String(o.status === 'rejected' ? o.reason : 'accepted'),
+      );
       const evaluated = errors.filter((e) => e === 'invalid_credentials').length;
       assert.ok(evaluated <= 5, errors.join(' '));
       assert.equal(errors.filter((e) => e === 'invalid_mfa_token').length, 10 - evaluated, errors.join(' '));
@@ -556,12 +619,20 @@ describe(`second factor limits: MFA_LOCKOUT, MFA_MAX_FAILURES, 10 factors [${TES
       assert.equal((await verify(http, { mfaToken: ok.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).status, 200);
       await fail(3);
       const stillOk = await firstStep(http, user.email);
-      assert.equal((await verify(http, { mfaToken: stillOk.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).status, 200, 'not locked: the success reset the count');
+      assert.equal(
+        (await verify(http, { mfaToken: stillOk.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).status,
+        200,
+        'not locked: the success reset the count',
+      );
       await fail(4);
       assert.equal(await auditCount(app, 'mfa_locked', { userId: user.id }), 1);
       const after = await firstStep(http, user.email);
       assert.deepEqual(after.methods, ['recovery_code'], 'a locked factor is not offered');
-      assert.equal((await verify(http, { mfaToken: after.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).body.error, 'invalid_credentials', 'not even the right code');
+      assert.equal(
+        (await verify(http, { mfaToken: after.mfaToken, method: 'totp', code: nextCode(enrolled.secret) })).body.error,
+        'invalid_credentials',
+        'not even the right code',
+      );
       const viaCode = await verify(http, { mfaToken: after.mfaToken, method: 'recovery_code', code: enrolled.recoveryCodes[0] });
       assert.equal(viaCode.status, 200, viaCode.text);
       assert.equal((await http.get('/me/factors', { token: viaCode.body.access_token })).body.items[0].locked, true);
@@ -589,4 +660,3 @@ describe(`second factor limits: MFA_LOCKOUT, MFA_MAX_FAILURES, 10 factors [${TES
     }
   });
 });
-

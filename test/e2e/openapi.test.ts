@@ -12,7 +12,13 @@ interface Operation {
 }
 
 /** The routes that never touch the database, so a database outage cannot give them a 503. */
-const NO_DATABASE = new Set(['GET /health', 'GET /auth/session', 'GET /auth/session/events', 'GET /.well-known/jwks.json', 'GET /.well-known/oauth-authorization-server']);
+const NO_DATABASE = new Set([
+  'GET /health',
+  'GET /auth/session',
+  'GET /auth/session/events',
+  'GET /.well-known/jwks.json',
+  'GET /.well-known/oauth-authorization-server',
+]);
 
 /**
  * The OpenAPI document is generated from the decorators that drive behaviour (@Auth, the OAuth
@@ -26,7 +32,9 @@ describe(`the OpenAPI document at /docs-json [${TEST_DB}]`, () => {
   before(async () => {
     app = await startApp();
     const document = (await new Http(app.url).get('/docs-json')).body as { paths: Record<string, Record<string, Operation>> };
-    operations = Object.entries(document.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })));
+    operations = Object.entries(document.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })),
+    );
   });
   after(async () => app.close());
 

@@ -103,7 +103,10 @@ describe(`passkeys [${TEST_DB}]`, () => {
       assert.equal(options.authenticatorSelection.residentKey, 'required');
       assert.equal(options.authenticatorSelection.userVerification, 'required');
       assert.equal(options.attestation, 'none');
-      assert.deepEqual(options.pubKeyCredParams.map((p: { alg: number }) => p.alg), [-7, -8, -257]);
+      assert.deepEqual(
+        options.pubKeyCredParams.map((p: { alg: number }) => p.alg),
+        [-7, -8, -257],
+      );
       assert.deepEqual(options.excludeCredentials, []);
       assert.equal(Buffer.from(options.user.id, 'base64url').toString('hex'), user.id.replace(/-/g, ''));
       assert.equal(options.user.name, user.email);
@@ -112,7 +115,10 @@ describe(`passkeys [${TEST_DB}]`, () => {
       await addPasskey(user, device);
       await raised(user);
       const again = await registrationOptions(user.tokens.access_token);
-      assert.deepEqual(again.excludeCredentials.map((c: { id: string }) => c.id), [...device.credentials.keys()]);
+      assert.deepEqual(
+        again.excludeCredentials.map((c: { id: string }) => c.id),
+        [...device.credentials.keys()],
+      );
     });
 
     it('stores the credential: the first factor returns recovery codes and lists as a passkey', async () => {
@@ -133,8 +139,15 @@ describe(`passkeys [${TEST_DB}]`, () => {
       const list = await http.get('/me/factors', { token: user.tokens.access_token });
       assert.equal(list.status, 200, list.text);
       const [factor] = list.body.items;
-      assert.deepEqual({ type: factor.type, name: factor.name, backedUp: factor.backedUp, id: factor.id }, { type: 'passkey', name: 'Laptop', backedUp: true, id: body.id });
-      const [row] = await column<Record<string, unknown>>(app, 'SELECT credential_id, public_key, sign_count, transports, backup_eligible, backed_up, aaguid, user_id FROM mfa_factors WHERE id = ?', [body.id]);
+      assert.deepEqual(
+        { type: factor.type, name: factor.name, backedUp: factor.backedUp, id: factor.id },
+        { type: 'passkey', name: 'Laptop', backedUp: true, id: body.id },
+      );
+      const [row] = await column<Record<string, unknown>>(
+        app,
+        'SELECT credential_id, public_key, sign_count, transports, backup_eligible, backed_up, aaguid, user_id FROM mfa_factors WHERE id = ?',
+        [body.id],
+      );
       assert.equal(row.credential_id, [...device.credentials.keys()][0]);
       assert.ok(typeof row.public_key === 'string' && row.public_key.length > 40);
       assert.equal(Number(row.sign_count), 0);
@@ -158,7 +171,11 @@ describe(`passkeys [${TEST_DB}]`, () => {
 
       // The same credential on fresh options (a client that ignores excludeCredentials).
       const fresh = await http.post('/auth/login', { email: user.email, password: PASSWORD });
-      const stepped = await http.post('/auth/mfa/verify', { mfaToken: fresh.body.mfaToken, method: 'passkey', credential: device.authenticate(fresh.body.passkey.publicKey) });
+      const stepped = await http.post('/auth/mfa/verify', {
+        mfaToken: fresh.body.mfaToken,
+        method: 'passkey',
+        credential: device.authenticate(fresh.body.passkey.publicKey),
+      });
       assert.equal(stepped.status, 200, stepped.text);
       const duplicate = device.register(await registrationOptions(stepped.body.access_token), { reuse: first.id });
       assertRefused(await http.post('/me/factors/passkey', { credential: duplicate }, { token: stepped.body.access_token }), 409, 'factor_exists');
@@ -183,7 +200,16 @@ describe(`passkeys [${TEST_DB}]`, () => {
     it('refuses a malformed credential with 400, never a 5xx', async () => {
       const user = await newUser();
       const good = new SoftwareAuthenticator().register(await registrationOptions(user.tokens.access_token));
-      for (const credential of [null, 'x', [], {}, { ...good, type: 'x' }, { ...good, response: { ...good.response, attestationObject: 42 } }, { ...good, response: { ...good.response, attestationObject: 'AAAA' } }, { ...good, response: { ...good.response, clientDataJSON: 'bm90IGpzb24' } }]) {
+      for (const credential of [
+        null,
+        'x',
+        [],
+        {},
+        { ...good, type: 'x' },
+        { ...good, response: { ...good.response, attestationObject: 42 } },
+        { ...good, response: { ...good.response, attestationObject: 'AAAA' } },
+        { ...good, response: { ...good.response, clientDataJSON: 'bm90IGpzb24' } },
+      ]) {
         const r = await http.post('/me/factors/passkey', { credential }, { token: user.tokens.access_token });
         assert.equal(r.status, 400, `${JSON.stringify(credential)?.slice(0, 60)}: ${r.text}`);
       }
@@ -195,9 +221,16 @@ describe(`passkeys [${TEST_DB}]`, () => {
       const user = await userWithPasskey();
       const step = await passwordStep(user);
       assert.ok(step.methods.includes('passkey'));
-      assert.deepEqual(step.passkey.publicKey.allowCredentials.map((c: { id: string }) => c.id), [...user.device.credentials.keys()]);
+      assert.deepEqual(
+        step.passkey.publicKey.allowCredentials.map((c: { id: string }) => c.id),
+        [...user.device.credentials.keys()],
+      );
       assert.equal(step.passkey.publicKey.userVerification, 'required');
-      const r = await http.post('/auth/mfa/verify', { mfaToken: step.mfaToken, method: 'passkey', credential: user.device.authenticate(step.passkey.publicKey) });
+      const r = await http.post('/auth/mfa/verify', {
+        mfaToken: step.mfaToken,
+        method: 'passkey',
+        credential: user.device.authenticate(step.passkey.publicKey),
+      });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.user.id, user.id);
       const claims = decodeJwt(r.body.access_token).payload;
@@ -259,7 +292,11 @@ describe(`passkeys [${TEST_DB}]`, () => {
       assert.equal(r.body.refresh_token, undefined);
       assert.equal(cookieHttp.cookies.size, 1);
       const key = await dpopKey();
-      const bound = await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) }, { headers: { dpop: await dpopProof(key, 'POST', `${http.base}/auth/passkey/login`) } });
+      const bound = await http.post(
+        '/auth/passkey/login',
+        { credential: user.device.authenticate(await passkeyOptions()) },
+        { headers: { dpop: await dpopProof(key, 'POST', `${http.base}/auth/passkey/login`) } },
+      );
       assert.equal(bound.status, 200, bound.text);
       assert.equal(bound.body.token_type, 'DPoP');
       assert.equal(decodeJwt(bound.body.access_token).payload.cnf.jkt, key.jkt);
@@ -300,8 +337,14 @@ describe(`passkeys [${TEST_DB}]`, () => {
       const fresh = await passkeyOptions();
       try {
         await app.app.get(MfaHousekeeping).run(clock.now());
-        const left = await column<{ challenge: string }>(app, 'SELECT challenge FROM webauthn_challenges WHERE challenge IN (?, ?)', [live.challenge, fresh.challenge]);
-        assert.deepEqual(left.map((r) => r.challenge), [fresh.challenge]);
+        const left = await column<{ challenge: string }>(app, 'SELECT challenge FROM webauthn_challenges WHERE challenge IN (?, ?)', [
+          live.challenge,
+          fresh.challenge,
+        ]);
+        assert.deepEqual(
+          left.map((r) => r.challenge),
+          [fresh.challenge],
+        );
       } finally {
         clock.offsetMs -= 5 * 60_000 + 1000;
       }
@@ -310,7 +353,9 @@ describe(`passkeys [${TEST_DB}]`, () => {
     it('refuses a challenge the server never offered', async () => {
       const user = await userWithPasskey();
       const options = await passkeyOptions();
-      assertRefused(await http.post('/auth/passkey/login', { credential: user.device.authenticate({ ...options, challenge: Buffer.alloc(32, 7).toString('base64url') }) }));
+      assertRefused(
+        await http.post('/auth/passkey/login', { credential: user.device.authenticate({ ...options, challenge: Buffer.alloc(32, 7).toString('base64url') }) }),
+      );
     });
 
     it('refuses a wrong origin, a wrong RP id, and an assertion without user verification', async () => {
@@ -335,13 +380,18 @@ describe(`passkeys [${TEST_DB}]`, () => {
       const user = await userWithPasskey();
       const credentialId = [...user.device.credentials.keys()][0];
       const clone = user.device.clone();
-      for (let i = 0; i < 2; i++) assert.equal((await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) })).status, 200);
+      for (let i = 0; i < 2; i++)
+        assert.equal((await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) })).status, 200);
       assert.equal(await signCount(credentialId), 2);
       const before = await auditCount(app, 'mfa_failed', { userId: user.id });
       assertRefused(await http.post('/auth/passkey/login', { credential: clone.authenticate(await passkeyOptions()) }));
       assert.equal(await signCount(credentialId), 2);
       assert.equal(await auditCount(app, 'mfa_failed', { userId: user.id }), before + 1);
-      const [event] = await column<{ details: string }>(app, "SELECT details FROM audit_events WHERE type = 'mfa_failed' AND user_id = ? ORDER BY created_at DESC, id DESC", [user.id]);
+      const [event] = await column<{ details: string }>(
+        app,
+        "SELECT details FROM audit_events WHERE type = 'mfa_failed' AND user_id = ? ORDER BY created_at DESC, id DESC",
+        [user.id],
+      );
       assert.equal(JSON.parse(event.details).reason, 'sign_count');
       // The genuine device goes on.
       assert.equal((await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) })).status, 200);
@@ -349,7 +399,8 @@ describe(`passkeys [${TEST_DB}]`, () => {
 
     it('allows an authenticator without a counter (zero and zero)', async () => {
       const user = await userWithPasskey(new SoftwareAuthenticator({ counter: 'zero' }));
-      for (let i = 0; i < 2; i++) assert.equal((await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) })).status, 200);
+      for (let i = 0; i < 2; i++)
+        assert.equal((await http.post('/auth/passkey/login', { credential: user.device.authenticate(await passkeyOptions()) })).status, 200);
     });
 
     it('refuses a malformed credential with 400', async () => {
@@ -370,16 +421,29 @@ describe(`passkeys [${TEST_DB}]`, () => {
       const user = await userWithPasskey();
       // An honest aal1 session of a user with a factor: a trusted device skips the second step.
       const step = await passwordStep(user, { deviceId: 'trusted-device-1' });
-      const first = await http.post('/auth/mfa/verify', { mfaToken: step.mfaToken, method: 'passkey', credential: user.device.authenticate(step.passkey.publicKey), trustDevice: true });
+      const first = await http.post('/auth/mfa/verify', {
+        mfaToken: step.mfaToken,
+        method: 'passkey',
+        credential: user.device.authenticate(step.passkey.publicKey),
+        trustDevice: true,
+      });
       assert.equal(first.status, 200, first.text);
-      const verified = await http.post('/auth/login', { email: user.email, password: PASSWORD, deviceId: 'trusted-device-1', trustedDevice: first.body.trustedDevice });
+      const verified = await http.post('/auth/login', {
+        email: user.email,
+        password: PASSWORD,
+        deviceId: 'trusted-device-1',
+        trustedDevice: first.body.trustedDevice,
+      });
       assert.equal(verified.status, 200, verified.text);
       assert.equal(decodeJwt(verified.body.access_token).payload.acr, 'aal1');
       const options = await http.post('/me/step-up/options', undefined, { token: verified.body.access_token });
       assert.equal(options.status, 200, options.text);
       assert.ok(options.body.methods.includes('passkey'));
       const publicKey = options.body.passkey.publicKey;
-      assert.deepEqual(publicKey.allowCredentials.map((c: { id: string }) => c.id), [...user.device.credentials.keys()]);
+      assert.deepEqual(
+        publicKey.allowCredentials.map((c: { id: string }) => c.id),
+        [...user.device.credentials.keys()],
+      );
       const r = await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(publicKey) }, { token: verified.body.access_token });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.session_id, verified.body.session_id);
@@ -394,8 +458,14 @@ describe(`passkeys [${TEST_DB}]`, () => {
       const forOther = (await http.post('/me/step-up/options', undefined, { token: other.body.access_token })).body.passkey.publicKey;
       assertRefused(await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(forOther) }, { token: r.body.access_token }));
       // Nor does a password-less sign-in's challenge raise a session.
-      assertRefused(await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(await passkeyOptions()) }, { token: r.body.access_token }));
-      const [event] = await column<{ details: string }>(app, "SELECT details FROM audit_events WHERE type = 'mfa_failed' AND user_id = ? ORDER BY created_at DESC, id DESC", [user.id]);
+      assertRefused(
+        await http.post('/me/step-up', { method: 'passkey', credential: user.device.authenticate(await passkeyOptions()) }, { token: r.body.access_token }),
+      );
+      const [event] = await column<{ details: string }>(
+        app,
+        "SELECT details FROM audit_events WHERE type = 'mfa_failed' AND user_id = ? ORDER BY created_at DESC, id DESC",
+        [user.id],
+      );
       assert.equal(JSON.parse(event.details).stage, 'step_up');
     });
   });
@@ -436,7 +506,8 @@ describe(`passkey sign-in limits [${TEST_DB}]`, () => {
     assert.equal((await http.post('/me/factors/passkey', { credential: device.register(options.body.publicKey) }, { token: tokens.access_token })).status, 201);
     return { id, device };
   }
-  const signIn = async (http: Http, device: SoftwareAuthenticator, overrides = {}) => http.post('/auth/passkey/login', { credential: device.authenticate((await http.post('/auth/passkey/options')).body.publicKey, overrides) });
+  const signIn = async (http: Http, device: SoftwareAuthenticator, overrides = {}) =>
+    http.post('/auth/passkey/login', { credential: device.authenticate((await http.post('/auth/passkey/options')).body.publicKey, overrides) });
 
   it("a stranger's assertions naming someone's credential id count against neither their account (MFA_LOCKOUT) nor their passkey (MFA_MAX_FAILURES)", async () => {
     const app = await startApp({ WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN, MFA_LOCKOUT: '2/15m', MFA_MAX_FAILURES: '2' });
@@ -453,7 +524,11 @@ describe(`passkey sign-in limits [${TEST_DB}]`, () => {
       }
       // Refused and audited, as before, but nothing counted against the victim or their passkey.
       assert.equal(await auditCount(app, 'mfa_failed', { userId: victim.id }), 4);
-      const [factor] = await column<{ consecutive_failures: number; locked_at: number | null }>(app, 'SELECT consecutive_failures, locked_at FROM mfa_factors WHERE user_id = ?', [victim.id]);
+      const [factor] = await column<{ consecutive_failures: number; locked_at: number | null }>(
+        app,
+        'SELECT consecutive_failures, locked_at FROM mfa_factors WHERE user_id = ?',
+        [victim.id],
+      );
       assert.deepEqual([Number(factor.consecutive_failures), factor.locked_at], [0, null]);
       assert.equal(await auditCount(app, 'mfa_locked', { userId: victim.id }), 0);
       const own = await signIn(http, victim.device);
@@ -469,7 +544,13 @@ describe(`passkey sign-in limits [${TEST_DB}]`, () => {
       const http = new Http(app.url);
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) statuses.push((await http.post('/auth/passkey/options')).status);
-      statuses.push((await http.post('/auth/passkey/login', { credential: new SoftwareAuthenticator().register({ challenge: 'AAAA', rp: { id: 'localhost', name: 'x' }, user: { id: 'AAAA', name: 'x' } }) })).status);
+      statuses.push(
+        (
+          await http.post('/auth/passkey/login', {
+            credential: new SoftwareAuthenticator().register({ challenge: 'AAAA', rp: { id: 'localhost', name: 'x' }, user: { id: 'AAAA', name: 'x' } }),
+          })
+        ).status,
+      );
       assert.deepEqual(statuses, [200, 200, 200, 429]);
     } finally {
       await app.close();

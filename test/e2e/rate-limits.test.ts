@@ -8,7 +8,6 @@ import { Http, PASSWORD, Reply, login, register, uniqueEmail } from '../support/
 import { ShiftedClock } from '../support/clock';
 import { Clock } from '../../src/common/clock';
 
-
 interface AuditRow {
   user_id: string | null;
   ip: string | null;
@@ -111,7 +110,11 @@ describe(`AUTH_RATE_LIMIT on the e-mail change [${TEST_DB}]`, () => {
       const user = await register(http);
       const tokens = await login(http, user.email);
       assert.equal((await http.post('/me/email', { newEmail: uniqueEmail('moved'), password: PASSWORD }, { token: tokens.access_token })).status, 202);
-      assertTooMany(await http.post('/me/email', { newEmail: uniqueEmail('moved'), password: PASSWORD }, { token: tokens.access_token }), 60, 'e-mail change 4');
+      assertTooMany(
+        await http.post('/me/email', { newEmail: uniqueEmail('moved'), password: PASSWORD }, { token: tokens.access_token }),
+        60,
+        'e-mail change 4',
+      );
       assert.equal(await outbox(), 1);
     } finally {
       await app.close();
@@ -164,11 +167,19 @@ describe(`TRUST_PROXY believes only the proxies it names [${TEST_DB}]`, () => {
       const http = new Http(app.url);
       const statuses: number[] = [];
       // What an attacker behind one honest proxy sends: its own entry first, the proxy appends the real address.
-      for (let i = 0; i < 25; i++) statuses.push((await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, { headers: { 'x-forwarded-for': `10.${i}.${i}.${i}, 198.51.100.77` } })).status);
+      for (let i = 0; i < 25; i++)
+        statuses.push(
+          (await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, { headers: { 'x-forwarded-for': `10.${i}.${i}.${i}, 198.51.100.77` } }))
+            .status,
+        );
       assert.deepEqual(statuses.slice(0, 20), Array(20).fill(401));
       assert.deepEqual(statuses.slice(20), Array(5).fill(429), 'the forged entries buy nothing');
       const events = await rateLimitedEvents(app, 'ip');
-      assert.deepEqual(events.map((e) => e.ip), ['198.51.100.77'], 'the address recorded is the one the proxy saw');
+      assert.deepEqual(
+        events.map((e) => e.ip),
+        ['198.51.100.77'],
+        'the address recorded is the one the proxy saw',
+      );
       const [session] = await app.database.rows<{ ip: string }>('SELECT ip FROM audit_events WHERE type = ? ORDER BY id LIMIT 1', ['login_failed']);
       assert.equal(session.ip, '198.51.100.77', 'and so is the address on every event');
     } finally {
@@ -184,8 +195,16 @@ describe(`TRUST_PROXY believes only the proxies it names [${TEST_DB}]`, () => {
       for (let i = 0; i < 2; i++) assert.equal((await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('203.0.113.5'))).status, 401);
       assertTooMany(await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('203.0.113.5')), 60, 'third from .5');
       // The trusted proxy's hop and the next entry the client wrote: the first untrusted address counts.
-      assertTooMany(await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('192.0.2.1, 203.0.113.5')), 60, 'a forged entry before the real one');
-      assert.equal((await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('203.0.113.6'))).status, 401, 'another client has its own allowance');
+      assertTooMany(
+        await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('192.0.2.1, 203.0.113.5')),
+        60,
+        'a forged entry before the real one',
+      );
+      assert.equal(
+        (await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('203.0.113.6'))).status,
+        401,
+        'another client has its own allowance',
+      );
     } finally {
       await app.close();
     }
@@ -199,8 +218,16 @@ describe(`TRUST_PROXY believes only the proxies it names [${TEST_DB}]`, () => {
       for (const ip of ['2001:db8:1:2::1', '2001:db8:1:2:ffff::7', '2001:db8:1:2:abcd:ef01:2345:6789']) {
         assert.equal((await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from(ip))).status, 401);
       }
-      assertTooMany(await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('2001:db8:1:2::dead:beef')), 60, 'a fourth address of the same /64');
-      assert.equal((await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('2001:db8:1:3::1'))).status, 401, 'the next /64 is another client');
+      assertTooMany(
+        await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('2001:db8:1:2::dead:beef')),
+        60,
+        'a fourth address of the same /64',
+      );
+      assert.equal(
+        (await http.post('/auth/login', { email: uniqueEmail(), password: PASSWORD }, from('2001:db8:1:3::1'))).status,
+        401,
+        'the next /64 is another client',
+      );
     } finally {
       await app.close();
     }
@@ -243,7 +270,12 @@ describe(`LOGIN_LOCKOUT per e-mail [${TEST_DB}]`, () => {
     const [local, domain] = user.email.split('@');
     // Invisible characters, an accent, a full-width letter: other addresses, so each is an unknown
     // account (401) even with the right password; none of them logs in past the lockout.
-    for (const variant of [`${local[0]}\u200b${local.slice(1)}@${domain}`, `${local}\ufeff@${domain}`, `${local}@${domain.replace('e', 'é')}`, `${local}@${domain.replace('e', 'ｅ')}`]) {
+    for (const variant of [
+      `${local[0]}\u200b${local.slice(1)}@${domain}`,
+      `${local}\ufeff@${domain}`,
+      `${local}@${domain.replace('e', 'é')}`,
+      `${local}@${domain.replace('e', 'ｅ')}`,
+    ]) {
       const r = await http.post('/auth/login', { email: variant, password: PASSWORD });
       assert.equal(r.status, 401, `${JSON.stringify(variant)}: ${r.status} ${r.text}`);
     }
@@ -266,7 +298,8 @@ describe(`LOGIN_LOCKOUT per e-mail [${TEST_DB}]`, () => {
     for (const [i, [a, b]] of seen.entries()) {
       assert.deepEqual(withoutRetryAfter(b), withoutRetryAfter(a), `attempt ${i + 1}`);
       assert.equal(retryAfter(b) === undefined, retryAfter(a) === undefined, `attempt ${i + 1}: Retry-After on both or neither`);
-      if (retryAfter(a) !== undefined) assert.ok(Math.abs(Number(retryAfter(a)) - Number(retryAfter(b))) <= 1, `attempt ${i + 1}: Retry-After ${retryAfter(a)} vs ${retryAfter(b)}`);
+      if (retryAfter(a) !== undefined)
+        assert.ok(Math.abs(Number(retryAfter(a)) - Number(retryAfter(b))) <= 1, `attempt ${i + 1}: Retry-After ${retryAfter(a)} vs ${retryAfter(b)}`);
     }
     assert.deepEqual(
       seen.map(([a]) => a.status),
@@ -284,7 +317,8 @@ describe(`LOGIN_LOCKOUT per e-mail [${TEST_DB}]`, () => {
     const user = await register(http);
     for (let i = 0; i < 2; i++) assert.equal((await http.post('/auth/login', { email: user.email, password: 'wrong password' })).status, 401);
     await login(http, user.email);
-    for (let i = 0; i < 3; i++) assert.equal((await http.post('/auth/login', { email: user.email, password: 'wrong password' })).status, 401, `failure ${i + 1} after the reset`);
+    for (let i = 0; i < 3; i++)
+      assert.equal((await http.post('/auth/login', { email: user.email, password: 'wrong password' })).status, 401, `failure ${i + 1} after the reset`);
     assertTooMany(await http.post('/auth/login', { email: user.email, password: PASSWORD }), 60, 'fourth failure after the reset');
   });
 
@@ -410,12 +444,19 @@ describe(`rate limits shared through Redis [${TEST_DB}]`, async () => {
     assert.equal((await hb.post('/auth/login', { email: user.email, password: PASSWORD }, anyIp())).status, 200, 'success on b');
     for (let i = 0; i < 3; i++) {
       const http = i % 2 ? hb : ha;
-      assert.equal((await http.post('/auth/login', { email: user.email, password: 'wrong password' }, anyIp())).status, 401, `failure ${i + 1} after the reset`);
+      assert.equal(
+        (await http.post('/auth/login', { email: user.email, password: 'wrong password' }, anyIp())).status,
+        401,
+        `failure ${i + 1} after the reset`,
+      );
     }
     assertTooMany(await hb.post('/auth/login', { email: user.email, password: PASSWORD }, anyIp()), 60, 'locked on b');
     assertTooMany(await ha.post('/auth/login', { email: user.email, password: PASSWORD }, anyIp()), 60, 'locked on a');
     const keys = await redis.keys(`${prefix}rl:email:*`);
     assert.ok(keys.length >= 1);
-    assert.ok(keys.every((k) => !k.includes('@')), 'no e-mail address in Redis keys');
+    assert.ok(
+      keys.every((k) => !k.includes('@')),
+      'no e-mail address in Redis keys',
+    );
   });
 });

@@ -54,7 +54,9 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
   const clock = new FakeClock();
 
   before(async () => {
-    app = await startApp({ REFRESH_REUSE_GRACE: `${GRACE_S}s`, REFRESH_IDLE_TTL: `${IDLE_S}s`, REFRESH_TOKEN_TTL: `${TTL_S}s` }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startApp({ REFRESH_REUSE_GRACE: `${GRACE_S}s`, REFRESH_IDLE_TTL: `${IDLE_S}s`, REFRESH_TOKEN_TTL: `${TTL_S}s` }, undefined, [
+      { provide: Clock, useValue: clock },
+    ]);
     sessions = app.app.get(SessionsService);
     http = new Http(app.url);
   });
@@ -71,7 +73,9 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
         clock.time = Date.now();
         const model: ModelSession[] = [];
         for (let i = 0; i < 2; i++) {
-          const opened = await app.database.transaction((db) => sessions.open({ id: user.id, role: 'user' }, { deviceId: `device-${i}-${clock.time}` }, CLIENT, db));
+          const opened = await app.database.transaction((db) =>
+            sessions.open({ id: user.id, role: 'user' }, { deviceId: `device-${i}-${clock.time}` }, CLIENT, db),
+          );
           model.push({ ...modelChain(clock.time, TTL_S * 1000, IDLE_S * 1000), id: opened.sessionId, tokens: new Map([[0, opened.refreshToken]]) });
         }
         // Later picks favour recent links: current, previous, then older ones.
@@ -81,7 +85,11 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
           return [g, s.tokens.get(g)!];
         };
         const check = (label: string, expected: Expected, outcome: Awaited<ReturnType<SessionsService['refresh']>>, s: ModelSession) => {
-          assert.equal(outcome.ok, expected.ok, `${label}: model says ${expected.ok ? 'works' : 'refused'}, service says ${JSON.stringify(outcome.ok ? 'works' : outcome)}`);
+          assert.equal(
+            outcome.ok,
+            expected.ok,
+            `${label}: model says ${expected.ok ? 'works' : 'refused'}, service says ${JSON.stringify(outcome.ok ? 'works' : outcome)}`,
+          );
           if (outcome.ok && expected.ok) {
             successes++;
             assert.equal(outcome.session.sessionId, s.id);
@@ -131,7 +139,9 @@ describe(`refresh chain agrees with its model [${TEST_DB}]`, () => {
 
         // The database ends where the model ends: generation and revocation of each session.
         for (const s of model) {
-          const [row] = await app.database.rows<{ generation: number; revoked_at: unknown }>('SELECT generation, revoked_at FROM sessions WHERE id = ?', [s.id]);
+          const [row] = await app.database.rows<{ generation: number; revoked_at: unknown }>('SELECT generation, revoked_at FROM sessions WHERE id = ?', [
+            s.id,
+          ]);
           assert.equal(Number(row.generation), s.generation, `session ${s.id} generation`);
           assert.equal(row.revoked_at !== null, s.revoked, `session ${s.id} revoked`);
         }

@@ -102,7 +102,13 @@ describe(`registration and the HTTP basics [${TEST_DB}]`, () => {
   }
 
   it('answers 400 for malformed JSON, a JSON array and prototype-pollution keys', async () => {
-    for (const raw of ['{"email": ', '[1,2]', '"string"', '{"__proto__": {"role": "admin"}, "email": "p@example.com", "password": "correct horse"}', '{"constructor": {"prototype": {}}, "email": "p@example.com", "password": "correct horse"}']) {
+    for (const raw of [
+      '{"email": ',
+      '[1,2]',
+      '"string"',
+      '{"__proto__": {"role": "admin"}, "email": "p@example.com", "password": "correct horse"}',
+      '{"constructor": {"prototype": {}}, "email": "p@example.com", "password": "correct horse"}',
+    ]) {
       const r = await http.post('/auth/register', undefined, { raw });
       assert.equal(r.status, 400, raw);
       assert.equal(r.body.error, 'validation_failed', raw);

@@ -13,7 +13,6 @@ const ADMIN_PASSWORD = 'resource processes admin';
 /** Bounds for "the resource server refuses it": generous, and never asserted as a timing. */
 const REFUSED_WITHIN_MS = 15_000;
 
-
 async function refusedAt(rs: ServiceProcess, t: { access_token: string }, label: string, alsoLog: ServiceProcess[] = []): Promise<void> {
   try {
     await eventually(async () => (await atResourceServer(rs, t.access_token)) === 401, REFUSED_WITHIN_MS, 20);
@@ -86,7 +85,7 @@ describe(`a revoked session stops working at a resource server, on every revocat
     await refusedAt(rs, devices[1], 'admin revoke all');
   });
 
-  it('a password change: every other device, and the caller\'s old token', async () => {
+  it("a password change: every other device, and the caller's old token", async () => {
     const { devices } = await userOn(2);
     const changed = await http.post('/me/password', { currentPassword: PASSWORD, newPassword: 'another long password' }, { token: devices[1].access_token });
     assert.equal(changed.status, 200);
@@ -107,7 +106,7 @@ describe(`a revoked session stops working at a resource server, on every revocat
     clock.advance(1100); // past REFRESH_REUSE_GRACE, in the latchkey process
     assert.equal((await refresh(http, devices[0].refresh_token)).body.error, 'invalid_grant');
     await refusedAt(rs, devices[0], 'theft, the old access token');
-    await refusedAt(rs, rotated.body, 'theft, the thief\'s or victim\'s newest access token');
+    await refusedAt(rs, rotated.body, "theft, the thief's or victim's newest access token");
   });
 
   it('the session limit: the least recently used session goes', async () => {
@@ -200,11 +199,15 @@ describe(`feed outages and restarts [${TEST_DB}]`, () => {
       for (const s of sessions) assert.equal((await httpB.post('/auth/logout', undefined, { token: s.access_token })).status, 204); // …while B revokes all 300
       await a.start(); // …and comes back on the same address
       const accepted: number[] = [];
-      await eventually(async () => {
-        accepted.length = 0;
-        for (const [i, s] of sessions.entries()) if ((await atResourceServer(rs, s.access_token)) !== 401) accepted.push(i);
-        return accepted.length === 0;
-      }, 30_000, 200).catch(() => assert.fail(`still accepted after the restart: sessions ${accepted.join(', ')}`));
+      await eventually(
+        async () => {
+          accepted.length = 0;
+          for (const [i, s] of sessions.entries()) if ((await atResourceServer(rs, s.access_token)) !== 401) accepted.push(i);
+          return accepted.length === 0;
+        },
+        30_000,
+        200,
+      ).catch(() => assert.fail(`still accepted after the restart: sessions ${accepted.join(', ')}`));
     } finally {
       await rs.stop();
     }
@@ -217,7 +220,9 @@ describe(`feed outages and restarts [${TEST_DB}]`, () => {
       const t = await login(httpB, user.email);
       assert.equal(await atResourceServer(rs, t.access_token), 200);
       await a.stop();
-      const stale = await eventually(async () => (await atResourceServer(rs, t.access_token)) === 503, 30_000, 100).then(() => fetch(`${rs.url}/orders`, { headers: { authorization: `Bearer ${t.access_token}` } }));
+      const stale = await eventually(async () => (await atResourceServer(rs, t.access_token)) === 503, 30_000, 100).then(() =>
+        fetch(`${rs.url}/orders`, { headers: { authorization: `Bearer ${t.access_token}` } }),
+      );
       const body = await stale.json();
       assert.equal(body.error, 'service_unavailable', 'a stale feed is not a bad token');
       assert.equal((await fetch(`${rs.url}/health`)).status, 503, 'and the health endpoint says so');

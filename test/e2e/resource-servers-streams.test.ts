@@ -87,14 +87,18 @@ describe(`the revocation feed's open streams [${TEST_DB}]`, () => {
     await eventually(async () => elsewhere.state.status === 200, 5000);
 
     held[0].close();
-    await eventually(async () => {
-      const again = await http.get(`/auth/revocations?after=${page.body.cursor}&wait=1`, { headers: { authorization: rs.basic } });
-      return again.status === 200;
-    }, 5000, 50);
+    await eventually(
+      async () => {
+        const again = await http.get(`/auth/revocations?after=${page.body.cursor}&wait=1`, { headers: { authorization: rs.basic } });
+        return again.status === 200;
+      },
+      5000,
+      50,
+    );
     for (const s of held) s.close();
   });
 
-  it('checks that the servers of every open stream are still registered with one query a heartbeat, not one per stream, and ends a removed server\'s streams', async () => {
+  it("checks that the servers of every open stream are still registered with one query a heartbeat, not one per stream, and ends a removed server's streams", async () => {
     const kept = [open(rs), open(rs), open(rs)];
     const removed = await addResourceServer(http, admin.access_token, 'to be removed');
     const doomed = [open(removed), open(removed), open(removed)];
@@ -121,7 +125,10 @@ describe(`the revocation feed's open streams [${TEST_DB}]`, () => {
     await eventually(async () => doomed.every((s) => s.state.ended), 5000);
     const before = heartbeats(kept[0].state.text);
     await eventually(async () => heartbeats(kept[0].state.text) > before, 5000);
-    assert.ok(kept.every((s) => !s.state.ended), "the other server's streams go on");
+    assert.ok(
+      kept.every((s) => !s.state.ended),
+      "the other server's streams go on",
+    );
     for (const s of kept) s.close();
   });
 
@@ -180,11 +187,15 @@ describe(`feed cursors: beyond the head, and a restored database [${TEST_DB}]`, 
     const t = await login(http, user.email);
     assert.equal((await http.post('/auth/logout', undefined, { token: t.access_token })).status, 204);
     let cursor = '';
-    await eventually(async () => {
-      const r = await page(a.url, '');
-      cursor = r.body.cursor;
-      return r.body.events.map(setSession).includes(t.session_id);
-    }, 5000, 20);
+    await eventually(
+      async () => {
+        const r = await page(a.url, '');
+        cursor = r.body.cursor;
+        return r.body.events.map(setSession).includes(t.session_id);
+      },
+      5000,
+      20,
+    );
     return { sessionId: t.session_id, cursor };
   }
 
@@ -246,9 +257,17 @@ describe(`the log keeps its epoch under concurrent sequencing and catch-up [${TE
     for (let i = 0; i < 120; i++) sessions.push(await login(http, user.email, undefined, { deviceId: `busy-device-${i}` }));
     const log = app.app.get(RevocationLog);
     for (let i = 0; i < sessions.length; i += 12) {
-      await Promise.all([...sessions.slice(i, i + 12).map((t) => http.post('/auth/logout', undefined, { token: t.access_token })), log.catchUp(), log.catchUp()]);
+      await Promise.all([
+        ...sessions.slice(i, i + 12).map((t) => http.post('/auth/logout', undefined, { token: t.access_token })),
+        log.catchUp(),
+        log.catchUp(),
+      ]);
     }
-    await eventually(async () => (await http.get('/auth/revocations?limit=1000', { headers: { authorization: rs.basic } })).body.events.length >= sessions.length, 10_000, 50);
+    await eventually(
+      async () => (await http.get('/auth/revocations?limit=1000', { headers: { authorization: rs.basic } })).body.events.length >= sessions.length,
+      10_000,
+      50,
+    );
     assert.equal(log.epoch, epoch, 'no start-over without a restore');
   });
 });
@@ -261,7 +280,9 @@ describe(`the feed after a signing key is revoked, browsers' streams beside feed
   const streams: Array<{ close(): void }> = [];
 
   before(async () => {
-    app = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD, STREAMS_MAX: '4', STREAMS_PER_CLIENT: '3' }, undefined, [{ provide: FEED_HEARTBEAT_MS, useValue: 100 }]);
+    app = await startApp({ ADMIN_EMAIL, ADMIN_PASSWORD, STREAMS_MAX: '4', STREAMS_PER_CLIENT: '3' }, undefined, [
+      { provide: FEED_HEARTBEAT_MS, useValue: 100 },
+    ]);
     http = new Http(app.url);
     admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
     rs = await addResourceServer(http, admin.access_token, 'keys and slots');
@@ -276,10 +297,14 @@ describe(`the feed after a signing key is revoked, browsers' streams beside feed
     const t = await login(http, user.email);
     await http.post('/auth/logout', undefined, { token: t.access_token });
     // Read until the revocation is in the log (sequenced after its commit): its SET is signed and cached.
-    await eventually(async () => {
-      const before = await http.get('/auth/revocations', { headers: { authorization: rs.basic } });
-      return before.status === 200 && before.body.events.some((e: string) => setSession(e) === t.session_id);
-    }, 5000, 50);
+    await eventually(
+      async () => {
+        const before = await http.get('/auth/revocations', { headers: { authorization: rs.basic } });
+        return before.status === 200 && before.body.events.some((e: string) => setSession(e) === t.session_id);
+      },
+      5000,
+      50,
+    );
 
     const keys = app.app.get(SigningKeysService);
     const { replacement } = await keys.revoke(keys.signingKey.kid);
@@ -309,7 +334,10 @@ describe(`the feed after a signing key is revoked, browsers' streams beside feed
         const t = await login(http, user.email);
         const controller = new AbortController();
         opened.push(controller);
-        const response = await fetch(`${app.url}/auth/session/events`, { headers: { authorization: `Bearer ${t.access_token}`, accept: 'text/event-stream' }, signal: controller.signal });
+        const response = await fetch(`${app.url}/auth/session/events`, {
+          headers: { authorization: `Bearer ${t.access_token}`, accept: 'text/event-stream' },
+          signal: controller.signal,
+        });
         statuses.push(response.status);
         if (response.status !== 200) await response.body?.cancel();
       }
@@ -358,7 +386,11 @@ describe(`the feed after a signing key is revoked, browsers' streams beside feed
     const again = [openStream(app.url, rs.basic), openStream(app.url, rs.basic), openStream(app.url, rs.basic)];
     streams.push(...again);
     await eventually(async () => again.every((s) => s.state.status !== 0), 5000);
-    assert.deepEqual(again.map((s) => s.state.status), [200, 200, 200], 'STREAMS_PER_CLIENT=3 streams open again');
+    assert.deepEqual(
+      again.map((s) => s.state.status),
+      [200, 200, 200],
+      'STREAMS_PER_CLIENT=3 streams open again',
+    );
     for (const s of again) s.close();
   });
 });

@@ -39,7 +39,12 @@ const setUser = (set: string): string => JSON.parse(Buffer.from(set.split('.')[1
  * since a position is given after commit).
  */
 /** Every event after `cursor` (only the given users' when named), following `more`. */
-async function drain(http: Http, rs: ResourceServerCredentials, cursor: string, users?: string | string[]): Promise<{ sessions: string[]; cursor: string; events: string[] }> {
+async function drain(
+  http: Http,
+  rs: ResourceServerCredentials,
+  cursor: string,
+  users?: string | string[],
+): Promise<{ sessions: string[]; cursor: string; events: string[] }> {
   const wanted = users === undefined ? undefined : new Set([users].flat());
   const events: string[] = [];
   for (;;) {
@@ -85,16 +90,30 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       assert.equal(removed.status, 401, 'the secret of a removed resource server stops working');
       assert.equal(removed.body.error, 'invalid_client');
       assert.equal((await http.delete(`/admin/resource-servers/${added.body.clientId}`, { token: admin.access_token })).status, 404);
-      assert.equal(await auditCount(app, 'resource_server_added', { userId: undefined }) >= 2, true);
-      const events = await app.database.rows<{ type: string; actor_id: string }>("SELECT type, actor_id FROM audit_events WHERE type IN ('resource_server_added', 'resource_server_removed') AND details LIKE ?", [`%${added.body.clientId}%`]);
+      assert.equal((await auditCount(app, 'resource_server_added', { userId: undefined })) >= 2, true);
+      const events = await app.database.rows<{ type: string; actor_id: string }>(
+        "SELECT type, actor_id FROM audit_events WHERE type IN ('resource_server_added', 'resource_server_removed') AND details LIKE ?",
+        [`%${added.body.clientId}%`],
+      );
       assert.deepEqual(events.map((e) => e.type).sort(), ['resource_server_added', 'resource_server_removed']);
       assert.ok(events.every((e) => e.actor_id === admin.user!.id));
     });
 
     it('answers 401 invalid_client with a Basic challenge for missing, malformed and wrong credentials, on both endpoints', async () => {
-      const wrong = [undefined, 'Bearer x', 'Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`, basicAuth(rs.clientId, 'lkrs_wrong'), basicAuth('not-a-uuid', rs.clientSecret), basicAuth('0190a0a0-0000-7000-8000-000000000000', rs.clientSecret)];
+      const wrong = [
+        undefined,
+        'Bearer x',
+        'Basic !!!',
+        `Basic ${Buffer.from('no-colon').toString('base64')}`,
+        basicAuth(rs.clientId, 'lkrs_wrong'),
+        basicAuth('not-a-uuid', rs.clientSecret),
+        basicAuth('0190a0a0-0000-7000-8000-000000000000', rs.clientSecret),
+      ];
       for (const authorization of wrong) {
-        for (const [method, path] of [['GET', '/auth/revocations'], ['POST', '/auth/introspect']] as const) {
+        for (const [method, path] of [
+          ['GET', '/auth/revocations'],
+          ['POST', '/auth/introspect'],
+        ] as const) {
           const r = await http.request(method, path, method === 'POST' ? { token: 'x' } : undefined, { headers: authorization ? { authorization } : {} });
           assert.equal(r.status, 401, `${method} ${path} with ${authorization}`);
           assert.equal(r.body.error, 'invalid_client');
@@ -114,7 +133,11 @@ describe(`resource servers: credentials, introspection and the revocation feed [
 
   describe('introspection (RFC 7662)', () => {
     const introspect = async (token: string, hint?: string) => {
-      const r = await http.post('/auth/introspect', { token, ...(hint ? { token_type_hint: hint } : {}) }, { form: true, headers: { authorization: rs.basic } });
+      const r = await http.post(
+        '/auth/introspect',
+        { token, ...(hint ? { token_type_hint: hint } : {}) },
+        { form: true, headers: { authorization: rs.basic } },
+      );
       assert.equal(r.status, 200, r.text);
       assert.match(r.headers.get('cache-control') ?? '', /no-store/);
       return r.body;
@@ -124,7 +147,21 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       const user = await register(http);
       const t = await login(http, user.email);
       const active = await introspect(t.access_token);
-      assert.deepEqual(Object.keys(active).sort(), ['acr', 'active', 'amr', 'aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'role', 'sid', 'sub', 'token_type']);
+      assert.deepEqual(Object.keys(active).sort(), [
+        'acr',
+        'active',
+        'amr',
+        'aud',
+        'auth_time',
+        'exp',
+        'iat',
+        'iss',
+        'jti',
+        'role',
+        'sid',
+        'sub',
+        'token_type',
+      ]);
       assert.deepEqual([active.acr, active.amr], ['aal1', ['pwd']], 'a password login');
       assert.ok(Math.abs(active.auth_time - active.iat) <= 1, 'authenticated when issued');
       assert.equal(active.active, true);
@@ -152,7 +189,8 @@ describe(`resource servers: credentials, introspection and the revocation feed [
     });
 
     it('answers active:false for anything else, and 400 invalid_request without a token', async () => {
-      for (const token of ['garbage', 'a.b.c', 'x'.repeat(5000), `${'0'.repeat(8)}-0000-7000-8000-000000000000.0.t1.${'A'.repeat(43)}`]) assert.deepEqual(await introspect(token), { active: false });
+      for (const token of ['garbage', 'a.b.c', 'x'.repeat(5000), `${'0'.repeat(8)}-0000-7000-8000-000000000000.0.t1.${'A'.repeat(43)}`])
+        assert.deepEqual(await introspect(token), { active: false });
       const missing = await http.post('/auth/introspect', {}, { form: true, headers: { authorization: rs.basic } });
       assert.equal(missing.status, 400);
       assert.equal(missing.body.error, 'invalid_request');
@@ -162,7 +200,10 @@ describe(`resource servers: credentials, introspection and the revocation feed [
     it('works with a standard client (oauth4webapi) discovered from the metadata', async () => {
       const oauth = await import('oauth4webapi');
       const issuer = new URL(app.url);
-      const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }));
+      const as = await oauth.processDiscoveryResponse(
+        issuer,
+        await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
+      );
       assert.equal(as.introspection_endpoint, `${app.url}/auth/introspect`);
       const client = { client_id: rs.clientId };
       const auth = oauth.ClientSecretBasic(rs.clientSecret);
@@ -173,7 +214,11 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       assert.equal(result.active, true);
       assert.equal(result.sub, user.id);
       await http.post('/auth/logout', undefined, { token: t.access_token });
-      const after = await oauth.processIntrospectionResponse(as, client, await oauth.introspectionRequest(as, client, auth, t.access_token, { [oauth.allowInsecureRequests]: true }));
+      const after = await oauth.processIntrospectionResponse(
+        as,
+        client,
+        await oauth.introspectionRequest(as, client, auth, t.access_token, { [oauth.allowInsecureRequests]: true }),
+      );
       assert.equal(after.active, false);
     });
   });
@@ -208,7 +253,11 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       const page = await feed(http, rs);
       const ids = page.events.map(setSession);
       const mine = ids.filter((id) => devices.some((d) => d.session_id === id));
-      assert.deepEqual(mine, devices.map((d) => d.session_id), 'in the order they were revoked');
+      assert.deepEqual(
+        mine,
+        devices.map((d) => d.session_id),
+        'in the order they were revoked',
+      );
       assert.equal(new Set(ids).size, ids.length, 'none twice');
       assert.deepEqual((await feed(http, rs, `?after=${page.cursor}`)).events, []);
     });
@@ -230,7 +279,10 @@ describe(`resource servers: credentials, introspection and the revocation feed [
         cursor = pages[pages.length - 1].cursor;
       } while (pages[pages.length - 1].more);
       assert.ok(pages.length >= 3, 'seven events come in pages of three');
-      assert.ok(pages.slice(0, -1).every((p) => p.events.length === 3 && p.more), 'every page but the last is full and says more');
+      assert.ok(
+        pages.slice(0, -1).every((p) => p.events.length === 3 && p.more),
+        'every page but the last is full and says more',
+      );
       const all = pages.flatMap((p) => p.events);
       assert.equal(new Set(all).size, all.length, 'no event twice across pages');
       assert.deepEqual(all.filter((e) => setUser(e) === user.id).map(setSession), made, 'in the order they were revoked');
@@ -257,7 +309,11 @@ describe(`resource servers: credentials, introspection and the revocation feed [
       const stream = openStream(app.url, rs.basic, cursor);
       try {
         await stream.until((text) => text.includes('id: '));
-        assert.match(await stream.until((text) => text.includes('event: jwks')), /event: jwks\ndata: [A-Za-z0-9_-]{16}\n\n/, 'the JWKS version, for receivers to notice a key change');
+        assert.match(
+          await stream.until((text) => text.includes('event: jwks')),
+          /event: jwks\ndata: [A-Za-z0-9_-]{16}\n\n/,
+          'the JWKS version, for receivers to notice a key change',
+        );
         const user = await register(http);
         const a = await login(http, user.email, PASSWORD, { deviceId: 'sse-device-a' });
         const b = await login(http, user.email, PASSWORD, { deviceId: 'sse-device-b' });
@@ -283,7 +339,21 @@ describe(`resource servers: credentials, introspection and the revocation feed [
     });
 
     it('refuses malformed cursors, out-of-range wait and limit, with 400 invalid_request, and changes nothing', async () => {
-      for (const query of ['?after=', '?after=%00', '?after=not-a-cursor', `?after=${'A'.repeat(65)}`, `?after=${Buffer.from('x.1').toString('base64url')}`.slice(0, -1), `?after=${Buffer.from('epoch.01').toString('base64url')}`, '?wait=31', '?wait=-1', '?wait=1e9', '?limit=0', '?limit=1001', '?limit=99999999999', '?after=a&after=b']) {
+      for (const query of [
+        '?after=',
+        '?after=%00',
+        '?after=not-a-cursor',
+        `?after=${'A'.repeat(65)}`,
+        `?after=${Buffer.from('x.1').toString('base64url')}`.slice(0, -1),
+        `?after=${Buffer.from('epoch.01').toString('base64url')}`,
+        '?wait=31',
+        '?wait=-1',
+        '?wait=1e9',
+        '?limit=0',
+        '?limit=1001',
+        '?limit=99999999999',
+        '?after=a&after=b',
+      ]) {
         const r = await http.get(`/auth/revocations${query}`, { headers: { authorization: rs.basic } });
         assert.equal(r.status, 400, `${query}: ${r.text}`);
         assert.equal(r.body.error, 'invalid_request', query);
@@ -365,7 +435,11 @@ describe(`the feed misses no revocation, whatever the commit order or the clocks
     await t2;
     await eventually(async () => (await drain(http, rs, cursor, both)).sessions.length + seen.length >= 2, 5000);
     const rest = await drain(http, rs, cursor, both);
-    assert.deepEqual([...seen, ...rest.sessions].sort(), [first.session_id, second.session_id].sort(), 'both served, neither twice: the late commit was not skipped');
+    assert.deepEqual(
+      [...seen, ...rest.sessions].sort(),
+      [first.session_id, second.session_id].sort(),
+      'both served, neither twice: the late commit was not skipped',
+    );
   });
 
   it('serves revocations made on an instance whose clock is ten minutes behind', async () => {

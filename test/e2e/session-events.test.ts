@@ -67,7 +67,10 @@ describe(`a browser's watch on its own session: GET /auth/session/events [${TEST
 /** Opens a session event stream that the test can close; its status, and the Retry-After of a refusal. */
 async function openClosable(base: string, token: string): Promise<{ status: number; retryAfter: string | null; error?: string; close(): void }> {
   const controller = new AbortController();
-  const response = await fetch(`${base}/auth/session/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: controller.signal });
+  const response = await fetch(`${base}/auth/session/events`, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+    signal: controller.signal,
+  });
   if (response.status !== 200) {
     const body = await response.json();
     return { status: response.status, retryAfter: response.headers.get('retry-after'), error: body.error, close: () => undefined };
@@ -117,10 +120,14 @@ describe(`open session event streams are bounded per session, per user and in al
     assert.deepEqual([onC.status, onC.error], [429, 'too_many_requests'], 'past STREAMS_PER_USER');
     assert.match(onC.retryAfter ?? '', /^[1-9]\d*$/);
     first.close();
-    await eventually(async () => {
-      const again = await open(c.access_token);
-      return again.status === 200;
-    }, 5000, 50);
+    await eventually(
+      async () => {
+        const again = await open(c.access_token);
+        return again.status === 200;
+      },
+      5000,
+      50,
+    );
   });
 
   it("past browsers' half of STREAMS_MAX answers 503 with Retry-After, and ordinary requests still work", async () => {

@@ -40,7 +40,9 @@ describe(`the sessions module, without HTTP [${TEST_DB}]`, () => {
   before(async () => {
     db = freshDatabase();
     const config = loadConfig(testEnv(db, { REFRESH_REUSE_GRACE: '10s', REFRESH_IDLE_TTL: '1h', REFRESH_TOKEN_TTL: '1d' }));
-    moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, RedisModule, MetricsModule, UsersModule, SessionsModule] })
+    moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), CommonModule, DatabaseModule, RedisModule, MetricsModule, UsersModule, SessionsModule],
+    })
       .overrideProvider(Clock)
       .useValue(clock)
       .compile();
@@ -56,7 +58,8 @@ describe(`the sessions module, without HTTP [${TEST_DB}]`, () => {
     await db?.drop();
   });
 
-  const open = (deviceId: string, dpopJkt: string | null = null) => database.transaction((tx) => sessions.open({ id: userId, role: 'user' }, { deviceId, dpopJkt }, CLIENT, tx));
+  const open = (deviceId: string, dpopJkt: string | null = null) =>
+    database.transaction((tx) => sessions.open({ id: userId, role: 'user' }, { deviceId, dpopJkt }, CLIENT, tx));
 
   it('keeps the reuse grace window to the millisecond, on the injected clock', async () => {
     const first = await open('grace-device-1');
@@ -72,7 +75,8 @@ describe(`the sessions module, without HTTP [${TEST_DB}]`, () => {
   it('refuses a bound chain without its key, and records that once a minute per session however often it is tried', async () => {
     const bound = await open('bound-device-1', 'the-device-key-thumbprint');
     const unproven = () => auditCount({ database }, 'invalid_dpop_proof', { sessionId: bound.sessionId });
-    for (let i = 0; i < 5; i++) assert.deepEqual(await sessions.refresh(bound.refreshToken, CLIENT, i % 2 ? 'another-key' : null), { ok: false, reason: 'unproven_key' });
+    for (let i = 0; i < 5; i++)
+      assert.deepEqual(await sessions.refresh(bound.refreshToken, CLIENT, i % 2 ? 'another-key' : null), { ok: false, reason: 'unproven_key' });
     assert.equal(await unproven(), 1, 'five attempts within the minute: one row');
     const other = await open('bound-device-2', 'the-device-key-thumbprint');
     assert.deepEqual(await sessions.refresh(other.refreshToken, CLIENT), { ok: false, reason: 'unproven_key' });

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { freshDatabase, TestDatabase, TEST_DB } from '../support/app';
 import { Http, PASSWORD, register } from '../support/http';
 
-
 /** The real entry point (`node dist/src/main.js`, what `npm start` runs) in a child process. */
 describe(`graceful shutdown of the real process [${TEST_DB}]`, () => {
   let db: TestDatabase;
@@ -56,7 +55,10 @@ describe(`graceful shutdown of the real process [${TEST_DB}]`, () => {
     const results = await Promise.all(inflight);
     for (const r of results) assert.equal(r.status, 200, r.text);
     // Keep-alive clients are told to hang up, so exiting does not wait out the 72 s keep-alive timeout.
-    const { code, signal } = await Promise.race([exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running 30 s after SIGTERM')), 30_000))]);
+    const { code, signal } = await Promise.race([
+      exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running 30 s after SIGTERM')), 30_000)),
+    ]);
     // Exit code 0 is what the shutdown path returns once everything closed; a process killed
     // outright, or one that crashed while closing, exits otherwise.
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, `clean exit after closing: ${stderr.slice(-500)}`);

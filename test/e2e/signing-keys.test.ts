@@ -35,7 +35,12 @@ for (const alg of ['ES256', 'EdDSA'] as const) {
       assert.equal(key.kty, alg === 'ES256' ? 'EC' : 'OKP');
       assert.equal(key.d, undefined, 'never the private part');
       assert.ok(await works(http, t));
-      const { payload } = await jose.jwtVerify(t.access_token, jose.createLocalJWKSet({ keys: jwks }), { issuer: app.config.jwtIssuer, audience: 'latchkey', typ: 'at+jwt', algorithms: [alg] });
+      const { payload } = await jose.jwtVerify(t.access_token, jose.createLocalJWKSet({ keys: jwks }), {
+        issuer: app.config.jwtIssuer,
+        audience: 'latchkey',
+        typ: 'at+jwt',
+        algorithms: [alg],
+      });
       assert.equal(payload.sid, t.session_id);
       const next = await refresh(http, t.refresh_token);
       assert.equal(next.status, 200);
@@ -61,7 +66,11 @@ for (const alg of ['ES256', 'EdDSA'] as const) {
       const t = await login(http, user.email);
       await http.post('/auth/logout', undefined, { token: t.access_token });
       const jwks = jose.createLocalJWKSet((await http.get('/.well-known/jwks.json')).body);
-      await eventually(async () => (await http.get('/auth/revocations', { headers: { authorization: rs.basic } })).body.events.some((e: string) => setSession(e) === t.session_id), 5000);
+      await eventually(
+        async () =>
+          (await http.get('/auth/revocations', { headers: { authorization: rs.basic } })).body.events.some((e: string) => setSession(e) === t.session_id),
+        5000,
+      );
       const events: string[] = (await http.get('/auth/revocations', { headers: { authorization: rs.basic } })).body.events;
       const mine = events.find((e) => setSession(e) === t.session_id)!;
       const { protectedHeader } = await jose.jwtVerify(mine, jwks, { audience: rs.clientId, typ: 'secevent+jwt', algorithms: [alg] });
@@ -126,7 +135,12 @@ describe(`keys:revoke takes a leaked key out of service everywhere [${TEST_DB}]`
     const leaked = a.app.get(SigningKeysService).signingKey;
     // What a holder of the leaked private key could mint: an admin token for a session that does not exist.
     const now = Math.floor(Date.now() / 1000);
-    const forged = signCompact(leaked.alg, leaked.privateKey, { kid: leaked.kid, typ: 'at+jwt' }, { iss: a.config.jwtIssuer, aud: 'latchkey', sub: user.id, sid: randomUUID(), jti: randomUUID(), iat: now, exp: now + 600, role: 'admin' });
+    const forged = signCompact(
+      leaked.alg,
+      leaked.privateKey,
+      { kid: leaked.kid, typ: 'at+jwt' },
+      { iss: a.config.jwtIssuer, aud: 'latchkey', sub: user.id, sid: randomUUID(), jti: randomUUID(), iat: now, exp: now + 600, role: 'admin' },
+    );
     const orders = (token: string) => fetch(`${rs.url}/orders`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
     assert.equal((await httpA.get('/auth/session', { token: forged })).status, 200, 'before: the leaked key mints accepted tokens');
     assert.ok(await works(httpB, t));
@@ -137,8 +151,12 @@ describe(`keys:revoke takes a leaked key out of service everywhere [${TEST_DB}]`
     assert.ok(replacement, 'it was signing, so a new key took over');
     for (const token of [t.access_token, forged]) assert.equal((await httpA.get('/auth/session', { token })).status, 401, 'refused here at once');
     assert.ok(!(await httpA.get('/.well-known/jwks.json')).text.includes(leaked.kid), 'gone from the JWKS');
-    await eventually(async () => (await httpB.get('/auth/session', { token: forged })).status === 401, 5000, 50).catch(() => assert.fail('the other instance still accepts the revoked key'));
-    await eventually(async () => (await orders(forged)) === 401 && (await orders(t.access_token)) === 401, 15_000, 100).catch(() => assert.fail('the resource server still accepts the revoked key'));
+    await eventually(async () => (await httpB.get('/auth/session', { token: forged })).status === 401, 5000, 50).catch(() =>
+      assert.fail('the other instance still accepts the revoked key'),
+    );
+    await eventually(async () => (await orders(forged)) === 401 && (await orders(t.access_token)) === 401, 15_000, 100).catch(() =>
+      assert.fail('the resource server still accepts the revoked key'),
+    );
 
     const renewed = await refresh(httpB, t.refresh_token);
     assert.equal(renewed.status, 200, 'the refresh token is not affected');

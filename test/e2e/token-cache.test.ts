@@ -6,7 +6,6 @@ import { ShiftedClock } from '../support/clock';
 import { Clock } from '../../src/common/clock';
 import { JwtStrategy } from '../../src/auth/jwt.strategy';
 
-
 /**
  * The guard's cache of verified access tokens (src/auth/jwt.strategy.ts) must never let a token
  * through that the full check would refuse: revocation is consulted on every request, `exp`

@@ -78,7 +78,9 @@ describe(`token pairs [${TEST_DB}]`, () => {
       assert.deepEqual(wrong.body, unknown.body);
       assert.equal(wrong.body.error, 'invalid_credentials');
       assert.equal(await auditCount(app, 'login_failed'), before + 2);
-      const rows = await app.database.rows<{ user_id: string | null }>("SELECT user_id FROM audit_events WHERE type = 'login_failed' AND user_id = ?", [user.id]);
+      const rows = await app.database.rows<{ user_id: string | null }>("SELECT user_id FROM audit_events WHERE type = 'login_failed' AND user_id = ?", [
+        user.id,
+      ]);
       assert.equal(rows.length, 1, 'a known e-mail carries its userId');
     });
 
@@ -120,7 +122,11 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const r = await http.get('/me', { token: tokens.access_token });
       assert.equal(r.status, 200);
       assert.deepEqual(Object.keys(r.body).sort(), ['createdAt', 'email', 'emailVerified', 'id', 'name', 'passwordChangedAt', 'role']);
-      assert.equal((await http.get('/me', { token: sign(claims(), good) })).status, 200, 'a token we sign ourselves in the test is accepted: the negative cases below are meaningful');
+      assert.equal(
+        (await http.get('/me', { token: sign(claims(), good) })).status,
+        200,
+        'a token we sign ourselves in the test is accepted: the negative cases below are meaningful',
+      );
     });
 
     it('answers 401 with WWW-Authenticate: Bearer when no token is sent', async () => {
@@ -143,13 +149,18 @@ describe(`token pairs [${TEST_DB}]`, () => {
       ['a wrong audience', () => sign(claims(), { ...good, audience: 'someone-else' })],
       ['a wrong issuer', () => sign(claims(), { ...good, issuer: 'https://evil.example' })],
       ['a wrong typ', () => jwt.sign(claims(), privateKey, { ...good, algorithm: 'RS256', header: { alg: 'RS256', typ: 'JWT', kid } as jwt.JwtHeader })],
-      ['an unknown kid', () => jwt.sign(claims(), privateKey, { ...good, algorithm: 'RS256', header: { alg: 'RS256', typ: 'at+jwt', kid: 'unknown-kid' } as jwt.JwtHeader })],
+      [
+        'an unknown kid',
+        () => jwt.sign(claims(), privateKey, { ...good, algorithm: 'RS256', header: { alg: 'RS256', typ: 'at+jwt', kid: 'unknown-kid' } as jwt.JwtHeader }),
+      ],
       ['no kid', () => jwt.sign(claims(), privateKey, { ...good, algorithm: 'RS256', header: { alg: 'RS256', typ: 'at+jwt' } as jwt.JwtHeader })],
       [
         'alg none',
         () => {
           const h = Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt', kid })).toString('base64url');
-          const p = Buffer.from(JSON.stringify({ ...claims(), iss: 'http://localhost:3000', aud: 'latchkey', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+          const p = Buffer.from(
+            JSON.stringify({ ...claims(), iss: 'http://localhost:3000', aud: 'latchkey', exp: Math.floor(Date.now() / 1000) + 60 }),
+          ).toString('base64url');
           return `${h}.${p}.`;
         },
       ],
@@ -158,7 +169,9 @@ describe(`token pairs [${TEST_DB}]`, () => {
         () => {
           const pem = createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }).toString();
           const h = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'at+jwt', kid })).toString('base64url');
-          const p = Buffer.from(JSON.stringify({ ...claims(), iss: 'http://localhost:3000', aud: 'latchkey', exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+          const p = Buffer.from(
+            JSON.stringify({ ...claims(), iss: 'http://localhost:3000', aud: 'latchkey', exp: Math.floor(Date.now() / 1000) + 60 }),
+          ).toString('base64url');
           const { createHmac } = require('node:crypto') as typeof import('node:crypto');
           return `${h}.${p}.${createHmac('sha256', pem).update(`${h}.${p}`).digest('base64url')}`;
         },
@@ -172,7 +185,15 @@ describe(`token pairs [${TEST_DB}]`, () => {
           return `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
         },
       ],
-      ['a token signed by another key with the same kid', () => jwt.sign(claims(), require('node:crypto').generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, { ...good, algorithm: 'RS256', header: { alg: 'RS256', typ: 'at+jwt', kid } as jwt.JwtHeader })],
+      [
+        'a token signed by another key with the same kid',
+        () =>
+          jwt.sign(claims(), require('node:crypto').generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, {
+            ...good,
+            algorithm: 'RS256',
+            header: { alg: 'RS256', typ: 'at+jwt', kid } as jwt.JwtHeader,
+          }),
+      ],
       ['a role outside the contract', () => sign({ ...claims(), role: 'root' }, good)],
       ['garbage', () => 'not.a.jwt'],
       ['a huge token', () => 'a'.repeat(5000) + '.' + 'b'.repeat(5000) + '.c'],
@@ -324,7 +345,10 @@ describe(`token pairs [${TEST_DB}]`, () => {
         assert.equal(typeof r.body.error_description, 'string');
         assert.equal(r.headers.get('cache-control'), 'no-store');
       }
-      const repeated = await http.post('/auth/token', undefined, { raw: 'grant_type=refresh_token&refresh_token=a&refresh_token=b', contentType: 'application/x-www-form-urlencoded' });
+      const repeated = await http.post('/auth/token', undefined, {
+        raw: 'grant_type=refresh_token&refresh_token=a&refresh_token=b',
+        contentType: 'application/x-www-form-urlencoded',
+      });
       assert.equal(repeated.body.error, 'invalid_request', 'a repeated parameter');
     });
 
@@ -335,7 +359,11 @@ describe(`token pairs [${TEST_DB}]`, () => {
       const issuer = new URL('http://localhost:3000');
       const metadata = await http.get('/.well-known/oauth-authorization-server');
       // The issuer is the public URL; the test server listens on an ephemeral port.
-      const as = { ...metadata.body, token_endpoint: `${app.url}/auth/token`, revocation_endpoint: `${app.url}/auth/revoke` } as import('oauth4webapi').AuthorizationServer;
+      const as = {
+        ...metadata.body,
+        token_endpoint: `${app.url}/auth/token`,
+        revocation_endpoint: `${app.url}/auth/revoke`,
+      } as import('oauth4webapi').AuthorizationServer;
       assert.equal(as.issuer, issuer.href.replace(/\/$/, ''));
       const client = { client_id: 'latchkey-test-client' };
       const response = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), t0.refresh_token, { [oauth.allowInsecureRequests]: true });
@@ -439,7 +467,9 @@ describe(`expiry [${TEST_DB}]`, () => {
   // Stopped: only the test moves it, so no stalled request on a loaded runner can cross a boundary by accident.
   const clock = new FakeClock();
   before(async () => {
-    app = await startApp({ ACCESS_TOKEN_TTL: '3s', REFRESH_IDLE_TTL: '6s', REFRESH_TOKEN_TTL: '12s', REFRESH_REUSE_GRACE: '1s' }, undefined, [{ provide: Clock, useValue: clock }]);
+    app = await startApp({ ACCESS_TOKEN_TTL: '3s', REFRESH_IDLE_TTL: '6s', REFRESH_TOKEN_TTL: '12s', REFRESH_REUSE_GRACE: '1s' }, undefined, [
+      { provide: Clock, useValue: clock },
+    ]);
     http = new Http(app.url);
   });
   after(async () => app.close());

@@ -100,7 +100,10 @@ async function probeCluster(): Promise<Probe> {
       return { ok: false, reason: `${HOST}:${port} (${version}) refuses root without a password: ${(error as Error).message}` };
     }
     if (status.wsrep_on !== '1' || status.wsrep_cluster_size !== '3') {
-      return { ok: false, reason: `${HOST}:${port} is not a node of a 3-node Galera cluster (wsrep_on=${status.wsrep_on}, wsrep_cluster_size=${status.wsrep_cluster_size ?? '-'})` };
+      return {
+        ok: false,
+        reason: `${HOST}:${port} is not a node of a 3-node Galera cluster (wsrep_on=${status.wsrep_on}, wsrep_cluster_size=${status.wsrep_cluster_size ?? '-'})`,
+      };
     }
     if (status.wsrep_local_state_comment !== 'Synced') return { ok: false, reason: `${HOST}:${port} is ${status.wsrep_local_state_comment}, not Synced` };
     notes.push(`${port}: ${version}, retry_autocommit=${status.retry_autocommit}, sync_wait=${status.sync_wait}`);
@@ -273,7 +276,10 @@ describe(`latchkey on a 3-node Galera cluster (A on :${PORT_A}, B on :${PORT_B})
     }
     const after = await conflicts();
     const seconds = (performance.now() - started) / 1000;
-    const line = tally.report('alternating refresh', `${(ROUNDS / seconds).toFixed(0)}/s, cert failures +${after.cert - before.cert}, bf aborts +${after.bf - before.bf}`);
+    const line = tally.report(
+      'alternating refresh',
+      `${(ROUNDS / seconds).toFixed(0)}/s, cert failures +${after.cert - before.cert}, bf aborts +${after.bf - before.bf}`,
+    );
     assert.equal(tally.invalidGrant, 0, `false logouts: ${line}`);
     assert.equal(tally.serverErrors, 0, `5xx: ${line}`);
     assert.equal(tally.failures, 0, line);
@@ -305,87 +311,91 @@ describe(`latchkey on a 3-node Galera cluster (A on :${PORT_A}, B on :${PORT_B})
     assert.equal(tally.failures, 0, line);
   });
 
-  it(`(c) one user, two nodes at once, ${RACES} rounds each: logins, password changes, disables; no 5xx, state consistent`, { timeout: 15 * 60_000 }, async () => {
-    const tally = new Tally();
-    const problems: string[] = [];
-    const before = await conflicts();
-    const adminA = (await mustLogin(httpA, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token;
-    const adminB = (await mustLogin(httpB, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token;
+  it(
+    `(c) one user, two nodes at once, ${RACES} rounds each: logins, password changes, disables; no 5xx, state consistent`,
+    { timeout: 15 * 60_000 },
+    async () => {
+      const tally = new Tally();
+      const problems: string[] = [];
+      const before = await conflicts();
+      const adminA = (await mustLogin(httpA, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token;
+      const adminB = (await mustLogin(httpB, ADMIN_EMAIL, ADMIN_PASSWORD)).access_token;
 
-    // Logins: four at once, two per node, of one user with MAX_SESSIONS_PER_USER=3.
-    const loginUser = uniqueEmail('race-login');
-    const loginUserId = await register(httpA, loginUser);
-    await loginWhenVisible(httpB, loginUser);
-    for (let round = 0; round < RACES; round++) {
-      const replies = await Promise.all([httpA, httpB, httpA, httpB].map((h) => loginOn(h, loginUser)));
-      replies.forEach((r, i) => tally.add(`login ${i % 2 ? 'B' : 'A'}`, r));
-      const active = await activeSessions(loginUserId);
-      if (active > MAX_SESSIONS) problems.push(`logins round ${round}: ${active} active sessions > MAX_SESSIONS_PER_USER=${MAX_SESSIONS}`);
-    }
+      // Logins: four at once, two per node, of one user with MAX_SESSIONS_PER_USER=3.
+      const loginUser = uniqueEmail('race-login');
+      const loginUserId = await register(httpA, loginUser);
+      await loginWhenVisible(httpB, loginUser);
+      for (let round = 0; round < RACES; round++) {
+        const replies = await Promise.all([httpA, httpB, httpA, httpB].map((h) => loginOn(h, loginUser)));
+        replies.forEach((r, i) => tally.add(`login ${i % 2 ? 'B' : 'A'}`, r));
+        const active = await activeSessions(loginUserId);
+        if (active > MAX_SESSIONS) problems.push(`logins round ${round}: ${active} active sessions > MAX_SESSIONS_PER_USER=${MAX_SESSIONS}`);
+      }
 
-    // Password changes: the user, signed in on both nodes, changes the password on both at once.
-    for (let round = 0; round < RACES; round++) {
-      const email = uniqueEmail('race-password');
-      await register(httpA, email);
-      await loginWhenVisible(httpB, email);
-      const onA = await mustLogin(httpA, email);
-      const onB = await mustLogin(httpB, email);
-      const [pa, pb] = [`new password A ${round}`, `new password B ${round}`];
-      const replies = await Promise.all([
-        httpA.post('/me/password', { currentPassword: PASSWORD, newPassword: pa }, { token: onA.access_token }),
-        httpB.post('/me/password', { currentPassword: PASSWORD, newPassword: pb }, { token: onB.access_token }),
-      ]);
-      // The loser is told its current password no longer matches (401), or its session is gone.
-      replies.forEach((r, i) => tally.add(`password ${i ? 'B' : 'A'}`, r, r.status === 401 ? 401 : 200));
-      const won = replies.map((r) => r.status === 200);
-      if (won.filter(Boolean).length !== 1) problems.push(`password round ${round}: ${replies.map((r) => r.status).join('/')} (exactly one change must win)`);
-      // Whichever won, its password works on both nodes and the other one nowhere.
-      const winner = won[0] ? pa : won[1] ? pb : null;
-      if (winner) {
-        const loser = winner === pa ? pb : pa;
-        for (const [h, label] of [
-          [httpA, 'A'],
-          [httpB, 'B'],
-        ] as const) {
-          const good = await loginOn(h, email, winner);
-          if (good.status !== 200) problems.push(`password round ${round}: the winning password fails on ${label}: ${good.status}`);
-          const bad = await loginOn(h, email, loser);
-          if (bad.status === 200) problems.push(`password round ${round}: the losing password works on ${label}`);
-          const old = await loginOn(h, email, PASSWORD);
-          if (old.status === 200) problems.push(`password round ${round}: the old password still works on ${label}`);
+      // Password changes: the user, signed in on both nodes, changes the password on both at once.
+      for (let round = 0; round < RACES; round++) {
+        const email = uniqueEmail('race-password');
+        await register(httpA, email);
+        await loginWhenVisible(httpB, email);
+        const onA = await mustLogin(httpA, email);
+        const onB = await mustLogin(httpB, email);
+        const [pa, pb] = [`new password A ${round}`, `new password B ${round}`];
+        const replies = await Promise.all([
+          httpA.post('/me/password', { currentPassword: PASSWORD, newPassword: pa }, { token: onA.access_token }),
+          httpB.post('/me/password', { currentPassword: PASSWORD, newPassword: pb }, { token: onB.access_token }),
+        ]);
+        // The loser is told its current password no longer matches (401), or its session is gone.
+        replies.forEach((r, i) => tally.add(`password ${i ? 'B' : 'A'}`, r, r.status === 401 ? 401 : 200));
+        const won = replies.map((r) => r.status === 200);
+        if (won.filter(Boolean).length !== 1) problems.push(`password round ${round}: ${replies.map((r) => r.status).join('/')} (exactly one change must win)`);
+        // Whichever won, its password works on both nodes and the other one nowhere.
+        const winner = won[0] ? pa : won[1] ? pb : null;
+        if (winner) {
+          const loser = winner === pa ? pb : pa;
+          for (const [h, label] of [
+            [httpA, 'A'],
+            [httpB, 'B'],
+          ] as const) {
+            const good = await loginOn(h, email, winner);
+            if (good.status !== 200) problems.push(`password round ${round}: the winning password fails on ${label}: ${good.status}`);
+            const bad = await loginOn(h, email, loser);
+            if (bad.status === 200) problems.push(`password round ${round}: the losing password works on ${label}`);
+            const old = await loginOn(h, email, PASSWORD);
+            if (old.status === 200) problems.push(`password round ${round}: the old password still works on ${label}`);
+          }
         }
       }
-    }
 
-    // Disables: an admin disables the user on both nodes while the user logs in on both.
-    for (let round = 0; round < RACES; round++) {
-      const email = uniqueEmail('race-disable');
-      const userId = await register(httpA, email);
-      await loginWhenVisible(httpB, email);
-      const replies = await Promise.all([
-        httpA.post(`/admin/users/${userId}/disable`, undefined, { token: adminA }),
-        httpB.post(`/admin/users/${userId}/disable`, undefined, { token: adminB }),
-        loginOn(httpA, email),
-        loginOn(httpB, email),
-      ]);
-      replies.slice(0, 2).forEach((r, i) => tally.add(`disable ${i ? 'B' : 'A'}`, r));
-      replies.slice(2).forEach((r, i) => {
-        // A login that lost to the disable is a 403; one that won is swept by it.
-        tally.add(`login during disable ${i ? 'B' : 'A'}`, r, r.status === 403 ? 403 : 200);
-      });
-      const [rows] = await observer.query(`SELECT disabled_at FROM \`${name}\`.users WHERE id = ?`, [userId]);
-      if ((rows as Array<{ disabled_at: unknown }>)[0]?.disabled_at == null) problems.push(`disable round ${round}: the user is not disabled`);
-      const active = await activeSessions(userId);
-      if (active !== 0) problems.push(`disable round ${round}: ${active} sessions survived the disable`);
-    }
+      // Disables: an admin disables the user on both nodes while the user logs in on both.
+      for (let round = 0; round < RACES; round++) {
+        const email = uniqueEmail('race-disable');
+        const userId = await register(httpA, email);
+        await loginWhenVisible(httpB, email);
+        const replies = await Promise.all([
+          httpA.post(`/admin/users/${userId}/disable`, undefined, { token: adminA }),
+          httpB.post(`/admin/users/${userId}/disable`, undefined, { token: adminB }),
+          loginOn(httpA, email),
+          loginOn(httpB, email),
+        ]);
+        replies.slice(0, 2).forEach((r, i) => tally.add(`disable ${i ? 'B' : 'A'}`, r));
+        replies.slice(2).forEach((r, i) => {
+          // A login that lost to the disable is a 403; one that won is swept by it.
+          tally.add(`login during disable ${i ? 'B' : 'A'}`, r, r.status === 403 ? 403 : 200);
+        });
+        const [rows] = await observer.query(`SELECT disabled_at FROM \`${name}\`.users WHERE id = ?`, [userId]);
+        if ((rows as Array<{ disabled_at: unknown }>)[0]?.disabled_at == null) problems.push(`disable round ${round}: the user is not disabled`);
+        const active = await activeSessions(userId);
+        if (active !== 0) problems.push(`disable round ${round}: ${active} sessions survived the disable`);
+      }
 
-    const after = await conflicts();
-    const line = tally.report('one-user races', `cert failures +${after.cert - before.cert}, bf aborts +${after.bf - before.bf}`);
-    for (const p of problems) console.log(`    inconsistent: ${p}`);
-    assert.equal(tally.serverErrors, 0, `5xx: ${line}`);
-    assert.deepEqual(problems, [], 'the final state is inconsistent');
-    assert.equal(tally.failures, 0, line);
-  });
+      const after = await conflicts();
+      const line = tally.report('one-user races', `cert failures +${after.cert - before.cert}, bf aborts +${after.bf - before.bf}`);
+      for (const p of problems) console.log(`    inconsistent: ${p}`);
+      assert.equal(tally.serverErrors, 0, `5xx: ${line}`);
+      assert.deepEqual(problems, [], 'the final state is inconsistent');
+      assert.equal(tally.failures, 0, line);
+    },
+  );
 
   it(`(d) the same link on A and B at the same moment, ${STORM_ROUNDS} times: both get the next link, no 5xx`, { timeout: 15 * 60_000 }, async () => {
     const email = uniqueEmail('storm');

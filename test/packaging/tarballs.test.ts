@@ -37,7 +37,11 @@ function nodeIn(cwd: string, file: string): string {
 
 function tsc(cwd: string, project: string): void {
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], {
+      cwd,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string };
     assert.fail(`tsc -p ${project} failed in the consumer project:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
@@ -51,14 +55,27 @@ describe('the workspace packages, packed and installed into a new project', () =
   before(() => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'latchkey-packaging-')));
     // --ignore-scripts: `npm test` has just built dist/ (prepack would build it again).
-    const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir, ...WORKSPACES.flatMap((w) => ['-w', w])], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir, ...WORKSPACES.flatMap((w) => ['-w', w])], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     packed = JSON.parse(out);
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'latchkey-consumer', version: '1.0.0', private: true }, null, 2));
     // fastify and @types/node are what the example resource server needs; the versions the
     // repository has installed, so npm finds them in its cache.
     execFileSync(
       'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', ...packed.map((p) => `./${p.filename}`), `fastify@${installedVersion('fastify')}`, `@types/node@${installedVersion('@types/node')}`],
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--no-package-lock',
+        ...packed.map((p) => `./${p.filename}`),
+        `fastify@${installedVersion('fastify')}`,
+        `@types/node@${installedVersion('@types/node')}`,
+      ],
       { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
   });
@@ -73,8 +90,13 @@ describe('the workspace packages, packed and installed into a new project', () =
       assert.equal(p.version, pkg.version);
       const files = p.files.map((f) => f.path);
       const targets = [pkg.main, pkg.types, ...JSON.stringify(pkg.exports).match(/\.\/[^"]+/g)!].map((t: string) => t.replace(/^\.\//, ''));
-      for (const t of [...targets, 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE']) assert.ok(files.includes(t), `${p.name}: ${t} is not in the tarball`);
-      assert.deepEqual(files.filter((f) => /(^|\/)(test|test-support)\//.test(f) || f.endsWith('.tsbuildinfo')), [], `${p.name} ships tests`);
+      for (const t of [...targets, 'package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'])
+        assert.ok(files.includes(t), `${p.name}: ${t} is not in the tarball`);
+      assert.deepEqual(
+        files.filter((f) => /(^|\/)(test|test-support)\//.test(f) || f.endsWith('.tsbuildinfo')),
+        [],
+        `${p.name} ships tests`,
+      );
       assert.equal(pkg.publishConfig?.access, 'public', `${p.name}: publishConfig.access`);
     }
   });
@@ -139,7 +161,10 @@ describe('the workspace packages, packed and installed into a new project', () =
        const v: verifier.Verifier = verifier.createVerifier({ issuer: 'https://auth.example.com', audience: 'latchkey', clientId: 'a', clientSecret: 'b' });
        export = v;`,
     );
-    writeFileSync(join(dir, 'tsconfig.node16.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'node16', moduleResolution: 'node16' }, files: ['esm.mts', 'cjs.cts'] }));
+    writeFileSync(
+      join(dir, 'tsconfig.node16.json'),
+      JSON.stringify({ compilerOptions: { ...strict, module: 'node16', moduleResolution: 'node16' }, files: ['esm.mts', 'cjs.cts'] }),
+    );
     tsc(dir, 'tsconfig.node16.json');
     writeFileSync(
       join(dir, 'app.ts'),
@@ -150,13 +175,20 @@ describe('the workspace packages, packed and installed into a new project', () =
        // @ts-expect-error: createClient has no such option
        createClient({ nonsense: true });`,
     );
-    writeFileSync(join(dir, 'tsconfig.bundler.json'), JSON.stringify({ compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler' }, files: ['app.ts'] }));
+    writeFileSync(
+      join(dir, 'tsconfig.bundler.json'),
+      JSON.stringify({ compilerOptions: { ...strict, module: 'esnext', moduleResolution: 'bundler' }, files: ['app.ts'] }),
+    );
     tsc(dir, 'tsconfig.bundler.json');
   });
 
   it('esbuild bundles `import { createClient } from "@latchkey/client"` for the browser', async () => {
     const result = await build({
-      stdin: { contents: `import { createClient } from '@latchkey/client';\nexport const client = createClient({ mode: 'cookie' });\n`, resolveDir: dir, loader: 'ts' },
+      stdin: {
+        contents: `import { createClient } from '@latchkey/client';\nexport const client = createClient({ mode: 'cookie' });\n`,
+        resolveDir: dir,
+        loader: 'ts',
+      },
       bundle: true,
       format: 'esm',
       platform: 'browser',
@@ -183,14 +215,19 @@ describe('the workspace packages, packed and installed into a new project', () =
       copyFileSync(join(ROOT, 'examples/resource-server/server.ts'), join(dir, 'server.ts'));
       writeFileSync(
         join(dir, 'tsconfig.example.json'),
-        JSON.stringify({ compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', types: ['node'], skipLibCheck: true, outDir: 'out' }, files: ['server.ts'] }),
+        JSON.stringify({
+          compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', types: ['node'], skipLibCheck: true, outDir: 'out' },
+          files: ['server.ts'],
+        }),
       );
       tsc(dir, 'tsconfig.example.json');
       db = freshDatabase();
       latchkey = await (await latchkeyProcess(db, { ADMIN_EMAIL, ADMIN_PASSWORD })).start();
       http = new Http(latchkey.url);
       const admin = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
-      rs = await (await resourceServerProcess(latchkey.url, await addResourceServer(http, admin.access_token, 'packaging-api'), {}, join(dir, 'out/server.js'))).start();
+      rs = await (
+        await resourceServerProcess(latchkey.url, await addResourceServer(http, admin.access_token, 'packaging-api'), {}, join(dir, 'out/server.js'))
+      ).start();
     });
     after(async () => {
       await rs?.stop();

@@ -43,7 +43,12 @@ export function testSecrets(): Record<string, string> {
 export async function dropMysqlDatabase(name: string, serverUrl = MYSQL_URL): Promise<void> {
   const mysql = await import('mysql2/promise');
   const url = new URL(serverUrl);
-  const conn = await mysql.createConnection({ host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username || 'root'), password: decodeURIComponent(url.password) });
+  const conn = await mysql.createConnection({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username || 'root'),
+    password: decodeURIComponent(url.password),
+  });
   try {
     await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
   } finally {

@@ -12,7 +12,16 @@ export function launch(): Promise<Browser> {
   mkdirSync(SHOTS, { recursive: true });
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -43,7 +52,10 @@ export class PageErrors {
 }
 
 /** A page in a context of its own, watched for errors; `close` closes it and asserts that none was unexpected. */
-export async function freshPage(browser: Browser, options: BrowserContextOptions): Promise<{ context: BrowserContext; page: Page; errors: PageErrors; close: () => Promise<void> }> {
+export async function freshPage(
+  browser: Browser,
+  options: BrowserContextOptions,
+): Promise<{ context: BrowserContext; page: Page; errors: PageErrors; close: () => Promise<void> }> {
   const context = await browser.newContext(options);
   const page = await context.newPage();
   const errors = new PageErrors(page);

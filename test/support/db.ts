@@ -55,7 +55,9 @@ export async function occurrences(app: Pick<TestApp, 'database'>, needle: string
   const quote = (name: string) => (app.database.sqlite ? `"${name.replace(/"/g, '""')}"` : `\`${name.replace(/`/g, '``')}\``);
   const pattern = `%${needle.replace(/[!%_]/g, (c) => `!${c}`)}%`;
   for (const { table, column } of await textColumns(app)) {
-    const [row] = await app.database.rows<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${quote(table)} WHERE LOWER(${quote(column)}) LIKE LOWER(?) ESCAPE '!'`, [pattern]);
+    const [row] = await app.database.rows<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${quote(table)} WHERE LOWER(${quote(column)}) LIKE LOWER(?) ESCAPE '!'`, [
+      pattern,
+    ]);
     if (Number(row.n) > 0) found.push(`${table}.${column} (${Number(row.n)} rows)`);
   }
   return found;

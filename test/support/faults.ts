@@ -106,4 +106,3 @@ export class FaultyProxy {
     if (this.server?.listening) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 }
-

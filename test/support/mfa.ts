@@ -23,19 +23,34 @@ export async function enrolTotp(http: Http, accessToken: string, at: number, nam
 }
 
 /** The first step of a login that must answer mfaRequired. */
-export async function firstStep(http: Http, email: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<{ mfaToken: string; methods: string[]; expiresIn: number }> {
+export async function firstStep(
+  http: Http,
+  email: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<{ mfaToken: string; methods: string[]; expiresIn: number }> {
   const r = await http.post('/auth/login', { email, password: PASSWORD, ...extra }, { headers });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.body.mfaRequired, true, r.text);
   return r.body;
 }
 
-export function verify(http: Http, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Reply<Tokens & { token_type: string; trustedDevice?: string; error?: string }>> {
+export function verify(
+  http: Http,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<Reply<Tokens & { token_type: string; trustedDevice?: string; error?: string }>> {
   return http.post('/auth/mfa/verify', body, { headers });
 }
 
 /** Both steps, with a TOTP code: the token response. */
-export async function loginWithTotp(http: Http, email: string, secret: string, at: number, extra: Record<string, unknown> = {}): Promise<Tokens & { trustedDevice?: string }> {
+export async function loginWithTotp(
+  http: Http,
+  email: string,
+  secret: string,
+  at: number,
+  extra: Record<string, unknown> = {},
+): Promise<Tokens & { trustedDevice?: string }> {
   const { mfaToken } = await firstStep(http, email, extra);
   const r = await verify(http, { mfaToken, method: 'totp', code: totpCode(secret, at) });
   assert.equal(r.status, 200, r.text);

@@ -26,7 +26,10 @@ export class ServiceProcess {
   /** Starts it and waits until `readyPath` answers (any status but a refused connection). */
   async start(readyPath = '/health', timeoutMs = 30_000): Promise<this> {
     this.output = '';
-    const child = spawn(process.execPath, [resolve(DIST, this.script)], { env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [resolve(DIST, this.script)], {
+      env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
@@ -79,7 +82,10 @@ export class ServiceProcess {
 /** `node dist/src/main.js` on a free port, its JWT_ISSUER its own URL unless given. */
 export async function latchkeyProcess(database: TestDatabase, env: Record<string, string> = {}, port?: number): Promise<ServiceProcess> {
   const p = port ?? (await freePort());
-  return new ServiceProcess('latchkey', 'src/main.js', p, { ...testEnv(database, { LOG_LEVEL: 'warn', JWT_ISSUER: `http://127.0.0.1:${p}`, ...env }), PORT: String(p) });
+  return new ServiceProcess('latchkey', 'src/main.js', p, {
+    ...testEnv(database, { LOG_LEVEL: 'warn', JWT_ISSUER: `http://127.0.0.1:${p}`, ...env }),
+    PORT: String(p),
+  });
 }
 
 /**
@@ -105,7 +111,11 @@ export async function resourceServerProcess(
  * clients use), hearing of each other's revocations by polling the database every second, or by
  * Redis (under a prefix of their own) with the poll turned down to once a minute.
  */
-export async function twoInstances(database: TestDatabase, mode: 'polling only' | 'with Redis', env: Record<string, string> = {}): Promise<[a: ServiceProcess, b: ServiceProcess]> {
+export async function twoInstances(
+  database: TestDatabase,
+  mode: 'polling only' | 'with Redis',
+  env: Record<string, string> = {},
+): Promise<[a: ServiceProcess, b: ServiceProcess]> {
   const portB = await freePort();
   const shared = {
     ...env,

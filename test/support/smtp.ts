@@ -100,7 +100,8 @@ export class SmtpSink {
       const mails = this.to(to, subject);
       if (mails.length >= count) return mails[count - 1];
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no mail${subject ? ` matching ${subject}` : ''} to ${to} within ${timeoutMs} ms (${this.received.length} received in all)`);
+      if (left <= 0)
+        throw new Error(`no mail${subject ? ` matching ${subject}` : ''} to ${to} within ${timeoutMs} ms (${this.received.length} received in all)`);
       await new Promise<void>((resolve) => {
         const wake = () => (this.waiters.delete(wake), clearTimeout(timer), resolve());
         const timer = setTimeout(wake, left);

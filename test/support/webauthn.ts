@@ -100,7 +100,8 @@ export class SoftwareAuthenticator {
   register(options: CreationOptions, overrides: CeremonyOverrides & { reuse?: string } = {}): RegistrationResponseJSON {
     const rpId = options.rp.id ?? new URL(this.origin).hostname;
     for (const excluded of options.excludeCredentials ?? []) {
-      if (this.credentials.has(excluded.id) && excluded.id !== overrides.reuse) throw new Error('InvalidStateError: this authenticator already holds an excluded credential');
+      if (this.credentials.has(excluded.id) && excluded.id !== overrides.reuse)
+        throw new Error('InvalidStateError: this authenticator already holds an excluded credential');
     }
     let credential: SoftCredential;
     if (overrides.reuse !== undefined) {
@@ -118,12 +119,22 @@ export class SoftwareAuthenticator {
       Buffer.from(credential.id, 'base64url'),
       coseKey(credential.privateKey),
     ]);
-    const attestationObject = cbor(new Map<unknown, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]));
+    const attestationObject = cbor(
+      new Map<unknown, unknown>([
+        ['fmt', 'none'],
+        ['attStmt', new Map()],
+        ['authData', authData],
+      ]),
+    );
     return {
       id: credential.id,
       rawId: credential.id,
       type: 'public-key',
-      response: { clientDataJSON: clientDataJSON.toString('base64url'), attestationObject: attestationObject.toString('base64url'), transports: this.options.transports ?? ['internal', 'hybrid'] },
+      response: {
+        clientDataJSON: clientDataJSON.toString('base64url'),
+        attestationObject: attestationObject.toString('base64url'),
+        transports: this.options.transports ?? ['internal', 'hybrid'],
+      },
       authenticatorAttachment: 'platform',
       clientExtensionResults: {},
     };
@@ -135,7 +146,12 @@ export class SoftwareAuthenticator {
     const credential = this.pick(rpId, options.allowCredentials ?? [], overrides.credentialId);
     if (this.options.counter !== 'zero') credential.signCount += 1;
     const clientDataJSON = this.clientData(overrides.type ?? 'webauthn.get', overrides.challenge ?? options.challenge, overrides.origin);
-    const authenticatorData = this.authenticatorDataHead(overrides.rpId ?? rpId, overrides.userVerified ?? true, false, this.options.counter === 'zero' ? 0 : credential.signCount);
+    const authenticatorData = this.authenticatorDataHead(
+      overrides.rpId ?? rpId,
+      overrides.userVerified ?? true,
+      false,
+      this.options.counter === 'zero' ? 0 : credential.signCount,
+    );
     const signature = sign('sha256', Buffer.concat([authenticatorData, sha256(clientDataJSON)]), credential.privateKey);
     return {
       id: credential.id,
@@ -172,7 +188,8 @@ export class SoftwareAuthenticator {
 
   private pick(rpId: string, allow: Array<{ id: string }>, wanted: string | undefined): SoftCredential {
     if (wanted !== undefined) return this.get(wanted);
-    const candidates = allow.length > 0 ? allow.map((a) => this.credentials.get(a.id)).filter((c): c is SoftCredential => c !== undefined) : [...this.credentials.values()];
+    const candidates =
+      allow.length > 0 ? allow.map((a) => this.credentials.get(a.id)).filter((c): c is SoftCredential => c !== undefined) : [...this.credentials.values()];
     const found = candidates.find((c) => c.rpId === rpId);
     if (!found) throw new Error('NotAllowedError: no credential on this authenticator fits the request');
     return found;

@@ -44,7 +44,11 @@ describe('one plain line in alerts', () => {
 
   it('the new-device mail neutralises whatever it is handed, in the text, the HTML and the link', () => {
     const device = 'Laptop\u2028IP address: 10.0.0.1\r\nTime: never\u202egpj.exe';
-    const mail = newDeviceMail(brandOf('latchkey <no-reply@localhost>', 'https://accounts.example.test'), 'ada@example.com', 'tok', { device, ip: '203.0.113.9\u2029', at: 0 });
+    const mail = newDeviceMail(brandOf('latchkey <no-reply@localhost>', 'https://accounts.example.test'), 'ada@example.com', 'tok', {
+      device,
+      ip: '203.0.113.9\u2029',
+      at: 0,
+    });
     // The text's own paragraphs are the only line feeds (the HTML has <br> and the link none at all).
     for (const part of [mail.text, mail.html, decodeURIComponent(mail.links[0])]) {
       for (const [label, c] of FORGERS.filter(([, c]) => c !== '\n')) assert.ok(!part.includes(c), `${label} in ${part.slice(0, 40)}…`);

@@ -77,7 +77,8 @@ describe('one access-token path', () => {
       if (/from 'jsonwebtoken'|require\('jsonwebtoken'\)/.test(text)) wrong.push(`${name} imports jsonwebtoken`);
       if (/\bjwt(Service)?\.verify\(|\bjwtVerify\(/.test(text)) wrong.push(`${name} verifies a JWT itself`);
       if (/new AccessTokenCheck\(/.test(text) && name !== join('auth', 'access-token-verifier.ts')) wrong.push(`${name} builds its own AccessTokenCheck`);
-      if (/\.sign\(\s*payload|signCompact\(/.test(text) && name !== join('auth', 'token-signer.ts') && name !== join('common', 'jws.ts')) wrong.push(`${name} signs a token itself`);
+      if (/\.sign\(\s*payload|signCompact\(/.test(text) && name !== join('auth', 'token-signer.ts') && name !== join('common', 'jws.ts'))
+        wrong.push(`${name} signs a token itself`);
     }
     assert.deepEqual(wrong, []);
   });

@@ -156,7 +156,11 @@ describe('loadConfig', () => {
     const file = join(dir, 'secrets.json');
     for (const mode of [0o640, 0o604, 0o644, 0o666]) {
       chmodSync(file, mode);
-      assert.throws(() => loadConfig({ DATA_DIR: dir }), (e: unknown) => e instanceof ConfigError && e.variable === 'DATA_DIR' && /chmod 600/.test(e.message), `mode ${mode.toString(8)}`);
+      assert.throws(
+        () => loadConfig({ DATA_DIR: dir }),
+        (e: unknown) => e instanceof ConfigError && e.variable === 'DATA_DIR' && /chmod 600/.test(e.message),
+        `mode ${mode.toString(8)}`,
+      );
     }
     chmodSync(file, 0o600);
     assert.doesNotThrow(() => loadConfig({ DATA_DIR: dir }));
@@ -166,13 +170,17 @@ describe('loadConfig', () => {
 
   it('refuses to start in production without secrets from the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lk-prod-'));
-    assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir }), (e: unknown) => e instanceof ConfigError && e.variable === 'REFRESH_TOKEN_KEYS');
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'REFRESH_TOKEN_KEYS',
+    );
     assert.throws(
       () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, REFRESH_TOKEN_KEYS: `k1:${key()}` }),
       (e: unknown) => e instanceof ConfigError && e.variable === 'KEY_ENCRYPTION_KEY',
     );
     assert.throws(
-      () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, REFRESH_TOKEN_KEYS: `k1:${Buffer.alloc(32, 'a').toString('base64')}`, KEY_ENCRYPTION_KEY: key() }),
+      () =>
+        loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, REFRESH_TOKEN_KEYS: `k1:${Buffer.alloc(32, 'a').toString('base64')}`, KEY_ENCRYPTION_KEY: key() }),
       /placeholder/,
     );
   });
@@ -199,7 +207,20 @@ describe('loadConfig', () => {
     assert.equal(c.webauthnRpName, 'latchkey');
     assert.deepEqual(c.webauthnOrigins, ['http://localhost:3000']);
 
-    const set = loadConfig({ ...base(), MFA_REQUIRED: 'admin', MFA_TOKEN_TTL: '2m', AAL2_MAX_AGE: '12h', REAUTH_MAX_AGE: '5m', TRUSTED_DEVICE_TTL: 'off', MFA_LOCKOUT: 'off', MFA_MAX_FAILURES: '7', APP_URL: 'https://id.example.com', WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_RP_NAME: 'Example', WEBAUTHN_ORIGINS: 'https://id.example.com,https://app.example.com' });
+    const set = loadConfig({
+      ...base(),
+      MFA_REQUIRED: 'admin',
+      MFA_TOKEN_TTL: '2m',
+      AAL2_MAX_AGE: '12h',
+      REAUTH_MAX_AGE: '5m',
+      TRUSTED_DEVICE_TTL: 'off',
+      MFA_LOCKOUT: 'off',
+      MFA_MAX_FAILURES: '7',
+      APP_URL: 'https://id.example.com',
+      WEBAUTHN_RP_ID: 'example.com',
+      WEBAUTHN_RP_NAME: 'Example',
+      WEBAUTHN_ORIGINS: 'https://id.example.com,https://app.example.com',
+    });
     assert.equal(set.mfaRequired, 'admin');
     assert.equal(set.mfaTokenTtl, 120);
     assert.equal(set.aal2MaxAge, 43200);
@@ -238,7 +259,12 @@ describe('loadConfig', () => {
 
   it('caps open streams per session, user and client by default, and validates STREAMS_*', () => {
     assert.deepEqual(loadConfig(base()).streams, { perSession: 4, perUser: 16, perClient: 100, max: null });
-    assert.deepEqual(loadConfig({ ...base(), STREAMS_PER_SESSION: '2', STREAMS_PER_USER: '8', STREAMS_PER_CLIENT: '50', STREAMS_MAX: '500' }).streams, { perSession: 2, perUser: 8, perClient: 50, max: 500 });
+    assert.deepEqual(loadConfig({ ...base(), STREAMS_PER_SESSION: '2', STREAMS_PER_USER: '8', STREAMS_PER_CLIENT: '50', STREAMS_MAX: '500' }).streams, {
+      perSession: 2,
+      perUser: 8,
+      perClient: 50,
+      max: 500,
+    });
     for (const variable of ['STREAMS_PER_SESSION', 'STREAMS_PER_USER', 'STREAMS_PER_CLIENT', 'STREAMS_MAX']) {
       for (const bad of ['0', '-1', 'many', '1.5']) failsNaming({ [variable]: bad }, variable);
     }
@@ -261,15 +287,26 @@ describe('OpenTelemetry (OTEL_*)', () => {
     assert.equal(loadConfig({ ...base(), ...on, OTEL_TRACES_EXPORTER: 'none' }).tracing, null);
   });
   it('reads the standard variables, with latchkey as the service name', () => {
-    const tracing = loadConfig({ ...base(), OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s%3Dcret, X-Tenant=a' })
-      .tracing!;
+    const tracing = loadConfig({
+      ...base(),
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s%3Dcret, X-Tenant=a',
+    }).tracing!;
     assert.equal(tracing.endpoint, 'https://collector:4318/v1/traces');
     assert.equal(tracing.protocol, 'http/protobuf');
     assert.equal(tracing.serviceName, 'latchkey');
     assert.equal(tracing.sampler, 'parentbased_traceidratio');
     assert.equal(tracing.samplerRatio, 0.25);
     assert.deepEqual(tracing.headers, { 'api-key': 's=cret', 'x-tenant': 'a' });
-    const own = loadConfig({ ...base(), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom/path', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:1', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'auth-eu' }).tracing!;
+    const own = loadConfig({
+      ...base(),
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom/path',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:1',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'auth-eu',
+    }).tracing!;
     assert.equal(own.endpoint, 'http://c:4318/custom/path');
     assert.equal(own.protocol, 'http/json');
     assert.equal(own.serviceName, 'auth-eu');

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { createMailTransport, MailTransport, OutgoingMail } from '../../src/mail/mail-transport';
 import { SmtpSink } from '../support/smtp';
 
-const mail = (id: string): OutgoingMail => ({ id, messageId: `<${id}@example.test>`, to: 'someone@example.test', subject: `Mail ${id}`, text: 'hello', html: '<p>hello</p>', links: [] });
+const mail = (id: string): OutgoingMail => ({
+  id,
+  messageId: `<${id}@example.test>`,
+  to: 'someone@example.test',
+  subject: `Mail ${id}`,
+  text: 'hello',
+  html: '<p>hello</p>',
+  links: [],
+});
 
 describe('SMTP transport', () => {
   let smtp: SmtpSink;
@@ -26,7 +34,9 @@ describe('SMTP transport', () => {
   it('an attempt that runs out of time is cancelled, so it cannot go out behind its own retry', async () => {
     smtp.delayMs = 1500;
     try {
-      await assert.rejects(transport.send(mail('slow'), AbortSignal.timeout(300)), (error: Error) => /abort/i.test(`${error.name} ${error.message} ${(error as { code?: string }).code}`));
+      await assert.rejects(transport.send(mail('slow'), AbortSignal.timeout(300)), (error: Error) =>
+        /abort/i.test(`${error.name} ${error.message} ${(error as { code?: string }).code}`),
+      );
       // The abandoned send would have been accepted here, 1.5 s after its data.
       await new Promise((resolve) => setTimeout(resolve, 2500));
       assert.equal(smtp.to('someone@example.test', /Mail slow/).length, 0, 'the server never kept the cancelled message');

@@ -66,9 +66,15 @@ describe('production secrets', () => {
     const dataDir = dir();
     writeFileSync(join(dataDir, 'secrets.json'), JSON.stringify({ refreshKeys: `k1:${key()}`, keyEncryptionKey: key() }));
     for (const env of [{}, { KEY_ENCRYPTION_KEY: key() }, { REFRESH_TOKEN_KEYS: '   ' }]) {
-      assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir, ...MAIL, ...env }), (e: unknown) => e instanceof ConfigError && e.variable === 'REFRESH_TOKEN_KEYS');
+      assert.throws(
+        () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir, ...MAIL, ...env }),
+        (e: unknown) => e instanceof ConfigError && e.variable === 'REFRESH_TOKEN_KEYS',
+      );
     }
-    assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir, ...MAIL, REFRESH_TOKEN_KEYS: `k1:${key()}` }), (e: unknown) => e instanceof ConfigError && e.variable === 'KEY_ENCRYPTION_KEY');
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dataDir, ...MAIL, REFRESH_TOKEN_KEYS: `k1:${key()}` }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'KEY_ENCRYPTION_KEY',
+    );
   });
 
   for (const [label, value] of placeholders) {
@@ -106,7 +112,11 @@ describe('production secrets', () => {
     for (const [env, variable] of cases) {
       const dataDir = dir();
       const { REFRESH_TOKEN_KEYS: _r, KEY_ENCRYPTION_KEY: _k, DATABASE_URL: _d, ...inherited } = process.env;
-      const run = spawnSync(process.execPath, [main], { env: { ...inherited, NODE_ENV: 'production', DATA_DIR: dataDir, PORT: '0', ...MAIL, ...env }, encoding: 'utf8', timeout: 30_000 });
+      const run = spawnSync(process.execPath, [main], {
+        env: { ...inherited, NODE_ENV: 'production', DATA_DIR: dataDir, PORT: '0', ...MAIL, ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(run.status, 78, `${variable}: exit code (stderr: ${run.stderr})`);
       assert.match(run.stderr, new RegExp(`configuration error: ${variable}:`));
       assert.ok(!run.stderr.includes(placeholder), 'the value is not echoed');
@@ -119,9 +129,18 @@ describe('production secrets', () => {
 describe('production mail', () => {
   it('refuses to start without SMTP_URL (mail would only land in files on the host), and takes smtp:// or smtps://', () => {
     const secrets = { REFRESH_TOKEN_KEYS: `k1:${key()}`, KEY_ENCRYPTION_KEY: key() };
-    assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets }), (e: unknown) => e instanceof ConfigError && e.variable === 'SMTP_URL');
-    assert.throws(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets, SMTP_URL: 'http://mail.example.test' }), (e: unknown) => e instanceof ConfigError && e.variable === 'SMTP_URL');
-    assert.equal(loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets, SMTP_URL: 'smtps://u:p@mail.example.test' }).smtpUrl, 'smtps://u:p@mail.example.test');
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'SMTP_URL',
+    );
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets, SMTP_URL: 'http://mail.example.test' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'SMTP_URL',
+    );
+    assert.equal(
+      loadConfig({ NODE_ENV: 'production', DATA_DIR: dir(), ...secrets, SMTP_URL: 'smtps://u:p@mail.example.test' }).smtpUrl,
+      'smtps://u:p@mail.example.test',
+    );
     assert.equal(loadConfig({ DATA_DIR: dir() }).smtpUrl, null, 'development: the outbox directory');
   });
 });

@@ -26,7 +26,10 @@ function apply(row: ChainState, presented: number, now: number): { ok: true; gen
   }
 }
 
-const ops = fc.array(fc.record({ back: fc.nat(5), dt: fc.constantFrom(0, 500, 1000, 1001, 30_000, 61_000, 250_000), revoke: fc.boolean() }), { minLength: 1, maxLength: 40 });
+const ops = fc.array(fc.record({ back: fc.nat(5), dt: fc.constantFrom(0, 500, 1000, 1001, 30_000, 61_000, 250_000), revoke: fc.boolean() }), {
+  minLength: 1,
+  maxLength: 40,
+});
 
 describe('the refresh rule agrees with its model (no database)', () => {
   it('on random sequences of links presented, time passing and revocations', () => {
@@ -34,7 +37,15 @@ describe('the refresh rule agrees with its model (no database)', () => {
       fc.property(ops, (sequence) => {
         let now = 1_700_000_000_000;
         const model: ModelChain = modelChain(now, TTL_MS, RULES.idleMs);
-        const row: ChainState = { generation: 0, rotatedAt: null, revokedAt: null, userDisabled: false, expiresAt: model.expiresAt, idleExpiresAt: model.idleExpiresAt, assuranceGeneration: 0 };
+        const row: ChainState = {
+          generation: 0,
+          rotatedAt: null,
+          revokedAt: null,
+          userDisabled: false,
+          expiresAt: model.expiresAt,
+          idleExpiresAt: model.idleExpiresAt,
+          assuranceGeneration: 0,
+        };
         for (const op of sequence) {
           now += op.dt;
           if (op.revoke && op.back === 5) {
@@ -66,7 +77,15 @@ describe('the refresh rule agrees with its model (no database)', () => {
 
   it('never lets a link from before a step-up re-mint the raised chain inside the grace window', () => {
     // A step-up rotated 4 → 5 and raised the assurance at generation 5.
-    const raised: ChainState = { generation: 5, rotatedAt: 100, revokedAt: null, userDisabled: false, expiresAt: 10_000, idleExpiresAt: 10_000, assuranceGeneration: 5 };
+    const raised: ChainState = {
+      generation: 5,
+      rotatedAt: 100,
+      revokedAt: null,
+      userDisabled: false,
+      expiresAt: 10_000,
+      idleExpiresAt: 10_000,
+      assuranceGeneration: 5,
+    };
     assert.equal(decideRefresh(raised, 4, 200, 1000), 'superseded');
     assert.equal(decideRefresh(raised, 5, 200, 1000), 'rotate');
     // After a later ordinary rotation 5 → 6, link 5 is after the raise: the grace rule applies again.
@@ -75,4 +94,3 @@ describe('the refresh rule agrees with its model (no database)', () => {
     assert.equal(decideRefresh(raised, 4, 5000, 1000), 'replay');
   });
 });
-

@@ -52,7 +52,16 @@ describe('refresh token codec', () => {
   });
 
   it('refuses malformed input without throwing', () => {
-    for (const bad of ['', 'x', `${sid}.1.k1`, `${sid}.-1.k1.${'A'.repeat(43)}`, `${sid}.01.k1.${'A'.repeat(43)}`, `${sid.toUpperCase()}.1.k1.${'A'.repeat(43)}`, 'a'.repeat(10_000), `${sid}.1.k1.${'A'.repeat(42)}=`]) {
+    for (const bad of [
+      '',
+      'x',
+      `${sid}.1.k1`,
+      `${sid}.-1.k1.${'A'.repeat(43)}`,
+      `${sid}.01.k1.${'A'.repeat(43)}`,
+      `${sid.toUpperCase()}.1.k1.${'A'.repeat(43)}`,
+      'a'.repeat(10_000),
+      `${sid}.1.k1.${'A'.repeat(42)}=`,
+    ]) {
       assert.equal(parseRefreshToken(bad), null, bad.slice(0, 60));
     }
     assert.equal(parseRefreshToken(42), null);

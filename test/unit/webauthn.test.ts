@@ -36,8 +36,14 @@ describe('WebAuthn ceremonies', () => {
     assert.equal(options.authenticatorSelection?.residentKey, 'required');
     assert.equal(options.authenticatorSelection?.userVerification, 'required');
     assert.equal(options.attestation, 'none');
-    assert.deepEqual(options.pubKeyCredParams.map((p) => p.alg), [-7, -8, -257]);
-    assert.deepEqual(options.excludeCredentials?.map((c) => c.id), ['AAAA']);
+    assert.deepEqual(
+      options.pubKeyCredParams.map((p) => p.alg),
+      [-7, -8, -257],
+    );
+    assert.deepEqual(
+      options.excludeCredentials?.map((c) => c.id),
+      ['AAAA'],
+    );
     assert.equal(options.user.id, WebAuthnService.userHandle(USER.id));
     assert.equal(Buffer.from(options.user.id, 'base64url').length, 16);
   });
@@ -60,7 +66,13 @@ describe('WebAuthn ceremonies', () => {
   });
 
   it('refuses a registration for another challenge, origin or RP id, or without user verification', async () => {
-    for (const overrides of [{ challenge: WebAuthnService.challenge() }, { origin: 'https://evil.example' }, { rpId: 'evil.example' }, { userVerified: false }, { type: 'webauthn.get' }]) {
+    for (const overrides of [
+      { challenge: WebAuthnService.challenge() },
+      { origin: 'https://evil.example' },
+      { rpId: 'evil.example' },
+      { userVerified: false },
+      { type: 'webauthn.get' },
+    ]) {
       const challenge = WebAuthnService.challenge();
       const options = await service.registrationOptions(USER, [], challenge);
       const outcome = await service.verifyRegistration(new SoftwareAuthenticator().register(options, overrides) as never, challenge);
@@ -85,7 +97,14 @@ describe('WebAuthn ceremonies', () => {
     const device = new SoftwareAuthenticator();
     const passkey = await registered(service, device);
     const other = await registered(service, device);
-    for (const overrides of [{ challenge: WebAuthnService.challenge() }, { origin: 'https://evil.example' }, { rpId: 'evil.example' }, { userVerified: false }, { type: 'webauthn.create' }, { credentialId: other.credentialId }]) {
+    for (const overrides of [
+      { challenge: WebAuthnService.challenge() },
+      { origin: 'https://evil.example' },
+      { rpId: 'evil.example' },
+      { userVerified: false },
+      { type: 'webauthn.create' },
+      { credentialId: other.credentialId },
+    ]) {
       assert.deepEqual(await assertion(service, device, passkey, overrides), { ok: false, reason: 'invalid_assertion' }, JSON.stringify(overrides));
     }
     const challenge = WebAuthnService.challenge();
@@ -132,7 +151,11 @@ describe('WebAuthn ceremonies', () => {
     const passkey = await registered(service, device);
     const challenge = WebAuthnService.challenge();
     const good = device.authenticate(await service.authenticationOptions([passkey], challenge));
-    for (const response of [{ ...good.response, authenticatorData: 'AAAA' }, { ...good.response, clientDataJSON: 'e30' }, { ...good.response, signature: '' }]) {
+    for (const response of [
+      { ...good.response, authenticatorData: 'AAAA' },
+      { ...good.response, clientDataJSON: 'e30' },
+      { ...good.response, signature: '' },
+    ]) {
       const credential = { ...good, response };
       assert.equal(assertionCredentialProblem(credential), null);
       assert.deepEqual(await service.verifyAuthentication(credential as never, challenge, passkey), { ok: false, reason: 'invalid_assertion' });

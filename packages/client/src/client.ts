@@ -227,7 +227,14 @@ export class LatchkeyClient extends EventTarget {
   async login(email: string, password: string): Promise<SignedInUser | PendingSecondStep> {
     // In cookie mode "remember this browser" is an HttpOnly cookie; otherwise the token kept from the last second step.
     const trustedDevice = this.mode === 'cookie' ? undefined : await this.store.get<string>(TRUSTED_DEVICE);
-    const answer = await this.signInRequest('/auth/login', { email, password, deviceId: this.deviceId(), ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}), ...(this.mode === 'cookie' ? { useCookie: true } : {}), ...(trustedDevice ? { trustedDevice } : {}) });
+    const answer = await this.signInRequest('/auth/login', {
+      email,
+      password,
+      deviceId: this.deviceId(),
+      ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}),
+      ...(this.mode === 'cookie' ? { useCookie: true } : {}),
+      ...(trustedDevice ? { trustedDevice } : {}),
+    });
     if (!('mfaRequired' in answer)) return this.signedInWith(answer);
     const { mfaToken, methods, expiresIn, passkey } = answer;
     return {
@@ -245,14 +252,24 @@ export class LatchkeyClient extends EventTarget {
 
   /** The WebAuthn options for a passkey sign-in (discoverable credentials: no e-mail asked). */
   async passkeyOptions(): Promise<PasskeyOptions> {
-    const response = await this.raw(`${this.base}/auth/passkey/options`, { method: 'POST', credentials: this.credentials, headers: { 'content-type': 'application/json' }, body: '{}' });
+    const response = await this.raw(`${this.base}/auth/passkey/options`, {
+      method: 'POST',
+      credentials: this.credentials,
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (!response.ok) throw await LatchkeyError.from(response);
     return (await response.json()) as PasskeyOptions;
   }
 
   /** Signs in with a passkey: `credential` is the JSON of the assertion made from `passkeyOptions()`. */
   async passkeyLogin(credential: unknown): Promise<SignedInUser> {
-    const tokens = await this.signInRequest('/auth/passkey/login', { credential, deviceId: this.deviceId(), ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}), ...(this.mode === 'cookie' ? { useCookie: true } : {}) });
+    const tokens = await this.signInRequest('/auth/passkey/login', {
+      credential,
+      deviceId: this.deviceId(),
+      ...(this.options.deviceName ? { deviceName: this.options.deviceName } : {}),
+      ...(this.mode === 'cookie' ? { useCookie: true } : {}),
+    });
     if ('mfaRequired' in tokens) throw new LatchkeyError(502, 'error', 'latchkey asked for a second factor after a passkey.');
     return this.signedInWith(tokens);
   }
@@ -314,7 +331,14 @@ export class LatchkeyClient extends EventTarget {
    */
   async logout(scope: 'local' | 'others' | 'global' = 'local'): Promise<boolean> {
     const url = `${this.base}/auth/logout${scope === 'local' ? '' : `?scope=${scope}`}`;
-    if (scope === 'others') return this.current !== null && (await this.fetch(url, { method: 'POST' }).then((r) => r.ok, () => false));
+    if (scope === 'others')
+      return (
+        this.current !== null &&
+        (await this.fetch(url, { method: 'POST' }).then(
+          (r) => r.ok,
+          () => false,
+        ))
+      );
     // Under the tab lock, the request and the end together: a tab that hears of the revocation
     // (the session stream) meanwhile waits, and then finds the session already ended.
     this.signingOut = true;
@@ -322,7 +346,8 @@ export class LatchkeyClient extends EventTarget {
       return await this.lock.run(async () => {
         try {
           const session = this.current;
-          if (this.mode === 'cookie' && scope === 'local') return (await this.raw(url, { method: 'POST', credentials: this.credentials, headers: { 'x-latchkey-csrf': '1' } })).ok;
+          if (this.mode === 'cookie' && scope === 'local')
+            return (await this.raw(url, { method: 'POST', credentials: this.credentials, headers: { 'x-latchkey-csrf': '1' } })).ok;
           return session !== null && (await this.send(new Request(url, { method: 'POST' }), session)).ok;
         } catch {
           return false;
@@ -388,7 +413,18 @@ export class LatchkeyClient extends EventTarget {
         const form = new URLSearchParams({ grant_type: 'refresh_token', ...(refreshToken ? { refresh_token: refreshToken } : {}) });
         let response: Response;
         try {
-          response = await this.withClockRetry(async () => this.raw(url, { method: 'POST', credentials: this.credentials, headers: { 'content-type': 'application/x-www-form-urlencoded', ...(this.mode === 'cookie' ? { 'x-latchkey-csrf': '1' } : {}), ...(await this.proofHeader('POST', url)) }, body: form }));
+          response = await this.withClockRetry(async () =>
+            this.raw(url, {
+              method: 'POST',
+              credentials: this.credentials,
+              headers: {
+                'content-type': 'application/x-www-form-urlencoded',
+                ...(this.mode === 'cookie' ? { 'x-latchkey-csrf': '1' } : {}),
+                ...(await this.proofHeader('POST', url)),
+              },
+              body: form,
+            }),
+          );
         } catch (error) {
           if (error instanceof KeyLost) return this.endLocked('key_lost');
           return false; // offline: keep the session, try again later
@@ -427,7 +463,14 @@ export class LatchkeyClient extends EventTarget {
     const body = JSON.stringify(payload);
     // Two tabs signing in at once must not each make (and store) a key of their own.
     if (this.mode === 'dpop') await this.lock.run(() => deviceKey(this.store, true));
-    const response = await this.withClockRetry(async () => this.raw(url, { method: 'POST', credentials: this.credentials, headers: { 'content-type': 'application/json', ...(await this.proofHeader('POST', url)) }, body }));
+    const response = await this.withClockRetry(async () =>
+      this.raw(url, {
+        method: 'POST',
+        credentials: this.credentials,
+        headers: { 'content-type': 'application/json', ...(await this.proofHeader('POST', url)) },
+        body,
+      }),
+    );
     if (!response.ok) throw await LatchkeyError.from(response);
     return (await response.json()) as TokenResponse | SecondStepResponse;
   }
@@ -522,11 +565,15 @@ export class LatchkeyClient extends EventTarget {
     if (this.options.watchSession === false || this.watching || this.closed) return;
     this.watching = true;
     if (typeof navigator !== 'undefined' && navigator.locks) {
-      void navigator.locks.request(`${this.options.name ?? 'latchkey'}:${this.mode}:watch`, () => new Promise<void>((resolve) => {
-        this.releaseLeader = resolve;
-        if (this.closed) resolve();
-        else void this.follow();
-      }));
+      void navigator.locks.request(
+        `${this.options.name ?? 'latchkey'}:${this.mode}:watch`,
+        () =>
+          new Promise<void>((resolve) => {
+            this.releaseLeader = resolve;
+            if (this.closed) resolve();
+            else void this.follow();
+          }),
+      );
     } else void this.follow();
   }
 
@@ -604,7 +651,8 @@ export class LatchkeyClient extends EventTarget {
   private async send(request: Request, session: SharedSession): Promise<Response> {
     const headers = new Headers(request.headers);
     headers.set('authorization', `${session.tokenType} ${session.accessToken}`);
-    if (session.tokenType === 'DPoP') for (const [k, v] of Object.entries(await this.proofHeader(request.method, request.url, session.accessToken))) headers.set(k, v);
+    if (session.tokenType === 'DPoP')
+      for (const [k, v] of Object.entries(await this.proofHeader(request.method, request.url, session.accessToken))) headers.set(k, v);
     return this.raw(new Request(request, { headers }));
   }
 
@@ -663,16 +711,25 @@ async function firstEvent(body: ReadableStream<Uint8Array>): Promise<string | nu
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }
 
 function decodeClaims(token: string): { sub: string; role: string; acr?: unknown } {
   const part = token.split('.')[1] ?? '';
-  const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+  const json = atob(
+    part
+      .replace(/-/g, '+')
+      .replace(/_/g, '/')
+      .padEnd(Math.ceil(part.length / 4) * 4, '='),
+  );
   return JSON.parse(json) as { sub: string; role: string; acr?: unknown };
 }
 
@@ -685,7 +742,8 @@ function wantsStepUp(response: Response): boolean {
 function parseChallenge(header: string | null): Record<string, string> {
   const params: Record<string, string> = {};
   if (!header) return params;
-  for (const match of header.matchAll(/([a-z_]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/gi)) params[match[1].toLowerCase()] = match[2]?.replace(/\\(.)/g, '$1') ?? match[3];
+  for (const match of header.matchAll(/([a-z_]+)=(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/gi))
+    params[match[1].toLowerCase()] = match[2]?.replace(/\\(.)/g, '$1') ?? match[3];
   return params;
 }
 

@@ -1,9 +1,6 @@
 /** What tabs tell each other. */
 export type TabMessage =
-  | { type: 'tokens' }
-  | { type: 'ended'; reason: SessionEndReason }
-  | { type: 'claim'; id: string; at: number }
-  | { type: 'release'; id: string };
+  { type: 'tokens' } | { type: 'ended'; reason: SessionEndReason } | { type: 'claim'; id: string; at: number } | { type: 'release'; id: string };
 
 export type SessionEndReason = 'logout' | 'revoked' | 'key_lost';
 

@@ -11,7 +11,6 @@ import { SIGNING_ALGORITHMS } from './keys';
  * (latchkey's database and registry, or the JWKS and the feed) is the caller's business.
  */
 
-
 export interface AccessTokenClaims {
   readonly iss: string;
   readonly aud: string | readonly string[];
@@ -103,7 +102,11 @@ export function screenAccessTokenHeader(token: string): ScreenedHeader | TokenRe
 }
 
 /** iss, aud, exp, iat and nbf (RFC 7519 §4.1), `now` in epoch seconds; null when they are fine. */
-function registeredClaimsProblem(payload: Record<string, unknown>, rules: Pick<AccessTokenRules, 'issuer' | 'audience' | 'clockTolerance'>, now: number): string | null {
+function registeredClaimsProblem(
+  payload: Record<string, unknown>,
+  rules: Pick<AccessTokenRules, 'issuer' | 'audience' | 'clockTolerance'>,
+  now: number,
+): string | null {
   const { iss, aud, exp, nbf, iat } = payload;
   if (iss !== rules.issuer) return 'The access token is from another issuer.';
   if (aud !== rules.audience && !(Array.isArray(aud) && aud.includes(rules.audience))) return 'The access token is for another audience.';

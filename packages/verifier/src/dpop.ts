@@ -47,7 +47,8 @@ export interface CheckedProof {
 export async function checkDpopProof(expect: ProofExpectation, window: ProofWindow): Promise<CheckedProof> {
   const proof = expect.proof;
   if (Array.isArray(proof)) throw new InvalidRequestError('Send exactly one DPoP proof.', 'DPoP');
-  if (typeof proof !== 'string' || proof === '') throw new InvalidDpopProofError(expect.accessToken === undefined ? 'A DPoP proof is required.' : 'A DPoP proof is required with this access token.');
+  if (typeof proof !== 'string' || proof === '')
+    throw new InvalidDpopProofError(expect.accessToken === undefined ? 'A DPoP proof is required.' : 'A DPoP proof is required with this access token.');
   if (proof.length > MAX_PROOF_LENGTH) throw new InvalidDpopProofError('The DPoP proof is too large.');
 
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -57,7 +58,8 @@ export async function checkDpopProof(expect: ProofExpectation, window: ProofWind
     throw new InvalidDpopProofError('The DPoP proof is not a JWT.');
   }
   if (header.typ !== 'dpop+jwt') throw new InvalidDpopProofError('The DPoP proof must have typ dpop+jwt.');
-  if (typeof header.alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(header.alg)) throw new InvalidDpopProofError('The DPoP proof algorithm is not accepted.');
+  if (typeof header.alg !== 'string' || !(DPOP_ALGORITHMS as readonly string[]).includes(header.alg))
+    throw new InvalidDpopProofError('The DPoP proof algorithm is not accepted.');
 
   const publicKey = publicJwkMembers(header.jwk);
   if (publicKey === null) throw new InvalidDpopProofError('The DPoP proof must carry a public key (jwk) in its header.');
@@ -78,8 +80,10 @@ export async function checkDpopProof(expect: ProofExpectation, window: ProofWind
 
   const now = window.now() / 1000;
   const iat = payload.iat;
-  if (typeof iat !== 'number' || iat > now + window.clockTolerance || iat < now - window.maxAge - window.clockTolerance) throw new InvalidDpopProofError('The DPoP proof is too old or from the future.');
-  if (expect.accessToken !== undefined && payload.ath !== accessTokenHash(expect.accessToken)) throw new InvalidDpopProofError('The DPoP proof is not for this access token.');
+  if (typeof iat !== 'number' || iat > now + window.clockTolerance || iat < now - window.maxAge - window.clockTolerance)
+    throw new InvalidDpopProofError('The DPoP proof is too old or from the future.');
+  if (expect.accessToken !== undefined && payload.ath !== accessTokenHash(expect.accessToken))
+    throw new InvalidDpopProofError('The DPoP proof is not for this access token.');
 
   const jti = payload.jti;
   if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw new InvalidDpopProofError('The DPoP proof has no usable jti.');

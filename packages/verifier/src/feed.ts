@@ -231,7 +231,11 @@ export class RevocationFeed {
     this.lastError = { code, message: error.message, ...(status !== undefined && { status }), at: new Date(this.options.now()).toISOString() };
 
     if (status === 401) {
-      const configError = new VerifierConfigurationError(`latchkey refused this resource server's credentials (${code}); check clientId and clientSecret`, code, 401);
+      const configError = new VerifierConfigurationError(
+        `latchkey refused this resource server's credentials (${code}); check clientId and clientSecret`,
+        code,
+        401,
+      );
       logger.error('revocation feed: client authentication failed', { status, code });
       this.options.onConfigurationError(configError);
       // It will not fix itself soon: retry slowly, for when the credentials are fixed.
@@ -249,7 +253,12 @@ export class RevocationFeed {
       this.usePolling(error.message);
     }
     if (error instanceof StreamClosed && this.failures === 1) logger.info?.('revocation feed: stream closed, resuming', {});
-    else if (error instanceof EventNotApplied) logger.warn('revocation feed: an event cannot be verified yet; holding the cursor before it and retrying', { code, error: error.message, failures: this.failures });
+    else if (error instanceof EventNotApplied)
+      logger.warn('revocation feed: an event cannot be verified yet; holding the cursor before it and retrying', {
+        code,
+        error: error.message,
+        failures: this.failures,
+      });
     else logger.warn('revocation feed: request failed, retrying', { code, error: error.message, failures: this.failures });
 
     const cap = Math.min(retry.maxDelay, retry.minDelay * 2 ** (this.failures - 1));

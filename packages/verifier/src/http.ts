@@ -93,7 +93,13 @@ export interface JsonResponse {
  * GET a JSON document with a deadline that also covers reading the body, and that `signal`
  * (the verifier's close) cuts short. Non-2xx answers throw {@link HttpStatusError}.
  */
-export async function getJson(fetchFn: typeof fetch, url: string, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<JsonResponse> {
+export async function getJson(
+  fetchFn: typeof fetch,
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<JsonResponse> {
   const controller = linkedController(signal);
   const timer = setTimeout(() => controller.abort(new Error(`no answer from ${new URL(url).pathname} within ${timeoutMs} ms`)), timeoutMs);
   try {

@@ -12,4 +12,15 @@ export { latchkeyFastify, type FastifyReplyLike, type FastifyRequestLike } from 
 export { LatchkeyGuard, type ExecutionContextLike, type LatchkeyGuardOptions } from './adapters/nest';
 export type { AdapterOptions } from './adapters/request';
 export { DPOP_ALGORITHMS, challenge } from './errors';
-export { ProofReplayGuard, ReplayCache, accessTokenHash, checkDpopProof, redisReplayStore, type CheckedProof, type ProofExpectation, type ProofWindow, type RedisSetNx, type ReplayStore } from './dpop';
+export {
+  ProofReplayGuard,
+  ReplayCache,
+  accessTokenHash,
+  checkDpopProof,
+  redisReplayStore,
+  type CheckedProof,
+  type ProofExpectation,
+  type ProofWindow,
+  type RedisSetNx,
+  type ReplayStore,
+} from './dpop';

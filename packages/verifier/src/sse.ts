@@ -58,7 +58,10 @@ export class SseParser {
   }
 
   private dispatch(): SseEvent | undefined {
-    const event = this.data.length > 0 || this.id !== undefined ? { id: this.id, data: this.data.join('\n'), ...(this.event !== undefined && { event: this.event }) } : undefined;
+    const event =
+      this.data.length > 0 || this.id !== undefined
+        ? { id: this.id, data: this.data.join('\n'), ...(this.event !== undefined && { event: this.event }) }
+        : undefined;
     this.data = [];
     this.id = undefined;
     this.event = undefined;

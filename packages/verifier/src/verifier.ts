@@ -151,9 +151,10 @@ interface Metadata {
   tokenLifetime: number | undefined;
 }
 
-
 class LatchkeyVerifier implements Verifier {
-  private readonly settings: Required<Pick<VerifierOptions, 'issuer' | 'audience' | 'clientId' | 'clockTolerance' | 'maxStaleness' | 'onStale' | 'transport' | 'jwksCooldown' | 'tokenCacheSize'>> & {
+  private readonly settings: Required<
+    Pick<VerifierOptions, 'issuer' | 'audience' | 'clientId' | 'clockTolerance' | 'maxStaleness' | 'onStale' | 'transport' | 'jwksCooldown' | 'tokenCacheSize'>
+  > & {
     metadataUrl: string;
     authorization: string;
     retry: { minDelay: number; maxDelay: number };
@@ -362,7 +363,10 @@ class LatchkeyVerifier implements Verifier {
     }
     if (!this.staleReported) {
       this.staleReported = true;
-      this.logger.warn(`revocation feed is stale; ${this.settings.onStale === 'fail-open' ? 'accepting tokens without the revocation check' : 'refusing tokens with 503'}`, { lastError: this.status().lastError });
+      this.logger.warn(
+        `revocation feed is stale; ${this.settings.onStale === 'fail-open' ? 'accepting tokens without the revocation check' : 'refusing tokens with 503'}`,
+        { lastError: this.status().lastError },
+      );
     }
     if (this.settings.onStale === 'fail-closed') throw new ServiceUnavailableError('Session revocations cannot be checked right now; retry shortly.');
   }
@@ -377,7 +381,10 @@ class LatchkeyVerifier implements Verifier {
   private learnLifetime(claims: AccessTokenClaims): void {
     const lifetime = claims.exp - claims.iat;
     if (lifetime <= this.tokenLifetime) return;
-    this.logger.warn('access tokens live longer than the configured or published lifetime; holding revocations longer', { was: this.tokenLifetime, now: lifetime });
+    this.logger.warn('access tokens live longer than the configured or published lifetime; holding revocations longer', {
+      was: this.tokenLifetime,
+      now: lifetime,
+    });
     this.tokenLifetime = lifetime;
   }
 
@@ -391,7 +398,14 @@ class LatchkeyVerifier implements Verifier {
     const metadata = await this.untilDone('discovery', () => this.discover());
     if (!metadata) return;
     if (metadata.tokenLifetime !== undefined) this.tokenLifetime = metadata.tokenLifetime;
-    const keys = new KeyStore({ jwksUri: metadata.jwksUri, fetch: this.fetch, cooldownMs: this.settings.jwksCooldown, now: this.now, logger: this.logger, signal: this.abort.signal });
+    const keys = new KeyStore({
+      jwksUri: metadata.jwksUri,
+      fetch: this.fetch,
+      cooldownMs: this.settings.jwksCooldown,
+      now: this.now,
+      logger: this.logger,
+      signal: this.abort.signal,
+    });
     if (!(await this.untilDone('JWKS', () => keys.refresh().then(() => true)))) return;
     this.keys = keys;
     this.feed = new RevocationFeed({
@@ -410,7 +424,8 @@ class LatchkeyVerifier implements Verifier {
       onConfigurationError: (error) => this.rejectWaiters(error),
       onJwksVersion: (version) => {
         // A key was added or revoked at latchkey: refetch, so a revoked key stops verifying here too.
-        if (version !== keys.version) keys.refresh().catch((error: Error) => this.logger.warn('JWKS refetch after a key change failed', { error: error.message }));
+        if (version !== keys.version)
+          keys.refresh().catch((error: Error) => this.logger.warn('JWKS refetch after a key change failed', { error: error.message }));
       },
     });
     this.following = this.feed.run();
@@ -426,15 +441,23 @@ class LatchkeyVerifier implements Verifier {
       } catch (error) {
         if (this.closed) return undefined;
         const status = error instanceof HttpStatusError || error instanceof VerifierConfigurationError ? error.status : undefined;
-        const code = error instanceof VerifierConfigurationError ? error.code : (error as HttpStatusError).code ?? 'unreachable';
-        this.startupError = { code, message: `${step}: ${(error as Error).message}`, ...(status !== undefined && { status }), at: new Date(this.now()).toISOString() };
+        const code = error instanceof VerifierConfigurationError ? error.code : ((error as HttpStatusError).code ?? 'unreachable');
+        this.startupError = {
+          code,
+          message: `${step}: ${(error as Error).message}`,
+          ...(status !== undefined && { status }),
+          at: new Date(this.now()).toISOString(),
+        };
         if (error instanceof VerifierConfigurationError) {
           this.logger.error(`${step} failed: ${error.message}`, { code });
           this.rejectWaiters(error);
         } else {
           this.logger.warn(`${step} failed, retrying`, { error: (error as Error).message, failures });
         }
-        const cap = error instanceof VerifierConfigurationError ? this.settings.retry.maxDelay : Math.min(this.settings.retry.maxDelay, this.settings.retry.minDelay * 2 ** (failures - 1));
+        const cap =
+          error instanceof VerifierConfigurationError
+            ? this.settings.retry.maxDelay
+            : Math.min(this.settings.retry.maxDelay, this.settings.retry.minDelay * 2 ** (failures - 1));
         await sleep(cap / 2 + (Math.random() * cap) / 2, this.abort.signal);
       }
     }
@@ -447,12 +470,17 @@ class LatchkeyVerifier implements Verifier {
       body = (await getJson(this.fetch, this.settings.metadataUrl, {}, METADATA_TIMEOUT_MS, this.abort.signal)).body as Record<string, unknown>;
     } catch (error) {
       if (error instanceof HttpStatusError && error.status >= 400 && error.status < 500 && error.status !== 429) {
-        throw new VerifierConfigurationError(`no authorization server metadata at ${this.settings.metadataUrl} (${error.status})`, 'metadata_unavailable', error.status);
+        throw new VerifierConfigurationError(
+          `no authorization server metadata at ${this.settings.metadataUrl} (${error.status})`,
+          'metadata_unavailable',
+          error.status,
+        );
       }
       throw error;
     }
     // RFC 8414 §3.3: metadata for another issuer must not be used.
-    if (body?.issuer !== this.settings.issuer) throw new VerifierConfigurationError(`the metadata is for issuer ${JSON.stringify(body?.issuer)}, not ${this.settings.issuer}`, 'issuer_mismatch');
+    if (body?.issuer !== this.settings.issuer)
+      throw new VerifierConfigurationError(`the metadata is for issuer ${JSON.stringify(body?.issuer)}, not ${this.settings.issuer}`, 'issuer_mismatch');
     if (!isHttpUrl(body.jwks_uri)) throw new VerifierConfigurationError('the metadata has no usable jwks_uri', 'invalid_metadata');
     if (!isHttpUrl(body.session_revocation_feed_endpoint)) {
       throw new VerifierConfigurationError('the metadata has no usable session_revocation_feed_endpoint (latchkey before v2?)', 'invalid_metadata');
@@ -516,7 +544,9 @@ function publicOrigin(value: string): string {
     url = undefined;
   }
   if (!url || !/^https?:$/.test(url.protocol) || value.replace(/\/$/, '').toLowerCase() !== url.origin) {
-    throw new TypeError(`createVerifier: "origin" must be a public origin such as https://api.example.com (scheme, host and port only), not ${JSON.stringify(value)}`);
+    throw new TypeError(
+      `createVerifier: "origin" must be a public origin such as https://api.example.com (scheme, host and port only), not ${JSON.stringify(value)}`,
+    );
   }
   return url.origin;
 }

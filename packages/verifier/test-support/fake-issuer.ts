@@ -235,7 +235,13 @@ export class FakeIssuer {
   private async feed(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const accept = req.headers.accept ?? '';
     const lastEventId = req.headers['last-event-id'] as string | undefined;
-    this.feedRequests.push({ accept, lastEventId, after: url.searchParams.get('after'), wait: url.searchParams.get('wait'), limit: url.searchParams.get('limit') });
+    this.feedRequests.push({
+      accept,
+      lastEventId,
+      after: url.searchParams.get('after'),
+      wait: url.searchParams.get('wait'),
+      limit: url.searchParams.get('limit'),
+    });
     if (!this.authenticated(req)) {
       res.setHeader('www-authenticate', 'Basic realm="latchkey"');
       return this.json(res, 401, { statusCode: 401, error: 'invalid_client', message: 'Unknown resource server credentials.' });

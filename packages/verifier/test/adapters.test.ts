@@ -79,7 +79,13 @@ describe('framework adapters', () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256');
     const jwk = await exportJWK(publicKey);
     const token = await issuer.token({ cnf: { jkt: await calculateJwkThumbprint(jwk) } });
-    const dpop = await new SignJWT({ htm: 'GET', htu: `${base}/things`, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ath: createHash('sha256').update(token).digest('base64url') })
+    const dpop = await new SignJWT({
+      htm: 'GET',
+      htu: `${base}/things`,
+      iat: Math.floor(Date.now() / 1000),
+      jti: randomUUID(),
+      ath: createHash('sha256').update(token).digest('base64url'),
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
       .sign(privateKey);
     const ok = await httpCall(base, '/things?x=1', { authorization: `DPoP ${token}`, dpop });

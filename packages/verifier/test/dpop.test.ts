@@ -25,7 +25,14 @@ const URL_ = 'https://api.example.com/things';
 const ath = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 async function proof(key: ClientKey, token: string | undefined, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
-  const payload: Record<string, unknown> = { htm: 'GET', htu: URL_, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ...(token && { ath: ath(token) }), ...claims };
+  const payload: Record<string, unknown> = {
+    htm: 'GET',
+    htu: URL_,
+    iat: Math.floor(Date.now() / 1000),
+    jti: randomUUID(),
+    ...(token && { ath: ath(token) }),
+    ...claims,
+  };
   for (const name of Object.keys(payload)) if (payload[name] === undefined) delete payload[name];
   return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...header } as never).sign(key.privateKey);
 }
@@ -48,7 +55,10 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
   after(() => issuer.close());
 
   const refusedWith = async (request: ReturnType<typeof dpopRequest>, type: new (...args: never[]) => Error, message?: RegExp) => {
-    const error = await verifier.authenticate(request).then(() => assert.fail('accepted'), (e: unknown) => e);
+    const error = await verifier.authenticate(request).then(
+      () => assert.fail('accepted'),
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
     if (message) assert.match(error.message, message);
     return error;
@@ -109,7 +119,9 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
   test('a bound token sent as Bearer is refused, and a missing proof too', async (t) => {
     verifier = verifierFor(t, issuer);
     await verifier.ready();
-    const asBearer = await verifier.authenticate({ method: 'GET', url: URL_, headers: { authorization: `Bearer ${token}`, dpop: await proof(client, token) } }).catch((e: unknown) => e);
+    const asBearer = await verifier
+      .authenticate({ method: 'GET', url: URL_, headers: { authorization: `Bearer ${token}`, dpop: await proof(client, token) } })
+      .catch((e: unknown) => e);
     assert.ok(asBearer instanceof InvalidTokenError);
     assert.match(asBearer.wwwAuthenticate!, /^DPoP error="invalid_token"/);
     await refusedWith(dpopRequest(token, undefined), InvalidDpopProofError, /required/);
@@ -252,7 +264,9 @@ describe('the imported-key cache', () => {
     const window = { maxAge: 60, clockTolerance: 5, now: () => Date.now() };
     const url = 'https://auth.example.com/auth/token';
     const sign = (header: Record<string, unknown>) =>
-      new SignJWT({ htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), jti: randomUUID() }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', ...header } as never).sign(privateKey);
+      new SignJWT({ htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', ...header } as never)
+        .sign(privateKey);
     // An attacker replays the victim's public key with unusable key_ops, first.
     await checkDpopProof({ proof: await sign({ jwk: { ...jwk, key_ops: [] } }), method: 'POST', url }, window).catch(() => undefined);
     const checked = await checkDpopProof({ proof: await sign({ jwk }), method: 'POST', url }, window);

@@ -28,7 +28,10 @@ describe('revocation feed', () => {
     assert.equal(verifier.status().revokedSessions, 5);
     assert.equal(verifier.status().cursor, 'c5');
     const firstRead = issuer.feedRequests.filter((r) => !r.accept.includes('event-stream'));
-    assert.deepEqual(firstRead.map((r) => r.after), [null, 'c2', 'c4']);
+    assert.deepEqual(
+      firstRead.map((r) => r.after),
+      [null, 'c2', 'c4'],
+    );
   });
 
   test('a session revoked while running is refused, over Server-Sent Events', async (t) => {
@@ -56,8 +59,14 @@ describe('revocation feed', () => {
     await issuer.revoke(sid);
     await refusedAsRevoked(verifier, token);
     assert.equal(verifier.status().transport, 'poll');
-    assert.ok(issuer.feedRequests.every((r) => !r.accept.includes('event-stream')), 'poll transport never asks for a stream');
-    assert.ok(issuer.feedRequests.some((r) => r.after === 'c0' && r.wait === '25'), 'long polls wait 25 s after the cursor');
+    assert.ok(
+      issuer.feedRequests.every((r) => !r.accept.includes('event-stream')),
+      'poll transport never asks for a stream',
+    );
+    assert.ok(
+      issuer.feedRequests.some((r) => r.after === 'c0' && r.wait === '25'),
+      'long polls wait 25 s after the cursor',
+    );
   });
 
   test('a dropped stream resumes with Last-Event-ID, without reading everything again', async (t) => {
@@ -138,7 +147,12 @@ describe('revocation feed', () => {
       issuer.jwksAvailable = false;
       const fetchesBefore = issuer.jwksFetches;
       await issuer.revoke(sid, { key: rotated });
-      const refusal = await eventually(() => verifier.verify(bystander).then(() => assert.fail('accepted while a revocation is held'), (e: unknown) => (e instanceof ServiceUnavailableError ? e : Promise.reject(e))));
+      const refusal = await eventually(() =>
+        verifier.verify(bystander).then(
+          () => assert.fail('accepted while a revocation is held'),
+          (e: unknown) => (e instanceof ServiceUnavailableError ? e : Promise.reject(e)),
+        ),
+      );
       assert.equal(refusal.status, 503);
       await eventually(() => assert.ok(issuer.jwksFetches >= fetchesBefore + 2, 'the JWKS is fetched again, and again'));
       const held = verifier.status();
@@ -191,7 +205,12 @@ describe('revocation feed', () => {
   test('wrong client credentials: ready() rejects, status() and the logger say invalid_client', async (t) => {
     const issuer = await issuerFor(t);
     const verifier = verifierFor(t, issuer, { clientSecret: 'wrong' });
-    const error = await eventually(() => verifier.ready().then(() => assert.fail('ready() resolved'), (e: unknown) => e));
+    const error = await eventually(() =>
+      verifier.ready().then(
+        () => assert.fail('ready() resolved'),
+        (e: unknown) => e,
+      ),
+    );
     assert.ok(error instanceof VerifierConfigurationError);
     assert.equal(error.code, 'invalid_client');
     const { lastError, ready } = verifier.status();

@@ -26,7 +26,14 @@ describe('stale revocation feed', () => {
     assert.equal(verifier.status().stale, false);
 
     await issuer.stop();
-    const error = await eventually(() => verifier.verify(token).then(() => assert.fail('accepted while stale'), (e: unknown) => (e instanceof ServiceUnavailableError ? e : Promise.reject(e))), TRIES);
+    const error = await eventually(
+      () =>
+        verifier.verify(token).then(
+          () => assert.fail('accepted while stale'),
+          (e: unknown) => (e instanceof ServiceUnavailableError ? e : Promise.reject(e)),
+        ),
+      TRIES,
+    );
     assert.equal(error.status, 503);
     assert.equal(error.code, 'service_unavailable');
     assert.equal(error.wwwAuthenticate, undefined, 'not a token problem: no invalid_token challenge');

@@ -69,7 +69,7 @@ describe('access token checks', () => {
     await refused(verifier.verify(forged), /algorithm/);
   });
 
-  test('a header alg other than the key\'s own is refused', async (t) => {
+  test("a header alg other than the key's own is refused", async (t) => {
     const verifier = verifierFor(t, issuer);
     await verifier.ready();
     // Signed by the RSA key but naming the EC key: the key decides the algorithm, not the token.

@@ -47,7 +47,10 @@ describe('Server-Sent Events parser', () => {
     assert.deepEqual(events, [{ id: 'c1', data: 'first' }]);
     // A trailing CR may be the first half of CRLF: the blank line it ends is only known with the next chunk.
     assert.deepEqual(parser.push('ond\n\n: keep-alive\n\nid: c3\n\r'), [{ id: 'c2', data: 'second' }]);
-    assert.deepEqual(parser.push('data:a\ndata:b\n\n'), [{ id: 'c3', data: '' }, { id: undefined, data: 'a\nb' }]);
+    assert.deepEqual(parser.push('data:a\ndata:b\n\n'), [
+      { id: 'c3', data: '' },
+      { id: undefined, data: 'a\nb' },
+    ]);
   });
 });
 
@@ -65,7 +68,10 @@ describe('bounded sets', () => {
 
   test('revoked sessions are held for the retention time, then dropped', () => {
     let now = 10_000;
-    const revoked = new RevokedSessions(() => now, () => 1000);
+    const revoked = new RevokedSessions(
+      () => now,
+      () => 1000,
+    );
     revoked.add('old', 8_000);
     revoked.add('s1', 9_500);
     assert.equal(revoked.has('old'), false, 'already past retention when it arrived');

@@ -93,7 +93,14 @@ export class SecondFactors1764700000000 implements MigrationInterface {
     await queryRunner.createTable(
       new Table({
         name: 'trusted_devices',
-        columns: [{ ...id('id'), isPrimary: true }, id('user_id'), text('device_id', 64, false), text('token_mac', 64, false), time('created_at'), time('expires_at')],
+        columns: [
+          { ...id('id'), isPrimary: true },
+          id('user_id'),
+          text('device_id', 64, false),
+          text('token_mac', 64, false),
+          time('created_at'),
+          time('expires_at'),
+        ],
         indices: [new TableIndex({ name: 'IDX_trusted_devices_user_device', columnNames: ['user_id', 'device_id'] })],
       }),
     );

@@ -30,7 +30,10 @@ export function latchkeyFastify(verifier: Verifier, options: AdapterOptions = {}
     } catch (error) {
       if (!isVerifierError(error)) throw error;
       // An async hook that has answered returns the reply, so Fastify stops the chain here.
-      return reply.code(error.status).headers({ ...error.headers }).send(error.toJSON());
+      return reply
+        .code(error.status)
+        .headers({ ...error.headers })
+        .send(error.toJSON());
     }
   };
 }

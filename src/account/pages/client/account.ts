@@ -12,7 +12,6 @@ interface Answer {
   retryAfter: number | null;
 }
 
-
 const app = document.getElementById('app')!;
 
 function show(title: string, ...content: Child[]): void {
@@ -33,7 +32,13 @@ function readToken(): string | null {
 
 async function post(path: string, body: unknown): Promise<Answer> {
   try {
-    const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'omit', cache: 'no-store' });
+    const response = await fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
     const retry = response.headers.get('retry-after');
     return { status: response.status, body: await response.json().catch(() => ({})), retryAfter: retry ? Number(retry) : null };
   } catch {
@@ -60,7 +65,8 @@ function askAgain(): HTMLFormElement {
     button.disabled = true;
     const answer = await post('/auth/password/forgot', { email: email.value.trim() });
     button.disabled = false;
-    if (answer.status === 202) show('Check your inbox', notice('good', 'If an account uses that address, a new link is on its way. It works for a limited time, so use it soon.'));
+    if (answer.status === 202)
+      show('Check your inbox', notice('good', 'If an account uses that address, a new link is on its way. It works for a limited time, so use it soon.'));
     else form.prepend(notice('bad', trouble(answer)));
   });
   return form;
@@ -76,11 +82,22 @@ function invalidLink(what: string, offerNewLink: boolean): void {
 }
 
 function missingLink(what: string): void {
-  show('Open the link from your e-mail', notice('bad', `This page needs the whole ${what} link from the e-mail we sent you. Open it from the e-mail, or copy all of it into the address bar.`));
+  show(
+    'Open the link from your e-mail',
+    notice('bad', `This page needs the whole ${what} link from the e-mail we sent you. Open it from the e-mail, or copy all of it into the address bar.`),
+  );
 }
 
 function resetPassword(token: string): void {
-  const password = el('input', { id: 'password', type: 'password', autocomplete: 'new-password', required: '', minlength: String(PASSWORD_MIN), maxlength: String(PASSWORD_MAX), 'aria-describedby': 'password-hint' });
+  const password = el('input', {
+    id: 'password',
+    type: 'password',
+    autocomplete: 'new-password',
+    required: '',
+    minlength: String(PASSWORD_MIN),
+    maxlength: String(PASSWORD_MAX),
+    'aria-describedby': 'password-hint',
+  });
   const repeat = el('input', { id: 'repeat', type: 'password', autocomplete: 'new-password', required: '' });
   const problem = el('p', { class: 'field-error', id: 'password-problem', role: 'alert' });
   const button = el('button', { type: 'submit' }, 'Set new password');
@@ -97,7 +114,9 @@ function resetPassword(token: string): void {
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    problem.textContent = passwordPolicyError(password.value)?.replace(/^password/, 'The password') ?? (password.value !== repeat.value ? 'The two passwords are not the same.' : '');
+    problem.textContent =
+      passwordPolicyError(password.value)?.replace(/^password/, 'The password') ??
+      (password.value !== repeat.value ? 'The two passwords are not the same.' : '');
     if (problem.textContent) return password.focus();
     button.disabled = true;
     const answer = await post('/auth/password/reset', { token, newPassword: password.value });
@@ -110,7 +129,10 @@ function resetPassword(token: string): void {
       );
     }
     if (answer.body.error === 'invalid_link') return invalidLink('password reset', true);
-    problem.textContent = answer.body.error === 'validation_failed' ? (answer.body.details?.[0]?.message ?? trouble(answer)).replace(/^newPassword/, 'The password') : trouble(answer);
+    problem.textContent =
+      answer.body.error === 'validation_failed'
+        ? (answer.body.details?.[0]?.message ?? trouble(answer)).replace(/^newPassword/, 'The password')
+        : trouble(answer);
   });
   show('Choose a new password', el('p', {}, 'Setting a new password signs out every device signed in to your account.'), form);
 }
@@ -168,12 +190,20 @@ function report(token: string): void {
         show(
           'That device is signed out',
           notice('good', 'It can no longer use your account, and neither can any device that signed in after it.'),
-          el('p', {}, 'Whoever signed in may know your password, so it no longer signs in: choose a new one with the link we have sent you. The devices you were signed in on before stay signed in.'),
+          el(
+            'p',
+            {},
+            'Whoever signed in may know your password, so it no longer signs in: choose a new one with the link we have sent you. The devices you were signed in on before stay signed in.',
+          ),
         ),
     },
     "Wasn't you?",
     device ? el('p', { class: 'device' }, 'The new sign-in: ', el('strong', {}, device)) : null,
-    el('p', {}, 'If you did not sign in on that device, sign it out now. Its access, and that of every device signed in since, ends at once; your password then stops signing in until you choose a new one with the link we will send you.'),
+    el(
+      'p',
+      {},
+      'If you did not sign in on that device, sign it out now. Its access, and that of every device signed in since, ends at once; your password then stops signing in until you choose a new one with the link we will send you.',
+    ),
   );
 }
 
@@ -185,8 +215,15 @@ function confirmEmail(token: string): void {
       label: 'Use this address',
       what: 'confirmation',
       offerNewLink: false,
-      done: (answer) => show('Your address is changed', notice('good', `Your account now uses ${answer.body.user?.email ?? 'this address'}.`), el('p', {}, 'Sign in with it from now on.')),
-      refused: (answer) => answer.body.error === 'email_taken' && (show('This address has an account', notice('bad', 'Another account uses this address now, so yours keeps its address.')), true),
+      done: (answer) =>
+        show(
+          'Your address is changed',
+          notice('good', `Your account now uses ${answer.body.user?.email ?? 'this address'}.`),
+          el('p', {}, 'Sign in with it from now on.'),
+        ),
+      refused: (answer) =>
+        answer.body.error === 'email_taken' &&
+        (show('This address has an account', notice('bad', 'Another account uses this address now, so yours keeps its address.')), true),
     },
     'Confirm your new address',
     el('p', {}, 'Your account moves to the address this e-mail came to. You will sign in with it from now on.'),
@@ -211,12 +248,19 @@ function revertEmail(token: string): void {
             )
           : show(
               'Every device is signed out',
-              notice('bad', 'Your account is signed out everywhere and its password no longer signs in, but this address now belongs to another account, so it could not be moved back.'),
+              notice(
+                'bad',
+                'Your account is signed out everywhere and its password no longer signs in, but this address now belongs to another account, so it could not be moved back.',
+              ),
               el('p', {}, 'Ask your administrator to help you back into your account.'),
             ),
     },
     "Wasn't you?",
-    el('p', {}, 'If you did not change the address of your account, undo it now: the account moves back to this address, every device signed in to it is signed out, and your password stops signing in until you choose a new one with the link we will send you.'),
+    el(
+      'p',
+      {},
+      'If you did not change the address of your account, undo it now: the account moves back to this address, every device signed in to it is signed out, and your password stops signing in until you choose a new one with the link we will send you.',
+    ),
   );
 }
 

@@ -29,7 +29,11 @@ export interface SecondStepOptions {
 
 const LABELS: Record<CodeMethod, { label: string; hint: string; switchTo: string }> = {
   totp: { label: 'Code from your authenticator app', hint: 'The 6 digits your app shows now.', switchTo: 'Use your authenticator app' },
-  recovery_code: { label: 'Recovery code', hint: 'One of the codes you saved when you turned on two-step sign-in. Each works once.', switchTo: 'Use a recovery code' },
+  recovery_code: {
+    label: 'Recovery code',
+    hint: 'One of the codes you saved when you turned on two-step sign-in. Each works once.',
+    switchTo: 'Use a recovery code',
+  },
   password: { label: 'Your password', hint: '', switchTo: 'Use your password' },
 };
 
@@ -45,13 +49,19 @@ let serial = 0;
 /** What to say when latchkey refuses an answer. */
 export function refusal(error: unknown, method: AskedMethod): string {
   if (error instanceof LatchkeyError) {
-    if (error.code === 'invalid_credentials') return method === 'password' ? 'That password is not right.' : method === 'passkey' ? 'That passkey was not accepted.' : 'That code is not right. Check it and try again.';
+    if (error.code === 'invalid_credentials')
+      return method === 'password'
+        ? 'That password is not right.'
+        : method === 'passkey'
+          ? 'That passkey was not accepted.'
+          : 'That code is not right. Check it and try again.';
     if (error.code === 'too_many_requests') return 'Too many attempts. Wait a few minutes and try again.';
     if (error.status === 0 || error.status >= 500) return 'The server cannot be reached right now. Try again in a moment.';
     return error.message;
   }
   // WebAuthn: NotAllowedError is a cancel or a timeout; the browser says nothing more on purpose.
-  if (error instanceof Error && (error.name === 'NotAllowedError' || error.name === 'AbortError')) return 'The passkey was not used. Try again, or choose another way.';
+  if (error instanceof Error && (error.name === 'NotAllowedError' || error.name === 'AbortError'))
+    return 'The passkey was not used. Try again, or choose another way.';
   if (error instanceof TypeError) return 'The server cannot be reached. Check your connection and try again.';
   return error instanceof Error && error.message ? error.message : 'Something went wrong. Try again.';
 }
@@ -85,14 +95,16 @@ export function secondStepForm(options: SecondStepOptions): HTMLFormElement {
     input.setAttribute('inputmode', next === 'totp' ? 'numeric' : 'text');
     error.textContent = '';
     switches.replaceChildren(
-      ...codeMethods.filter((m) => m !== next).map((m) => {
-        const button = node('button', { type: 'button', class: classes.secondary ?? 'secondary' }, LABELS[m].switchTo);
-        button.addEventListener('click', () => {
-          setMode(m);
-          input.focus();
-        });
-        return button;
-      }),
+      ...codeMethods
+        .filter((m) => m !== next)
+        .map((m) => {
+          const button = node('button', { type: 'button', class: classes.secondary ?? 'secondary' }, LABELS[m].switchTo);
+          button.addEventListener('click', () => {
+            setMode(m);
+            input.focus();
+          });
+          return button;
+        }),
     );
   };
 
@@ -106,7 +118,8 @@ export function secondStepForm(options: SecondStepOptions): HTMLFormElement {
     try {
       await options.submit({ ...answer, ...(options.offerTrust && trust.checked ? { trustDevice: true } : {}) });
     } catch (e) {
-      if (e instanceof LatchkeyError && e.code === 'invalid_mfa_token' && options.restart) return options.restart('This sign-in took too long or had too many wrong tries. Sign in again.');
+      if (e instanceof LatchkeyError && e.code === 'invalid_mfa_token' && options.restart)
+        return options.restart('This sign-in took too long or had too many wrong tries. Sign in again.');
       error.textContent = refusal(e, method);
       if (method !== 'passkey') {
         input.select();

@@ -8,7 +8,12 @@
  * asks for a change of the account's e-mail address and downloads the user's data (GET /me/export).
  */
 import QRCode from 'qrcode';
-import { startAuthentication, startRegistration, type PublicKeyCredentialCreationOptionsJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
+import {
+  startAuthentication,
+  startRegistration,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/browser';
 import { createClient, LatchkeyError, type SessionEndReason } from '@latchkey/client';
 import { confirmItsYou, refusal, secondStepForm, type AskedMethod } from './second-step';
 import { el, type Child } from './dom';
@@ -25,7 +30,6 @@ interface Factor {
   /** Too many wrong codes in a row: only an administrator's reset unlocks it. */
   locked?: boolean;
 }
-
 
 const app = document.getElementById('app')!;
 // The dashboard's name: the refresh cookie is one per origin, so the pages latchkey serves share
@@ -62,7 +66,16 @@ function signIn(message?: string): void {
   const problem = el('p', { class: 'field-error', id: 'signin-problem', role: 'alert' });
   const submit = el('button', { type: 'submit' }, 'Sign in');
   const passkey = el('button', { type: 'button', class: 'secondary' }, 'Sign in with a passkey');
-  const form = el('form', { novalidate: '' }, el('label', { for: 'email' }, 'E-mail address'), email, el('label', { for: 'password' }, 'Password'), password, problem, submit);
+  const form = el(
+    'form',
+    { novalidate: '' },
+    el('label', { for: 'email' }, 'E-mail address'),
+    email,
+    el('label', { for: 'password' }, 'Password'),
+    password,
+    problem,
+    submit,
+  );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     if (!email.value.trim() || !password.value) {
@@ -74,10 +87,12 @@ function signIn(message?: string): void {
     void (async () => {
       try {
         const result = await latchkey.login(email.value.trim(), password.value);
-        if ('mfaRequired' in result) return secondStep(result.methods, result.passkey, (answer) => result.verify(answer as Parameters<typeof result.verify>[0]).then(() => undefined));
+        if ('mfaRequired' in result)
+          return secondStep(result.methods, result.passkey, (answer) => result.verify(answer as Parameters<typeof result.verify>[0]).then(() => undefined));
         await security();
       } catch (e) {
-        problem.textContent = e instanceof LatchkeyError && e.code === 'invalid_credentials' ? 'The e-mail address or password is wrong.' : refusal(e, 'password');
+        problem.textContent =
+          e instanceof LatchkeyError && e.code === 'invalid_credentials' ? 'The e-mail address or password is wrong.' : refusal(e, 'password');
         password.select();
         password.focus();
       } finally {
@@ -105,7 +120,11 @@ function signIn(message?: string): void {
   show('Sign in to manage your security', message ? notice('good', message) : null, form, el('p', { class: 'or' }, 'or'), passkey);
 }
 
-function secondStep(methods: AskedMethod[], passkey: Parameters<typeof secondStepForm>[0]['passkey'], verify: (answer: Parameters<Parameters<typeof secondStepForm>[0]['submit']>[0]) => Promise<void>): void {
+function secondStep(
+  methods: AskedMethod[],
+  passkey: Parameters<typeof secondStepForm>[0]['passkey'],
+  verify: (answer: Parameters<Parameters<typeof secondStepForm>[0]['submit']>[0]) => Promise<void>,
+): void {
   const form = secondStepForm({
     methods,
     passkey,
@@ -172,7 +191,12 @@ function say(kind: 'good' | 'bad', text: string): void {
 
 function failed(e: unknown): void {
   if (e instanceof LatchkeyError && e.code === 'signed_out') return signIn('Your session has ended. Sign in again.');
-  say('bad', e instanceof LatchkeyError && e.code === 'insufficient_user_authentication' ? 'Nothing was changed: it needs you to confirm it is you.' : refusal(e, 'password'));
+  say(
+    'bad',
+    e instanceof LatchkeyError && e.code === 'insufficient_user_authentication'
+      ? 'Nothing was changed: it needs you to confirm it is you.'
+      : refusal(e, 'password'),
+  );
 }
 
 /** The codes, shown this once: the page's heading takes the focus, so a screen reader starts there. */
@@ -194,7 +218,8 @@ async function added(answer: { recoveryCodes?: string[] } | undefined, what: str
   // The first factor raises this session to aal2 at its next refresh: take it now, so the next
   // change needs no step-up.
   if (answer?.recoveryCodes?.length) await latchkey.refresh(latchkey.accessToken ?? undefined);
-  if (answer?.recoveryCodes?.length) showRecoveryCodes(answer.recoveryCodes, `${what} is on. Two-step sign-in is now on for your account, and your other devices were signed out.`);
+  if (answer?.recoveryCodes?.length)
+    showRecoveryCodes(answer.recoveryCodes, `${what} is on. Two-step sign-in is now on for your account, and your other devices were signed out.`);
   else void security(`${what} is on.`);
 }
 
@@ -206,11 +231,24 @@ async function enrolTotp(): Promise<void> {
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', 'QR code for your authenticator app');
   svg.setAttribute('class', 'qr');
-  const code = el('input', { id: 'totp-code', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6', required: '', 'aria-describedby': 'totp-problem' });
+  const code = el('input', {
+    id: 'totp-code',
+    inputmode: 'numeric',
+    autocomplete: 'one-time-code',
+    maxlength: '6',
+    required: '',
+    'aria-describedby': 'totp-problem',
+  });
   const problem = el('p', { class: 'field-error', id: 'totp-problem', role: 'alert' });
   const submit = el('button', { type: 'submit' }, 'Turn on');
   const cancel = el('button', { type: 'button', class: 'secondary' }, 'Cancel');
-  cancel.addEventListener('click', () => void call('DELETE', `/me/factors/${pending.id}`).catch(() => undefined).then(() => security()));
+  cancel.addEventListener(
+    'click',
+    () =>
+      void call('DELETE', `/me/factors/${pending.id}`)
+        .catch(() => undefined)
+        .then(() => security()),
+  );
   const form = el('form', { novalidate: '' }, el('label', { for: 'totp-code' }, 'Code from the app'), code, problem, submit, cancel);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -250,7 +288,17 @@ async function enrolPasskey(): Promise<void> {
 /** A default name the user can change: the platform it was made on. */
 function passkeyName(): string {
   const ua = navigator.userAgent;
-  const platform = /iPhone|iPad/.test(ua) ? 'iPhone' : /Android/.test(ua) ? 'Android' : /Mac OS X/.test(ua) ? 'Mac' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : 'this device';
+  const platform = /iPhone|iPad/.test(ua)
+    ? 'iPhone'
+    : /Android/.test(ua)
+      ? 'Android'
+      : /Mac OS X/.test(ua)
+        ? 'Mac'
+        : /Windows/.test(ua)
+          ? 'Windows'
+          : /Linux/.test(ua)
+            ? 'Linux'
+            : 'this device';
   return `Passkey on ${platform}`;
 }
 
@@ -263,7 +311,14 @@ function factorRow(factor: Factor): HTMLElement {
   const row = el(
     'li',
     { class: 'factor' },
-    el('div', {}, el('strong', {}, name), el('span', { class: 'kind' }, ` · ${kind}`), factor.locked ? el('span', { class: 'locked' }, ' · locked after too many wrong codes') : null, el('p', { class: 'fine' }, `Added ${when(factor.createdAt)} · last used ${when(factor.lastUsedAt)}`)),
+    el(
+      'div',
+      {},
+      el('strong', {}, name),
+      el('span', { class: 'kind' }, ` · ${kind}`),
+      factor.locked ? el('span', { class: 'locked' }, ' · locked after too many wrong codes') : null,
+      el('p', { class: 'fine' }, `Added ${when(factor.createdAt)} · last used ${when(factor.lastUsedAt)}`),
+    ),
     actions,
   );
   rename.addEventListener('click', () => {
@@ -307,11 +362,26 @@ function changeEmailForm(current: string): HTMLFormElement {
   const password = el('input', { id: 'email-password', type: 'password', autocomplete: 'current-password', required: '' });
   const problem = el('p', { class: 'field-error', id: 'email-problem', role: 'alert' });
   const submit = el('button', { type: 'submit' }, 'Change e-mail');
-  const form = el('form', { novalidate: '', class: 'change-email' }, el('label', { for: 'new-email' }, 'New e-mail address'), address, el('label', { for: 'email-password' }, 'Your password'), password, problem, submit);
+  const form = el(
+    'form',
+    { novalidate: '', class: 'change-email' },
+    el('label', { for: 'new-email' }, 'New e-mail address'),
+    address,
+    el('label', { for: 'email-password' }, 'Your password'),
+    password,
+    problem,
+    submit,
+  );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const to = address.value.trim();
-    problem.textContent = !to ? 'Enter the new address.' : to.toLowerCase() === current.toLowerCase() ? 'That is already your address.' : !password.value ? 'Enter your password.' : '';
+    problem.textContent = !to
+      ? 'Enter the new address.'
+      : to.toLowerCase() === current.toLowerCase()
+        ? 'That is already your address.'
+        : !password.value
+          ? 'Enter your password.'
+          : '';
     if (problem.textContent) return (to ? password : address).focus();
     submit.disabled = true;
     void call('POST', '/me/email', { newEmail: to, password: password.value })
@@ -321,7 +391,8 @@ function changeEmailForm(current: string): HTMLFormElement {
       })
       .catch((e) => {
         if (e instanceof LatchkeyError && e.code === 'signed_out') return failed(e);
-        problem.textContent = e instanceof LatchkeyError && e.code === 'validation_failed' ? 'That is not an e-mail address we can use.' : refusal(e, 'password');
+        problem.textContent =
+          e instanceof LatchkeyError && e.code === 'validation_failed' ? 'That is not an e-mail address we can use.' : refusal(e, 'password');
         password.select();
       })
       .finally(() => (submit.disabled = false));
@@ -334,7 +405,13 @@ function changeEmailForm(current: string): HTMLFormElement {
  * with the password (an account with a second factor is also asked to confirm it, by call()).
  */
 function deleteAccount(email: string): void {
-  const password = el('input', { id: 'delete-password', type: 'password', autocomplete: 'current-password', required: '', 'aria-describedby': 'delete-problem' });
+  const password = el('input', {
+    id: 'delete-password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: '',
+    'aria-describedby': 'delete-problem',
+  });
   const typed = el('input', { id: 'delete-typed', type: 'text', autocomplete: 'off', spellcheck: 'false', required: '' });
   const problem = el('p', { class: 'field-error', id: 'delete-problem', role: 'alert' });
   const submit = el('button', { type: 'submit', class: 'danger' }, 'Delete my account');
@@ -369,11 +446,20 @@ function deleteAccount(email: string): void {
         signingOut = true;
         await latchkey.logout().catch(() => undefined);
         signingOut = false;
-        show('Your account is deleted', notice('good', `The account ${email} is deleted and every device is signed out. An e-mail confirms it. You can create a new account with this address at any time.`));
+        show(
+          'Your account is deleted',
+          notice(
+            'good',
+            `The account ${email} is deleted and every device is signed out. An e-mail confirms it. You can create a new account with this address at any time.`,
+          ),
+        );
       })
       .catch((e) => {
         if (e instanceof LatchkeyError && e.code === 'signed_out') return signIn('Your session has ended. Sign in again.');
-        problem.textContent = e instanceof LatchkeyError && e.code === 'invalid_credentials' ? 'The password is wrong. Nothing was deleted.' : `Nothing was deleted: ${refusal(e, 'password')}`;
+        problem.textContent =
+          e instanceof LatchkeyError && e.code === 'invalid_credentials'
+            ? 'The password is wrong. Nothing was deleted.'
+            : `Nothing was deleted: ${refusal(e, 'password')}`;
         password.select();
         password.focus();
         submit.disabled = false;
@@ -381,7 +467,11 @@ function deleteAccount(email: string): void {
   });
   show(
     'Delete your account',
-    el('p', {}, 'This cannot be undone. Every device signed in to your account is signed out, your second factors, recovery codes and remembered devices are removed, and the security log keeps no e-mail address, IP address or browser of yours.'),
+    el(
+      'p',
+      {},
+      'This cannot be undone. Every device signed in to your account is signed out, your second factors, recovery codes and remembered devices are removed, and the security log keeps no e-mail address, IP address or browser of yours.',
+    ),
     form,
   );
 }
@@ -429,7 +519,11 @@ async function security(message?: string): Promise<void> {
     say('good', 'Preparing your data…');
     void downloadMyData()
       .then(() => say('good', 'Your data is downloaded: one JSON file of your account, its sessions, factors and security events.'))
-      .catch((e) => (e instanceof LatchkeyError && e.code === 'too_many_requests' ? say('bad', 'You have downloaded your data several times within the hour. Try again later.') : failed(e)))
+      .catch((e) =>
+        e instanceof LatchkeyError && e.code === 'too_many_requests'
+          ? say('bad', 'You have downloaded your data several times within the hour. Try again later.')
+          : failed(e),
+      )
       .finally(() => (download.disabled = false));
   });
   const deleteButton = el('button', { type: 'button', class: 'danger' }, 'Delete my account');
@@ -452,7 +546,11 @@ async function security(message?: string): Promise<void> {
     el('p', {}, 'We send a link to the new address; your account moves there once you open it, and your current address is told.'),
     changeEmailForm(me.email),
     el('h2', {}, 'Your data'),
-    el('p', {}, 'Everything latchkey holds about you: your account, your sessions past and present, your second factors (never their secrets) and your security events.'),
+    el(
+      'p',
+      {},
+      'Everything latchkey holds about you: your account, your sessions past and present, your second factors (never their secrets) and your security events.',
+    ),
     download,
     el('h2', {}, 'Delete account'),
     el('p', {}, 'Delete your account and everything that signs you in to it, for good.'),

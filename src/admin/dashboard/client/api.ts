@@ -107,7 +107,14 @@ export async function signOut(): Promise<{ ok: true } | { ok: false; message: st
 let enrolmentRequired = false;
 export const needsSecondFactor = (): boolean => enrolmentRequired;
 
-export const DIALOG_CLASSES = { field: 'field', primary: 'button button-primary button-block', secondary: 'button button-block', error: 'form-error', check: 'check', dialog: 'dialog step-up' };
+export const DIALOG_CLASSES = {
+  field: 'field',
+  primary: 'button button-primary button-block',
+  secondary: 'button button-block',
+  error: 'form-error',
+  check: 'check',
+  dialog: 'dialog step-up',
+};
 
 /**
  * An authorised call to the API (latchkey's client refreshes when due, and once on a 401 for

@@ -24,7 +24,11 @@ async function lastDay(now = Date.now()): Promise<Buckets> {
   const from = current.getTime() - 23 * HOUR;
   const to = from + 24 * HOUR;
   const [signIns, thefts] = await Promise.all([perHour('login_succeeded', from, to), perHour('refresh_token_reuse', from, to)]);
-  return { starts: signIns.hours.map((h) => new Date(h.start).getTime()), signIns: signIns.hours.map((h) => h.count), thefts: thefts.hours.map((h) => h.count) };
+  return {
+    starts: signIns.hours.map((h) => new Date(h.start).getTime()),
+    signIns: signIns.hours.map((h) => h.count),
+    thefts: thefts.hours.map((h) => h.count),
+  };
 }
 
 /** A top of the scale that divides into four whole-number steps. */
@@ -54,7 +58,12 @@ export function drawChart(b: Buckets): SVGSVGElement {
   const totalTheft = b.thefts.reduce((a, c) => a + c, 0);
 
   const grid = [0, 0.25, 0.5, 0.75, 1].map((f) =>
-    svg('g', {}, svg('line', { x1: left, x2: W - 8, y1: y(max * f), y2: y(max * f), class: 'chart-grid' }), svg('text', { x: left - 6, y: y(max * f) + 4, class: 'chart-axis', 'text-anchor': 'end' }, String(Math.round(max * f)))),
+    svg(
+      'g',
+      {},
+      svg('line', { x1: left, x2: W - 8, y1: y(max * f), y2: y(max * f), class: 'chart-grid' }),
+      svg('text', { x: left - 6, y: y(max * f) + 4, class: 'chart-axis', 'text-anchor': 'end' }, String(Math.round(max * f))),
+    ),
   );
   const bars = b.starts.map((start, i) => {
     const x = left + i * slot + 2;
@@ -64,14 +73,35 @@ export function drawChart(b: Buckets): SVGSVGElement {
       { class: 'chart-slot' },
       svg('title', {}, label),
       svg('rect', { x: left + i * slot, y: top, width: slot, height: plotH, class: 'chart-hover' }),
-      svg('rect', { x, y: y(b.signIns[i]), 'data-count': b.signIns[i], width: barW, height: Math.max(0, top + plotH - y(b.signIns[i])), class: 'chart-bar-signin' }),
-      svg('rect', { x: x + barW, y: y(b.thefts[i]), 'data-count': b.thefts[i], width: barW, height: Math.max(0, top + plotH - y(b.thefts[i])), class: 'chart-bar-theft' }),
-      i % 3 === 0 ? svg('text', { x: left + i * slot + slot / 2, y: H - 8, class: 'chart-axis', 'text-anchor': 'middle' }, hourFormat.format(new Date(start))) : null,
+      svg('rect', {
+        x,
+        y: y(b.signIns[i]),
+        'data-count': b.signIns[i],
+        width: barW,
+        height: Math.max(0, top + plotH - y(b.signIns[i])),
+        class: 'chart-bar-signin',
+      }),
+      svg('rect', {
+        x: x + barW,
+        y: y(b.thefts[i]),
+        'data-count': b.thefts[i],
+        width: barW,
+        height: Math.max(0, top + plotH - y(b.thefts[i])),
+        class: 'chart-bar-theft',
+      }),
+      i % 3 === 0
+        ? svg('text', { x: left + i * slot + slot / 2, y: H - 8, class: 'chart-axis', 'text-anchor': 'middle' }, hourFormat.format(new Date(start)))
+        : null,
     );
   });
   return svg(
     'svg',
-    { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': `Last 24 hours: ${plural(totalIn, 'sign-in')} and ${plural(totalTheft, 'theft detection')}, per hour.` },
+    {
+      viewBox: `0 0 ${W} ${H}`,
+      class: 'chart',
+      role: 'img',
+      'aria-label': `Last 24 hours: ${plural(totalIn, 'sign-in')} and ${plural(totalTheft, 'theft detection')}, per hour.`,
+    },
     grid,
     bars,
   );
@@ -83,7 +113,12 @@ export function chartPanel(): HTMLElement {
   const panel = h(
     'section',
     { class: 'panel', 'aria-labelledby': 'chart-title' },
-    h('div', { class: 'panel-head' }, h('h2', { id: 'chart-title' }, 'Last 24 hours'), h('div', { class: 'legend' }, h('span', { class: 'legend-signin' }, 'Sign-ins'), h('span', { class: 'legend-theft' }, 'Theft detections'))),
+    h(
+      'div',
+      { class: 'panel-head' },
+      h('h2', { id: 'chart-title' }, 'Last 24 hours'),
+      h('div', { class: 'legend' }, h('span', { class: 'legend-signin' }, 'Sign-ins'), h('span', { class: 'legend-theft' }, 'Theft detections')),
+    ),
     body,
   );
   const load = async () => {
@@ -102,7 +137,10 @@ export function chartPanel(): HTMLElement {
       );
       mount(body, totals, drawChart(b));
     } catch (error) {
-      mount(body, errorState(`The activity chart could not be loaded: ${(error as Error).message}`, () => void load()));
+      mount(
+        body,
+        errorState(`The activity chart could not be loaded: ${(error as Error).message}`, () => void load()),
+      );
     }
   };
   void load();

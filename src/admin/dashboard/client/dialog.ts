@@ -9,7 +9,11 @@ export function confirmAction(options: { title: string; body: string; confirm: s
   return new Promise((resolve) => {
     const titleId = `dialog-title-${Date.now()}`;
     const cancel = h('button', { type: 'button', class: 'button', autofocus: true }, 'Cancel');
-    const ok = h('button', { type: 'button', class: options.danger ? 'button button-danger' : 'button button-primary', disabled: options.typed !== undefined }, options.confirm);
+    const ok = h(
+      'button',
+      { type: 'button', class: options.danger ? 'button button-danger' : 'button button-primary', disabled: options.typed !== undefined },
+      options.confirm,
+    );
     // What cannot be undone is confirmed by typing it, not by a click that habit makes.
     const typed = options.typed === undefined ? null : h('input', { type: 'text', id: `${titleId}-typed`, autocomplete: 'off', spellcheck: 'false' });
     typed?.addEventListener('input', () => (ok.disabled = typed.value.trim() !== options.typed));

@@ -10,7 +10,7 @@ const REASONS: Record<string, string> = {
   device_relogin: 'signed in again on the same device',
   session_limit: 'too many devices',
   password_reset: 'password reset',
-  reported_by_user: "reported by the user (\"this wasn't me\")",
+  reported_by_user: 'reported by the user ("this wasn\'t me")',
   role_changed: 'role changed',
   mfa_enabled: 'two-step sign-in turned on',
   mfa_reset: 'second factors reset by an administrator',

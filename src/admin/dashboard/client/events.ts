@@ -39,9 +39,21 @@ export function eventRow(e: AuditEvent, options: { showUser: boolean }): HTMLEle
   return h(
     'li',
     { class: `event${theft ? ' event-theft' : WARN.has(e.type) ? ' event-warn' : ''}`, 'data-type': e.type },
-    h('div', { class: 'event-main' }, h('span', { class: `badge badge-${theft ? 'theft' : WARN.has(e.type) ? 'warn' : 'info'}` }, theft ? '⚠ Theft detected' : typeLabel(e.type)), options.showUser && e.userId ? h('a', { href: `#/users/${e.userId}` }, who(e.userId)) : null, actor ? h('span', { class: 'muted' }, actor) : null),
+    h(
+      'div',
+      { class: 'event-main' },
+      h('span', { class: `badge badge-${theft ? 'theft' : WARN.has(e.type) ? 'warn' : 'info'}` }, theft ? '⚠ Theft detected' : typeLabel(e.type)),
+      options.showUser && e.userId ? h('a', { href: `#/users/${e.userId}` }, who(e.userId)) : null,
+      actor ? h('span', { class: 'muted' }, actor) : null,
+    ),
     detail ? h('p', { class: 'event-detail' }, detail) : null,
-    h('p', { class: 'event-meta muted' }, timeEl(e.createdAt), e.ip ? ` · ${e.ip}` : '', agent ? ` · ${agent.kind === 'app' ? agent.browser : `${agent.browser} on ${agent.os}`}` : ''),
+    h(
+      'p',
+      { class: 'event-meta muted' },
+      timeEl(e.createdAt),
+      e.ip ? ` · ${e.ip}` : '',
+      agent ? ` · ${agent.kind === 'app' ? agent.browser : `${agent.browser} on ${agent.os}`}` : '',
+    ),
   );
 }
 
@@ -84,12 +96,24 @@ export function renderEvents(view: HTMLElement, params: URLSearchParams, onForbi
       await resolveEmails(page.items);
       state.pages.record(page.nextCursor);
       list.removeAttribute('aria-busy');
-      mount(list, page.items.length ? h('ul', { class: 'events' }, page.items.map((e) => eventRow(e, { showUser: true }))) : empty('No events match this filter.'));
+      mount(
+        list,
+        page.items.length
+          ? h(
+              'ul',
+              { class: 'events' },
+              page.items.map((e) => eventRow(e, { showUser: true })),
+            )
+          : empty('No events match this filter.'),
+      );
       pager.update();
     } catch (error) {
       list.removeAttribute('aria-busy');
       if (error instanceof ApiFailure && error.status === 403) return onForbidden();
-      mount(list, errorState(`The events could not be loaded: ${(error as Error).message}`, () => void load()));
+      mount(
+        list,
+        errorState(`The events could not be loaded: ${(error as Error).message}`, () => void load()),
+      );
     }
   };
 
@@ -101,7 +125,16 @@ export function renderEvents(view: HTMLElement, params: URLSearchParams, onForbi
       'div',
       { class: 'filters' },
       h('div', { class: 'field' }, h('label', { for: 'event-type' }, 'Show'), select),
-      state.userId ? h('p', { class: 'chip' }, 'Only user ', h('a', { href: `#/users/${state.userId}` }, who(state.userId)), ' · ', h('a', { href: `#/events${state.type ? `?type=${state.type}` : ''}` }, 'show everyone')) : null,
+      state.userId
+        ? h(
+            'p',
+            { class: 'chip' },
+            'Only user ',
+            h('a', { href: `#/users/${state.userId}` }, who(state.userId)),
+            ' · ',
+            h('a', { href: `#/events${state.type ? `?type=${state.type}` : ''}` }, 'show everyone'),
+          )
+        : null,
     ),
     list,
     pager.element,

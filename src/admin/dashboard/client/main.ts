@@ -26,7 +26,13 @@ async function showApp(): Promise<void> {
   const who = h('span', { class: 'who' }, '');
   const signOutButton = h('button', { type: 'button', class: 'button button-quiet' }, 'Sign out');
   signOutButton.addEventListener('click', () => {
-    void signOut().then((result) => showSignIn(result.ok ? 'You are signed out.' : `You are signed out here, but the server could not end the session: ${result.message} Sign in and out again to be sure.`));
+    void signOut().then((result) =>
+      showSignIn(
+        result.ok
+          ? 'You are signed out.'
+          : `You are signed out here, but the server could not end the session: ${result.message} Sign in and out again to be sure.`,
+      ),
+    );
   });
   navLinks = [
     h('a', { href: '#/users', 'data-nav': 'users' }, 'Users'),
@@ -37,7 +43,13 @@ async function showApp(): Promise<void> {
   mount(
     root,
     h('a', { href: '#main', class: 'skip' }, 'Skip to content'),
-    h('header', { class: 'topbar' }, h('span', { class: 'brand' }, 'latchkey', h('span', { class: 'brand-sub' }, ' admin')), h('nav', { class: 'nav', 'aria-label': 'Main' }, navLinks), h('div', { class: 'account' }, who, signOutButton)),
+    h(
+      'header',
+      { class: 'topbar' },
+      h('span', { class: 'brand' }, 'latchkey', h('span', { class: 'brand-sub' }, ' admin')),
+      h('nav', { class: 'nav', 'aria-label': 'Main' }, navLinks),
+      h('div', { class: 'account' }, who, signOutButton),
+    ),
     view,
     h('div', { id: 'toast', class: 'toast', role: 'status', 'aria-live': 'polite' }),
   );
@@ -67,7 +79,8 @@ function route(): void {
   const [path, query] = (location.hash.replace(/^#/, '') || '/users').split('?');
   const params = new URLSearchParams(query ?? '');
   const userMatch = /^\/users\/([0-9a-f-]{36})$/.exec(path);
-  const section = userMatch || path.startsWith('/users') ? 'users' : path.startsWith('/events') ? 'events' : path.startsWith('/resource-servers') ? 'servers' : 'users';
+  const section =
+    userMatch || path.startsWith('/users') ? 'users' : path.startsWith('/events') ? 'events' : path.startsWith('/resource-servers') ? 'servers' : 'users';
   for (const link of navLinks) {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');

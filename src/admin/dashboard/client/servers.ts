@@ -14,7 +14,13 @@ export function renderServers(view: HTMLElement, onForbidden: () => void): void 
   const name = h('input', { id: 'server-name', type: 'text', maxlength: 100, required: true, autocomplete: 'off', placeholder: 'orders-api' });
   const error = h('p', { class: 'form-error', role: 'alert' });
   const add = h('button', { type: 'submit', class: 'button button-primary' }, 'Add resource server');
-  const form = h('form', { class: 'server-form', novalidate: true }, h('div', { class: 'field' }, h('label', { for: 'server-name' }, 'Name'), name), error, add);
+  const form = h(
+    'form',
+    { class: 'server-form', novalidate: true },
+    h('div', { class: 'field' }, h('label', { for: 'server-name' }, 'Name'), name),
+    error,
+    add,
+  );
 
   const load = async () => {
     mount(list, loading('Loading resource servers…'));
@@ -23,7 +29,10 @@ export function renderServers(view: HTMLElement, onForbidden: () => void): void 
       mount(list, items.length ? table(items, load) : empty('No resource server is registered yet.'));
     } catch (e) {
       if (e instanceof ApiFailure && e.status === 403) return onForbidden();
-      mount(list, errorState(`The resource servers could not be loaded: ${(e as Error).message}`, () => void load()));
+      mount(
+        list,
+        errorState(`The resource servers could not be loaded: ${(e as Error).message}`, () => void load()),
+      );
     }
   };
 
@@ -53,7 +62,11 @@ export function renderServers(view: HTMLElement, onForbidden: () => void): void 
   mount(
     view,
     h('div', { class: 'page-head' }, h('h1', {}, 'Resource servers')),
-    h('p', { class: 'muted' }, 'Your own services that accept latchkey tokens. Each follows the revocation feed with its credentials, so a revoked session stops working there at once.'),
+    h(
+      'p',
+      { class: 'muted' },
+      'Your own services that accept latchkey tokens. Each follows the revocation feed with its credentials, so a revoked session stops working there at once.',
+    ),
     form,
     created,
     list,
@@ -75,7 +88,14 @@ function secretPanel(server: ResourceServer & { clientSecret: string }): HTMLEle
     { class: 'panel panel-secret', role: 'status', 'aria-labelledby': 'server-created-title' },
     h('h2', { id: 'server-created-title' }, `${server.name} is registered`),
     h('p', {}, h('strong', {}, 'Copy the secret now: it is shown only this once.'), ' latchkey keeps only a hash of it.'),
-    h('dl', { class: 'meta' }, h('dt', {}, 'client_id'), h('dd', {}, h('code', { id: 'server-client-id' }, server.clientId)), h('dt', {}, 'client_secret'), h('dd', {}, secret)),
+    h(
+      'dl',
+      { class: 'meta' },
+      h('dt', {}, 'client_id'),
+      h('dd', {}, h('code', { id: 'server-client-id' }, server.clientId)),
+      h('dt', {}, 'client_secret'),
+      h('dd', {}, secret),
+    ),
     copy,
   );
 }
@@ -85,7 +105,18 @@ function table(items: ResourceServer[], reload: () => Promise<void>): HTMLElemen
     'table',
     { class: 'table table-servers' },
     h('caption', { class: 'visually-hidden' }, 'Registered resource servers'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'client_id'), h('th', { scope: 'col' }, 'Added'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'Name'),
+        h('th', { scope: 'col' }, 'client_id'),
+        h('th', { scope: 'col' }, 'Added'),
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -93,7 +124,12 @@ function table(items: ResourceServer[], reload: () => Promise<void>): HTMLElemen
         const remove = h('button', { type: 'button', class: 'button button-danger' }, 'Remove');
         remove.addEventListener('click', () => {
           void (async () => {
-            const ok = await confirmAction({ title: `Remove ${s.name}?`, body: 'Its credentials stop working: it can no longer follow the revocation feed or introspect tokens.', confirm: 'Remove resource server', danger: true });
+            const ok = await confirmAction({
+              title: `Remove ${s.name}?`,
+              body: 'Its credentials stop working: it can no longer follow the revocation feed or introspect tokens.',
+              confirm: 'Remove resource server',
+              danger: true,
+            });
             if (!ok) return;
             try {
               await api('DELETE', `/admin/resource-servers/${s.clientId}`);

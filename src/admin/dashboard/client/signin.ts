@@ -26,7 +26,14 @@ function message(error: unknown): string {
 export function renderSignIn(root: HTMLElement, onSignedIn: () => void, notice?: string): void {
   const error = h('p', { class: 'form-error', id: 'signin-error', role: 'alert' }, notice ?? '');
   const email = h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'username', required: true, 'aria-describedby': 'signin-error' });
-  const password = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'aria-describedby': 'signin-error' });
+  const password = h('input', {
+    id: 'password',
+    name: 'password',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    'aria-describedby': 'signin-error',
+  });
   const submit = h('button', { type: 'submit', class: 'button button-primary button-block' }, 'Sign in');
   const form = h(
     'form',
@@ -125,7 +132,11 @@ function renderSecondStep(root: HTMLElement, pending: PendingSecondStep, onSigne
   back.addEventListener('click', () => renderSignIn(root, onSignedIn));
   mount(
     root,
-    h('main', { class: 'signin', id: 'main' }, h('div', { class: 'signin-form' }, h('h1', {}, 'Two-step sign-in'), h('p', { class: 'muted' }, 'Confirm it is you with your second factor.'), form, back)),
+    h(
+      'main',
+      { class: 'signin', id: 'main' },
+      h('div', { class: 'signin-form' }, h('h1', {}, 'Two-step sign-in'), h('p', { class: 'muted' }, 'Confirm it is you with your second factor.'), form, back),
+    ),
   );
   form.querySelector<HTMLElement>('input, button')?.focus();
 }

@@ -17,7 +17,7 @@ const REVOKE_REASONS: Record<string, string> = {
   device_relogin: 'Replaced by a new sign-in',
   session_limit: 'Too many devices',
   password_reset: 'Password reset',
-  reported_by_user: "Reported by the user (\"this wasn't me\")",
+  reported_by_user: 'Reported by the user ("this wasn\'t me")',
   role_changed: 'Role changed',
   mfa_enabled: 'Two-step sign-in turned on',
   mfa_reset: 'Second factors reset by an administrator',
@@ -26,7 +26,8 @@ const REVOKE_REASONS: Record<string, string> = {
 };
 
 /** A DPoP-bound device (RFC 9449): a copy of its tokens is useless without the key in that browser. */
-const keyBoundBadge = () => h('span', { class: 'badge badge-info', title: 'Its tokens only work together with a key that cannot leave this device (DPoP)' }, 'Key-bound');
+const keyBoundBadge = () =>
+  h('span', { class: 'badge badge-info', title: 'Its tokens only work together with a key that cannot leave this device (DPoP)' }, 'Key-bound');
 
 /** A session signed in with a second factor or a passkey (acr aal2). */
 const twoStepBadge = () => h('span', { class: 'badge badge-mfa', title: 'Signed in with a second factor or a passkey' }, 'Two-step');
@@ -55,7 +56,12 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
       renderHeader(user);
     } catch (error) {
       if (error instanceof ApiFailure && error.status === 404) {
-        mount(view, h('div', { class: 'page-head' }, h('h1', {}, 'User not found')), empty('There is no user with this id.'), h('a', { href: '#/users' }, '← All users'));
+        mount(
+          view,
+          h('div', { class: 'page-head' }, h('h1', {}, 'User not found')),
+          empty('There is no user with this id.'),
+          h('a', { href: '#/users' }, '← All users'),
+        );
         return;
       }
       fail('The user', error, header, () => void loadUser());
@@ -68,44 +74,128 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
       header,
       h('h1', {}, user.email, ' ', userBadges(user)),
       user.name ? h('p', { class: 'lead' }, user.name) : null,
-      h('dl', { class: 'meta' }, h('div', {}, h('dt', {}, 'Created'), h('dd', {}, timeEl(user.createdAt))), h('div', {}, h('dt', {}, 'Last sign-in'), h('dd', {}, timeEl(user.lastLoginAt))), h('div', {}, h('dt', {}, 'Active devices'), h('dd', { id: 'active-count' }, String(user.activeSessions)))),
+      h(
+        'dl',
+        { class: 'meta' },
+        h('div', {}, h('dt', {}, 'Created'), h('dd', {}, timeEl(user.createdAt))),
+        h('div', {}, h('dt', {}, 'Last sign-in'), h('dd', {}, timeEl(user.lastLoginAt))),
+        h('div', {}, h('dt', {}, 'Active devices'), h('dd', { id: 'active-count' }, String(user.activeSessions))),
+      ),
     );
     const signOutAll = h('button', { type: 'button', class: 'button button-danger', disabled: user.activeSessions === 0 }, 'Sign out all devices');
-    signOutAll.addEventListener('click', () => void run(signOutAll, { title: 'Sign out all devices?', body: `Every device of ${user.email} will be signed out at once. They can sign in again with their password.`, confirm: 'Sign out all devices' }, async () => {
-      const r = await api<{ revoked: number }>('DELETE', `/admin/users/${user.id}/sessions`);
-      toast(`${plural(r.revoked, 'device')} signed out.`);
-    }));
+    signOutAll.addEventListener(
+      'click',
+      () =>
+        void run(
+          signOutAll,
+          {
+            title: 'Sign out all devices?',
+            body: `Every device of ${user.email} will be signed out at once. They can sign in again with their password.`,
+            confirm: 'Sign out all devices',
+          },
+          async () => {
+            const r = await api<{ revoked: number }>('DELETE', `/admin/users/${user.id}/sessions`);
+            toast(`${plural(r.revoked, 'device')} signed out.`);
+          },
+        ),
+    );
     const toggleDisabled = user.disabled
       ? h('button', { type: 'button', class: 'button' }, 'Enable account')
-      : h('button', { type: 'button', class: 'button button-danger', disabled: self, title: self ? 'You cannot disable your own account' : null }, 'Disable account');
-    toggleDisabled.addEventListener('click', () =>
-      void (user.disabled
-        ? run(toggleDisabled, { title: 'Enable this account?', body: `${user.email} will be able to sign in again.`, confirm: 'Enable account' }, async () => {
-            await api('POST', `/admin/users/${user.id}/enable`);
-            toast('Account enabled.');
-          })
-        : run(toggleDisabled, { title: 'Disable this account?', body: `${user.email} will be signed out of every device and cannot sign in until the account is enabled again.`, confirm: 'Disable account', danger: true }, async () => {
-            await api('POST', `/admin/users/${user.id}/disable`);
-            toast('Account disabled and every device signed out.');
-          })),
+      : h(
+          'button',
+          { type: 'button', class: 'button button-danger', disabled: self, title: self ? 'You cannot disable your own account' : null },
+          'Disable account',
+        );
+    toggleDisabled.addEventListener(
+      'click',
+      () =>
+        void (user.disabled
+          ? run(
+              toggleDisabled,
+              { title: 'Enable this account?', body: `${user.email} will be able to sign in again.`, confirm: 'Enable account' },
+              async () => {
+                await api('POST', `/admin/users/${user.id}/enable`);
+                toast('Account enabled.');
+              },
+            )
+          : run(
+              toggleDisabled,
+              {
+                title: 'Disable this account?',
+                body: `${user.email} will be signed out of every device and cannot sign in until the account is enabled again.`,
+                confirm: 'Disable account',
+                danger: true,
+              },
+              async () => {
+                await api('POST', `/admin/users/${user.id}/disable`);
+                toast('Account disabled and every device signed out.');
+              },
+            )),
     );
-    const sendReset = h('button', { type: 'button', class: 'button', disabled: user.disabled, title: user.disabled ? 'A disabled account gets no reset mail' : null }, 'Send password reset');
-    sendReset.addEventListener('click', () => void run(sendReset, { title: 'Send a password reset?', body: `${user.email} gets an e-mail with a link to choose a new password. You never see the link. Their password keeps working until they use it; using it signs out every device.`, confirm: 'Send reset e-mail', danger: false }, async () => {
-      await api('POST', `/admin/users/${user.id}/password-reset`);
-      toast(`Reset e-mail sent to ${user.email}.`);
-    }));
+    const sendReset = h(
+      'button',
+      { type: 'button', class: 'button', disabled: user.disabled, title: user.disabled ? 'A disabled account gets no reset mail' : null },
+      'Send password reset',
+    );
+    sendReset.addEventListener(
+      'click',
+      () =>
+        void run(
+          sendReset,
+          {
+            title: 'Send a password reset?',
+            body: `${user.email} gets an e-mail with a link to choose a new password. You never see the link. Their password keeps working until they use it; using it signs out every device.`,
+            confirm: 'Send reset e-mail',
+            danger: false,
+          },
+          async () => {
+            await api('POST', `/admin/users/${user.id}/password-reset`);
+            toast(`Reset e-mail sent to ${user.email}.`);
+          },
+        ),
+    );
     // Not on one's own account: an admin who lost a device resets through another admin or the CLI.
     const resetFactors = self
       ? null
-      : h('button', { type: 'button', class: 'button button-danger', disabled: user.mfaEnabled === false, title: user.mfaEnabled === false ? 'This user has no second factor' : null }, 'Reset second factors');
-    resetFactors?.addEventListener('click', () => void run(resetFactors, { title: 'Reset second factors?', body: `Every second factor, recovery code and remembered browser of ${user.email} is removed, and every device is signed out. They can then sign in with their password alone and set up two-step sign-in again. Only do this once you are sure it is really them asking.`, confirm: 'Reset second factors', danger: true }, async () => {
-      const r = await api<{ removed: number }>('POST', `/admin/users/${user.id}/mfa/reset`);
-      toast(`${plural(r.removed, 'second factor')} removed and every device signed out.`);
-    }));
+      : h(
+          'button',
+          {
+            type: 'button',
+            class: 'button button-danger',
+            disabled: user.mfaEnabled === false,
+            title: user.mfaEnabled === false ? 'This user has no second factor' : null,
+          },
+          'Reset second factors',
+        );
+    resetFactors?.addEventListener(
+      'click',
+      () =>
+        void run(
+          resetFactors,
+          {
+            title: 'Reset second factors?',
+            body: `Every second factor, recovery code and remembered browser of ${user.email} is removed, and every device is signed out. They can then sign in with their password alone and set up two-step sign-in again. Only do this once you are sure it is really them asking.`,
+            confirm: 'Reset second factors',
+            danger: true,
+          },
+          async () => {
+            const r = await api<{ removed: number }>('POST', `/admin/users/${user.id}/mfa/reset`);
+            toast(`${plural(r.removed, 'second factor')} removed and every device signed out.`);
+          },
+        ),
+    );
     // One's own account is deleted from the account page (with the password), not from here.
     const deleteUser = self ? null : h('button', { type: 'button', class: 'button button-danger' }, 'Delete user');
     deleteUser?.addEventListener('click', () => void remove(deleteUser, user));
-    mount(actions, sendReset, signOutAll, resetFactors, toggleDisabled, deleteUser, self ? h('p', { class: 'muted small' }, 'This is your own account.') : null);
+    mount(
+      actions,
+      sendReset,
+      signOutAll,
+      resetFactors,
+      toggleDisabled,
+      deleteUser,
+      self ? h('p', { class: 'muted small' }, 'This is your own account.') : null,
+    );
   };
 
   /** Deletion cannot be undone: confirmed by typing the address; afterwards there is no user page to come back to. */
@@ -125,7 +215,8 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
       location.hash = '#/users';
     } catch (error) {
       button.disabled = false;
-      if (error instanceof ApiFailure && error.status === 403 && error.code === 'forbidden' && /This needs an administrator/.test(error.message)) return onForbidden();
+      if (error instanceof ApiFailure && error.status === 403 && error.code === 'forbidden' && /This needs an administrator/.test(error.message))
+        return onForbidden();
       toast(`That did not work: ${(error as Error).message}`, 'error');
     }
   };
@@ -156,17 +247,58 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
           list.items.map((f) => {
             const name = f.name ?? (f.type === 'totp' ? 'Authenticator app' : 'Passkey');
             // Not one's own: like the reset, that goes through another admin or the CLI.
-            const remove = userId === currentUserId() ? null : h('button', { type: 'button', class: 'button button-danger', 'aria-label': `Remove ${name}` }, 'Remove');
-            remove?.addEventListener('click', () => void run(remove, { title: `Remove ${name}?`, body: 'The user can no longer sign in with this factor. Their other factors and their devices stay as they are.', confirm: 'Remove factor', danger: true }, async () => {
-              await api('DELETE', `/admin/users/${userId}/factors/${f.id}`);
-              toast(`${name} removed.`);
-            }));
+            const remove =
+              userId === currentUserId() ? null : h('button', { type: 'button', class: 'button button-danger', 'aria-label': `Remove ${name}` }, 'Remove');
+            remove?.addEventListener(
+              'click',
+              () =>
+                void run(
+                  remove,
+                  {
+                    title: `Remove ${name}?`,
+                    body: 'The user can no longer sign in with this factor. Their other factors and their devices stay as they are.',
+                    confirm: 'Remove factor',
+                    danger: true,
+                  },
+                  async () => {
+                    await api('DELETE', `/admin/users/${userId}/factors/${f.id}`);
+                    toast(`${name} removed.`);
+                  },
+                ),
+            );
             return h(
               'li',
               { class: 'factor', 'data-factor-id': f.id },
-              h('div', { class: 'device-head' }, h('h3', { class: 'device-name' }, name, f.locked ? [' ', h('span', { class: 'badge badge-disabled', title: 'Too many wrong codes in a row: locked until an administrator resets the second factors' }, 'Locked')] : null, f.active === false ? [' ', h('span', { class: 'badge badge-unverified', title: 'Added but never confirmed with a code' }, 'Not confirmed')] : null), remove),
+              h(
+                'div',
+                { class: 'device-head' },
+                h(
+                  'h3',
+                  { class: 'device-name' },
+                  name,
+                  f.locked
+                    ? [
+                        ' ',
+                        h(
+                          'span',
+                          { class: 'badge badge-disabled', title: 'Too many wrong codes in a row: locked until an administrator resets the second factors' },
+                          'Locked',
+                        ),
+                      ]
+                    : null,
+                  f.active === false
+                    ? [' ', h('span', { class: 'badge badge-unverified', title: 'Added but never confirmed with a code' }, 'Not confirmed')]
+                    : null,
+                ),
+                remove,
+              ),
               h('p', { class: 'device-agent' }, f.type === 'totp' ? 'Authenticator app (TOTP)' : f.backedUp ? 'Passkey, synced' : 'Passkey'),
-              h('dl', { class: 'meta' }, h('div', {}, h('dt', {}, 'Added'), h('dd', {}, timeEl(f.createdAt))), h('div', {}, h('dt', {}, 'Last used'), h('dd', {}, timeEl(f.lastUsedAt, 'relative')))),
+              h(
+                'dl',
+                { class: 'meta' },
+                h('div', {}, h('dt', {}, 'Added'), h('dd', {}, timeEl(f.createdAt))),
+                h('div', {}, h('dt', {}, 'Last used'), h('dd', {}, timeEl(f.lastUsedAt, 'relative'))),
+              ),
             );
           }),
         ),
@@ -186,7 +318,14 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
         mount(devices, empty(showRevoked ? 'This user has no devices on record.' : 'No active devices: this user is signed out everywhere.'));
         return;
       }
-      mount(devices, h('ul', { class: 'devices' }, list.items.map((s) => deviceCard(s))));
+      mount(
+        devices,
+        h(
+          'ul',
+          { class: 'devices' },
+          list.items.map((s) => deviceCard(s)),
+        ),
+      );
     } catch (error) {
       devices.removeAttribute('aria-busy');
       fail('The devices', error, devices, () => void loadDevices());
@@ -202,15 +341,39 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
     if (active) {
       revoke = h('button', { type: 'button', class: 'button button-danger', 'aria-label': `Revoke ${label}` }, 'Revoke');
       const button = revoke;
-      revoke.addEventListener('click', () => void run(button, { title: `Revoke ${label}?`, body: 'This device is signed out at once: its access token stops working and its refresh token is refused.', confirm: 'Revoke device', danger: true }, async () => {
-        await api('DELETE', `/admin/sessions/${s.id}`);
-        toast(`${label} signed out.`);
-      }));
+      revoke.addEventListener(
+        'click',
+        () =>
+          void run(
+            button,
+            {
+              title: `Revoke ${label}?`,
+              body: 'This device is signed out at once: its access token stops working and its refresh token is refused.',
+              confirm: 'Revoke device',
+              danger: true,
+            },
+            async () => {
+              await api('DELETE', `/admin/sessions/${s.id}`);
+              toast(`${label} signed out.`);
+            },
+          ),
+      );
     }
     return h(
       'li',
       { class: active ? 'device' : 'device device-revoked', 'data-session-id': s.id },
-      h('div', { class: 'device-head' }, h('span', { class: `device-icon device-${agent.kind}`, 'aria-hidden': 'true' }), h('div', {}, h('h3', { class: 'device-name' }, label, s.dpopBound ? [' ', keyBoundBadge()] : null, s.acr === 'aal2' ? [' ', twoStepBadge()] : null), h('p', { class: 'device-agent' }, agent.kind === 'app' ? `${agent.browser} · not a browser` : `${agent.browser} · ${agent.os}`)), revoke),
+      h(
+        'div',
+        { class: 'device-head' },
+        h('span', { class: `device-icon device-${agent.kind}`, 'aria-hidden': 'true' }),
+        h(
+          'div',
+          {},
+          h('h3', { class: 'device-name' }, label, s.dpopBound ? [' ', keyBoundBadge()] : null, s.acr === 'aal2' ? [' ', twoStepBadge()] : null),
+          h('p', { class: 'device-agent' }, agent.kind === 'app' ? `${agent.browser} · not a browser` : `${agent.browser} · ${agent.os}`),
+        ),
+        revoke,
+      ),
       h(
         'dl',
         { class: 'meta' },
@@ -219,7 +382,12 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
         h('div', {}, h('dt', {}, 'Last active'), h('dd', {}, timeEl(s.lastUsedAt, 'relative'))),
         active
           ? h('div', {}, h('dt', {}, 'Expires'), h('dd', {}, timeEl(expires)))
-          : h('div', {}, h('dt', {}, 'Signed out'), h('dd', {}, s.revokedAt ? timeEl(s.revokedAt) : 'expired', s.revokedReason ? ` — ${REVOKE_REASONS[s.revokedReason] ?? s.revokedReason}` : '')),
+          : h(
+              'div',
+              {},
+              h('dt', {}, 'Signed out'),
+              h('dd', {}, s.revokedAt ? timeEl(s.revokedAt) : 'expired', s.revokedReason ? ` — ${REVOKE_REASONS[s.revokedReason] ?? s.revokedReason}` : ''),
+            ),
       ),
     );
   };
@@ -229,7 +397,15 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
     try {
       const page = await api<Page<AuditEvent>>('GET', `/admin/events?userId=${userId}&limit=15`);
       if (page.items.length === 0) return mount(events, empty('No security events for this user.'));
-      mount(events, h('ul', { class: 'events' }, page.items.map((e) => eventRow(e, { showUser: false }))), page.nextCursor ? h('a', { href: `#/events?userId=${userId}` }, 'All events of this user →') : null);
+      mount(
+        events,
+        h(
+          'ul',
+          { class: 'events' },
+          page.items.map((e) => eventRow(e, { showUser: false })),
+        ),
+        page.nextCursor ? h('a', { href: `#/events?userId=${userId}` }, 'All events of this user →') : null,
+      );
     } catch (error) {
       fail('The events', error, events, () => void loadEvents());
     }
@@ -240,7 +416,12 @@ export function renderUser(view: HTMLElement, userId: string, onForbidden: () =>
     h('a', { href: '#/users', class: 'back' }, '← All users'),
     header,
     actions,
-    h('section', { 'aria-labelledby': 'devices-title', class: 'section' }, h('div', { class: 'section-head' }, h('h2', { id: 'devices-title' }, 'Devices'), h('label', { class: 'check' }, toggle, ' Show signed-out devices')), devices),
+    h(
+      'section',
+      { 'aria-labelledby': 'devices-title', class: 'section' },
+      h('div', { class: 'section-head' }, h('h2', { id: 'devices-title' }, 'Devices'), h('label', { class: 'check' }, toggle, ' Show signed-out devices')),
+      devices,
+    ),
     h('section', { 'aria-labelledby': 'factors-title', class: 'section' }, h('h2', { id: 'factors-title' }, 'Second factors'), factors),
     h('section', { 'aria-labelledby': 'events-title', class: 'section' }, h('h2', { id: 'events-title' }, 'Recent security events'), events),
   );

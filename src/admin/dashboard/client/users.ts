@@ -19,7 +19,15 @@ export function userBadges(user: AdminUser): HTMLElement[] {
 }
 
 export function renderUsers(view: HTMLElement, onForbidden: () => void): void {
-  const search = h('input', { id: 'user-search', type: 'search', value: state.q, autocomplete: 'off', spellcheck: 'false', placeholder: 'e-mail or name', 'aria-controls': 'user-results' });
+  const search = h('input', {
+    id: 'user-search',
+    type: 'search',
+    value: state.q,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'e-mail or name',
+    'aria-controls': 'user-results',
+  });
   const results = h('div', { id: 'user-results', 'aria-live': 'polite' });
   let controller: AbortController | null = null;
   let timer: number | undefined;
@@ -50,7 +58,10 @@ export function renderUsers(view: HTMLElement, onForbidden: () => void): void {
       if ((error as Error).name === 'AbortError') return;
       results.removeAttribute('aria-busy');
       if (error instanceof ApiFailure && error.status === 403) return onForbidden();
-      mount(results, errorState(`The users could not be loaded: ${(error as Error).message}`, () => void load()));
+      mount(
+        results,
+        errorState(`The users could not be loaded: ${(error as Error).message}`, () => void load()),
+      );
     }
   };
 
@@ -80,7 +91,19 @@ function table(users: AdminUser[]): HTMLElement {
     'table',
     { class: 'table table-users' },
     h('caption', { class: 'visually-hidden' }, 'Users, newest first'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'User'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Active devices'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, 'Last sign-in'))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'User'),
+        h('th', { scope: 'col' }, 'Status'),
+        h('th', { scope: 'col' }, 'Active devices'),
+        h('th', { scope: 'col' }, 'Created'),
+        h('th', { scope: 'col' }, 'Last sign-in'),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -88,9 +111,18 @@ function table(users: AdminUser[]): HTMLElement {
         h(
           'tr',
           { class: u.disabled ? 'row-disabled' : '', 'data-user-id': u.id },
-          h('td', { 'data-label': 'User' }, h('a', { href: `#/users/${u.id}`, class: 'user-link' }, u.email), u.name ? h('div', { class: 'muted' }, u.name) : null),
+          h(
+            'td',
+            { 'data-label': 'User' },
+            h('a', { href: `#/users/${u.id}`, class: 'user-link' }, u.email),
+            u.name ? h('div', { class: 'muted' }, u.name) : null,
+          ),
           h('td', { 'data-label': 'Status' }, userBadges(u).length ? userBadges(u) : h('span', { class: 'muted' }, 'Active')),
-          h('td', { 'data-label': 'Active devices', class: 'num' }, h('span', { class: u.activeSessions ? 'count' : 'count count-zero' }, String(u.activeSessions))),
+          h(
+            'td',
+            { 'data-label': 'Active devices', class: 'num' },
+            h('span', { class: u.activeSessions ? 'count' : 'count count-zero' }, String(u.activeSessions)),
+          ),
           h('td', { 'data-label': 'Created' }, timeEl(u.createdAt)),
           h('td', { 'data-label': 'Last sign-in' }, timeEl(u.lastLoginAt, 'relative')),
         ),
