@@ -77,7 +77,6 @@ async function seedMysql(database: string, users: Array<[string, number]>): Prom
 }
 
 function seedSqlite(file: string, users: Array<[string, number]>): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const Database = require('better-sqlite3');
   const db = new Database(file);
   try {

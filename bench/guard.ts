@@ -28,9 +28,7 @@ import {
   load,
   log,
   median,
-  parallel,
   printTable,
-  refresh,
   round,
   runScenario,
   seedViaLogin,
@@ -90,17 +88,15 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
     return { ...req, headers: { authorization: `Bearer ${pool[next++ % pool.length]}` } };
   };
 
-  const baselineTokens = sessions
-    .slice(0, CONNECTIONS)
-    .map((s, i) =>
-      jwt.sign({ sid: s.session_id, role: 'user' }, baselineSecret, {
-        algorithm: 'HS256',
-        expiresIn: 900,
-        issuer: 'http://localhost:3000',
-        audience: 'latchkey',
-        subject: `user-${i}`,
-      }),
-    );
+  const baselineTokens = sessions.slice(0, CONNECTIONS).map((s, i) =>
+    jwt.sign({ sid: s.session_id, role: 'user' }, baselineSecret, {
+      algorithm: 'HS256',
+      expiresIn: 900,
+      issuer: 'http://localhost:3000',
+      audience: 'latchkey',
+      subject: `user-${i}`,
+    }),
+  );
 
   const rounds: Array<Record<string, LoadSummary>> = [];
   for (let r = 0; r < ROUNDS; r++) {

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import * as mysql from 'mysql2/promise';
 import { uuidv7 } from '../src/common/ids';
 // autocannon ships no typings; the subset used here is typed below.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult> & { stop?: () => void };
 
 export const ROOT = resolve(__dirname, '..', '..');
@@ -187,8 +187,8 @@ export async function startApp(options: StartOptions): Promise<AppProcess> {
     env: appEnv(options.database, options.secrets, port, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? -1));
   // A bench that dies outright (autocannon can throw from its parser, past every cleanup) takes

@@ -74,7 +74,7 @@ function attempt(url: string, headers: Record<string, string>): Promise<Attempt>
     const request = httpRequest(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
       request.setTimeout(0);
       res.resume();
-      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, request });
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], request });
     });
     request.on('error', () => resolve({ status: 0, request }));
     request.setTimeout(15_000, () => request.destroy());

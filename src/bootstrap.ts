@@ -52,7 +52,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     clientErrorHandler: (error, socket) => {
       if ((error as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
       if (socket.writable) {
-        const { status, reason, body } = clientErrorResponse(error as { code?: string });
+        const { status, reason, body } = clientErrorResponse(error);
         const text = JSON.stringify(body);
         socket.write(
           `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,

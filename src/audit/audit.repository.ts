@@ -60,8 +60,14 @@ export class AuditRepository {
   async list(query: AuditQuery): Promise<AuditRow[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (query.userId !== undefined) (where.push('user_id = ?'), params.push(query.userId));
-    if (query.type !== undefined) (where.push('type = ?'), params.push(query.type));
+    if (query.userId !== undefined) {
+      where.push('user_id = ?');
+      params.push(query.userId);
+    }
+    if (query.type !== undefined) {
+      where.push('type = ?');
+      params.push(query.type);
+    }
     if (query.before) {
       where.push('(created_at < ? OR (created_at = ? AND id < ?))');
       params.push(query.before.createdAt, query.before.createdAt, query.before.id);

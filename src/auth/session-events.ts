@@ -34,8 +34,8 @@ export class SessionEvents implements BeforeApplicationShutdown {
     sse.push(sseComment('watching this session'));
     let done = false;
     let stopWatching = (): void => undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
-    let expiry: NodeJS.Timeout | undefined;
+    const heartbeat = setInterval(() => sse.push(sseComment('keep-alive')), HEARTBEAT_MS);
+    const expiry = setTimeout(() => finish('expired'), Math.max(0, principal.expiresAt - this.clock.now()));
     const finish = (event?: 'revoked' | 'expired') => {
       if (done) return;
       done = true;
@@ -48,8 +48,6 @@ export class SessionEvents implements BeforeApplicationShutdown {
     };
     sse.raw.once('close', () => finish());
     this.open.add(finish);
-    heartbeat = setInterval(() => sse.push(sseComment('keep-alive')), HEARTBEAT_MS);
-    expiry = setTimeout(() => finish('expired'), Math.max(0, principal.expiresAt - this.clock.now()));
     // Last: it calls back at once when the session was revoked since the guard looked.
     stopWatching = this.registry.watch(principal.sessionId, () => finish('revoked'));
     if (done) stopWatching();

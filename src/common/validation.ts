@@ -19,7 +19,7 @@ function valueProblem(root: unknown): FieldError | null {
       if (value.includes('\u0000')) return { field: path, message: `${path} must not contain NUL characters` };
       if (LONE_SURROGATE.test(value)) return { field: path, message: `${path} must be well-formed Unicode` };
     } else if (typeof value === 'object') {
-      for (const [k, v] of Object.entries(value as object)) stack.push([`${path}.${k}`, v]);
+      for (const [k, v] of Object.entries(value)) stack.push([`${path}.${k}`, v]);
     }
   }
   return null;

@@ -252,7 +252,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     trustProxy: or<TrustProxy>('TRUST_PROXY', false, (raw) => parseTrustProxy('TRUST_PROXY', raw)),
     cookieSecure: or('COOKIE_SECURE', !localIssuer, (raw) => parseBoolean('COOKIE_SECURE', raw)),
     corsOrigins: or('CORS_ORIGINS', [] as string[], (raw) => parseOrigins('CORS_ORIGINS', raw)),
-    logLevel: or('LOG_LEVEL', 'info' as LogLevel, (raw) => parseEnum('LOG_LEVEL', raw, LOG_LEVELS)),
+    logLevel: or('LOG_LEVEL', 'info', (raw) => parseEnum('LOG_LEVEL', raw, LOG_LEVELS)),
     sessionRetention: or('SESSION_RETENTION', 30 * 86400, (raw) => parseDuration('SESSION_RETENTION', raw, { min: 0 })),
     auditRetention: or('AUDIT_RETENTION', 180 * 86400, (raw) => parseDuration('AUDIT_RETENTION', raw)),
     revocationPollMs: or('REVOCATION_POLL_MS', 1000, (raw) => parseInteger('REVOCATION_POLL_MS', raw, 50, 60000)),
@@ -283,7 +283,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     mfaMaxFailures: or('MFA_MAX_FAILURES', 100, (raw) => parseInteger('MFA_MAX_FAILURES', raw, 1, 1_000_000)),
     webauthnRpId,
     webauthnRpName: or('WEBAUTHN_RP_NAME', 'latchkey', (raw) => {
-      if (raw.trim().length > 64 || /[\u0000-\u001f]/.test(raw)) throw new ConfigError('WEBAUTHN_RP_NAME', 'a name of at most 64 printable characters', raw);
+      if (raw.trim().length > 64 || /\p{Cc}/u.test(raw)) throw new ConfigError('WEBAUTHN_RP_NAME', 'a name of at most 64 printable characters', raw);
       return raw.trim();
     }),
     webauthnOrigins,

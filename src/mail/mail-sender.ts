@@ -140,7 +140,7 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
     annotateActiveSpan({ 'latchkey.mail.kind': message.kind });
     try {
       if (now - message.createdAt > GIVE_UP_AFTER_MS)
-        return this.finish(message, 'failed', { reason: `gave up after ${message.attempts} attempts: ${message.lastError}` });
+        return await this.finish(message, 'failed', { reason: `gave up after ${message.attempts} attempts: ${message.lastError}` });
       const prepare = this.preparers.get(message.kind);
       if (!prepare) throw new Error(`no preparer for mail of kind ${message.kind}`);
       const prepared = await prepare({
@@ -151,7 +151,7 @@ export class MailSender implements OnModuleInit, OnApplicationShutdown {
           message.ref = ref;
         },
       });
-      if ('drop' in prepared) return this.finish(message, 'dropped', { reason: prepared.drop });
+      if ('drop' in prepared) return await this.finish(message, 'dropped', { reason: prepared.drop });
       // Aborted, not merely abandoned: a send left running past its attempt would go out again on the retry.
       await this.transport.send({ id: message.id, messageId: this.messageIdOf(message), ...prepared }, AbortSignal.timeout(ATTEMPT_LIMIT_MS));
     } catch (error) {

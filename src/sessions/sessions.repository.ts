@@ -202,11 +202,26 @@ export class SessionsRepository {
   async unrevokedIds(scope: SessionScope, db: Db): Promise<Array<{ id: string; userId: string }>> {
     const where: string[] = ['revoked_at IS NULL'];
     const params: unknown[] = [];
-    if (scope.userId !== undefined) (where.push('user_id = ?'), params.push(scope.userId));
-    if (scope.sessionId !== undefined) (where.push('id = ?'), params.push(scope.sessionId));
-    if (scope.excludeId !== undefined) (where.push('id <> ?'), params.push(scope.excludeId));
-    if (scope.deviceId !== undefined) (where.push('device_id = ?'), params.push(scope.deviceId));
-    if (scope.createdSince !== undefined) (where.push('created_at >= ?'), params.push(scope.createdSince));
+    if (scope.userId !== undefined) {
+      where.push('user_id = ?');
+      params.push(scope.userId);
+    }
+    if (scope.sessionId !== undefined) {
+      where.push('id = ?');
+      params.push(scope.sessionId);
+    }
+    if (scope.excludeId !== undefined) {
+      where.push('id <> ?');
+      params.push(scope.excludeId);
+    }
+    if (scope.deviceId !== undefined) {
+      where.push('device_id = ?');
+      params.push(scope.deviceId);
+    }
+    if (scope.createdSince !== undefined) {
+      where.push('created_at >= ?');
+      params.push(scope.createdSince);
+    }
     const rows = await this.database.rows<{ id: string; user_id: string }>(
       `SELECT id, user_id FROM sessions WHERE ${where.join(' AND ')}${this.database.forUpdate}`,
       params,

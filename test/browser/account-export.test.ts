@@ -46,7 +46,7 @@ describe('downloading my data in Chromium', () => {
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download my data' }).click()]);
     assert.match(download.suggestedFilename(), /^latchkey-export-\d{4}-\d{2}-\d{2}\.json$/);
-    const doc = JSON.parse(await readFile((await download.path())!, 'utf8'));
+    const doc = JSON.parse(await readFile(await download.path(), 'utf8'));
     assert.equal(doc.account.id, user.id);
     assert.equal(doc.account.email, user.email);
     assert.equal(doc.sessions.filter((s: { current: boolean }) => s.current).length, 1, "the page's own session is marked current");

@@ -277,7 +277,7 @@ describe('@latchkey/client in Chromium', () => {
         const db: IDBDatabase = await new Promise((resolve, reject) => {
           const r = indexedDB.open('latchkey:dpop');
           r.onsuccess = () => resolve(r.result);
-          r.onerror = () => reject(r.error);
+          r.onerror = () => reject(r.error ?? new Error('IndexedDB refused to open'));
         });
         const get = (key: string) =>
           new Promise<any>((resolve) => {

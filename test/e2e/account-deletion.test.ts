@@ -257,7 +257,11 @@ describe(`account deletion [${TEST_DB}]`, () => {
     assert.equal(r.status, 202, r.text);
     await smtp.next(email, DELETED);
     // … and, once the confirmation is recorded as sent (its address erased with it), nowhere.
-    await eventually(async () => (await column<{ n: unknown }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'"))[0].n == 0, 15_000, 50);
+    await eventually(
+      async () => Number((await column<{ n: unknown }>(app, "SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'"))[0].n) === 0,
+      15_000,
+      50,
+    );
     for (const needle of [email, ip, ua, name]) assert.deepEqual(await occurrences(app, needle), [], `${needle} left behind`);
     assert.ok(
       ((await column<{ n: unknown }>(app, 'SELECT COUNT(*) AS n FROM audit_events WHERE user_id = ?', [userId]))[0].n as number) > 5,

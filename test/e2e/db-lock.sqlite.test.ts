@@ -1,15 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { startApp, TestApp, TEST_DB } from '../support/app';
 import { MetricsService } from '../../src/metrics/metrics.service';
-import { ANSWER_WITHIN_MS, RECOVER_WITHIN_MS, assertUnavailable, within } from '../support/faults';
-import { Http, PASSWORD, Reply, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
+import { ANSWER_WITHIN_MS, assertUnavailable, within } from '../support/faults';
+import { Http, PASSWORD, Reply, login, refresh, register, uniqueEmail } from '../support/http';
 
 // Runs in the e2e-sqlite suite only (the .sqlite.test name).
 
 /** better-sqlite3 ships no types here; this is the part the lock scenario uses. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const Database: new (file: string) => { exec(sql: string): void; close(): void } = require('better-sqlite3');
 
 describe(`database locked by another process [${TEST_DB}]`, () => {

@@ -4,17 +4,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freshDatabase, startApp, MYSQL_URL, TestApp, TestDatabase, TEST_DB } from '../support/app';
 import { ANSWER_WITHIN_MS, FaultyProxy, RECOVER_WITHIN_MS, assertUnavailable, within } from '../support/faults';
-import { Http, PASSWORD, Reply, Tokens, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, Reply, eventually, login, refresh, register, uniqueEmail } from '../support/http';
 
 // Runs in the e2e-mysql suite only (the .mysql.test name): SQLite is a file, not a network peer.
 
 const DB_TIMEOUT_MS = '1000';
 const ADMIN = { email: 'faults-admin@example.com', password: 'faults admin password' };
-
-/** What a client holds for one signed-in device. */
-interface Device {
-  tokens: Tokens;
-}
 
 describe(`database outages [${TEST_DB}]`, () => {
   const target = new URL(MYSQL_URL);
@@ -101,8 +96,8 @@ describe(`database outages [${TEST_DB}]`, () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';
-      proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-      proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
       const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
       let code: number | null;
       try {

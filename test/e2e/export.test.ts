@@ -195,8 +195,8 @@ describe(`data export (GET /me/export) [${TEST_DB}]`, () => {
       ...codeHashes.map((c): [string, string] => ['recovery-code hash', c.code_hash]),
       ...totp.recoveryCodes.map((c): [string, string] => ['recovery code', c]),
       ...deviceMacs.map((d): [string, string] => ['trusted-device MAC', d.token_mac]),
-      ['trusted-device token', trusted.body.trustedDevice!],
-      ['trusted-device token id', trusted.body.trustedDevice!.split('.')[0]],
+      ['trusted-device token', trusted.body.trustedDevice],
+      ['trusted-device token id', trusted.body.trustedDevice.split('.')[0]],
       ...linkIds.map((l): [string, string] => ['link id (half a mailed token)', l.id]),
       ...[laptop, phone, tokens, trusted.body].flatMap((t): Array<[string, string]> => [
         ['refresh token', t.refresh_token],

@@ -32,7 +32,7 @@ describe(`a process killed in the middle of rotations [${TEST_DB}]`, () => {
       env: { ...process.env, ...db.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const url = `http://127.0.0.1:${port}`;
     try {
       await eventually(

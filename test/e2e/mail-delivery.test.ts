@@ -15,7 +15,7 @@ async function withLogs<T>(process: ServiceProcess, work: Promise<T>): Promise<T
   try {
     return await work;
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- latchkey log:\n${process.output.slice(-4000)}`);
+    throw new Error(`${(error as Error).message}\n--- latchkey log:\n${process.output.slice(-4000)}`, { cause: error });
   }
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { freshDatabase, REDIS_URL, TestDatabase, TEST_DB } from '../support/app';
 import { freePort } from '../support/faults';
 import { ProcessClock } from '../support/clock';
-import { Http, PASSWORD, Tokens, eventually, login, refresh, register, sleep, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, Tokens, eventually, login, refresh, register, uniqueEmail } from '../support/http';
 import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, resourceServerProcess, twoInstances } from '../support/processes';
 import { addResourceServer } from '../support/resource-servers';
 import { needs, redisAnswers } from '../support/services';

@@ -21,7 +21,7 @@ function openStream(base: string, authorization: string) {
   const state = { status: 0, text: '', ended: false, retryAfter: undefined as string | undefined };
   const req = httpRequest(new URL('/auth/revocations', base), { headers: { accept: 'text/event-stream', authorization }, agent: false }, (res) => {
     state.status = res.statusCode ?? 0;
-    state.retryAfter = res.headers['retry-after'] as string | undefined;
+    state.retryAfter = res.headers['retry-after'];
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => (state.text += chunk));
     res.on('end', () => (state.ended = true));

@@ -9,7 +9,7 @@ import { OpenStreams } from '../../src/auth/open-streams';
 import { freshDatabase, startApp, startAppAtOwnUrl, TestApp, TestDatabase, TEST_DB } from '../support/app';
 import { FakeClock, ShiftedClock } from '../support/clock';
 import { auditCount } from '../support/db';
-import { Http, PASSWORD, Tokens, eventually, login, refresh, register, uniqueEmail } from '../support/http';
+import { Http, PASSWORD, Tokens, eventually, login, refresh, register } from '../support/http';
 import { ResourceServerCredentials, addResourceServer, basicAuth, setSession } from '../support/resource-servers';
 
 const ADMIN_EMAIL = 'rs-admin@example.com';

@@ -200,9 +200,9 @@ describe('the workspace packages, packed and installed into a new project', () =
       logLevel: 'silent',
     });
     assert.deepEqual(result.errors, []);
-    const inputs = Object.keys(result.metafile!.inputs);
+    const inputs = Object.keys(result.metafile.inputs);
     assert.ok(inputs.includes('node_modules/@latchkey/client/dist/latchkey-client.js'), inputs.join());
-    assert.ok(result.outputFiles![0].text.length > 1000);
+    assert.ok(result.outputFiles[0].text.length > 1000);
   });
 
   describe('the example resource server, compiled against the installed package', () => {

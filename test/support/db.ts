@@ -8,8 +8,14 @@ export function column<T = unknown>(app: TestApp, sql: string, params: unknown[]
 export async function auditCount(app: Pick<TestApp, 'database'>, type: string, filter: { sessionId?: string; userId?: string } = {}): Promise<number> {
   const where = ['type = ?'];
   const params: unknown[] = [type];
-  if (filter.sessionId) (where.push('session_id = ?'), params.push(filter.sessionId));
-  if (filter.userId) (where.push('user_id = ?'), params.push(filter.userId));
+  if (filter.sessionId) {
+    where.push('session_id = ?');
+    params.push(filter.sessionId);
+  }
+  if (filter.userId) {
+    where.push('user_id = ?');
+    params.push(filter.userId);
+  }
   const rows = await app.database.rows<{ n: number }>(`SELECT COUNT(*) AS n FROM audit_events WHERE ${where.join(' AND ')}`, params);
   return Number(rows[0].n);
 }

@@ -33,7 +33,5 @@ export function dpopProof(key: DpopKey, method: string, url: string, claims: Pro
     jti: claims.jti ?? randomUUID(),
     ...(claims.accessToken ? { ath: accessTokenHash(claims.accessToken) } : {}),
   };
-  return new jose.SignJWT(payload)
-    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...header } as jose.JWTHeaderParameters)
-    .sign(key.privateKey);
+  return new jose.SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...header }).sign(key.privateKey);
 }

@@ -47,7 +47,7 @@ export class Http {
       else this.cookies.set(name.trim(), value);
     }
     const text = await response.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {

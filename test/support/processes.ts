@@ -31,8 +31,8 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.output += d.toString()));
     const started = Date.now();
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${this.name} exited (${child.exitCode}): ${this.output.slice(-2000)}`);

@@ -30,7 +30,7 @@ export class SharedStore {
       const request = indexedDB.open(this.name, 1);
       request.onupgradeneeded = () => request.result.createObjectStore('kv');
       request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
+      request.onerror = () => reject(request.error ?? new Error('IndexedDB refused to open'));
     });
     return this.db;
   }
@@ -41,8 +41,8 @@ export class SharedStore {
       const tx = db.transaction('kv', mode);
       const request = action(tx.objectStore('kv'));
       tx.oncomplete = () => resolve(request.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
+      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
     });
   }
 }

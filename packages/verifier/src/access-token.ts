@@ -125,7 +125,7 @@ function readClaims(payload: Record<string, unknown>): AccessTokenClaims | null 
   let binding: { jkt: string } | undefined;
   if (cnf !== undefined) {
     // A confirmation we cannot honour must not be ignored: the token would become a bearer token.
-    const jkt = (cnf as { jkt?: unknown } | null)?.jkt;
+    const jkt = typeof cnf === 'object' && cnf !== null && 'jkt' in cnf ? cnf.jkt : undefined;
     if (typeof jkt !== 'string' || jkt === '') return null;
     binding = Object.freeze({ jkt });
   }
@@ -143,7 +143,7 @@ function readClaims(payload: Record<string, unknown>): AccessTokenClaims | null 
     role,
     ...(binding && { cnf: binding }),
     ...(acr !== undefined && { acr: acr as 'aal1' | 'aal2' }),
-    ...(amr !== undefined && { amr: Object.freeze([...(amr as string[])]) }),
+    ...(Array.isArray(amr) && { amr: Object.freeze(amr.map(String)) }),
     ...(auth_time !== undefined && { auth_time }),
     ...(mfa_enrollment_required === true && { mfa_enrollment_required: true as const }),
   });

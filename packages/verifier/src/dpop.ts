@@ -70,7 +70,7 @@ export async function checkDpopProof(expect: ProofExpectation, window: ProofWind
   try {
     // Only the members the thumbprint covers are imported: anything else in the header (key_ops,
     // ext…) could make the cached key unusable for every later proof of the same thumbprint.
-    const key = await importedKey(jkt, publicKey as JWK, header.alg);
+    const key = await importedKey(jkt, publicKey, header.alg);
     ({ payload } = await jwtVerify(proof, key, { typ: 'dpop+jwt', algorithms: [header.alg], currentDate: new Date(window.now()) }));
   } catch {
     throw new InvalidDpopProofError('The DPoP proof signature is invalid.');

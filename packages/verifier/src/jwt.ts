@@ -1,4 +1,4 @@
-import { KeyObject, verify as verifySignature } from 'node:crypto';
+import { type KeyObject, verify as verifySignature } from 'node:crypto';
 
 /**
  * A compact JWS checked with node:crypto, synchronously. jose's jwtVerify goes through WebCrypto,

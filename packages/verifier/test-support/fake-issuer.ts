@@ -135,7 +135,7 @@ export class FakeIssuer {
       ...claims,
     };
     for (const name of Object.keys(payload)) if (payload[name] === undefined) delete payload[name];
-    return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...options.header } as never).sign(key.privateKey);
+    return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt', ...options.header }).sign(key.privateKey);
   }
 
   /** A session-revoked SET for `sessionId`, as latchkey signs it, appended to the feed. */

@@ -34,7 +34,7 @@ async function proof(key: ClientKey, token: string | undefined, claims: Record<s
     ...claims,
   };
   for (const name of Object.keys(payload)) if (payload[name] === undefined) delete payload[name];
-  return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...header } as never).sign(key.privateKey);
+  return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...header }).sign(key.privateKey);
 }
 
 function dpopRequest(token: string, dpop: string | string[] | undefined, method = 'GET', url = URL_) {
@@ -265,7 +265,7 @@ describe('the imported-key cache', () => {
     const url = 'https://auth.example.com/auth/token';
     const sign = (header: Record<string, unknown>) =>
       new SignJWT({ htm: 'POST', htu: url, iat: Math.floor(Date.now() / 1000), jti: randomUUID() })
-        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', ...header } as never)
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', ...header })
         .sign(privateKey);
     // An attacker replays the victim's public key with unusable key_ops, first.
     await checkDpopProof({ proof: await sign({ jwk: { ...jwk, key_ops: [] } }), method: 'POST', url }, window).catch(() => undefined);

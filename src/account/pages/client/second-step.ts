@@ -191,7 +191,7 @@ export async function confirmItsYou(client: LatchkeyClient, classes?: Classes & 
       resolve(done);
     };
     const form = secondStepForm({
-      methods: methods as AskedMethod[],
+      methods: methods,
       passkey,
       classes,
       submit: async (answer) => {

@@ -22,7 +22,7 @@ export function confirmAction(options: { title: string; body: string; confirm: s
       { class: 'dialog', 'aria-labelledby': titleId },
       h('h2', { id: titleId }, options.title),
       h('p', {}, options.body),
-      typed ? h('div', { class: 'field' }, h('label', { for: typed.id }, 'Type ', h('strong', {}, options.typed!), ' to confirm'), typed) : null,
+      typed ? h('div', { class: 'field' }, h('label', { for: typed.id }, 'Type ', h('strong', {}, options.typed), ' to confirm'), typed) : null,
       h('div', { class: 'dialog-actions' }, cancel, ok),
     );
     const close = (result: boolean) => {
