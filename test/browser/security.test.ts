@@ -30,9 +30,13 @@ describe('second factors and passkeys in Chromium', () => {
 
   before(async () => {
     const port = await freePort();
-    app = await startApp({ PORT: String(port), JWT_ISSUER: `http://localhost:${port}`, MFA_REQUIRED: 'admin', ADMIN_EMAIL, ADMIN_PASSWORD }, undefined, [
-      { provide: Clock, useValue: clock },
-    ]);
+    // Access tokens outlive the clock moves below (up to 32 minutes): a step-up test is about the age of
+    // the last authentication (REAUTH_MAX_AGE), not about the page refreshing an expired token.
+    app = await startApp(
+      { PORT: String(port), JWT_ISSUER: `http://localhost:${port}`, MFA_REQUIRED: 'admin', ADMIN_EMAIL, ADMIN_PASSWORD, ACCESS_TOKEN_TTL: '1h' },
+      undefined,
+      [{ provide: Clock, useValue: clock }],
+    );
     app.url = `http://localhost:${port}`;
     http = new Http(app.url);
     browser = await launch();
