@@ -67,8 +67,7 @@ export class AccountDeletion {
       throw ApiError.forbidden(
         'This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password") before it can be deleted.',
       );
-    if (principal.acr !== 'aal2' && (await this.mfa.hasActiveFactor(user.id)))
-      throw ApiError.insufficientUserAuthentication('aal2', this.config.reauthMaxAge, scheme);
+    await this.mfa.requireAal2IfEnrolled(principal);
     if (password !== undefined) {
       // A stolen access token must not become an unthrottled password oracle.
       if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client))))
