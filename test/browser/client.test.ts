@@ -2,7 +2,7 @@ import { after, before, describe, it, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Browser, BrowserContext, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { launch, PageErrors } from '../support/browser';
 import { startAppAtOwnUrl, TestApp } from '../support/app';
 import { Http, login as loginTokens, PASSWORD, register } from '../support/http';
@@ -235,6 +235,35 @@ describe('@latchkey/client in Chromium', () => {
     for (const t of tabs) assert.deepEqual(await calls(t, 1, 0), ['signed_out'], 'no token is sent any more');
     const row = await app.database.rows<{ revoked_reason: string }>('SELECT revoked_reason FROM sessions WHERE id = ?', [sessionId]);
     assert.equal(row[0].revoked_reason, 'user_logout');
+    await context.close();
+  });
+
+  it('a logout while the tab is still opening its session stream closes the stream first, so it never presents the revoked token', async (test) => {
+    const user = await register(http);
+    const context = await profile(test);
+    // The stream's request held in flight, as on a slow network, until after the logout.
+    let held!: Route;
+    const opening = new Promise<void>((resolve) =>
+      context.route(`${app.url}/auth/session/events`, (route) => {
+        held = route;
+        resolve();
+      }),
+    );
+    const t = await tab(context, { watchSession: true });
+    await login(t, user.email);
+    await opening;
+    const stream = held.request();
+    const fate = Promise.race([
+      t.page.waitForEvent('requestfailed', { predicate: (r) => r === stream }).then(() => 'closed by the page'),
+      stream.response().then((r) => `answered ${r?.status()}`),
+    ]);
+    await t.page.evaluate(() => (window as any).client.logout());
+    await held.continue().catch(() => undefined);
+    assert.equal(await fate, 'closed by the page', 'the tab closed its stream rather than let latchkey refuse the revoked token');
+    assert.deepEqual(
+      (await ended(t)).map((e) => e.reason),
+      ['logout'],
+    );
     await context.close();
   });
 

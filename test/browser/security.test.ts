@@ -25,7 +25,7 @@ describe('second factors and passkeys in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let errors: PageErrors;
-  let closePage: () => Promise<void>;
+  let closePage: Awaited<ReturnType<typeof freshPage>>['close'];
   const clock = new ShiftedClock();
 
   before(async () => {
@@ -45,8 +45,8 @@ describe('second factors and passkeys in Chromium', () => {
     clock.offsetMs = 0;
     ({ context, page, errors, close: closePage } = await freshPage(browser, { viewport: { width: 900, height: 900 }, locale: 'en-GB' }));
   });
-  afterEach(async () => {
-    await closePage();
+  afterEach(async (t) => {
+    await closePage(t);
   });
   after(async () => {
     await browser?.close();

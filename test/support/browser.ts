@@ -45,25 +45,72 @@ export class PageErrors {
     this.expected.push(...patterns);
   }
 
+  unexpected(): string[] {
+    return this.seen.filter((e) => !this.expected.some((pattern) => pattern.test(e)));
+  }
+
   assertNoneUnexpected(): void {
-    const unexpected = this.seen.filter((e) => !this.expected.some((pattern) => pattern.test(e)));
-    assert.deepEqual(unexpected, [], 'the page logged no console errors (a CSP violation would be one) and threw nothing it was not meant to');
+    assert.deepEqual(this.unexpected(), [], 'the page logged no console errors (a CSP violation would be one) and threw nothing it was not meant to');
   }
 }
 
-/** A page in a context of its own, watched for errors; `close` closes it and asserts that none was unexpected. */
+/** The test as an afterEach hook sees it (node:test types it as a TestContext or a SuiteContext). */
+interface EndedTest {
+  name: string;
+  passed?: boolean;
+  diagnostic?(message: string): void;
+}
+
+/**
+ * The last things a page did (navigations, console lines, failed and refused requests), told with
+ * its text and a screenshot when a test fails: a browser test that times out in CI otherwise says
+ * only which element never came.
+ */
+class PageJournal {
+  private readonly lines: string[] = [];
+  private readonly started = Date.now();
+
+  constructor(private readonly page: Page) {
+    const note = (line: string) => this.lines.push(`+${Date.now() - this.started}ms ${line}`.slice(0, 300)) > 80 && this.lines.shift();
+    page.on('framenavigated', (frame) => frame === page.mainFrame() && note(`navigated ${frame.url()}`));
+    page.on('console', (m) => note(`console.${m.type()} ${m.text()}`));
+    page.on('pageerror', (e) => note(`pageerror ${e.message}`));
+    page.on('requestfailed', (r) => note(`failed ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    page.on('response', (r) => r.status() >= 400 && note(`${r.status()} ${r.request().method()} ${r.url()}`));
+  }
+
+  async tell(test: EndedTest): Promise<void> {
+    const slug = test.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+    const path = join(SHOTS, `failed-${slug}.png`);
+    const text = await this.page.evaluate(() => document.body.innerText).catch((e: Error) => `(no text: ${e.message})`);
+    await this.page.screenshot({ path, fullPage: true }).catch(() => undefined);
+    const report = [`the page at ${this.page.url()} when "${test.name}" failed (screenshot ${path}):`, text.slice(0, 2000), 'what it did:', ...this.lines].join(
+      '\n  ',
+    );
+    test.diagnostic?.(report);
+    console.error(report);
+  }
+}
+
+/**
+ * A page in a context of its own, watched for errors; `close` closes it and asserts that none was
+ * unexpected. Given the test (afterEach's argument), it first tells what the page showed and did
+ * if the test failed or the page logged an unexpected error.
+ */
 export async function freshPage(
   browser: Browser,
   options: BrowserContextOptions,
-): Promise<{ context: BrowserContext; page: Page; errors: PageErrors; close: () => Promise<void> }> {
+): Promise<{ context: BrowserContext; page: Page; errors: PageErrors; close: (test?: EndedTest) => Promise<void> }> {
   const context = await browser.newContext(options);
   const page = await context.newPage();
   const errors = new PageErrors(page);
+  const journal = new PageJournal(page);
   return {
     context,
     page,
     errors,
-    close: async () => {
+    close: async (test?: EndedTest) => {
+      if (test && (test.passed === false || errors.unexpected().length)) await journal.tell(test);
       await context.close();
       errors.assertNoneUnexpected();
     },

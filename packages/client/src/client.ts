@@ -178,6 +178,8 @@ export class LatchkeyClient extends EventTarget {
   /** This tab is signing out: the revocation it causes is no news to it. */
   private signingOut = false;
   private stopWatching?: () => void;
+  /** Closes the session stream this tab has open or is opening (a sign-out here ends it first). */
+  private closeStream?: () => void;
   /** Server time minus this browser's, from the Date header (1 s resolution): for DPoP `iat`. */
   private serverOffset = 0;
   private closed = false;
@@ -340,8 +342,11 @@ export class LatchkeyClient extends EventTarget {
         ))
       );
     // Under the tab lock, the request and the end together: a tab that hears of the revocation
-    // (the session stream) meanwhile waits, and then finds the session already ended.
+    // (the session stream) meanwhile waits, and then finds the session already ended. This tab's
+    // own stream closes first: opened in the same instant, it would present a token the logout
+    // has just revoked and be refused (a 401 the page would log).
     this.signingOut = true;
+    this.closeStream?.();
     try {
       return await this.lock.run(async () => {
         try {
@@ -580,27 +585,35 @@ export class LatchkeyClient extends EventTarget {
   private async follow(): Promise<void> {
     let backoff = 1000;
     while (!this.closed) {
-      if (!this.current) {
+      if (!this.current || this.signingOut) {
         await pause(500, this.stopped.signal);
         continue;
       }
       let outcome: string | null = null;
       const opened = this.current.accessToken;
+      const stream = new AbortController();
+      const close = () => stream.abort();
+      this.stopped.signal.addEventListener('abort', close, { once: true });
+      this.closeStream = close;
       try {
-        const response = await this.fetch(`${this.base}/auth/session/events`, { headers: { accept: 'text/event-stream' }, signal: this.stopped.signal });
+        const response = await this.fetch(`${this.base}/auth/session/events`, { headers: { accept: 'text/event-stream' }, signal: stream.signal });
         if (response.ok && response.body) {
           backoff = 1000;
           outcome = await firstEvent(response.body);
         }
       } catch {
         /* offline, signed out meanwhile, or closing */
+      } finally {
+        this.stopped.signal.removeEventListener('abort', close);
+        if (this.closeStream === close) this.closeStream = undefined;
       }
       if (outcome === 'revoked' && this.current && !this.signingOut) await this.refresh(this.current.accessToken);
       // The token that opened the stream expired; if it is still the current one (timers that
       // stood still, a tab in the background), refresh rather than present it again.
       else if (outcome === 'expired') {
         if (this.current?.accessToken === opened) await this.refresh(opened);
-      } else {
+      } else if (!stream.signal.aborted) {
+        // A stream this tab closed itself (a sign-out) is no failure to back off from.
         await pause(backoff, this.stopped.signal);
         backoff = Math.min(backoff * 2, 30_000);
       }
