@@ -54,11 +54,11 @@ export class AccountDeletion {
   ) {}
 
   /**
-   * DELETE /me. The step-up rule of a password change (AuthService.reauthenticate: a second factor
-   * on the account: the session must be `aal2`), then proof of presence: the password, or, without
-   * one, an authentication within REAUTH_MAX_AGE (a step-up just made). A report ("this wasn't
-   * me") that still owes a reset blocks it, as it blocks a password change: whoever signed in
-   * knows the password.
+   * DELETE /me, under the step-up rule of a password change (AuthService.reauthenticate): a live
+   * session, `aal2` once the account has a second factor, then proof of presence: the password,
+   * or, without one, an authentication within REAUTH_MAX_AGE (a step-up just made). A report
+   * ("this wasn't me") that still owes a reset blocks it, as it blocks a password change: whoever
+   * signed in knows the password.
    */
   async deleteOwn(principal: Principal, password: string | undefined, client: ClientContext): Promise<void> {
     const { user } = await this.auth.reauthenticate(principal, password ?? RECENT_AUTHENTICATION, client, RESET_OWED_BEFORE_DELETION);
