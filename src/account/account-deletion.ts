@@ -1,19 +1,22 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiError } from '../common/api-error';
-import { Clock } from '../common/clock';
 import type { Actor, ClientContext } from '../common/client-context';
 import { DatabaseService } from '../database/database.service';
 import { AuditService } from '../audit/audit.service';
 import { LoginLockoutService } from '../rate-limit/login-lockout.service';
 import { MailOutbox } from '../mail/mail-outbox';
-import { PasswordService } from '../users/password.service';
 import { UsersService } from '../users/users.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { FactorsService } from '../mfa/factors.service';
-import { MfaService } from '../mfa/mfa.service';
+import { AuthService, RECENT_AUTHENTICATION } from '../auth/auth.service';
 import type { Principal } from '../auth/jwt.strategy';
 import { AccountLinks } from './account-links';
+
+const RESET_OWED_BEFORE_DELETION = () =>
+  ApiError.forbidden(
+    'This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password") before it can be deleted.',
+  );
 
 /** Who deleted the account: the user themselves, an administrator (API), or the operator (CLI). */
 export type DeletedBy = 'user' | 'admin' | 'operator';
@@ -39,13 +42,11 @@ export class AccountDeletion {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly clock: Clock,
     private readonly database: DatabaseService,
     private readonly users: UsersService,
-    private readonly passwords: PasswordService,
     private readonly sessions: SessionsService,
     private readonly factors: FactorsService,
-    private readonly mfa: MfaService,
+    private readonly auth: AuthService,
     private readonly links: AccountLinks,
     private readonly mail: MailOutbox,
     private readonly audit: AuditService,
@@ -53,28 +54,14 @@ export class AccountDeletion {
   ) {}
 
   /**
-   * DELETE /me. The step-up rule of a password change (a second factor on the account: the
-   * session must be `aal2`), then proof of presence: the password, or, without one, an
-   * authentication within REAUTH_MAX_AGE (a step-up just made). A report ("this wasn't me") that
-   * still owes a reset blocks it, as it blocks a password change: whoever signed in knows the
-   * password.
+   * DELETE /me, under the step-up rule of a password change (AuthService.reauthenticate): a live
+   * session, `aal2` once the account has a second factor, then proof of presence: the password,
+   * or, without one, an authentication within REAUTH_MAX_AGE (a step-up just made). A report
+   * ("this wasn't me") that still owes a reset blocks it, as it blocks a password change: whoever
+   * signed in knows the password.
    */
   async deleteOwn(principal: Principal, password: string | undefined, client: ClientContext): Promise<void> {
-    const user = await this.users.findById(principal.userId);
-    if (!user) throw ApiError.invalidToken(true);
-    const scheme = principal.dpopJkt ? 'DPoP' : 'Bearer';
-    if (user.passwordResetRequiredAt !== null)
-      throw ApiError.forbidden(
-        'This account must set a new password through the link in the e-mail it was sent (or a new one: "forgot password") before it can be deleted.',
-      );
-    await this.mfa.requireAal2IfEnrolled(principal);
-    if (password !== undefined) {
-      // A stolen access token must not become an unthrottled password oracle.
-      if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client))))
-        throw ApiError.invalidCredentials();
-    } else if (this.clock.now() - principal.authTime > this.config.reauthMaxAge * 1000) {
-      throw ApiError.insufficientUserAuthentication(principal.acr, this.config.reauthMaxAge, scheme);
-    }
+    const { user } = await this.auth.reauthenticate(principal, password ?? RECENT_AUTHENTICATION, client, RESET_OWED_BEFORE_DELETION);
     if (!(await this.erase(user.id, { actorId: user.id, client }, 'user'))) throw ApiError.invalidToken(true);
   }
 

@@ -16,7 +16,7 @@ import { Client, ClientContext, HangUp } from '../common/client-context';
 import { ApiErrorResponse, Endpoint } from '../common/openapi';
 import { ClearsRefreshCookie, IssuesTokens, OAuthEndpoint } from '../common/route-flags';
 import { AuthRateLimit } from '../rate-limit/rate-limit.module';
-import { toUserView, UserView } from '../users/user.view';
+import { UserView } from '../users/user.view';
 import { AuthService, TokenResponse } from './auth.service';
 import { Auth, CurrentPrincipal } from './auth.guard';
 import { LoginDto, LogoutQuery, MfaRequiredView, MfaVerifyDto, TokenResponseView } from './dto';
@@ -27,6 +27,7 @@ import { readOAuthParams } from '../common/oauth-request';
 import { RefreshCookie } from './refresh-cookie';
 import { DpopProof, ProofRequest } from './dpop.service';
 import { SessionEvents } from './session-events';
+import { LoginAnswer, SignedInAnswer } from './login-answer';
 
 class LoginResponse extends TokenResponseView {
   @ApiProperty({ type: UserView }) user: UserView;
@@ -47,6 +48,7 @@ export class AuthController {
     private readonly cookie: RefreshCookie,
     private readonly events: SessionEvents,
     private readonly trustedCookie: TrustedDeviceCookie,
+    private readonly loginAnswer: LoginAnswer,
   ) {}
 
   @Post('login')
@@ -69,7 +71,7 @@ export class AuthController {
     @HangUp() hangUp: AbortSignal,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<(TokenResponse & { user: UserView }) | MfaRequiredAnswer> {
+  ): Promise<SignedInAnswer | MfaRequiredAnswer> {
     const outcome = await this.auth.login(
       { ...dto, refreshCookie: this.cookie.read(request), trustedDevice: dto.trustedDevice ?? this.trustedCookie.read(request) },
       client,
@@ -77,12 +79,7 @@ export class AuthController {
       hangUp,
     );
     if ('mfa' in outcome) return outcome.mfa;
-    const cookieMode = dto.useCookie === true;
-    return {
-      ...this.cookie.respond(reply, outcome.tokens, cookieMode),
-      user: toUserView(outcome.user),
-      ...this.trustedCookie.respond(reply, outcome.trustedDevice, cookieMode),
-    };
+    return this.loginAnswer.respond(reply, outcome, dto.useCookie === true);
   }
 
   @Post('mfa/verify')
@@ -100,13 +97,9 @@ export class AuthController {
     @DpopProof() proof: ProofRequest,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<TokenResponse & { user: UserView }> {
+  ): Promise<SignedInAnswer> {
     const done = await this.auth.completeMfa({ ...dto, refreshCookie: this.cookie.read(request) }, client, proof);
-    return {
-      ...this.cookie.respond(reply, done.tokens, done.useCookie),
-      user: toUserView(done.user),
-      ...this.trustedCookie.respond(reply, done.trustedDevice, done.useCookie),
-    };
+    return this.loginAnswer.respond(reply, done, done.useCookie);
   }
 
   @Post('token')

@@ -10,6 +10,7 @@ import { MfaModule } from '../mfa/mfa.module';
 import { FactorsController } from './factors.controller';
 import { PasskeysController } from './passkeys.controller';
 import { TrustedDeviceCookie } from './trusted-device-cookie';
+import { LoginAnswer } from './login-answer';
 import { AccessTokensService } from './access-tokens.service';
 import { AccessTokenVerifier } from './access-token-verifier';
 import { AccessTokenGuard } from './auth.guard';
@@ -43,6 +44,7 @@ import { TokenSigner } from './token-signer';
     AccessTokenGuard,
     RefreshCookie,
     TrustedDeviceCookie,
+    LoginAnswer,
   ],
   exports: [OpenStreams, AccessTokenGuard, DpopService, RefreshCookie, JwtStrategy, SigningKeysService, AccessTokenVerifier, TokenSigner, AuthService],
 })

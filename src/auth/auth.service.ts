@@ -73,6 +73,9 @@ export interface MfaVerifyInput {
 
 export type LogoutScope = (typeof LOGOUT_SCOPES)[number];
 
+/** Proof of presence without the password (AuthService.reauthenticate): an authentication within REAUTH_MAX_AGE. */
+export const RECENT_AUTHENTICATION = Symbol('recent authentication');
+
 /** Orchestrates users and sessions into logins, refreshes, logouts and password changes, and turns their outcomes into HTTP errors. */
 @Injectable()
 export class AuthService {
@@ -372,23 +375,35 @@ export class AuthService {
   }
 
   /**
-   * The step-up rule of a change to what controls the account (PUT /me/password, POST /me/email),
-   * checked before anything changes: a live session, no reset owed after "this wasn't me", `aal2`
-   * once the account has a second factor (the password alone, a stolen one say, cannot hand the
-   * account over), and the current password, counted by LOGIN_LOCKOUT (a stolen access token must
-   * not become an unthrottled password oracle). Returns the user and the caller's session as checked.
+   * The step-up rule of a change to what controls the account (PUT /me/password, POST /me/email,
+   * DELETE /me), checked before anything changes: a live session, no reset owed after "this
+   * wasn't me" (`resetOwed` is the 403 that says so), `aal2` once the account has a second factor
+   * (the password alone, a stolen one say, cannot hand the account over), then proof of presence:
+   * the current password, counted by LOGIN_LOCKOUT (a stolen access token must not become an
+   * unthrottled password oracle), or, where a route lets the password be left out
+   * (RECENT_AUTHENTICATION), an authentication within REAUTH_MAX_AGE (a step-up just made).
+   * Returns the user and the caller's session as checked.
    */
-  async reauthenticate(principal: Principal, password: string, client: ClientContext): Promise<{ user: User; current: Session }> {
+  async reauthenticate(
+    principal: Principal,
+    proof: string | typeof RECENT_AUTHENTICATION,
+    client: ClientContext,
+    resetOwed: () => ApiError = RESET_OWED,
+  ): Promise<{ user: User; current: Session }> {
     const user = await this.users.findById(principal.userId);
     // Causal: the caller's session may have been opened a moment ago on another database node.
     const current = await this.sessions.findById(principal.sessionId, true);
     if (!user || !current || current.revokedAt !== null) throw ApiError.invalidToken(true);
-    if (user.passwordResetRequiredAt !== null) throw RESET_OWED();
+    if (user.passwordResetRequiredAt !== null) throw resetOwed();
     // With a second factor on the account, the password alone (a stolen one, say) cannot replace itself.
     await this.mfa.requireAal2IfEnrolled(principal);
+    if (proof === RECENT_AUTHENTICATION) {
+      if (this.clock.now() - principal.authTime > this.config.reauthMaxAge * 1000)
+        throw ApiError.insufficientUserAuthentication(principal.acr, this.config.reauthMaxAge, principal.dpopJkt ? 'DPoP' : 'Bearer');
+      return { user, current };
+    }
     // A stolen access token must not become an unthrottled password oracle.
-    if (!(await this.passwords.verify(user.passwordHash, password, () => this.lockout.attempt(user.email, user.id, client))))
-      throw ApiError.invalidCredentials();
+    if (!(await this.passwords.verify(user.passwordHash, proof, () => this.lockout.attempt(user.email, user.id, client)))) throw ApiError.invalidCredentials();
     await this.lockout.clear(user.email);
     return { user, current };
   }

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, PickType } from '@nestjs/swagger';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { IsBoolean, IsIn, IsOptional, IsString, Length } from 'class-validator';
@@ -5,6 +6,19 @@ import { SECOND_FACTOR_METHODS } from '../mfa/second-factor-methods';
 import { IsAssertionCredential } from '../mfa/passkey.dto';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../common/password-policy';
 import { IsDeviceId, IsDeviceName, IsDisplayText, IsEmailLookup, IsNewPassword, IsPresentedPassword } from '../common/validators';
+
+/**
+ * A second factor's code (TOTP's digits or a recovery code), where the chosen method takes one.
+ * Listed in the order stacked decorators run (bottom up), so that a field's messages keep theirs.
+ */
+function IsFactorCode(description?: string): PropertyDecorator {
+  return applyDecorators(
+    Length(1, 32),
+    IsString(),
+    IsOptional(),
+    ApiPropertyOptional({ ...(description === undefined ? {} : { description }), maxLength: 32 }),
+  );
+}
 
 export class LoginDto {
   @ApiProperty({ example: 'ada@example.com' })
@@ -58,10 +72,7 @@ export class MfaVerifyDto {
   @IsIn(SECOND_FACTOR_METHODS)
   method: (typeof SECOND_FACTOR_METHODS)[number];
 
-  @ApiPropertyOptional({ description: 'totp: the 6 digits; recovery_code: one of the codes.', maxLength: 32 })
-  @IsOptional()
-  @IsString()
-  @Length(1, 32)
+  @IsFactorCode('totp: the 6 digits; recovery_code: one of the codes.')
   code?: string;
 
   @IsAssertionCredential({ optional: true })
@@ -80,10 +91,7 @@ export class StepUpDto {
   @IsIn(STEP_UP_METHODS)
   method: (typeof STEP_UP_METHODS)[number];
 
-  @ApiPropertyOptional({ maxLength: 32 })
-  @IsOptional()
-  @IsString()
-  @Length(1, 32)
+  @IsFactorCode()
   code?: string;
 
   @IsAssertionCredential({ optional: true })

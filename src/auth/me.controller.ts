@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
@@ -15,6 +15,22 @@ import { Auth, AuthOptionsFor, CurrentPrincipal } from './auth.guard';
 import { ChangePasswordDto, TokenResponseView } from './dto';
 import type { Principal } from './jwt.strategy';
 import { RefreshCookie } from './refresh-cookie';
+
+/** The contract of a password change, which both of its routes (PUT, and POST for v1 clients) keep. */
+function PasswordChange(summary: string): MethodDecorator {
+  return applyDecorators(
+    HttpCode(200),
+    Endpoint(summary),
+    IssuesTokens({ hashesPassword: true }),
+    ApiErrorResponse(
+      401,
+      'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above',
+    ),
+    ApiErrorResponse(403, 'forbidden: a "this wasn\'t me" report owes a reset, which only the mailed link (or "forgot password") settles'),
+    RATE_LIMITED(),
+    ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' }),
+  );
+}
 
 @ApiTags('me')
 @Controller('me')
@@ -38,16 +54,7 @@ export class MeController {
   }
 
   @Put('password')
-  @HttpCode(200)
-  @Endpoint('Change the password (needs aal2 once the account has a second factor): every other device is signed out, this one gets a new pair')
-  @IssuesTokens({ hashesPassword: true })
-  @ApiErrorResponse(
-    401,
-    'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above',
-  )
-  @ApiErrorResponse(403, 'forbidden: a "this wasn\'t me" report owes a reset, which only the mailed link (or "forgot password") settles')
-  @RATE_LIMITED()
-  @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
+  @PasswordChange('Change the password (needs aal2 once the account has a second factor): every other device is signed out, this one gets a new pair')
   async putPassword(
     @Body() dto: ChangePasswordDto,
     @CurrentPrincipal() principal: Principal,
@@ -58,16 +65,7 @@ export class MeController {
   }
 
   @Post('password')
-  @HttpCode(200)
-  @Endpoint('Change the password (as PUT /me/password; kept for v1 clients)')
-  @IssuesTokens({ hashesPassword: true })
-  @ApiErrorResponse(
-    401,
-    'invalid_credentials: the current password is wrong; insufficient_user_authentication: the account has a second factor and this session has not proved it (step up); invalid_token: see above',
-  )
-  @ApiErrorResponse(403, 'forbidden: a "this wasn\'t me" report owes a reset, which only the mailed link (or "forgot password") settles')
-  @RATE_LIMITED()
-  @ApiOkResponse({ type: TokenResponseView, description: 'A fresh token pair for this device; every other session is revoked.' })
+  @PasswordChange('Change the password (as PUT /me/password; kept for v1 clients)')
   async changePassword(
     @Body() dto: ChangePasswordDto,
     @CurrentPrincipal() principal: Principal,

@@ -5,16 +5,16 @@ import { Client, ClientContext } from '../common/client-context';
 import { ApiErrorResponse, Endpoint } from '../common/openapi';
 import { IssuesTokens } from '../common/route-flags';
 import { AuthRateLimit } from '../rate-limit/rate-limit.module';
-import { toUserView, UserView } from '../users/user.view';
 import { FactorsService, FactorView } from '../mfa/factors.service';
 import { PasskeyMethod } from '../mfa/passkeys';
 import { AddPasskeyDto } from '../mfa/passkey.dto';
 import { PasskeyLoginDto } from './dto';
-import { AuthService, TokenResponse } from './auth.service';
+import { AuthService } from './auth.service';
 import { Auth, CurrentPrincipal } from './auth.guard';
 import type { Principal } from './jwt.strategy';
 import { RefreshCookie } from './refresh-cookie';
 import { DpopProof, ProofRequest } from './dpop.service';
+import { LoginAnswer, SignedInAnswer } from './login-answer';
 
 const OPTIONS = {
   description:
@@ -34,6 +34,7 @@ export class PasskeysController {
     private readonly factors: FactorsService,
     private readonly passkeys: PasskeyMethod,
     private readonly cookie: RefreshCookie,
+    private readonly loginAnswer: LoginAnswer,
   ) {}
 
   @Post('me/factors/passkey/options')
@@ -90,8 +91,8 @@ export class PasskeysController {
     @DpopProof() proof: ProofRequest,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<TokenResponse & { user: UserView }> {
-    const { tokens, user } = await this.auth.passkeyLogin({ ...dto, refreshCookie: this.cookie.read(request) }, client, proof);
-    return { ...this.cookie.respond(reply, tokens, dto.useCookie === true), user: toUserView(user) };
+  ): Promise<SignedInAnswer> {
+    const signedIn = await this.auth.passkeyLogin({ ...dto, refreshCookie: this.cookie.read(request) }, client, proof);
+    return this.loginAnswer.respond(reply, signedIn, dto.useCookie === true);
   }
 }

@@ -17,63 +17,17 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
   readonly registry = new Registry();
   private server?: Server;
 
-  readonly logins = new Counter({
-    name: 'latchkey_logins_total',
-    help: 'Login attempts by outcome.',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly refreshes = new Counter({
-    name: 'latchkey_refreshes_total',
-    help: 'Refresh-token exchanges by outcome.',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly thefts = new Counter({
-    name: 'latchkey_theft_detections_total',
-    help: 'Replayed refresh tokens (sessions revoked as stolen).',
-    registers: [this.registry],
-  });
-  readonly revocations = new Counter({
-    name: 'latchkey_revocations_total',
-    help: 'Sessions revoked, by reason.',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly rateLimited = new Counter({
-    name: 'latchkey_rate_limited_total',
-    help: 'Requests refused by a rate limit (ip) or the per-e-mail lockout (email).',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-  readonly shed = new Counter({
-    name: 'latchkey_password_hashing_shed_total',
-    help: 'Requests answered 503 before hashing because the password-hashing queue was full.',
-    registers: [this.registry],
-  });
-  readonly hashingQueue = new Gauge({
-    name: 'latchkey_password_hashing_queue_length',
-    help: 'Password hashes waiting for a worker.',
-    registers: [this.registry],
-  });
-  readonly hashingActive = new Gauge({ name: 'latchkey_password_hashing_active', help: 'Password hashes running.', registers: [this.registry] });
-  readonly databaseErrors = new Counter({
-    name: 'latchkey_database_errors_total',
-    help: 'Requests that failed on the database, by kind.',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-  readonly mails = new Counter({
-    name: 'latchkey_mails_total',
-    help: 'Outbox messages by outcome (sent, dropped, failed for good, retried).',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly registrySize = new Gauge({
-    name: 'latchkey_revocation_registry_size',
-    help: 'Revoked sessions held in memory (their access tokens may still be unexpired).',
-    registers: [this.registry],
-  });
+  readonly logins = this.counter('latchkey_logins_total', 'Login attempts by outcome.', ['outcome']);
+  readonly refreshes = this.counter('latchkey_refreshes_total', 'Refresh-token exchanges by outcome.', ['outcome']);
+  readonly thefts = this.counter('latchkey_theft_detections_total', 'Replayed refresh tokens (sessions revoked as stolen).');
+  readonly revocations = this.counter('latchkey_revocations_total', 'Sessions revoked, by reason.', ['reason']);
+  readonly rateLimited = this.counter('latchkey_rate_limited_total', 'Requests refused by a rate limit (ip) or the per-e-mail lockout (email).', ['kind']);
+  readonly shed = this.counter('latchkey_password_hashing_shed_total', 'Requests answered 503 before hashing because the password-hashing queue was full.');
+  readonly hashingQueue = this.gauge('latchkey_password_hashing_queue_length', 'Password hashes waiting for a worker.');
+  readonly hashingActive = this.gauge('latchkey_password_hashing_active', 'Password hashes running.');
+  readonly databaseErrors = this.counter('latchkey_database_errors_total', 'Requests that failed on the database, by kind.', ['kind']);
+  readonly mails = this.counter('latchkey_mails_total', 'Outbox messages by outcome (sent, dropped, failed for good, retried).', ['outcome']);
+  readonly registrySize = this.gauge('latchkey_revocation_registry_size', 'Revoked sessions held in memory (their access tokens may still be unexpired).');
   readonly propagationLag = new Histogram({
     name: 'latchkey_revocation_propagation_seconds',
     help: 'From a revocation on another instance to this instance knowing of it.',
@@ -102,6 +56,15 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
       this.server!.listen(this.config.metricsPort!, this.config.metricsHost, () => resolve());
     });
     this.logger.log(`metrics on http://${this.config.metricsHost}:${this.config.metricsPort}/metrics`);
+  }
+
+  /** A counter in this service's registry; label values are typed by the names given. */
+  private counter<Label extends string = string>(name: string, help: string, labelNames: readonly Label[] = []): Counter<Label> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, registers: [this.registry] });
   }
 
   /** The port the metrics server listens on (tests start it on port 0). */

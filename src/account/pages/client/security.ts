@@ -17,19 +17,7 @@ import {
 import { createClient, LatchkeyError, type SessionEndReason } from '@latchkey/client';
 import { confirmItsYou, refusal, secondStepForm, type AskedMethod } from './second-step';
 import { el, type Child } from './dom';
-
-interface Factor {
-  id: string;
-  type: 'totp' | 'passkey';
-  name: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  backedUp?: boolean;
-  /** false: an authenticator app added but never confirmed with a code. */
-  active?: boolean;
-  /** Too many wrong codes in a row: only an administrator's reset unlocks it. */
-  locked?: boolean;
-}
+import type { Factor } from './factor';
 
 const app = document.getElementById('app')!;
 // The dashboard's name: the refresh cookie is one per origin, so the pages latchkey serves share

@@ -19,19 +19,8 @@ export interface AdminUser {
   mfaEnabled?: boolean;
 }
 
-/** A user's second factor as the admin API shows it (no secret). */
-export interface Factor {
-  id: string;
-  type: 'totp' | 'passkey';
-  name: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  backedUp?: boolean;
-  /** false: an authenticator app added but never confirmed. */
-  active?: boolean;
-  /** Locked after too many consecutive failures, until an admin resets. */
-  locked?: boolean;
-}
+/** A user's second factor as the admin API shows it (no secret): the shape the account pages read too. */
+export type { Factor } from '../../../account/pages/client/factor.js';
 
 export interface Session {
   id: string;
