@@ -114,6 +114,21 @@ describe(`account deletion [${TEST_DB}]`, () => {
     assert.equal(await works(http, t), true);
   });
 
+  it('a "this wasn\'t me" report that still owes a reset: 403 forbidden, with or without the password, and nothing changes', async () => {
+    const user = await register(http);
+    const t = await login(http, user.email);
+    // The state a report leaves (test/e2e/device-alerts.test.ts walks the mailed link to it).
+    await app.database.rows('UPDATE users SET password_reset_required_at = ? WHERE id = ?', [Date.now(), user.id]);
+    const before = await rowsOf(app, user.id);
+    for (const body of [{ password: PASSWORD }, {}]) {
+      const r = await deleteMe(http, t.access_token, body);
+      assert.equal(r.status, 403, r.text);
+      assert.equal(r.body.error, 'forbidden');
+      assert.match(r.body.message, /before it can be deleted/);
+    }
+    assert.deepEqual(await rowsOf(app, user.id), before);
+  });
+
   it('no password: allowed within REAUTH_MAX_AGE of the last authentication; after it, 401 insufficient_user_authentication until a step-up', async () => {
     const user = await register(http);
     const fresh = await login(http, user.email, PASSWORD, { deviceId: 'fresh-device' });
