@@ -1,7 +1,8 @@
 /**
  * Shared plumbing for the benchmark scenarios: a fresh MariaDB database per scenario, the real
- * app as a child process, autocannon driven programmatically, bounded HTTP helpers, and the
- * JSON/table output. Everything targets 127.0.0.1 only.
+ * app as a child process, autocannon driven programmatically, bounded HTTP helpers, the
+ * revocation feed's receivers, and the JSON/table output (runScenario's Scenario ties a
+ * scenario's databases, apps and output together). Everything targets 127.0.0.1 only.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
