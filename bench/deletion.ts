@@ -9,27 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { chainHooks } from './refresh';
-import {
-  DURATION,
-  LoadSummary,
-  connect,
-  dbName,
-  dropDatabase,
-  freshDatabase,
-  generateSecrets,
-  load,
-  log,
-  median,
-  postJson,
-  printTable,
-  register,
-  round,
-  runScenario,
-  seedViaLogin,
-  startApp,
-  writeResult,
-} from './lib';
+import { chainHooks, rotationLoad } from './refresh';
+import { DURATION, LoadSummary, connect, generateSecrets, log, median, postJson, register, round, runScenario, seedViaLogin } from './lib';
 import { uuidv7 } from '../src/common/ids';
 
 const ADMIN_EMAIL = 'deletion-bench-admin@bench.test';
@@ -53,12 +34,9 @@ async function deleteUser(url: string, adminToken: string, userId: string): Prom
 }
 
 if (require.main === module) {
-  runScenario('deletion', 20 * 60_000, async (cleanup) => {
-    const database = dbName('deletion');
-    await freshDatabase(database);
-    cleanup.push(() => dropDatabase(database));
-    const app = await startApp({ name: 'deletion-app', database, secrets: generateSecrets(), env: { ADMIN_EMAIL, ADMIN_PASSWORD } });
-    cleanup.push(() => app.stop());
+  runScenario('deletion', 20 * 60_000, async (scenario) => {
+    const database = await scenario.database();
+    const app = await scenario.startApp({ name: 'deletion-app', database, secrets: generateSecrets(), env: { ADMIN_EMAIL, ADMIN_PASSWORD } });
     const admin = (await postJson<{ access_token: string }>(`${app.url}/auth/login`, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD })).body.access_token;
 
     log(`seeding the other users: ${8 * ROUNDS} × 25 sessions`);
@@ -124,10 +102,7 @@ if (require.main === module) {
     // chains checked out (the warm-up's too), and a run must start with one free chain per connection.
     const runs = Array.from({ length: 2 * ROUNDS }, (_, r) => chainHooks(others.filter((_, i) => i % (2 * ROUNDS) === r).map((s) => s.refresh_token)));
     let run = 0;
-    const refreshLoad = (label: string) => {
-      const hooks = runs[run++];
-      return load({ label, url: app.url, path: '/auth/token', method: 'POST', setupRequest: hooks.setupRequest, onResponse: hooks.onResponse });
-    };
+    const refreshLoad = (label: string) => rotationLoad(label, app.url, runs[run++]);
 
     // Back-to-back pairs, the order alternating, and the median ratio: on a shared machine one
     // run alone moves by several times.
@@ -178,13 +153,14 @@ if (require.main === module) {
       { run: p.without.label, 'req/s': p.without.rps, 'p50 ms': p.without.p50, 'p99 ms': p.without.p99, deletions: '' },
       { run: p.during.label, 'req/s': p.during.rps, 'p50 ms': p.during.p50, 'p99 ms': p.during.p99, deletions: p.deletions, ratio: ratios[i] },
     ]);
-    printTable(`Other users' refreshes (${others.length} chains, ${ROUNDS} pairs, 50 connections, ${DURATION} s each)`, table);
-    printTable('Deletions (50 sessions, 10,000 audit rows each)', [
+    scenario.table(`Other users' refreshes (${others.length} chains, ${ROUNDS} pairs, 50 connections, ${DURATION} s each)`, table);
+    scenario.table('Deletions (50 sessions, 10,000 audit rows each)', [
       { what: 'deletions during the load', n: deletions.length, 'median ms': median(deletions), 'max ms': Math.max(...deletions) },
       { what: 'one deletion alone', n: 1, 'median ms': quiet, 'max ms': quiet },
     ]);
-    printTable('Ratio (median of the pairs)', [{ ratio: 'refreshP99DuringVsWithout', value: ratio, target: 1.5, direction: '<=' }]);
-    writeResult('deletion', {
+    const targetRatios = { refreshP99DuringVsWithout: { value: ratio, target: 1.5, direction: '<=' } };
+    scenario.ratios('Ratio (median of the pairs)', targetRatios);
+    scenario.write({
       loadAverage: loadavg().map((l) => round(l, 2)),
       victims: VICTIMS,
       sessionsPerVictim: SESSIONS_PER_VICTIM,
@@ -197,7 +173,7 @@ if (require.main === module) {
       deletionAloneMs: quiet,
       victimAuditRowsLeftWithIp: Number(remaining.n),
       table,
-      ratios: { refreshP99DuringVsWithout: { value: ratio, target: 1.5, direction: '<=' } },
+      ratios: targetRatios,
     });
   });
 }

@@ -9,28 +9,23 @@
 import { randomUUID } from 'node:crypto';
 import * as jose from 'jose';
 import { accessTokenHash } from '@latchkey/verifier';
-import { chainHooks } from './refresh';
+import { chainHooks, rotationLoad } from './refresh';
 import {
   CONNECTIONS,
   DURATION,
   LoadSummary,
   PASSWORD,
   WARMUP,
-  dbName,
-  dropDatabase,
+  bearerTokens,
   freePort,
-  freshDatabase,
   generateSecrets,
   load,
   log,
   parallel,
   postJson,
-  printTable,
-  register,
+  registerUsers,
   round,
   runScenario,
-  startApp,
-  writeResult,
 } from './lib';
 
 // autocannon checks a chain out for each connection as it opens (warm-up and run): well over twice CONNECTIONS.
@@ -67,34 +62,29 @@ interface Session {
   refresh_token: string;
 }
 
-runScenario('dpop', 8 * 60_000, async (cleanup) => {
-  const database = dbName('dpop');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('dpop', 8 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
   // Each at its own URL (JWT_ISSUER): the public origin a proof's htu must name.
   const ownUrl = (port: number) => ({ port, env: { JWT_ISSUER: `http://127.0.0.1:${port}` } });
   const appAt = ownUrl(freePort());
-  const app = await startApp({ name: 'dpop-app', database, secrets, ...appAt });
-  cleanup.push(() => app.stop());
+  const app = await scenario.startApp({ name: 'dpop-app', database, secrets, ...appAt });
   const redisPrefix = `latchkey-bench-dpop-${process.pid}:`;
   const sharedAt = ownUrl(freePort());
-  const shared = await startApp({
+  const shared = await scenario.startApp({
     name: 'dpop-app-redis',
     database,
     secrets,
     port: sharedAt.port,
     env: { ...sharedAt.env, REDIS_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: redisPrefix },
   });
-  cleanup.push(() => shared.stop());
 
   const targets = [
     { tag: 'memory', app },
     { tag: 'redis', app: shared },
   ];
   log(`seeding, per instance, ${USERS * PER_USER} bound and ${USERS * PER_USER} plain sessions via login`);
-  const emails = Array.from({ length: USERS }, (_, i) => `dpop-${i}@bench.test`);
-  await parallel(USERS, 8, (i) => register(app, emails[i]));
+  const emails = await registerUsers(app, 'dpop', USERS);
   const open = async (i: number, set: string, key?: Key) => {
     const headers: Record<string, string> = key ? { dpop: await proof(key, 'POST', `${app.url}/auth/login`) } : {};
     const r = await postJson<{ access_token: string; refresh_token: string; token_type: string }>(
@@ -118,14 +108,7 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
     log(`${tag}: refresh`);
     for (const kind of ['plain', 'bound'] as const) {
       const chains = await proofChains(sets.get(`${kind}_${tag}`)!, `${target.url}/auth/token`);
-      runs[`refresh_${kind}_${tag}`] = await load({
-        label: `refresh, ${kind === 'bound' ? 'DPoP-bound' : 'Bearer'} session (${tag})`,
-        url: target.url,
-        path: '/auth/token',
-        method: 'POST',
-        setupRequest: chains.setupRequest,
-        onResponse: chains.onResponse,
-      });
+      runs[`refresh_${kind}_${tag}`] = await rotationLoad(`refresh, ${kind === 'bound' ? 'DPoP-bound' : 'Bearer'} session (${tag})`, target.url, chains);
       if (chains.stats.failed || chains.exhausted())
         throw new Error(`${kind} refreshes: ${chains.stats.failed} failed, proofs exhausted: ${chains.exhausted()}`);
     }
@@ -135,12 +118,11 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
       .get('plain_memory')!
       .slice(0, CONNECTIONS)
       .map((s) => s.access_token);
-    let next = 0;
     runs[`guard_plain_${tag}`] = await load({
       label: `GET /auth/session, Bearer (${tag})`,
       url: target.url,
       path: '/auth/session',
-      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${bearer[next++ % bearer.length]}` } }),
+      setupRequest: bearerTokens(bearer),
     });
     const pool = await guardProofs(sets.get('bound_memory')!.slice(0, CONNECTIONS), `${target.url}/auth/session`);
     let used = 0;
@@ -166,12 +148,9 @@ runScenario('dpop', 8 * 60_000, async (cleanup) => {
     guardDpopVsBearerRedis: ratio('guard_bound_redis', 'guard_plain_redis'),
   };
   const table = Object.values(runs).map((s) => ({ run: s.label, 'req/s': s.rps, 'p50 ms': s.p50, 'p99 ms': s.p99 }));
-  printTable(`DPoP cost (concurrency ${CONNECTIONS}, ${DURATION} s each)`, table);
-  printTable(
-    'Ratios (1.0 = a proof costs nothing)',
-    Object.entries(ratios).map(([name, value]) => ({ ratio: name, value })),
-  );
-  writeResult('dpop', { runs, ratios, connections: CONNECTIONS, durationS: DURATION, warmupS: WARMUP, table });
+  scenario.table(`DPoP cost (concurrency ${CONNECTIONS}, ${DURATION} s each)`, table);
+  scenario.ratios('Ratios (1.0 = a proof costs nothing)', ratios);
+  scenario.write({ runs, ratios, connections: CONNECTIONS, durationS: DURATION, warmupS: WARMUP, table });
 });
 
 /** chainHooks, plus a fresh proof of the chain's key with every request of a bound chain. */

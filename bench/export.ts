@@ -17,25 +17,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { sqliteFiles } from '../src/config/config';
 import { uuidv7 } from '../src/common/ids';
-import {
-  AppProcess,
-  connect,
-  dbName,
-  dropDatabase,
-  freshDatabase,
-  generateSecrets,
-  log,
-  login,
-  median,
-  printTable,
-  register,
-  round,
-  runScenario,
-  Secrets,
-  sleep,
-  startApp,
-  writeResult,
-} from './lib';
+import { AppProcess, Scenario, Secrets, connect, dbName, generateSecrets, log, login, median, register, round, runScenario, sleep, startApp } from './lib';
 
 const LARGE = Number(process.env.BENCH_EXPORT_ROWS ?? 100_000);
 const SMALL = 1_000;
@@ -146,14 +128,11 @@ async function exportOnce(app: AppProcess, token: string, expectRows: number): P
   };
 }
 
-async function runOn(kind: Kind, cleanup: Array<() => Promise<void>>): Promise<Record<string, unknown>> {
-  const database = dbName(`export_${kind}`);
+async function runOn(kind: Kind, scenario: Scenario): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-bench-export-'));
-  cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-  if (kind === 'mysql') {
-    await freshDatabase(database);
-    cleanup.push(() => dropDatabase(database));
-  }
+  scenario.cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+  // On SQLite the name only reaches appEnv's DATABASE_URL, which env below clears.
+  const database = kind === 'mysql' ? await scenario.database(`export_${kind}`) : dbName(`export_${kind}`);
   const secrets: Secrets = generateSecrets();
   const env: Record<string, string> = { EXPORT_RATE_LIMIT: 'off', DATA_DIR: dataDir, ...(kind === 'sqlite' ? { DATABASE_URL: '' } : {}) };
   const start = (name: string) => startApp({ name: `export-${kind}-${name}`, database, secrets, env });
@@ -164,7 +143,7 @@ async function runOn(kind: Kind, cleanup: Array<() => Promise<void>>): Promise<R
   const large = `export-large-${kind}@bench.test`;
   await register(app, small);
   await register(app, large);
-  const ids = await Promise.all([small, large].map(async (email) => ((await login(app, email)) as unknown as { user: { id: string } }).user.id));
+  const ids = await Promise.all([small, large].map(async (email) => (await login(app, email)).user.id));
   await app.stop();
   const t0 = performance.now();
   const users: Array<[string, number]> = [
@@ -177,7 +156,7 @@ async function runOn(kind: Kind, cleanup: Array<() => Promise<void>>): Promise<R
   log(`${kind}: seeded ${SMALL + LARGE} audit rows in ${seedSeconds} s`);
 
   app = await start('measured');
-  cleanup.push(() => app.stop());
+  scenario.cleanup.push(() => app.stop());
   const smallToken = (await login(app, small)).access_token;
   const largeToken = (await login(app, large)).access_token;
   // Warm: the routes, the JIT, the pool; then idle.
@@ -189,7 +168,7 @@ async function runOn(kind: Kind, cleanup: Array<() => Promise<void>>): Promise<R
     runs.push({ user: `${SMALL} rows`, ...(await exportOnce(app, smallToken, SMALL)) });
     runs.push({ user: `${LARGE} rows`, ...(await exportOnce(app, largeToken, LARGE)) });
   }
-  printTable(`GET /me/export on ${kind} (idle VmRSS ${idleRssMb} MiB)`, runs);
+  scenario.table(`GET /me/export on ${kind} (idle VmRSS ${idleRssMb} MiB)`, runs);
   const of = (rows: number, key: 'ms' | 'peakRssMb' | 'bytes' | 'growthMb') =>
     round(median(runs.filter((r) => r.user === `${rows} rows`).map((r) => r[key])), 1);
   // The first round alone: the large export starts from the heap the idle process had.
@@ -213,17 +192,17 @@ async function runOn(kind: Kind, cleanup: Array<() => Promise<void>>): Promise<R
     peakRatioLargeToSmall: round(of(LARGE, 'peakRssMb') / of(SMALL, 'peakRssMb'), 2),
     timeRatioLargeToSmall: round(of(LARGE, 'ms') / of(SMALL, 'ms'), 1),
   };
-  printTable(`summary (${kind})`, [summary]);
+  scenario.table(`summary (${kind})`, [summary]);
   await app.stop();
   return { ...summary, runs };
 }
 
-runScenario('export', 10 * 60_000, async (cleanup) => {
+runScenario('export', 10 * 60_000, async (scenario) => {
   if (!existsSync('/proc/self/clear_refs')) throw new Error('needs Linux /proc (clear_refs, VmHWM)');
   const which = (process.env.BENCH_EXPORT_DB ?? 'both') as Kind | 'both';
   const kinds: Kind[] = which === 'both' ? ['sqlite', 'mysql'] : [which];
   const results: Record<string, unknown>[] = [];
-  for (const kind of kinds) results.push(await runOn(kind, cleanup));
+  for (const kind of kinds) results.push(await runOn(kind, scenario));
   // Another history length is a side experiment: its own file, the main result kept.
-  writeResult(LARGE === 100_000 ? 'export' : `export-${LARGE}`, { largeRows: LARGE, smallRows: SMALL, rounds: ROUNDS, results });
+  scenario.write({ largeRows: LARGE, smallRows: SMALL, rounds: ROUNDS, results }, LARGE === 100_000 ? 'export' : `export-${LARGE}`);
 });

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as mysql from 'mysql2/promise';
-import { chainHooks, SELECT_FOR_REFRESH } from './refresh';
+import { chainHooks, rotationLoad, SELECT_FOR_REFRESH } from './refresh';
 import {
   AppProcess,
   PASSWORD,
@@ -27,14 +27,12 @@ import {
   login,
   median,
   parallel,
-  printTable,
-  register,
+  percentile,
+  registerUsers,
   round,
   runScenario,
   seedViaLogin,
   sleep,
-  startApp,
-  writeResult,
 } from './lib';
 
 const NODE_PORTS = [3311, 3312, 3313];
@@ -42,11 +40,6 @@ const ROUNDS = Number(process.env.BENCH_GALERA_REFRESHES ?? 30_000);
 const CHAINS = 50;
 const REVOCATIONS = Number(process.env.BENCH_GALERA_REVOCATIONS ?? 50);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 async function query(port: number, sql: string): Promise<void> {
   const conn = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' });
@@ -98,14 +91,7 @@ async function throughput(app: AppProcess, label: string) {
   const tag = `tp-${label.replace(/\W+/g, '-')}`;
   const sessions = await seedViaLogin(app, tag, 60, 10);
   const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-  const refresh = await load({
-    label: `${label}: refresh`,
-    url: app.url,
-    method: 'POST',
-    path: '/auth/token',
-    setupRequest: hooks.setupRequest,
-    onResponse: hooks.onResponse,
-  });
+  const refresh = await rotationLoad(`${label}: refresh`, app.url, hooks);
   const emails = Array.from({ length: 50 }, (_, i) => `${tag}-${i % 60}@bench.test`);
   let n = 0;
   const logins = await load({
@@ -124,8 +110,7 @@ async function throughput(app: AppProcess, label: string) {
 
 async function propagation(a: AppProcess, b: AppProcess, label: string) {
   const users = Math.ceil(REVOCATIONS / 10);
-  const emails = Array.from({ length: users }, (_, i) => `prop-${label.replace(/\W/g, '')}-${i}@bench.test`);
-  await parallel(users, 4, (i) => register(a, emails[i]));
+  const emails = await registerUsers(a, `prop-${label.replace(/\W/g, '')}`, users, 4);
   const sessions = await parallel(REVOCATIONS, 4, (i) => login(a, emails[i % users], `prop-device-${i}`));
   const ms: number[] = [];
   for (const s of sessions) {
@@ -166,22 +151,19 @@ async function causalReadCost(database: string, sessionId: string) {
   }
 }
 
-runScenario('galera', 420_000, async (cleanup) => {
+runScenario('galera', 420_000, async (scenario) => {
   // The cluster: started (and installed) by the script when it is not running.
   execFileSync('bash', [join(ROOT, 'scripts', 'galera.sh'), 'start'], { stdio: 'inherit' });
   const database = dbName('galera');
   await query(NODE_PORTS[0], `DROP DATABASE IF EXISTS \`${database}\``);
   await query(NODE_PORTS[0], `CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  cleanup.push(() => query(NODE_PORTS[0], `DROP DATABASE IF EXISTS \`${database}\``));
+  scenario.cleanup.push(() => query(NODE_PORTS[0], `DROP DATABASE IF EXISTS \`${database}\``));
   const single = dbName('galera_single');
   await query(3306, `DROP DATABASE IF EXISTS \`${single}\``);
-  cleanup.push(() => query(3306, `DROP DATABASE IF EXISTS \`${single}\``));
+  scenario.cleanup.push(() => query(3306, `DROP DATABASE IF EXISTS \`${single}\``));
   const secrets = generateSecrets();
-  const start = async (name: string, url: string, env: Record<string, string> = {}) => {
-    const app = await startApp({ name, database, secrets, env: { DATABASE_URL: url, ...env } });
-    cleanup.push(() => app.stop());
-    return app;
-  };
+  const start = (name: string, url: string, env: Record<string, string> = {}) =>
+    scenario.startApp({ name, database, secrets, env: { DATABASE_URL: url, ...env } });
 
   // 1. alternating refreshes
   let a = await start('galera-a', dbUrl(NODE_PORTS[0], database));
@@ -220,12 +202,12 @@ runScenario('galera', 420_000, async (cleanup) => {
   const [{ session_id: sessionId }] = await seedViaLogin(a, 'causal', 1, 1);
   const causal = await causalReadCost(database, sessionId);
 
-  printTable(`Alternating refreshes on two nodes (wsrep_retry_autocommit=0)`, [alternating]);
-  printTable('Throughput: one instance on a Galera node against one on a single MariaDB (req/s, medians of 2 rounds)', [
+  scenario.table(`Alternating refreshes on two nodes (wsrep_retry_autocommit=0)`, [alternating]);
+  scenario.table('Throughput: one instance on a Galera node against one on a single MariaDB (req/s, medians of 2 rounds)', [
     { what: 'refresh', galera: throughputResult.refreshGaleraRps, single: throughputResult.refreshSingleRps, ratio: throughputResult.refreshRatio },
     { what: 'logins', galera: throughputResult.loginsGaleraRps, single: throughputResult.loginsSingleRps, ratio: throughputResult.loginsRatio },
   ]);
-  printTable('Revocation propagation from node 1 to node 2 (ms)', [polling, redis]);
-  printTable('The refresh read on node 2 (µs each, 2,000 in a row)', [causal]);
-  writeResult('galera', { alternating, throughput: throughputResult, propagation: [polling, redis], causalRead: causal });
+  scenario.table('Revocation propagation from node 1 to node 2 (ms)', [polling, redis]);
+  scenario.table('The refresh read on node 2 (µs each, 2,000 in a row)', [causal]);
+  scenario.write({ alternating, throughput: throughputResult, propagation: [polling, redis], causalRead: causal });
 });

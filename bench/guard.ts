@@ -18,22 +18,16 @@ import {
   DURATION,
   LoadSummary,
   ROOT,
-  appSigningKey,
-  dbName,
+  bearerTokens,
   freePort,
-  mintAccessTokens,
-  dropDatabase,
-  freshDatabase,
   generateSecrets,
   load,
   log,
-  median,
-  printTable,
+  mintForSessions,
   round,
+  roundMedians,
   runScenario,
   seedViaLogin,
-  startApp,
-  writeResult,
 } from './lib';
 
 const ROUNDS = Number(process.env.BENCH_GUARD_ROUNDS ?? 2);
@@ -41,35 +35,27 @@ const POOL = Number(process.env.BENCH_TOKEN_POOL ?? 180_000);
 const USERS = 20;
 const PER_USER = 25;
 
-function cycling(tokens: string[]) {
-  let i = 0;
-  return (req: Record<string, unknown>) => {
-    const token = tokens[i++ % tokens.length];
-    return { ...req, headers: { authorization: `Bearer ${token}` } };
-  };
-}
-
-runScenario('guard', 6 * 60_000, async (cleanup) => {
-  const database = dbName('guard');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('guard', 6 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
-  const app = await startApp({ name: 'guard-app', database, secrets });
-  cleanup.push(() => app.stop());
+  const app = await scenario.startApp({ name: 'guard-app', database, secrets });
   // The same app with METRICS_PORT set (same database and keys, so the same tokens work): the
   // counters must cost the guard nothing visible (issue 11).
   const metricsPort = freePort();
-  const metered = await startApp({ name: 'guard-app-metrics', database, secrets, env: { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } });
-  cleanup.push(() => metered.stop());
+  const metered = await scenario.startApp({
+    name: 'guard-app-metrics',
+    database,
+    secrets,
+    env: { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' },
+  });
   const baselineSecret = randomBytes(32).toString('hex');
-  const baseline = await startApp({
+  const baseline = await scenario.startApp({
     name: 'guard-baseline',
     database,
     secrets,
     script: join(ROOT, 'dist', 'bench', 'baseline', 'main.js'),
     env: { BASELINE_JWT_SECRET: baselineSecret },
   });
-  cleanup.push(() => baseline.stop());
 
   log(`seeding ${USERS * PER_USER} sessions via login`);
   const sessions = await seedViaLogin(app, 'guard', USERS, PER_USER);
@@ -77,7 +63,7 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
 
   log(`minting ${POOL} distinct access tokens with the app's signing key`);
   const started = Date.now();
-  const pool = await mintAccessTokens(await appSigningKey(database, secrets), sessions as unknown as Array<{ session_id: string; user: { id: string } }>, POOL);
+  const pool = await mintForSessions(database, secrets, sessions, POOL);
   log(`pool of ${pool.length} tokens in ${round((Date.now() - started) / 1000, 1)} s`);
   const check = await fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${pool[0]}` } });
   if (check.status !== 200) throw new Error(`a minted token is refused: ${check.status} ${await check.text()}`);
@@ -105,7 +91,7 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
       label: `r${r + 1} latchkey GET /auth/session, tokens reused`,
       url: app.url,
       path: '/auth/session',
-      setupRequest: cycling(reused),
+      setupRequest: bearerTokens(reused),
     });
     const protectedFresh = await load({
       label: `r${r + 1} latchkey GET /auth/session, fresh token each request`,
@@ -117,7 +103,7 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
       label: `r${r + 1} latchkey with METRICS_PORT GET /auth/session, tokens reused`,
       url: metered.url,
       path: '/auth/session',
-      setupRequest: cycling(reused),
+      setupRequest: bearerTokens(reused),
     });
     const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     if (scrape.status !== 200 || !(await scrape.text()).includes('latchkey_')) throw new Error('the metered app serves no latchkey metrics');
@@ -126,7 +112,7 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
       label: `r${r + 1} baseline (Express, passport-jwt HS256 string secret) GET /auth/session`,
       url: baseline.url,
       path: '/auth/session',
-      setupRequest: cycling(baselineTokens),
+      setupRequest: bearerTokens(baselineTokens),
     });
     for (const s of [protectedReused, protectedFresh, meteredReused, baselineProtected])
       if (s.non2xx > 0) throw new Error(`${s.label}: ${s.non2xx} non-2xx responses; the tokens are not accepted`);
@@ -134,8 +120,7 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
   }
 
   if (repeats) log(`warning: the pool ran out; ${repeats} requests repeated a token (BENCH_TOKEN_POOL)`);
-  const med = (key: string) => median(rounds.map((r) => r[key].rps));
-  const ratioMed = (a: string, b: string) => round(median(rounds.map((r) => r[a].rps / r[b].rps)), 3);
+  const { rps: med, rpsRatio: ratioMed } = roundMedians(rounds);
   const ratios = {
     reusedVsHealth: { value: ratioMed('protectedReused', 'health'), target: 0.8, direction: '>=' },
     freshVsHealth: { value: ratioMed('protectedFresh', 'health'), target: 0.35, direction: '>=' },
@@ -151,12 +136,9 @@ runScenario('guard', 6 * 60_000, async (cleanup) => {
     { run: 'usual stack GET /health', 'req/s (median)': med('baselineHealth') },
     { run: 'usual stack GET /auth/session', 'req/s (median)': med('baselineProtected') },
   ];
-  printTable(`Guard overhead (${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds, token pool ${pool.length})`, table);
-  printTable(
-    'Ratios',
-    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
-  );
-  writeResult('guard', {
+  scenario.table(`Guard overhead (${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds, token pool ${pool.length})`, table);
+  scenario.ratios('Ratios', ratios);
+  scenario.write({
     connections: CONNECTIONS,
     durationS: DURATION,
     rounds: ROUNDS,

@@ -7,65 +7,54 @@
  *   - the verifier on the example resource server: its unauthenticated route against the
  *     protected one, with reused and with fresh tokens.
  */
-import { chainHooks, rawRotationLoop } from './refresh';
+import { chainHooks, rawRotationLoop, rotationLoad } from './refresh';
 import {
   CONNECTIONS,
   DURATION,
+  Scenario,
+  TokenResponse,
+  addResourceServer,
   appSigningKey,
-  mintAccessTokens,
-  dbName,
-  dropDatabase,
+  bearerTokens,
   freePort,
-  freshDatabase,
   generateSecrets,
   load,
   median,
+  mintAccessTokens,
   postJson,
-  printTable,
   round,
   runScenario,
   seedViaLogin,
   startApp,
-  writeResult,
-  TokenResponse,
 } from './lib';
 import { SigningAlg } from '../src/common/jws';
 
 const ALGS: SigningAlg[] = ['RS256', 'ES256', 'EdDSA'];
 const POOL = Number(process.env.BENCH_TOKEN_POOL ?? 15_000);
 
-async function measure(alg: SigningAlg, cleanup: Array<() => Promise<void>>) {
-  const database = dbName(`jwt_${alg.toLowerCase()}`);
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+async function measure(alg: SigningAlg, scenario: Scenario) {
+  const database = await scenario.database(`jwt_${alg.toLowerCase()}`);
   const secrets = generateSecrets();
   const port = freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const app = await startApp({
+  const app = await scenario.startApp({
     name: `jwt-${alg}`,
     database,
     secrets,
     port,
     env: { JWT_ALG: alg, JWT_ISSUER: issuer, ADMIN_EMAIL: 'alg-admin@bench.test', ADMIN_PASSWORD: 'alg admin password' },
   });
-  cleanup.push(() => app.stop());
-  const sessions = (await seedViaLogin(app, `alg-${alg}`, 24, 25)) as Array<TokenResponse & { user?: { id: string } }>;
+  const sessions = await seedViaLogin(app, `alg-${alg}`, 24, 25);
   const signing = await appSigningKey(database, secrets);
   if (signing.alg !== alg) throw new Error(`the app signs with ${signing.alg}, not ${alg}`);
-  const fresh = await mintAccessTokens(signing, sessions as Array<TokenResponse & { user: { id: string } }>, POOL, issuer);
+  const fresh = await mintAccessTokens(signing, sessions, POOL, issuer);
   const reused = sessions.slice(0, CONNECTIONS).map((s) => s.access_token);
-  let next = 0;
-  const cycle = (tokens: string[]) => (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${tokens[next++ % tokens.length]}` } });
+  // One cursor shared by every run: each starts at the count where the previous one stopped.
+  const cursor = { next: 0 };
+  const cycle = (tokens: string[]) => bearerTokens(tokens, cursor);
 
   const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-  const refresh = await load({
-    label: `${alg}: POST /auth/token`,
-    url: app.url,
-    path: '/auth/token',
-    method: 'POST',
-    setupRequest: hooks.setupRequest,
-    onResponse: hooks.onResponse,
-  });
+  const refresh = await rotationLoad(`${alg}: POST /auth/token`, app.url, hooks);
   if (hooks.stats.failed) throw new Error(`${alg}: ${hooks.stats.failed} refreshes failed`);
   const raw = await rawRotationLoop(
     database,
@@ -78,13 +67,7 @@ async function measure(alg: SigningAlg, cleanup: Array<() => Promise<void>>) {
   const guardFresh = await load({ label: `${alg}: guard, fresh tokens`, url: app.url, path: '/auth/session', setupRequest: cycle(fresh) });
 
   const admin = (await postJson<TokenResponse>(`${app.url}/auth/login`, { email: 'alg-admin@bench.test', password: 'alg admin password' })).body;
-  const rsCredentials = (
-    await postJson<{ clientId: string; clientSecret: string }>(
-      `${app.url}/admin/resource-servers`,
-      { name: `alg-${alg}` },
-      { authorization: `Bearer ${admin.access_token}` },
-    )
-  ).body;
+  const rsCredentials = await addResourceServer(app, admin.access_token, `alg-${alg}`);
   const rs = await startApp({
     name: `jwt-${alg}-rs`,
     database,
@@ -111,10 +94,10 @@ async function measure(alg: SigningAlg, cleanup: Array<() => Promise<void>>) {
   };
 }
 
-runScenario('jwt-alg', 9 * 60_000, async (cleanup) => {
+runScenario('jwt-alg', 9 * 60_000, async (scenario) => {
   const results = [];
-  for (const alg of ALGS) results.push(await measure(alg, cleanup));
+  for (const alg of ALGS) results.push(await measure(alg, scenario));
   const rows = results.map(({ runs: _runs, ...row }) => row);
-  printTable(`Access-token algorithm (${DURATION} s per run, ${CONNECTIONS} connections)`, rows);
-  writeResult('jwt-alg', { rows, results, pool: POOL, medianRaw: median(results.map((r) => r['raw mysql2/s'])) });
+  scenario.table(`Access-token algorithm (${DURATION} s per run, ${CONNECTIONS} connections)`, rows);
+  scenario.write({ rows, results, pool: POOL, medianRaw: median(results.map((r) => r['raw mysql2/s'])) });
 });

@@ -1,9 +1,11 @@
 /**
  * Shared plumbing for the benchmark scenarios: a fresh MariaDB database per scenario, the real
- * app as a child process, autocannon driven programmatically, bounded HTTP helpers, and the
- * JSON/table output. Everything targets 127.0.0.1 only.
+ * app as a child process, autocannon driven programmatically, bounded HTTP helpers, the
+ * revocation feed's receivers, and the JSON/table output (runScenario's Scenario ties a
+ * scenario's databases, apps and output together). Everything targets 127.0.0.1 only.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { createPrivateKey, KeyObject, randomBytes } from 'node:crypto';
 import { SigningAlg, signCompactAsync } from '../src/common/jws';
 import { unseal } from '../src/common/sealed';
@@ -255,6 +257,11 @@ export interface TokenResponse {
   device_id: string;
 }
 
+/** A password login's answer (for a user without a second factor) also names the user. */
+export interface LoginResponse extends TokenResponse {
+  user: { id: string };
+}
+
 export async function postJson<T = unknown>(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
   const res = await fetch(url, {
     method: 'POST',
@@ -272,10 +279,10 @@ export async function register(app: { url: string }, email: string): Promise<voi
 }
 
 /** A setup login: waits out load shedding (503 while the hashing queue drains after a flood), for up to 30 s. */
-export async function login(app: { url: string }, email: string, deviceId?: string): Promise<TokenResponse> {
+export async function login(app: { url: string }, email: string, deviceId?: string): Promise<LoginResponse> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const r = await postJson<TokenResponse>(`${app.url}/auth/login`, { email, password: PASSWORD, ...(deviceId ? { deviceId } : {}) });
+    const r = await postJson<LoginResponse>(`${app.url}/auth/login`, { email, password: PASSWORD, ...(deviceId ? { deviceId } : {}) });
     if (r.status === 200) return r.body;
     if (r.status !== 503 || Date.now() > deadline) throw new Error(`login ${email}: ${r.status} ${JSON.stringify(r.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -286,6 +293,13 @@ export async function refresh(app: { url: string }, refreshToken: string): Promi
   const r = await postJson<TokenResponse>(`${app.url}/auth/token`, { grant_type: 'refresh_token', refresh_token: refreshToken });
   if (r.status !== 200) throw new Error(`refresh: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
+}
+
+/** The status of a request with `token` as its Bearer token (the body read and dropped). */
+export async function bearerStatus(url: string, token: string, method = 'GET', timeoutMs = 5_000): Promise<number> {
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(timeoutMs) });
+  await res.arrayBuffer();
+  return res.status;
 }
 
 /** Runs `count` tasks with at most `concurrency` in flight. */
@@ -303,13 +317,19 @@ export async function parallel<T>(count: number, concurrency: number, task: (i: 
   return out;
 }
 
+/** Registers `${tag}-0@bench.test`, `${tag}-1@bench.test`, … (`count` of them, `concurrency` at a time); returns the addresses. */
+export async function registerUsers(app: { url: string }, tag: string, count: number, concurrency = 8): Promise<string[]> {
+  const emails = Array.from({ length: count }, (_, i) => `${tag}-${i}@bench.test`);
+  await parallel(count, concurrency, (i) => register(app, emails[i]));
+  return emails;
+}
+
 /**
  * Registers `users` users and opens `perUser` sessions for each via POST /auth/login (distinct
  * device ids, within MAX_SESSIONS_PER_USER). Returns every token response.
  */
-export async function seedViaLogin(app: { url: string }, tag: string, users: number, perUser: number, concurrency = 8): Promise<TokenResponse[]> {
-  const emails = Array.from({ length: users }, (_, i) => `${tag}-${i}@bench.test`);
-  await parallel(users, concurrency, (i) => register(app, emails[i]));
+export async function seedViaLogin(app: { url: string }, tag: string, users: number, perUser: number, concurrency = 8): Promise<LoginResponse[]> {
+  const emails = await registerUsers(app, tag, users, concurrency);
   return parallel(users * perUser, concurrency, (i) => login(app, emails[i % users], `dev-${tag}-${i}`));
 }
 
@@ -351,6 +371,109 @@ export async function mintAccessTokens(
   return out;
 }
 
+/** `count` distinct access tokens for sessions opened via login, signed with the app's current key as the app would sign them. */
+export async function mintForSessions(database: string, secrets: Secrets, sessions: LoginResponse[], count: number, issuer?: string): Promise<string[]> {
+  return mintAccessTokens(await appSigningKey(database, secrets), sessions, count, issuer);
+}
+
+// ---------------------------------------------------------------- resource servers and the revocation feed
+
+export interface ResourceServerCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Registers a resource server through the admin API; its credentials. */
+export async function addResourceServer(latchkey: { url: string }, adminToken: string, name: string): Promise<ResourceServerCredentials> {
+  const r = await postJson<ResourceServerCredentials>(`${latchkey.url}/admin/resource-servers`, { name }, { authorization: `Bearer ${adminToken}` });
+  if (r.status !== 201) throw new Error(`adding a resource server: ${r.status}`);
+  return r.body;
+}
+
+/** The nearest-rank percentile: the smallest value with at least p% of them at or below it. */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export const latencyStats = (values: number[]) => ({
+  n: values.length,
+  p50: round(percentile(values, 50), 1),
+  p99: round(percentile(values, 99), 1),
+  max: round(
+    values.reduce((a, b) => Math.max(a, b), 0),
+    1,
+  ),
+});
+
+export interface FeedReceiver {
+  close(): void;
+  /** Settles once the stream has sent its first event (its position). */
+  ready: Promise<void>;
+}
+
+/**
+ * A raw SSE receiver of latchkey's revocation feed, as `credentials`' resource server, that
+ * records when each session of `arrivals` has its event. `refuseNotOk` throws when the feed
+ * answers other than 200 (otherwise such a receiver never becomes ready).
+ */
+export function feedReceiver(
+  latchkeyUrl: string,
+  credentials: ResourceServerCredentials,
+  arrivals: Map<string, number[]>,
+  { refuseNotOk = false } = {},
+): FeedReceiver {
+  const basic = `Basic ${Buffer.from(`${credentials.clientId}:${credentials.clientSecret}`).toString('base64')}`;
+  let buffer = '';
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const req = httpRequest(`${latchkeyUrl}/auth/revocations`, { headers: { accept: 'text/event-stream', authorization: basic }, agent: false }, (res) => {
+    if (refuseNotOk && res.statusCode !== 200) throw new Error(`a feed receiver got ${res.statusCode}`);
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (block.startsWith('id: ')) markReady();
+        const data = /^data: (.+)$/m.exec(block);
+        // Named events (`event: jwks`, a key change) carry no SET.
+        if (!data || /^event: /m.test(block)) continue;
+        const sid = JSON.parse(Buffer.from(data[1].split('.')[1], 'base64url').toString()).sub_id.session.id as string;
+        arrivals.get(sid)?.push(performance.now());
+      }
+    });
+  });
+  req.on('error', () => undefined);
+  req.end();
+  return { close: () => req.destroy(), ready };
+}
+
+/** `count` feed receivers, spread over `servers` in turn, once every one of them is ready. */
+export async function openFeedReceivers(
+  latchkeyUrl: string,
+  servers: ResourceServerCredentials[],
+  count: number,
+  arrivals: Map<string, number[]>,
+  options: { refuseNotOk?: boolean } = {},
+): Promise<FeedReceiver[]> {
+  const receivers = Array.from({ length: count }, (_, i) => feedReceiver(latchkeyUrl, servers[i % servers.length], arrivals, options));
+  await Promise.all(receivers.map((r) => r.ready));
+  return receivers;
+}
+
+/** Each delivery's latency from its revocation's acknowledgement, and the deliveries that never came (of `receivers` per session). */
+export function deliveries(arrivals: Map<string, number[]>, acked: Map<string, number>, receivers: number): { latencies: number[]; missing: number } {
+  const latencies: number[] = [];
+  let missing = 0;
+  for (const [sid, times] of arrivals) {
+    missing += Math.max(0, receivers - times.length);
+    for (const t of times) latencies.push(t - acked.get(sid)!);
+  }
+  return { latencies, missing };
+}
+
 // ---------------------------------------------------------------- autocannon
 
 export interface LoadOptions {
@@ -368,6 +491,16 @@ export interface LoadOptions {
   amount?: number;
   setupRequest?: (req: Record<string, unknown>, context: Record<string, unknown>) => Record<string, unknown> | null;
   onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+}
+
+/** Where a bearerTokens run is in its list: runs that share one carry on from one another. */
+export interface TokenCursor {
+  next: number;
+}
+
+/** An autocannon setupRequest presenting `tokens` in turn, one a request, as Bearer tokens. */
+export function bearerTokens(tokens: string[], cursor: TokenCursor = { next: 0 }) {
+  return (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${tokens[cursor.next++ % tokens.length]}` } });
 }
 
 /** One bounded autocannon run against 127.0.0.1. */
@@ -420,6 +553,14 @@ export function printTable(title: string, rows: Array<Record<string, unknown>>):
   console.table(rows);
 }
 
+/** Medians over rounds of runs: of one run's req/s, and of one run's req/s against another's, each ratio taken within its round. */
+export function roundMedians<Run extends string>(rounds: Array<Record<Run, LoadSummary>>) {
+  return {
+    rps: (run: Run) => median(rounds.map((r) => r[run].rps)),
+    rpsRatio: (run: Run, against: Run) => round(median(rounds.map((r) => r[run].rps / r[against].rps)), 3),
+  };
+}
+
 export function writeResult(scenario: string, data: Record<string, unknown>): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${scenario}.json`);
@@ -428,9 +569,53 @@ export function writeResult(scenario: string, data: Record<string, unknown>): st
   return file;
 }
 
+/**
+ * A running scenario (runScenario's): what it sets up is undone when it ends, the last thing
+ * first, and what it reports goes out under its name.
+ */
+export class Scenario {
+  /** What to undo when the scenario ends. */
+  readonly cleanup: Array<() => Promise<void>> = [];
+
+  constructor(readonly name: string) {}
+
+  /** A database of the scenario's own (dbName of `name`, by default the scenario's): fresh now, dropped when the scenario ends. */
+  async database(name = this.name): Promise<string> {
+    const database = dbName(name);
+    await freshDatabase(database);
+    this.cleanup.push(() => dropDatabase(database));
+    return database;
+  }
+
+  /** startApp, the app stopped when the scenario ends. */
+  async startApp(options: StartOptions): Promise<AppProcess> {
+    const app = await startApp(options);
+    this.cleanup.push(() => app.stop());
+    return app;
+  }
+
+  table(title: string, rows: Array<Record<string, unknown>>): void {
+    printTable(title, rows);
+  }
+
+  /** One row a ratio: its value alone, or its value beside its target and direction. */
+  ratios(title: string, ratios: Record<string, number | Record<string, unknown>>): void {
+    printTable(
+      title,
+      Object.entries(ratios).map(([ratio, v]) => (typeof v === 'number' ? { ratio, value: v } : { ratio, ...v })),
+    );
+  }
+
+  /** bench/results/<result>.json, by default the scenario's own. */
+  write(data: Record<string, unknown>, result = this.name): string {
+    return writeResult(result, data);
+  }
+}
+
 /** Runs a scenario's main with a hard time limit, cleaning up started apps on the way out. */
-export function runScenario(name: string, limitMs: number, main: (cleanup: Array<() => Promise<void>>) => Promise<void>): void {
-  const cleanup: Array<() => Promise<void>> = [];
+export function runScenario(name: string, limitMs: number, main: (scenario: Scenario) => Promise<void>): void {
+  const scenario = new Scenario(name);
+  const cleanup = scenario.cleanup;
   const started = Date.now();
   const timer = setTimeout(() => {
     log(`${name}: over its time limit of ${limitMs / 1000} s, stopping`);
@@ -442,7 +627,7 @@ export function runScenario(name: string, limitMs: number, main: (cleanup: Array
   const runCleanup = async () => {
     for (const fn of cleanup.reverse()) await fn().catch((e: Error) => log(`cleanup: ${e.message}`));
   };
-  main(cleanup)
+  main(scenario)
     .then(async () => {
       await runCleanup();
       log(`${name}: done in ${round((Date.now() - started) / 1000, 1)} s`);

@@ -10,7 +10,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import { ARGON2_OPTIONS } from '../src/users/password.service';
 import { DEFAULT_ARGON2_QUEUE, DEFAULT_ARGON2_WORKERS } from '../src/config/config';
-import { chainHooks } from './refresh';
+import { chainHooks, rotationLoad } from './refresh';
 import {
   CONNECTIONS,
   DURATION,
@@ -18,21 +18,17 @@ import {
   PASSWORD,
   TokenResponse,
   WARMUP,
-  dbName,
-  postJson,
-  dropDatabase,
-  freshDatabase,
+  bearerTokens,
   generateSecrets,
   load,
   log,
-  parallel,
-  printTable,
-  register,
   login,
+  parallel,
+  postJson,
+  registerUsers,
   round,
   runScenario,
   startApp,
-  writeResult,
 } from './lib';
 
 const USERS = 50;
@@ -93,26 +89,20 @@ async function rawArgon2(concurrency: number, seconds: number): Promise<{ perSec
   return { perSecond: round(total / ((Date.now() - started) / 1000), 1), total };
 }
 
-runScenario('logins', 6 * 60_000, async (cleanup) => {
-  const database = dbName('logins');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('logins', 6 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
   const adminEnv = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
-  const app = await startApp({ name: 'logins-app', database, secrets, env: { ...appEnv, ...adminEnv } });
-  cleanup.push(() => app.stop());
-  const emails = Array.from({ length: USERS }, (_, i) => `login-${i}@bench.test`);
-  await parallel(USERS, 8, (i) => register(app, emails[i]));
+  const app = await scenario.startApp({ name: 'logins-app', database, secrets, env: { ...appEnv, ...adminEnv } });
+  const emails = await registerUsers(app, 'login', USERS);
   // The probes' own users, whom no flood login touches (so no session limit evicts them).
-  const probeEmails = Array.from({ length: 10 }, (_, i) => `login-probe-${i}@bench.test`);
-  await parallel(probeEmails.length, 8, (i) => register(app, probeEmails[i]));
+  const probeEmails = await registerUsers(app, 'login-probe', 10);
   const probeTokens = (await parallel(CONNECTIONS, 8, (i) => login(app, probeEmails[i % probeEmails.length], `probe-device-${i}`))).map((t) => t.access_token);
   // Fresh refresh chains for each probe run, opened before its flood starts: a chain whose last
   // request was cut off when a run ended is in an unknown state. A chain is busy for a whole
   // round trip, so at 100 refreshes/s and a flood's half-second latencies 50 are in flight at
   // once: 100 chains, on users of their own so the session limit never reaches the probes' tokens.
-  const chainEmails = Array.from({ length: 50 }, (_, i) => `login-chain-${i}@bench.test`);
-  await parallel(chainEmails.length, 8, (i) => register(app, chainEmails[i]));
+  const chainEmails = await registerUsers(app, 'login-chain', 50);
   let phase = 0;
   const freshChains = async (url: string) => {
     phase++;
@@ -129,8 +119,7 @@ runScenario('logins', 6 * 60_000, async (cleanup) => {
     headers: { 'content-type': 'application/json' },
     body: `{"email":"${emails[n++ % USERS]}","password":"${PASSWORD}"}`,
   });
-  let p = 0;
-  const probeRequest = (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${probeTokens[p++ % probeTokens.length]}` } });
+  const probeRequest = bearerTokens(probeTokens);
 
   const logins = await load({ label: 'latchkey POST /auth/login', url: app.url, path: '/auth/login', method: 'POST', setupRequest: loginRequest });
   if (logins.non2xx > 0) log(`warning: ${logins.non2xx} logins were not 200`);
@@ -151,15 +140,9 @@ runScenario('logins', 6 * 60_000, async (cleanup) => {
         overallRate: PROBE_RATE,
         setupRequest: probeRequest,
       }),
-      load({
-        label: `POST /auth/token at ${REFRESH_PROBE_RATE}/s, ${label}`,
-        url,
-        path: '/auth/token',
-        method: 'POST',
+      rotationLoad(`POST /auth/token at ${REFRESH_PROBE_RATE}/s, ${label}`, url, refreshChains, {
         connections: PROBE_CONNECTIONS,
         overallRate: REFRESH_PROBE_RATE,
-        setupRequest: refreshChains.setupRequest,
-        onResponse: refreshChains.onResponse,
       }),
       load({
         label: `GET /admin/users at ${ADMIN_PROBE_RATE}/s, ${label}`,
@@ -222,32 +205,32 @@ runScenario('logins', 6 * 60_000, async (cleanup) => {
     { run: `GET /auth/session @${PROBE_RATE}/s + login flood`, 'per s': busy.rps, 'p50 ms': busy.p50, 'p99 ms': busy.p99 },
     { run: 'login flood (concurrent)', 'per s': flood.rps, 'p50 ms': flood.p50, 'p99 ms': flood.p99 },
   ];
-  printTable(`Logins under load (${CONNECTIONS} connections, ${DURATION} s)`, table);
-  printTable('Login floods (default ARGON2_WORKERS/ARGON2_QUEUE): logins, shed, and the protected route meanwhile', floods);
-  printTable('The queue length at a 200-connection flood', queues);
-  printTable(
-    'Ratios',
-    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
+  scenario.table(`Logins under load (${CONNECTIONS} connections, ${DURATION} s)`, table);
+  scenario.table('Login floods (default ARGON2_WORKERS/ARGON2_QUEUE): logins, shed, and the protected route meanwhile', floods);
+  scenario.table('The queue length at a 200-connection flood', queues);
+  scenario.ratios('Ratios', ratios);
+  scenario.write(
+    {
+      appThreadpool: APP_THREADPOOL ? Number(APP_THREADPOOL) : 'default (4)',
+      connections: CONNECTIONS,
+      durationS: DURATION,
+      argon2: ARGON2_OPTIONS,
+      probeRate: PROBE_RATE,
+      probeConnections: PROBE_CONNECTIONS,
+      logins,
+      raw,
+      rawAtWorkers,
+      quiet,
+      busy,
+      quietProbes,
+      busyProbes,
+      flood,
+      table,
+      ratios,
+      floods,
+      queues,
+      defaults: { workers, queue: DEFAULT_ARGON2_QUEUE },
+    },
+    APP_THREADPOOL ? `logins-threadpool-${APP_THREADPOOL}` : WORKERS ? `logins-workers-${WORKERS}` : 'logins',
   );
-  writeResult(APP_THREADPOOL ? `logins-threadpool-${APP_THREADPOOL}` : WORKERS ? `logins-workers-${WORKERS}` : 'logins', {
-    appThreadpool: APP_THREADPOOL ? Number(APP_THREADPOOL) : 'default (4)',
-    connections: CONNECTIONS,
-    durationS: DURATION,
-    argon2: ARGON2_OPTIONS,
-    probeRate: PROBE_RATE,
-    probeConnections: PROBE_CONNECTIONS,
-    logins,
-    raw,
-    rawAtWorkers,
-    quiet,
-    busy,
-    quietProbes,
-    busyProbes,
-    flood,
-    table,
-    ratios,
-    floods,
-    queues,
-    defaults: { workers, queue: DEFAULT_ARGON2_QUEUE },
-  });
 });

@@ -8,26 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SMTPServer } from 'smtp-server';
-import {
-  CONNECTIONS,
-  DURATION,
-  dbName,
-  dropDatabase,
-  freePort,
-  freshDatabase,
-  generateSecrets,
-  load,
-  log,
-  parallel,
-  postJson,
-  printTable,
-  register,
-  round,
-  runScenario,
-  sleep,
-  startApp,
-  writeResult,
-} from './lib';
+import { CONNECTIONS, DURATION, freePort, generateSecrets, load, log, parallel, postJson, registerUsers, round, runScenario, sleep } from './lib';
 
 const USERS = Number(process.env.BENCH_MAIL_USERS ?? 400);
 const PACED_RATE = 20;
@@ -66,19 +47,15 @@ function percentile(values: number[], p: number): number {
   return round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))], 1);
 }
 
-runScenario('mail', 6 * 60_000, async (cleanup) => {
-  const database = dbName('mail');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('mail', 6 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const smtpPort = freePort();
   const smtp = await smtpSink(smtpPort);
-  cleanup.push(() => smtp.close());
-  const app = await startApp({ name: 'mail-app', database, secrets: generateSecrets(), env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}` } });
-  cleanup.push(() => app.stop());
+  scenario.cleanup.push(() => smtp.close());
+  const app = await scenario.startApp({ name: 'mail-app', database, secrets: generateSecrets(), env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}` } });
 
-  const emails = Array.from({ length: USERS }, (_, i) => `mail-${i}@bench.test`);
   log(`registering ${USERS} users (each gets a verification mail, which the sink ignores)`);
-  await parallel(USERS, 8, (i) => register(app, emails[i]));
+  const emails = await registerUsers(app, 'mail', USERS);
   await sleep(3000);
   const forgot = (email: string) => postJson(`${app.url}/auth/password/forgot`, { email });
 
@@ -174,15 +151,12 @@ runScenario('mail', 6 * 60_000, async (cleanup) => {
     unknownVsKnown: round(unknownRun.rps / knownRps, 2),
     knownVsHealth: round(knownRps / health.rps, 2),
   };
-  printTable('Mail through the outbox', [
+  scenario.table('Mail through the outbox', [
     { what: `burst of ${USERS} reset requests: mails/s, first request to last arrival`, value: throughput.mailsPerSecond },
     { what: `paced at ${PACED_RATE}/s: request to arrival, p50 ms`, value: latency.p50Ms },
     { what: `paced at ${PACED_RATE}/s: request to arrival, p99 ms`, value: latency.p99Ms },
   ]);
-  printTable(`POST /auth/password/forgot (${CONNECTIONS} connections, ${DURATION} s)`, forgotRows);
-  printTable(
-    'Ratios',
-    Object.entries(ratios).map(([ratio, value]) => ({ ratio, value })),
-  );
-  writeResult('mail', { users: USERS, throughput, latency, forgot: forgotRows, ratios, runs: { health, knownRun, unknownRun, knownAgain } });
+  scenario.table(`POST /auth/password/forgot (${CONNECTIONS} connections, ${DURATION} s)`, forgotRows);
+  scenario.ratios('Ratios', ratios);
+  scenario.write({ users: USERS, throughput, latency, forgot: forgotRows, ratios, runs: { health, knownRun, unknownRun, knownAgain } });
 });

@@ -17,24 +17,21 @@ import {
   LoadSummary,
   PASSWORD,
   appSigningKey,
+  bearerTokens,
   cpuSeconds,
-  dbName,
-  dropDatabase,
-  freshDatabase,
   generateSecrets,
   load,
   log,
+  login,
   median,
+  mintAccessTokens,
   parallel,
   postJson,
-  printTable,
   register,
-  login,
+  registerUsers,
   round,
+  roundMedians,
   runScenario,
-  startApp,
-  writeResult,
-  mintAccessTokens,
 } from './lib';
 
 const ROUNDS = Number(process.env.BENCH_MFA_ROUNDS ?? 3);
@@ -56,18 +53,10 @@ async function json<T>(url: string, method: string, token: string, body?: unknow
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
-function cycling(tokens: string[]) {
-  let i = 0;
-  return (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } });
-}
-
-runScenario('mfa', 8 * 60_000, async (cleanup) => {
-  const database = dbName('mfa');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('mfa', 8 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
-  const app = await startApp({ name: 'mfa-app', database, secrets, env: { MFA_LOCKOUT: 'off' } });
-  cleanup.push(() => app.stop());
+  const app = await scenario.startApp({ name: 'mfa-app', database, secrets, env: { MFA_LOCKOUT: 'off' } });
 
   // Users with an authenticator app (one per second step of every round), and users without.
   const total = VERIFIES * ROUNDS;
@@ -81,8 +70,7 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
     if (verified.status !== 200) throw new Error(`enrolment: ${verified.status} ${JSON.stringify(verified.body)}`);
     return { email, secret: added.body.secret };
   });
-  const plainEmails = Array.from({ length: 50 }, (_, i) => `mfa-plain-${i}@bench.test`);
-  await parallel(plainEmails.length, 6, (i) => register(app, plainEmails[i]));
+  const plainEmails = await registerUsers(app, 'mfa-plain', 50, 6);
   // The password logins' users, each with a device it signed in on before.
   const loginEmails = Array.from({ length: VERIFY_CONNECTIONS * 2 }, (_, i) => `mfa-login-${i}@bench.test`);
   await parallel(loginEmails.length, 6, async (i) => (await register(app, loginEmails[i]), await login(app, loginEmails[i], `login-device-${i}`)));
@@ -104,10 +92,7 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
     const r = await fetch(`${app.url}/auth/session`, { headers: { authorization: `Bearer ${token}` } });
     if (r.status !== 200) throw new Error(`a minted token is refused: ${r.status}`);
   }
-  const freshFrom = (pool: string[], start: number) => {
-    let next = start;
-    return (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${pool[next++ % pool.length]}` } });
-  };
+  const freshFrom = (pool: string[], start: number) => bearerTokens(pool, { next: start });
 
   const rounds: Array<Record<string, LoadSummary>> = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -190,14 +175,14 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
           label: `r${r + 1} GET /auth/session, acr/amr tokens reused`,
           url: app.url,
           path: '/auth/session',
-          setupRequest: cycling(withClaims.slice(0, CONNECTIONS)),
+          setupRequest: bearerTokens(withClaims.slice(0, CONNECTIONS)),
         }),
       reusedWithout: () =>
         load({
           label: `r${r + 1} GET /auth/session, tokens without acr/amr reused`,
           url: app.url,
           path: '/auth/session',
-          setupRequest: cycling(withoutClaims.slice(0, CONNECTIONS)),
+          setupRequest: bearerTokens(withoutClaims.slice(0, CONNECTIONS)),
         }),
       freshWith: () =>
         load({
@@ -226,8 +211,7 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
     rounds.push({ verify, passwordLogin, reusedWith, reusedWithout, freshWith, freshWithout });
   }
 
-  const med = (key: string) => median(rounds.map((r) => r[key].rps));
-  const ratioMed = (a: string, b: string) => round(median(rounds.map((r) => r[a].rps / r[b].rps)), 3);
+  const { rps: med, rpsRatio: ratioMed } = roundMedians(rounds);
   // Time per request at equal concurrency is connections / rate: the verify's share of a login's time.
   const cpu = (key: string) => median(rounds.map((r) => (r[key] as LoadSummary & { cpuMsPerRequest: number }).cpuMsPerRequest));
   const ratios = {
@@ -267,12 +251,9 @@ runScenario('mfa', 8 * 60_000, async (cleanup) => {
     { run: 'GET /auth/session, fresh acr/amr token', 'req/s (median)': med('freshWith'), 'p50 ms': '' },
     { run: 'GET /auth/session, fresh token without them', 'req/s (median)': med('freshWithout'), 'p50 ms': '' },
   ];
-  printTable(`Second factors (${ROUNDS} rounds, ${VERIFIES} second steps per round)`, table);
-  printTable(
-    'Ratios',
-    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
-  );
-  writeResult('mfa', {
+  scenario.table(`Second factors (${ROUNDS} rounds, ${VERIFIES} second steps per round)`, table);
+  scenario.ratios('Ratios', ratios);
+  scenario.write({
     verifies: VERIFIES,
     verifyConnections: VERIFY_CONNECTIONS,
     connections: CONNECTIONS,

@@ -9,25 +9,7 @@
  * login, and passkey over password as ratios.
  */
 import { SoftwareAuthenticator } from '../test/support/webauthn';
-import {
-  DURATION,
-  WARMUP,
-  PASSWORD,
-  cpuSeconds,
-  dbName,
-  dropDatabase,
-  freshDatabase,
-  generateSecrets,
-  log,
-  login,
-  postJson,
-  printTable,
-  register,
-  round,
-  runScenario,
-  startApp,
-  writeResult,
-} from './lib';
+import { DURATION, PASSWORD, WARMUP, cpuSeconds, generateSecrets, log, login, postJson, register, round, runScenario } from './lib';
 
 const CONCURRENCY = Number(process.env.BENCH_PASSKEY_CONCURRENCY ?? 4);
 /** The software authenticator speaks for this origin; the app is told to expect it. */
@@ -80,12 +62,14 @@ function summary(kind: string, r: LoopResult) {
   };
 }
 
-runScenario('passkeys', 4 * 60_000, async (cleanup) => {
-  const database = dbName('passkeys');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
-  const app = await startApp({ name: 'passkeys-app', database, secrets: generateSecrets(), env: { WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN } });
-  cleanup.push(() => app.stop());
+runScenario('passkeys', 4 * 60_000, async (scenario) => {
+  const database = await scenario.database();
+  const app = await scenario.startApp({
+    name: 'passkeys-app',
+    database,
+    secrets: generateSecrets(),
+    env: { WEBAUTHN_RP_ID: 'localhost', WEBAUTHN_ORIGINS: ORIGIN },
+  });
 
   // A password user (a password login of a user with a factor would stop at mfaRequired), and a
   // passkey user per client: one authenticator does one ceremony at a time, and two concurrent
@@ -130,8 +114,8 @@ runScenario('passkeys', 4 * 60_000, async (cleanup) => {
     'p50 passkey / password': round(passkey['p50 ms'] / password['p50 ms'], 2),
     'CPU per login passkey / password': round(passkey['app CPU ms/login'] / password['app CPU ms/login'], 2),
   };
-  printTable(`Passkey vs password sign-in (${CONCURRENCY} clients, ${DURATION} s each)`, [password, passkey]);
-  printTable('Ratios', [ratio]);
+  scenario.table(`Passkey vs password sign-in (${CONCURRENCY} clients, ${DURATION} s each)`, [password, passkey]);
+  scenario.table('Ratios', [ratio]);
   if (password.failures > 0 || passkey.failures > 0) throw new Error('some logins failed; see the table');
-  writeResult('passkeys', { concurrency: CONCURRENCY, durationS: DURATION, rows: [password, passkey], ratio });
+  scenario.write({ concurrency: CONCURRENCY, durationS: DURATION, rows: [password, passkey], ratio });
 });

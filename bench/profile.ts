@@ -7,23 +7,8 @@
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chainHooks } from './refresh';
-import {
-  PASSWORD,
-  appSigningKey,
-  dbName,
-  mintAccessTokens,
-  dropDatabase,
-  freshDatabase,
-  generateSecrets,
-  load,
-  printTable,
-  round,
-  runScenario,
-  seedViaLogin,
-  startApp,
-  writeResult,
-} from './lib';
+import { chainHooks, rotationLoad } from './refresh';
+import { PASSWORD, bearerTokens, generateSecrets, load, mintForSessions, round, runScenario, seedViaLogin, startApp } from './lib';
 
 interface ProfileNode {
   id: number;
@@ -74,40 +59,30 @@ export function summarise(file: string, top = 25) {
 }
 
 const what = process.argv[2] ?? 'refresh';
-runScenario(`profile-${what}`, 4 * 60_000, async (cleanup) => {
-  const database = dbName(`profile_${what.replace(/-/g, '_')}`);
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario(`profile-${what}`, 4 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-prof-'));
   const secrets = generateSecrets();
   // Seeding and token minting happen on an unprofiled instance; a second instance on the same
   // database, under --cpu-prof, serves only the measured load (and its own start-up).
   const algEnv: Record<string, string> = process.env.BENCH_JWT_ALG ? { JWT_ALG: process.env.BENCH_JWT_ALG } : {};
-  const seeder = await startApp({ name: `profile-${what}-seeder`, database, secrets, env: algEnv });
-  cleanup.push(() => seeder.stop());
+  const seeder = await scenario.startApp({ name: `profile-${what}-seeder`, database, secrets, env: algEnv });
   const sessions = await seedViaLogin(seeder, 'prof', 20, 25);
   let tokens = sessions.map((s) => s.access_token);
   if (what === 'guard-fresh') {
     // Never-repeated tokens, as in bench/guard.ts.
-    tokens = await mintAccessTokens(await appSigningKey(database, secrets), sessions as unknown as Array<{ session_id: string; user: { id: string } }>, 90_000);
+    tokens = await mintForSessions(database, secrets, sessions, 90_000);
   } else tokens = tokens.slice(0, 50);
   await seeder.stop();
   const app = await startApp({ name: `profile-${what}`, database, secrets, env: algEnv, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   let stopped = false;
-  cleanup.push(async () => {
+  scenario.cleanup.push(async () => {
     if (!stopped) await app.stop();
   });
   let run;
   if (what === 'refresh') {
     const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-    run = await load({
-      label: 'profile: POST /auth/token',
-      url: app.url,
-      path: '/auth/token',
-      method: 'POST',
-      setupRequest: hooks.setupRequest,
-      onResponse: hooks.onResponse,
-    });
+    run = await rotationLoad('profile: POST /auth/token', app.url, hooks);
   } else if (what === 'login') {
     let n = 0;
     run = await load({
@@ -123,20 +98,14 @@ runScenario(`profile-${what}`, 4 * 60_000, async (cleanup) => {
       }),
     });
   } else {
-    let i = 0;
-    run = await load({
-      label: `profile: GET /auth/session (${what})`,
-      url: app.url,
-      path: '/auth/session',
-      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } }),
-    });
+    run = await load({ label: `profile: GET /auth/session (${what})`, url: app.url, path: '/auth/session', setupRequest: bearerTokens(tokens) });
   }
   await app.stop();
   stopped = true;
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (!files.length) throw new Error(`no .cpuprofile in ${dir}`);
   const summary = summarise(join(dir, files[0]));
-  printTable(`Top self time, ${what} (profiled instance only: its start-up plus the load; ${summary.totalMs} ms sampled)`, summary.functions);
-  printTable('By package', summary.packages);
-  writeResult(`profile-${what}`, { what, run, profile: join(dir, files[0]), ...summary });
+  scenario.table(`Top self time, ${what} (profiled instance only: its start-up plus the load; ${summary.totalMs} ms sampled)`, summary.functions);
+  scenario.table('By package', summary.packages);
+  scenario.write({ what, run, profile: join(dir, files[0]), ...summary });
 });

@@ -7,55 +7,31 @@
  * 0-1 s pause so that it falls at a random phase of B's poll), once with REDIS_URL (pub/sub).
  */
 import { performance } from 'node:perf_hooks';
-import {
-  AppProcess,
-  dbName,
-  dropDatabase,
-  freshDatabase,
-  generateSecrets,
-  log,
-  login,
-  median,
-  parallel,
-  printTable,
-  register,
-  round,
-  runScenario,
-  sleep,
-  startApp,
-  writeResult,
-} from './lib';
+import { AppProcess, bearerStatus, generateSecrets, log, login, median, parallel, registerUsers, round, runScenario, sleep, startApp } from './lib';
 
 const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 50);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const POLL_LIMIT_MS = 5_000;
 
-async function status(url: string, token: string, method = 'GET'): Promise<number> {
-  const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
-  await res.arrayBuffer();
-  return res.status;
-}
-
 async function run(label: string, a: AppProcess, b: AppProcess, tag: string, dephaseMs: number) {
   const users = Math.ceil(REVOCATIONS / 10);
-  const emails = Array.from({ length: users }, (_, i) => `${tag}-${i}@bench.test`);
-  await parallel(users, 4, (i) => register(a, emails[i]));
+  const emails = await registerUsers(a, tag, users, 4);
   const sessions = await parallel(REVOCATIONS, 4, (i) => login(a, emails[i % users], `${tag}-device-${i}`));
   const afterAck: number[] = [];
   const afterStart: number[] = [];
   let polls = 0;
   for (const s of sessions) {
-    if ((await status(`${b.url}/auth/session`, s.access_token)) !== 200) throw new Error(`${label}: B does not accept a fresh token`);
+    if ((await bearerStatus(`${b.url}/auth/session`, s.access_token)) !== 200) throw new Error(`${label}: B does not accept a fresh token`);
     // Without this, each revocation would start just after B's poll found the previous one,
     // i.e. always at the same phase of B's poll timer (and always wait a whole interval).
     if (dephaseMs > 0) await sleep(Math.random() * dephaseMs);
     const t0 = performance.now();
-    const revoked = await status(`${a.url}/auth/logout`, s.access_token, 'POST');
+    const revoked = await bearerStatus(`${a.url}/auth/logout`, s.access_token, 'POST');
     const t1 = performance.now();
     if (revoked !== 204) throw new Error(`${label}: logout on A answered ${revoked}`);
     for (;;) {
       polls++;
-      const code = await status(`${b.url}/auth/session`, s.access_token);
+      const code = await bearerStatus(`${b.url}/auth/session`, s.access_token);
       const t = performance.now();
       if (code === 401) {
         afterAck.push(t - t1);
@@ -80,10 +56,8 @@ async function run(label: string, a: AppProcess, b: AppProcess, tag: string, dep
   return summary;
 }
 
-runScenario('propagation', 5 * 60_000, async (cleanup) => {
-  const database = dbName('propagation');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('propagation', 5 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
   const results = [];
   for (const withRedis of [false, true]) {
@@ -99,6 +73,6 @@ runScenario('propagation', 5 * 60_000, async (cleanup) => {
       await b.stop();
     }
   }
-  printTable(`Revocation propagation A -> B (${REVOCATIONS} revocations each, ms from A's 204 to B's first 401)`, results);
-  writeResult('propagation', { revocations: REVOCATIONS, pollIntervalMs: 1000, results });
+  scenario.table(`Revocation propagation A -> B (${REVOCATIONS} revocations each, ms from A's 204 to B's first 401)`, results);
+  scenario.write({ revocations: REVOCATIONS, pollIntervalMs: 1000, results });
 });

@@ -8,24 +8,7 @@
  * the same sessions, with the same 50 concurrent workers and the app's pool size (10).
  */
 import * as mysql from 'mysql2/promise';
-import {
-  CONNECTIONS,
-  DURATION,
-  MYSQL,
-  WARMUP,
-  dbName,
-  dropDatabase,
-  freshDatabase,
-  generateSecrets,
-  load,
-  log,
-  printTable,
-  round,
-  runScenario,
-  seedViaLogin,
-  startApp,
-  writeResult,
-} from './lib';
+import { CONNECTIONS, DURATION, LoadOptions, LoadSummary, MYSQL, WARMUP, generateSecrets, load, log, round, runScenario, seedViaLogin } from './lib';
 
 export const SELECT_FOR_REFRESH = `SELECT s.id, s.user_id, s.device_id, s.generation, s.rotated_at, s.salt, s.revoked_at, s.expires_at,
               s.idle_expires_at, s.dpop_jkt, u.role, u.disabled_at
@@ -65,6 +48,16 @@ export function chainHooks(tokens: string[]) {
       }
     },
   };
+}
+
+/** An autocannon run of POST /auth/token rotating chains through their hooks (chainHooks'). */
+export function rotationLoad(
+  label: string,
+  url: string,
+  hooks: Required<Pick<LoadOptions, 'setupRequest' | 'onResponse'>>,
+  options: Partial<LoadOptions> = {},
+): Promise<LoadSummary> {
+  return load({ label, url, path: '/auth/token', method: 'POST', setupRequest: hooks.setupRequest, onResponse: hooks.onResponse, ...options });
 }
 
 /** The raw ceiling: the refresh statements in a bounded loop at `concurrency`, for `seconds`. */
@@ -110,25 +103,15 @@ export async function rawRotationLoop(
 }
 
 if (require.main === module) {
-  runScenario('refresh', 4 * 60_000, async (cleanup) => {
+  runScenario('refresh', 4 * 60_000, async (scenario) => {
     const USERS = 24;
     const PER_USER = 25;
-    const database = dbName('refresh');
-    await freshDatabase(database);
-    cleanup.push(() => dropDatabase(database));
-    const app = await startApp({ name: 'refresh-app', database, secrets: generateSecrets() });
-    cleanup.push(() => app.stop());
+    const database = await scenario.database();
+    const app = await scenario.startApp({ name: 'refresh-app', database, secrets: generateSecrets() });
     log(`seeding ${USERS * PER_USER} sessions via login`);
     const sessions = await seedViaLogin(app, 'refresh', USERS, PER_USER);
     const hooks = chainHooks(sessions.map((s) => s.refresh_token));
-    const appRun = await load({
-      label: 'latchkey POST /auth/token (rotation)',
-      url: app.url,
-      path: '/auth/token',
-      method: 'POST',
-      setupRequest: hooks.setupRequest,
-      onResponse: hooks.onResponse,
-    });
+    const appRun = await rotationLoad('latchkey POST /auth/token (rotation)', app.url, hooks);
     if (hooks.stats.failed > 0) throw new Error(`${hooks.stats.failed} refreshes failed`);
     log('raw mysql2 loop, same statements');
     const raw = await rawRotationLoop(
@@ -143,16 +126,17 @@ if (require.main === module) {
       { run: 'latchkey POST /auth/token', 'rotations/s': appRun.rps, 'p50 ms': appRun.p50, 'p99 ms': appRun.p99 },
       { run: `raw mysql2 loop (pool ${APP_POOL_SIZE})`, 'rotations/s': raw.perSecond, 'p50 ms': '', 'p99 ms': '' },
     ];
-    printTable(`Refresh throughput (${sessions.length} sessions, concurrency ${CONNECTIONS}, ${DURATION} s)`, table);
-    printTable('Ratio', [{ ratio: 'appVsRawMysql2', value: ratio, target: 0.5, direction: '>=' }]);
-    writeResult('refresh', {
+    scenario.table(`Refresh throughput (${sessions.length} sessions, concurrency ${CONNECTIONS}, ${DURATION} s)`, table);
+    const ratios = { appVsRawMysql2: { value: ratio, target: 0.5, direction: '>=' } };
+    scenario.ratios('Ratio', ratios);
+    scenario.write({
       sessions: sessions.length,
       connections: CONNECTIONS,
       durationS: DURATION,
       app: appRun,
       raw: { ...raw, poolSize: APP_POOL_SIZE, concurrency: CONNECTIONS },
       table,
-      ratios: { appVsRawMysql2: { value: ratio, target: 0.5, direction: '>=' } },
+      ratios,
       appRssMb: app.rssMb(),
     });
   });

@@ -101,6 +101,8 @@ function main(): void {
   const streams = load('streams');
 
   const out: string[] = [];
+  /** A section: its heading, then what opens it (a paragraph, or its only table). */
+  const section = (heading: string, opening: string) => out.push(`## ${heading}`, '', opening, '');
   const cpu = cpus();
   out.push('# Benchmarks', '');
   out.push(
@@ -172,14 +174,13 @@ function main(): void {
 
   // ---- guard
   if (guard) {
-    out.push('## 1. Guard overhead', '');
-    out.push(
+    section(
+      '1. Guard overhead',
       `GET /health (no guard) against GET /auth/session (access-token guard, handler without I/O) in one latchkey process, then the usual stack ` +
         `(bench/baseline: NestJS on Express, passport-jwt, HS256 with a string secret) on the same routes. "Tokens reused": ${guard.connections} tokens ` +
         `cycled; "fresh token": each request presents a token never seen before (${guard.tokensUsed ?? '?'} used out of a pool of ${guard.tokenPool}, ` +
         `for sessions opened via login, signed beforehand with the app's own signing key), so the guard's token cache never hits. ` +
         `Medians of ${guard.rounds} rounds.`,
-      '',
     );
     out.push(
       table(
@@ -207,12 +208,11 @@ function main(): void {
 
   // ---- refresh
   if (refresh) {
-    out.push('## 2. Refresh throughput', '');
-    out.push(
+    section(
+      '2. Refresh throughput',
       `${refresh.sessions} sessions opened via login; POST /auth/token at ${refresh.connections} connections, each request rotating a chain that no other ` +
         `request holds. Against a raw mysql2 loop doing the same SELECT … JOIN users and conditional UPDATE with ${refresh.raw.concurrency} workers on a ` +
         `pool of ${refresh.raw.poolSize} connections (the app's pool size).`,
-      '',
     );
     out.push(
       table(
@@ -235,12 +235,11 @@ function main(): void {
 
   // ---- logins
   if (logins) {
-    out.push('## 3. Logins under load', '');
-    out.push(
+    section(
+      '3. Logins under load',
       `POST /auth/login at ${logins.connections} connections against @node-rs/argon2 verifying at the same concurrency in the bench process ` +
         `(m=${logins.argon2.memoryCost} KiB, t=${logins.argon2.timeCost}, p=${logins.argon2.parallelism}). The protected route is probed at a fixed ` +
         `${logins.probeRate} req/s over ${logins.probeConnections} connections, alone and during a login flood of ${logins.connections} connections.`,
-      '',
     );
     out.push(
       table(
@@ -307,12 +306,11 @@ function main(): void {
 
   // ---- scale
   if (scale) {
-    out.push('## 4. Scale', '');
-    out.push(
+    section(
+      '4. Scale',
       `One database grown from ${scale.small.sessions.toLocaleString('en-US')} to ${scale.large.sessions.toLocaleString('en-US')} sessions ` +
         `(${scale.sessionsPerUser} per user), bulk-seeded with 5,000-row INSERTs (${scale.seedSeconds.small} s + ${scale.seedSeconds.large} s). ` +
         `Refresh over 2,000 sessions sampled across the whole table; GET /me/sessions for 200 sampled users. RSS is the app process's VmRSS.`,
-      '',
     );
     out.push(
       table(
@@ -343,12 +341,11 @@ function main(): void {
 
   // ---- propagation
   if (prop) {
-    out.push('## 5. Revocation propagation', '');
-    out.push(
+    section(
+      '5. Revocation propagation',
       `Two instances on one database. ${prop.revocations} sessions are revoked on A (POST /auth/logout) and B is polled with the old access token ` +
         `until it answers 401; time from A's 204 to B's first 401. Without Redis, B learns of it from its poll of the revocation log ` +
         `(every ${prop.pollIntervalMs} ms; each revocation starts at a random phase of that poll).`,
-      '',
     );
     out.push(
       table(
@@ -373,12 +370,11 @@ function main(): void {
 
   // ---- resource servers
   if (rs) {
-    out.push('## 6. Resource servers (issue 10)', '');
-    out.push(
+    section(
+      '6. Resource servers (issue 10)',
       'One latchkey process and the example resource server (examples/resource-server: Fastify with @latchkey/verifier) as a real process. ' +
         'Propagation: for each session, the resource server accepts its access token, the session is revoked at latchkey (POST /auth/logout), ' +
         "and the resource server is asked every millisecond until it answers 401; time from latchkey's 204 to that first 401.",
-      '',
     );
     const verifierTargets: Array<Array<string | number>> = [];
     for (const p of rs.propagation as Json[])
@@ -439,11 +435,10 @@ function main(): void {
 
   // ---- galera
   if (galera) {
-    out.push('## 7. A 3-node Galera cluster (issue 14)', '');
-    out.push(
+    section(
+      '7. A 3-node Galera cluster (issue 14)',
       "scripts/galera.sh runs three MariaDB nodes on 127.0.0.1:3311-3313 with wsrep_retry_autocommit=0 and wsrep_sync_wait=0, so latchkey's own " +
         'handling of stale reads and certification conflicts is what is measured; instance A on node 1, B on node 2.',
-      '',
     );
     const g = galera;
     out.push(
@@ -479,12 +474,11 @@ function main(): void {
 
   // ---- access-token algorithm
   if (jwtAlgEndToEnd) {
-    out.push('## 8. The access-token algorithm (issue 11)', '');
-    out.push(
+    section(
+      '8. The access-token algorithm (issue 11)',
       'For each JWT_ALG, a latchkey process on a fresh database and the example resource server, back to back in one run: refresh against ' +
         'the raw mysql2 loop; the guard against GET /health with reused tokens and with a fresh token each request (a pool of ' +
         `${jwtAlgEndToEnd.pool.toLocaleString('en-US')} signed with the app's key); the verifier against the resource server's open route, the same way.`,
-      '',
     );
     const cols = [
       'alg',
@@ -516,13 +510,12 @@ function main(): void {
 
   // ---- mail
   if (mail) {
-    out.push('## 9. Mail through the outbox (issue 12)', '');
-    out.push(
+    section(
+      '9. Mail through the outbox (issue 12)',
       `One latchkey process on MariaDB sending to an SMTP server (smtp-server) in the bench process, over a real SMTP connection. ` +
         `Throughput: ${mail.users} reset requests for ${mail.users} accounts, ${50} at a time, from the first request to the last mail's arrival. ` +
         `Latency: requests paced at ${mail.latency.rate}/s, from sending the request to the mail's arrival. Then POST /auth/password/forgot ` +
         `for known addresses (past their 3 mails an hour, as an attacker's would be) and unknown ones, back to back, against GET /health.`,
-      '',
     );
     out.push(
       table(
@@ -553,11 +546,10 @@ function main(): void {
 
   // ---- open streams
   if (streams) {
-    out.push('## 13. Open streams (issue 19)', '');
-    out.push(
+    section(
+      '13. Open streams (issue 19)',
       `One latchkey process on MariaDB with an open-file limit of ${streams.openFiles} (prlimit), bench/streams.ts. GET /health at 50 connections before the streams and with them open; ` +
         `for one user, the median of ${streams.rounds?.length ?? 0} back-to-back pairs (the machine is shared). Load average during the run: ${(streams.loadAverage as number[]).join(', ')}.`,
-      '',
     );
     out.push(
       table(
@@ -672,13 +664,12 @@ function main(): void {
     );
   }
   if (run) {
-    out.push('## Run', '');
-    out.push(
+    section(
+      'Run',
       table(
         ['scenario', 'seconds', 'exit code', 'note'],
         (run.runs as Json[]).map((r) => [r.name, r.seconds, r.exitCode, r.rerunAt ? `re-run alone at ${r.rerunAt}` : '']),
       ),
-      '',
     );
   }
   const notes = join(ROOT, 'bench', 'NOTES.md');

@@ -15,31 +15,31 @@
  *    latchkey's CPU against the same revocations with no receiver, and the delivery latency
  *    (revocation acknowledged → event received) over every receiver and event.
  */
-import { request as httpRequest } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
   AppProcess,
-  appSigningKey,
+  ResourceServerCredentials,
+  TokenResponse,
+  addResourceServer,
+  bearerStatus,
+  bearerTokens,
   cpuSeconds,
-  dbName,
-  dropDatabase,
+  deliveries,
   freePort,
-  freshDatabase,
   generateSecrets,
+  latencyStats,
   load,
   log,
   median,
-  mintAccessTokens,
+  mintForSessions,
+  openFeedReceivers,
   parallel,
   postJson,
-  printTable,
   round,
   runScenario,
   seedViaLogin,
   sleep,
   startApp,
-  writeResult,
-  TokenResponse,
 } from './lib';
 
 const REVOCATIONS = Number(process.env.BENCH_RS_REVOCATIONS ?? 200);
@@ -49,40 +49,9 @@ const RATE = Number(process.env.BENCH_FEED_RATE ?? 100);
 const FEED_SECONDS = Number(process.env.BENCH_FEED_SECONDS ?? 10);
 const ADMIN = { email: 'bench-admin@bench.test', password: 'bench admin password' };
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-const stats = (values: number[]) => ({
-  n: values.length,
-  p50: round(percentile(values, 50), 1),
-  p99: round(percentile(values, 99), 1),
-  max: round(
-    values.reduce((a, b) => Math.max(a, b), 0),
-    1,
-  ),
-});
-
-async function status(url: string, token: string, method = 'GET'): Promise<number> {
-  const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5_000) });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-async function addServer(latchkey: AppProcess, adminToken: string, name: string): Promise<{ clientId: string; clientSecret: string }> {
-  const r = await postJson<{ clientId: string; clientSecret: string }>(
-    `${latchkey.url}/admin/resource-servers`,
-    { name },
-    { authorization: `Bearer ${adminToken}` },
-  );
-  if (r.status !== 201) throw new Error(`adding a resource server: ${r.status}`);
-  return r.body;
-}
-
 function startResourceServer(
   latchkey: AppProcess,
-  credentials: { clientId: string; clientSecret: string },
+  credentials: ResourceServerCredentials,
   transport: 'stream' | 'poll',
   database: string,
   secrets: ReturnType<typeof generateSecrets>,
@@ -99,12 +68,12 @@ function startResourceServer(
 async function propagation(latchkey: AppProcess, rs: AppProcess, sessions: TokenResponse[], label: string) {
   const afterAck: number[] = [];
   for (const s of sessions) {
-    if ((await status(`${rs.url}/orders`, s.access_token)) !== 200) throw new Error(`${label}: the resource server does not accept a live token`);
+    if ((await bearerStatus(`${rs.url}/orders`, s.access_token)) !== 200) throw new Error(`${label}: the resource server does not accept a live token`);
     await sleep(Math.random() * 20);
-    if ((await status(`${latchkey.url}/auth/logout`, s.access_token, 'POST')) !== 204) throw new Error(`${label}: logout failed`);
+    if ((await bearerStatus(`${latchkey.url}/auth/logout`, s.access_token, 'POST')) !== 204) throw new Error(`${label}: logout failed`);
     const acked = performance.now();
     for (;;) {
-      const code = await status(`${rs.url}/orders`, s.access_token);
+      const code = await bearerStatus(`${rs.url}/orders`, s.access_token);
       if (code === 401) break;
       if (code !== 200) throw new Error(`${label}: the resource server answered ${code}`);
       if (performance.now() - acked > 10_000) throw new Error(`${label}: still accepted 10 s after the revocation`);
@@ -112,37 +81,9 @@ async function propagation(latchkey: AppProcess, rs: AppProcess, sessions: Token
     }
     afterAck.push(performance.now() - acked);
   }
-  const result = { label, ...stats(afterAck) };
+  const result = { label, ...latencyStats(afterAck) };
   log(`${label}: p50 ${result.p50} ms, p99 ${result.p99} ms, max ${result.max} ms over ${result.n}`);
   return result;
-}
-
-/** A raw SSE receiver that records when each session's event arrives. */
-function receiver(url: string, basic: string, arrivals: Map<string, number[]>): { close(): void; ready: Promise<void> } {
-  let buffer = '';
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const req = httpRequest(`${url}/auth/revocations`, { headers: { accept: 'text/event-stream', authorization: basic }, agent: false }, (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (block.startsWith('id: ')) markReady();
-        const data = /^data: (.+)$/m.exec(block);
-        // Named events (`event: jwks`, a key change) carry no SET.
-        if (!data || /^event: /m.test(block)) continue;
-        const sid = JSON.parse(Buffer.from(data[1].split('.')[1], 'base64url').toString()).sub_id.session.id as string;
-        const list = arrivals.get(sid);
-        if (list) list.push(performance.now());
-      }
-    });
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return { close: () => req.destroy(), ready };
 }
 
 /** Revokes `sessions` at `RATE` a second; returns when each one was acknowledged. */
@@ -154,34 +95,37 @@ async function revokeAtRate(latchkey: AppProcess, sessions: TokenResponse[]): Pr
       const due = started + (i * 1000) / RATE;
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
-      if ((await status(`${latchkey.url}/auth/logout`, s.access_token, 'POST')) !== 204) throw new Error('logout failed');
+      if ((await bearerStatus(`${latchkey.url}/auth/logout`, s.access_token, 'POST')) !== 204) throw new Error('logout failed');
       acked.set(s.session_id, performance.now());
     }),
   );
   return acked;
 }
 
-runScenario('resource-servers', 600_000, async (cleanup) => {
-  const database = dbName('resource_servers');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('resource-servers', 600_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
   const port = freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const latchkey = await startApp({
+  const latchkey = await scenario.startApp({
     name: 'latchkey',
     database,
     secrets,
     port,
     env: { JWT_ISSUER: issuer, ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, MAX_SESSIONS_PER_USER: '1000' },
   });
-  cleanup.push(() => latchkey.stop());
   const admin = (await postJson<TokenResponse>(`${latchkey.url}/auth/login`, ADMIN)).body;
 
   // ---- 1. propagation
   const propagationResults = [];
   for (const transport of ['stream', 'poll'] as const) {
-    const rs = await startResourceServer(latchkey, await addServer(latchkey, admin.access_token, `propagation-${transport}`), transport, database, secrets);
+    const rs = await startResourceServer(
+      latchkey,
+      await addResourceServer(latchkey, admin.access_token, `propagation-${transport}`),
+      transport,
+      database,
+      secrets,
+    );
     const sessions = await seedViaLogin(latchkey, `prop-${transport}`, 20, REVOCATIONS / 20);
     propagationResults.push(
       await propagation(latchkey, rs, sessions, `revocation → first 401 at the resource server (${transport === 'stream' ? 'SSE stream' : 'long polling'})`),
@@ -190,13 +134,13 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
   }
 
   // ---- 2. verifier throughput
-  const rs = await startResourceServer(latchkey, await addServer(latchkey, admin.access_token, 'throughput'), 'stream', database, secrets);
-  cleanup.push(() => rs.stop());
+  const rs = await startResourceServer(latchkey, await addResourceServer(latchkey, admin.access_token, 'throughput'), 'stream', database, secrets);
+  scenario.cleanup.push(() => rs.stop());
   const live = await seedViaLogin(latchkey, 'throughput', 10, 5);
   const reused = live.map((s) => s.access_token);
-  const signing = await appSigningKey(database, secrets);
-  const fresh = await mintAccessTokens(signing, live as unknown as Array<{ session_id: string; user: { id: string } }>, 15_000, issuer);
-  let next = 0;
+  const fresh = await mintForSessions(database, secrets, live, 15_000, issuer);
+  // One cursor shared by every run: each starts at the count where the previous one stopped.
+  const cursor = { next: 0 };
   const rounds = [];
   for (let r = 0; r < 2; r++) {
     // The unauthenticated route gets the same kind of Authorization header (ignored there), so the
@@ -205,19 +149,19 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
       label: 'resource server GET /public (no verification)',
       url: rs.url,
       path: '/public',
-      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh[next++ % fresh.length]}` } }),
+      setupRequest: bearerTokens(fresh, cursor),
     });
     const hot = await load({
       label: 'GET /orders, 50 tokens reused',
       url: rs.url,
       path: '/orders',
-      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${reused[next++ % reused.length]}` } }),
+      setupRequest: bearerTokens(reused, cursor),
     });
     const cold = await load({
       label: 'GET /orders, a fresh token every request',
       url: rs.url,
       path: '/orders',
-      setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${fresh[next++ % fresh.length]}` } }),
+      setupRequest: bearerTokens(fresh, cursor),
     });
     rounds.push({ open, hot, cold });
   }
@@ -228,15 +172,11 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
   await rs.stop();
 
   // ---- 3. the feed under load
-  const servers = await parallel(SERVERS, 2, (i) => addServer(latchkey, admin.access_token, `feed-load-${i}`));
+  const servers = await parallel(SERVERS, 2, (i) => addResourceServer(latchkey, admin.access_token, `feed-load-${i}`));
   const revoking = async (receivers: number) => {
     const sessions = await seedViaLogin(latchkey, `feed-${receivers}`, 20, (RATE * FEED_SECONDS) / 20);
     const arrivals = new Map<string, number[]>(sessions.map((s) => [s.session_id, []]));
-    const streams = Array.from({ length: receivers }, (_, i) => {
-      const s = servers[i % servers.length];
-      return receiver(latchkey.url, `Basic ${Buffer.from(`${s.clientId}:${s.clientSecret}`).toString('base64')}`, arrivals);
-    });
-    await Promise.all(streams.map((s) => s.ready));
+    const streams = await openFeedReceivers(latchkey.url, servers, receivers, arrivals);
     await sleep(500);
     const cpuBefore = cpuSeconds(latchkey.pid);
     const wallBefore = performance.now();
@@ -247,12 +187,7 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
     const wall = (performance.now() - wallBefore) / 1000;
     const cpu = cpuSeconds(latchkey.pid) - cpuBefore;
     for (const s of streams) s.close();
-    const latencies: number[] = [];
-    let missing = 0;
-    for (const [sid, times] of arrivals) {
-      missing += Math.max(0, receivers - times.length);
-      for (const t of times) latencies.push(t - acked.get(sid)!);
-    }
+    const { latencies, missing } = deliveries(arrivals, acked, receivers);
     const result = {
       receivers,
       revocations: sessions.length,
@@ -260,7 +195,7 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
       latchkeyCpuSeconds: round(cpu, 2),
       latchkeyCores: round(cpu / wall, 2),
       missingDeliveries: missing,
-      ...(latencies.length ? { delivery: stats(latencies) } : {}),
+      ...(latencies.length ? { delivery: latencyStats(latencies) } : {}),
     };
     log(
       `feed with ${receivers} receivers: latchkey ${result.latchkeyCores} cores over ${result.seconds} s${latencies.length ? `, delivery p50 ${result.delivery!.p50} ms p99 ${result.delivery!.p99} ms` : ''}, missing ${missing}`,
@@ -270,15 +205,15 @@ runScenario('resource-servers', 600_000, async (cleanup) => {
   const quiet = await revoking(0);
   const loaded = await revoking(RECEIVERS);
 
-  printTable("Propagation to a resource server (ms from latchkey's 204 to the first 401)", propagationResults);
-  printTable('Verifier throughput (req/s, medians of 2 rounds)', [
+  scenario.table("Propagation to a resource server (ms from latchkey's 204 to the first 401)", propagationResults);
+  scenario.table('Verifier throughput (req/s, medians of 2 rounds)', [
     { open: openRps, reused: hotRps, fresh: coldRps, reusedRatio: throughput.reusedRatio, freshRatio: throughput.freshRatio },
   ]);
-  printTable(
+  scenario.table(
     `The feed under load (${RATE} revocations/s for ${FEED_SECONDS} s)`,
     [quiet, loaded].map(({ delivery, ...rest }) => ({ ...rest, ...(delivery ? { p50: delivery.p50, p99: delivery.p99, max: delivery.max } : {}) })),
   );
-  writeResult('resource-servers', {
+  scenario.write({
     propagation: propagationResults,
     throughput,
     feedLoad: { rate: RATE, seconds: FEED_SECONDS, servers: SERVERS, quiet, loaded, feedCpuCores: round(loaded.latchkeyCores - quiet.latchkeyCores, 2) },

@@ -12,27 +12,22 @@ import { hash } from '@node-rs/argon2';
 import { ARGON2_OPTIONS } from '../src/users/password.service';
 import { RefreshTokenCodec } from '../src/sessions/refresh-token';
 import { uuidv7 } from '../src/common/ids';
-import { SELECT_FOR_REFRESH, ROTATE, chainHooks } from './refresh';
+import { SELECT_FOR_REFRESH, ROTATE, chainHooks, rotationLoad } from './refresh';
 import {
   AppProcess,
   CONNECTIONS,
   DURATION,
   PASSWORD,
   Secrets,
+  bearerTokens,
   connect,
-  dbName,
-  dropDatabase,
-  freshDatabase,
   generateSecrets,
   load,
   log,
   parallel,
-  printTable,
   refresh,
   round,
   runScenario,
-  startApp,
-  writeResult,
 } from './lib';
 
 const SESSIONS_PER_USER = 10;
@@ -188,24 +183,9 @@ async function measure(label: string, app: AppProcess, database: string, secrets
     );
   }
   const hooks = chainHooks(forRefresh.map((s) => codec.issue(s.id, 0, s.salt)));
-  const refreshRun = await load({
-    label: `${label}: POST /auth/token`,
-    url: app.url,
-    warmup: 3,
-    path: '/auth/token',
-    method: 'POST',
-    setupRequest: hooks.setupRequest,
-    onResponse: hooks.onResponse,
-  });
+  const refreshRun = await rotationLoad(`${label}: POST /auth/token`, app.url, hooks, { warmup: 3 });
   if (hooks.stats.failed) throw new Error(`${label}: ${hooks.stats.failed} refreshes failed`);
-  let i = 0;
-  const meRun = await load({
-    label: `${label}: GET /me/sessions`,
-    warmup: 2,
-    url: app.url,
-    path: '/me/sessions',
-    setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${meTokens[i++ % meTokens.length]}` } }),
-  });
+  const meRun = await load({ label: `${label}: GET /me/sessions`, warmup: 2, url: app.url, path: '/me/sessions', setupRequest: bearerTokens(meTokens) });
   if (meRun.non2xx) throw new Error(`${label}: GET /me/sessions answered ${meRun.non2xx} non-2xx`);
   const plans = await explain(database, forRefresh[0].id, forMe[0].userId);
   const rss = app.rssMb();
@@ -213,13 +193,10 @@ async function measure(label: string, app: AppProcess, database: string, secrets
   return { refresh: refreshRun, me: meRun, rssMb: rss, explain: plans };
 }
 
-runScenario('scale', 9 * 60_000, async (cleanup) => {
-  const database = dbName('scale');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('scale', 9 * 60_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
-  const app = await startApp({ name: 'scale-app', database, secrets });
-  cleanup.push(() => app.stop());
+  const app = await scenario.startApp({ name: 'scale-app', database, secrets });
   const passwordHash = await hash(PASSWORD, ARGON2_OPTIONS);
   const all: SeededSession[] = [];
 
@@ -256,12 +233,9 @@ runScenario('scale', 9 * 60_000, async (cleanup) => {
       'RSS MB': large.rssMb,
     },
   ];
-  printTable(`Scale (${CONNECTIONS} connections, ${DURATION} s per run; seeding ${seedSmall} s + ${seedLarge} s)`, table);
-  printTable(
-    'Ratios',
-    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
-  );
-  writeResult('scale', {
+  scenario.table(`Scale (${CONNECTIONS} connections, ${DURATION} s per run; seeding ${seedSmall} s + ${seedLarge} s)`, table);
+  scenario.ratios('Ratios', ratios);
+  scenario.write({
     connections: CONNECTIONS,
     durationS: DURATION,
     sessionsPerUser: SESSIONS_PER_USER,

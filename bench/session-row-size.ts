@@ -4,7 +4,7 @@
  * 1 rotation and after 1,000, as the sum of the stored bytes of its columns (LENGTH of each
  * VARCHAR, 8 per BIGINT, 4 per INT), with the row counts of sessions and audit_events beside it.
  */
-import { connect, dbName, dropDatabase, freshDatabase, generateSecrets, login, printTable, refresh, register, runScenario, startApp, writeResult } from './lib';
+import { connect, generateSecrets, login, refresh, register, runScenario } from './lib';
 
 const ROTATIONS = 1_000;
 
@@ -32,12 +32,9 @@ async function rowSize(database: string, sessionId: string) {
   }
 }
 
-runScenario('session-row-size', 3 * 60_000, async (cleanup) => {
-  const database = dbName('rowsize');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
-  const app = await startApp({ name: 'rowsize-app', database, secrets: generateSecrets() });
-  cleanup.push(() => app.stop());
+runScenario('session-row-size', 3 * 60_000, async (scenario) => {
+  const database = await scenario.database('rowsize');
+  const app = await scenario.startApp({ name: 'rowsize-app', database, secrets: generateSecrets() });
   await register(app, 'rows@bench.test');
   const first = await login(app, 'rows@bench.test', 'row-size-device');
   let token = (await refresh(app, first.refresh_token)).refresh_token;
@@ -48,8 +45,8 @@ runScenario('session-row-size', 3 * 60_000, async (cleanup) => {
     { after: '1 rotation', ...after1 },
     { after: `${ROTATIONS} rotations`, ...after1000 },
   ];
-  printTable('Session row size (bytes of column data)', rows);
-  writeResult('session-row-size', {
+  scenario.table('Session row size (bytes of column data)', rows);
+  scenario.write({
     rotations: ROTATIONS,
     rows,
     constant: after1.rowBytes === after1000.rowBytes || Math.abs(after1.rowBytes - after1000.rowBytes) <= 2,

@@ -17,24 +17,23 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
   AppProcess,
-  dbName,
-  dropDatabase,
-  freshDatabase,
-  generateSecrets,
-  load,
   LoadSummary,
+  TokenResponse,
+  addResourceServer,
+  bearerStatus,
+  deliveries,
+  generateSecrets,
+  latencyStats,
+  load,
   log,
   median,
+  openFeedReceivers,
   parallel,
   postJson,
-  printTable,
   round,
   runScenario,
   seedViaLogin,
   sleep,
-  startApp,
-  writeResult,
-  TokenResponse,
 } from './lib';
 
 const OPEN_FILES = 1024;
@@ -47,20 +46,6 @@ const FEED_SECONDS = Number(process.env.BENCH_FEED_SECONDS ?? 10);
 /** `caps`, `feed` or both (the default). */
 const PARTS = new Set((process.env.BENCH_STREAMS_PARTS ?? 'caps,feed').split(','));
 const ADMIN = { email: 'bench-admin@bench.test', password: 'bench admin password' };
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-const stats = (values: number[]) => ({
-  n: values.length,
-  p50: round(percentile(values, 50), 1),
-  p99: round(percentile(values, 99), 1),
-  max: round(
-    values.reduce((a, b) => Math.max(a, b), 0),
-    1,
-  ),
-});
 
 interface Attempt {
   status: number;
@@ -95,39 +80,6 @@ async function adminSignIn(latchkey: AppProcess): Promise<number> {
   return (await postJson(`${latchkey.url}/auth/login`, ADMIN)).status;
 }
 
-async function status(url: string, token: string, method = 'GET'): Promise<number> {
-  const res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-/** A raw SSE receiver of the feed that records when each session's event arrives. */
-function receiver(url: string, basic: string, arrivals: Map<string, number[]>): { close(): void; ready: Promise<void> } {
-  let buffer = '';
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const req = httpRequest(`${url}/auth/revocations`, { headers: { accept: 'text/event-stream', authorization: basic }, agent: false }, (res) => {
-    if (res.statusCode !== 200) throw new Error(`a feed receiver got ${res.statusCode}`);
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (block.startsWith('id: ')) markReady();
-        const data = /^data: (.+)$/m.exec(block);
-        if (!data || /^event: /m.test(block)) continue;
-        const sid = JSON.parse(Buffer.from(data[1].split('.')[1], 'base64url').toString()).sub_id.session.id as string;
-        arrivals.get(sid)?.push(performance.now());
-      }
-    });
-  });
-  req.on('error', () => undefined);
-  req.end();
-  return { close: () => req.destroy(), ready };
-}
-
 /** Revokes at RATE a second; returns when each was acknowledged (a logout the app refused, e.g. 503 on an overloaded database, is left out and counted). */
 async function revokeAtRate(latchkey: AppProcess, sessions: TokenResponse[]): Promise<{ acked: Map<string, number>; refused: number }> {
   const acked = new Map<string, number>();
@@ -137,7 +89,7 @@ async function revokeAtRate(latchkey: AppProcess, sessions: TokenResponse[]): Pr
     sessions.map(async (s, i) => {
       const wait = started + (i * 1000) / RATE - performance.now();
       if (wait > 0) await sleep(wait);
-      const code = await status(`${latchkey.url}/auth/logout`, s.access_token, 'POST').catch(() => 0);
+      const code = await bearerStatus(`${latchkey.url}/auth/logout`, s.access_token, 'POST', 15_000).catch(() => 0);
       if (code === 204) acked.set(s.session_id, performance.now());
       else refused++;
     }),
@@ -145,19 +97,16 @@ async function revokeAtRate(latchkey: AppProcess, sessions: TokenResponse[]): Pr
   return { acked, refused };
 }
 
-runScenario('streams', 600_000, async (cleanup) => {
-  const database = dbName('streams');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+runScenario('streams', 600_000, async (scenario) => {
+  const database = await scenario.database();
   const secrets = generateSecrets();
-  const latchkey = await startApp({
+  const latchkey = await scenario.startApp({
     name: 'latchkey',
     database,
     secrets,
     openFiles: OPEN_FILES,
     env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, MAX_SESSIONS_PER_USER: '1000' },
   });
-  cleanup.push(() => latchkey.stop());
   const admin = (await postJson<TokenResponse>(`${latchkey.url}/auth/login`, ADMIN)).body;
 
   let caps: Array<Record<string, unknown>> = [];
@@ -233,40 +182,20 @@ runScenario('streams', 600_000, async (cleanup) => {
   if (PARTS.has('feed')) {
     // ---- 3. the feed under load: few receivers, then RECEIVERS, back to back. The first run's
     // latency is the revocation path itself (commit, sequencing); the difference is the fan-out.
-    const servers = await parallel(
-      SERVERS,
-      2,
-      async (i) =>
-        (
-          await postJson<{ clientId: string; clientSecret: string }>(
-            `${latchkey.url}/admin/resource-servers`,
-            { name: `feed-${i}` },
-            { authorization: `Bearer ${admin.access_token}` },
-          )
-        ).body,
-    );
+    const servers = await parallel(SERVERS, 2, (i) => addResourceServer(latchkey, admin.access_token, `feed-${i}`));
     const runs = [];
     for (const count of [SERVERS, RECEIVERS]) {
       const sessions = await seedViaLogin(latchkey, `feed-${count}`, 20, (RATE * FEED_SECONDS) / 20);
       const arrivals = new Map<string, number[]>(sessions.map((s) => [s.session_id, []]));
-      const receivers = Array.from({ length: count }, (_, i) => {
-        const s = servers[i % servers.length];
-        return receiver(latchkey.url, `Basic ${Buffer.from(`${s.clientId}:${s.clientSecret}`).toString('base64')}`, arrivals);
-      });
-      await Promise.all(receivers.map((r) => r.ready));
+      const receivers = await openFeedReceivers(latchkey.url, servers, count, arrivals, { refuseNotOk: true });
       await sleep(500);
       const { acked, refused } = await revokeAtRate(latchkey, sessions);
       for (const s of sessions) if (!acked.has(s.session_id)) arrivals.delete(s.session_id);
       const deadline = performance.now() + 10_000;
       while ([...arrivals.values()].some((a) => a.length < count) && performance.now() < deadline) await sleep(20);
       for (const r of receivers) r.close();
-      const latencies: number[] = [];
-      let missing = 0;
-      for (const [sid, times] of arrivals) {
-        missing += Math.max(0, count - times.length);
-        for (const t of times) latencies.push(t - acked.get(sid)!);
-      }
-      const delivery = stats(latencies);
+      const { latencies, missing } = deliveries(arrivals, acked, count);
+      const delivery = latencyStats(latencies);
       log(
         `feed, ${count} receivers: delivery p50 ${delivery.p50} ms, p99 ${delivery.p99} ms, max ${delivery.max} ms, missing ${missing}, logouts refused ${refused}`,
       );
@@ -274,15 +203,18 @@ runScenario('streams', 600_000, async (cleanup) => {
       await sleep(1000);
     }
     feed = { servers: SERVERS, rate: RATE, seconds: FEED_SECONDS, runs, p99Ratio: round(runs[1].p99 / Math.max(1, runs[0].p99), 2) };
-    printTable(`The feed under load (${RATE} revocations/s for ${FEED_SECONDS} s; delivery ms from the logout's 204)`, runs);
+    scenario.table(`The feed under load (${RATE} revocations/s for ${FEED_SECONDS} s; delivery ms from the logout's 204)`, runs);
   }
-  if (caps.length) printTable(`Open streams against a ${OPEN_FILES}-descriptor process (statuses of the attempts; GET /health under load)`, caps);
+  if (caps.length) scenario.table(`Open streams against a ${OPEN_FILES}-descriptor process (statuses of the attempts; GET /health under load)`, caps);
   // A partial run (BENCH_STREAMS_PARTS) keeps the full run's record.
-  writeResult(PARTS.has('caps') && PARTS.has('feed') ? 'streams' : `streams-${[...PARTS].join('-')}`, {
-    openFiles: OPEN_FILES,
-    loadAverage: loadavg(),
-    caps,
-    ...capsDetail,
-    feed,
-  });
+  scenario.write(
+    {
+      openFiles: OPEN_FILES,
+      loadAverage: loadavg(),
+      caps,
+      ...capsDetail,
+      feed,
+    },
+    PARTS.has('caps') && PARTS.has('feed') ? 'streams' : `streams-${[...PARTS].join('-')}`,
+  );
 });

@@ -20,20 +20,16 @@ import {
   DURATION,
   LoadSummary,
   ROOT,
-  dbName,
-  dropDatabase,
+  bearerTokens,
   freePort,
-  freshDatabase,
   generateSecrets,
   load,
   log,
   median,
-  printTable,
   round,
+  roundMedians,
   runScenario,
   seedViaLogin,
-  startApp,
-  writeResult,
 } from './lib';
 
 const ROUNDS = Number(process.env.BENCH_TRACING_ROUNDS ?? 3);
@@ -60,7 +56,7 @@ function buildBase(commit: string): string {
   return dir;
 }
 
-runScenario('tracing', 10 * 60_000, async (cleanup) => {
+runScenario('tracing', 10 * 60_000, async (scenario) => {
   const commit = baseCommit();
   const baseDir = buildBase(commit);
 
@@ -75,23 +71,16 @@ runScenario('tracing', 10 * 60_000, async (cleanup) => {
   });
   const sinkPort = freePort();
   await new Promise<void>((resolve) => sink.listen(sinkPort, '127.0.0.1', resolve));
-  cleanup.push(() => new Promise<void>((resolve) => sink.close(() => resolve())));
+  scenario.cleanup.push(() => new Promise<void>((resolve) => sink.close(() => resolve())));
 
-  const database = dbName('tracing');
-  await freshDatabase(database);
-  cleanup.push(() => dropDatabase(database));
+  const database = await scenario.database();
   const secrets = generateSecrets();
-  const before = await startApp({ name: 'tracing-before', database, secrets, script: join(baseDir, 'dist', 'src', 'main.js') });
-  cleanup.push(() => before.stop());
-  const off = await startApp({ name: 'tracing-off', database, secrets });
-  cleanup.push(() => off.stop());
-  const on = await startApp({ name: 'tracing-on', database, secrets, env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` } });
-  cleanup.push(() => on.stop());
+  const before = await scenario.startApp({ name: 'tracing-before', database, secrets, script: join(baseDir, 'dist', 'src', 'main.js') });
+  const off = await scenario.startApp({ name: 'tracing-off', database, secrets });
+  const on = await scenario.startApp({ name: 'tracing-on', database, secrets, env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}` } });
 
   const sessions = await seedViaLogin(off, 'tracing', 10, 5);
-  const tokens = sessions.slice(0, CONNECTIONS).map((s) => s.access_token);
-  let i = 0;
-  const cycling = (req: Record<string, unknown>) => ({ ...req, headers: { authorization: `Bearer ${tokens[i++ % tokens.length]}` } });
+  const cycling = bearerTokens(sessions.slice(0, CONNECTIONS).map((s) => s.access_token));
 
   const apps = { before, off, on } as const;
   const order: Array<keyof typeof apps> = ['before', 'off', 'on'];
@@ -112,8 +101,7 @@ runScenario('tracing', 10 * 60_000, async (cleanup) => {
   }
   if (exported === 0) throw new Error('the traced instance exported nothing');
 
-  const med = (key: keyof typeof apps) => median(rounds.map((r) => r[key].rps));
-  const ratio = (a: keyof typeof apps, b: keyof typeof apps) => round(median(rounds.map((r) => r[a].rps / r[b].rps)), 3);
+  const { rps: med, rpsRatio: ratio } = roundMedians(rounds);
   const ratios = {
     offVsBefore: { value: ratio('off', 'before'), target: 0.98, direction: '>=' },
     onVsOff: { value: ratio('on', 'off'), target: null, direction: 'report' },
@@ -123,13 +111,10 @@ runScenario('tracing', 10 * 60_000, async (cleanup) => {
     { run: 'tracing off (no OTEL_* variable)', 'req/s (median)': med('off'), 'p99 ms (median)': median(rounds.map((r) => r.off.p99)) },
     { run: 'tracing on (OTLP/HTTP to a local sink)', 'req/s (median)': med('on'), 'p99 ms (median)': median(rounds.map((r) => r.on.p99)) },
   ];
-  printTable(`Guard with tracing (GET /auth/session, tokens reused, ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds)`, table);
-  printTable(
-    'Ratios (per round, median)',
-    Object.entries(ratios).map(([k, v]) => ({ ratio: k, ...v })),
-  );
+  scenario.table(`Guard with tracing (GET /auth/session, tokens reused, ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds)`, table);
+  scenario.ratios('Ratios (per round, median)', ratios);
   log(`the traced instance made ${exported} exports, ${round(exportedBytes / 1024 / 1024, 1)} MiB`);
-  writeResult('tracing', {
+  scenario.write({
     base: commit,
     connections: CONNECTIONS,
     durationS: DURATION,
