@@ -85,10 +85,11 @@ runScenario('dpop', 8 * 60_000, async (scenario) => {
   ];
   log(`seeding, per instance, ${USERS * PER_USER} bound and ${USERS * PER_USER} plain sessions via login`);
   const emails = await registerUsers(app, 'dpop', USERS);
-  const open = async (i: number, set: string, key?: Key) => {
-    const headers: Record<string, string> = key ? { dpop: await proof(key, 'POST', `${app.url}/auth/login`) } : {};
+  // On the instance that is measured: its tokens name its own issuer, which the other refuses.
+  const open = async (at: string, i: number, set: string, key?: Key) => {
+    const headers: Record<string, string> = key ? { dpop: await proof(key, 'POST', `${at}/auth/login`) } : {};
     const r = await postJson<{ access_token: string; refresh_token: string; token_type: string }>(
-      `${app.url}/auth/login`,
+      `${at}/auth/login`,
       { email: emails[i % USERS], password: PASSWORD, deviceId: `${set}-device-${i}` },
       headers,
     );
@@ -98,9 +99,9 @@ runScenario('dpop', 8 * 60_000, async (scenario) => {
   // Fresh chains for every refresh run (MAX_SESSIONS_PER_USER is 50: 4 sets of 12 per user fit), so
   // no run inherits a chain whose last rotation another run left unrecorded.
   const sets = new Map<string, Session[]>();
-  for (const { tag } of targets) {
-    sets.set(`plain_${tag}`, await parallel(USERS * PER_USER, 8, (i) => open(i, `plain-${tag}`)));
-    sets.set(`bound_${tag}`, await parallel(USERS * PER_USER, 8, async (i) => open(i, `bound-${tag}`, await newKey())));
+  for (const { tag, app: target } of targets) {
+    sets.set(`plain_${tag}`, await parallel(USERS * PER_USER, 8, (i) => open(target.url, i, `plain-${tag}`)));
+    sets.set(`bound_${tag}`, await parallel(USERS * PER_USER, 8, async (i) => open(target.url, i, `bound-${tag}`, await newKey())));
   }
 
   const runs: Record<string, LoadSummary> = {};
@@ -115,7 +116,7 @@ runScenario('dpop', 8 * 60_000, async (scenario) => {
 
     log(`${tag}: guard`);
     const bearer = sets
-      .get('plain_memory')!
+      .get(`plain_${tag}`)!
       .slice(0, CONNECTIONS)
       .map((s) => s.access_token);
     runs[`guard_plain_${tag}`] = await load({
@@ -124,7 +125,7 @@ runScenario('dpop', 8 * 60_000, async (scenario) => {
       path: '/auth/session',
       setupRequest: bearerTokens(bearer),
     });
-    const pool = await guardProofs(sets.get('bound_memory')!.slice(0, CONNECTIONS), `${target.url}/auth/session`);
+    const pool = await guardProofs(sets.get(`bound_${tag}`)!.slice(0, CONNECTIONS), `${target.url}/auth/session`);
     let used = 0;
     runs[`guard_bound_${tag}`] = await load({
       label: `GET /auth/session, DPoP + proof (${tag})`,
