@@ -2,8 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freshDatabase, REDIS_URL, TEST_DB } from '../support/app';
 import { Http, PASSWORD, Tokens, eventually, login, refresh, register, sleep, works } from '../support/http';
-import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, resourceServerProcess, twoInstances } from '../support/processes';
-import { addResourceServer } from '../support/resource-servers';
+import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, withTwoInstancesAndResourceServer } from '../support/processes';
 import { needs, redisAnswers } from '../support/services';
 
 const ADMIN_EMAIL = 'deletion-processes-admin@example.com';
@@ -43,50 +42,42 @@ describe(`account deletion with real processes [${TEST_DB}]`, async () => {
       `live sessions on two instances and a resource server following the feed: every token refused everywhere (${mode})`,
       { skip: mode === 'with Redis' && redisSkip },
       async () => {
-        const db = freshDatabase();
-        const [a, b] = await twoInstances(db, mode, { ADMIN_EMAIL, ADMIN_PASSWORD });
-        let rs: ServiceProcess | undefined;
-        try {
-          await a.start();
-          await b.start();
-          const [httpA, httpB] = [new Http(a.url), new Http(b.url)];
-          const admin = await signIn(httpA, ADMIN_EMAIL, ADMIN_PASSWORD);
-          rs = await (await resourceServerProcess(b.url, await addResourceServer(httpA, admin.access_token))).start();
-          const bystander = await register(httpA);
-          const bystanderTokens = await signIn(httpB, bystander.email);
+        await withTwoInstancesAndResourceServer(
+          mode,
+          { ADMIN_EMAIL, ADMIN_PASSWORD },
+          async ({ a, b, rs, httpA, httpB, admin }) => {
+            const bystander = await register(httpA);
+            const bystanderTokens = await signIn(httpB, bystander.email);
 
-          for (const by of ['user', 'admin'] as const) {
-            const user = await register(httpA);
-            const onA: Tokens[] = [];
-            const onB: Tokens[] = [];
-            for (let i = 0; i < 3; i++) onA.push(await signIn(httpA, user.email, PASSWORD, { deviceId: `on-a-device-${i}` }));
-            for (let i = 0; i < 3; i++) onB.push(await signIn(httpB, user.email, PASSWORD, { deviceId: `on-b-device-${i}` }));
-            for (const t of [...onA, ...onB]) {
-              assert.equal(await atResourceServer(rs, t.access_token), 200, 'accepted before');
-              assert.equal(await works(httpA, t), true);
-              assert.equal(await works(httpB, t), true);
+            for (const by of ['user', 'admin'] as const) {
+              const user = await register(httpA);
+              const onA: Tokens[] = [];
+              const onB: Tokens[] = [];
+              for (let i = 0; i < 3; i++) onA.push(await signIn(httpA, user.email, PASSWORD, { deviceId: `on-a-device-${i}` }));
+              for (let i = 0; i < 3; i++) onB.push(await signIn(httpB, user.email, PASSWORD, { deviceId: `on-b-device-${i}` }));
+              for (const t of [...onA, ...onB]) {
+                assert.equal(await atResourceServer(rs, t.access_token), 200, 'accepted before');
+                assert.equal(await works(httpA, t), true);
+                assert.equal(await works(httpB, t), true);
+              }
+
+              const r =
+                by === 'user'
+                  ? await httpA.request('DELETE', '/me', { password: PASSWORD }, { token: onA[0].access_token })
+                  : await httpA.delete(`/admin/users/${user.id}`, { token: admin.access_token });
+              assert.equal(r.status, 202, r.text);
+
+              for (const t of [...onA, ...onB]) {
+                await refused(`deleted by ${by}: the resource server (${mode})`, [a, b, rs], async () => (await atResourceServer(rs, t.access_token)) === 401);
+                await refused(`deleted by ${by}: instance B (${mode})`, [a, b], async () => !(await works(httpB, t)));
+                assert.equal(await works(httpA, t), false, 'instance A refuses at once');
+                assert.equal((await refresh(httpB, t.refresh_token)).status, 400);
+              }
             }
-
-            const r =
-              by === 'user'
-                ? await httpA.request('DELETE', '/me', { password: PASSWORD }, { token: onA[0].access_token })
-                : await httpA.delete(`/admin/users/${user.id}`, { token: admin.access_token });
-            assert.equal(r.status, 202, r.text);
-
-            for (const t of [...onA, ...onB]) {
-              await refused(`deleted by ${by}: the resource server (${mode})`, [a, b, rs], async () => (await atResourceServer(rs!, t.access_token)) === 401);
-              await refused(`deleted by ${by}: instance B (${mode})`, [a, b], async () => !(await works(httpB, t)));
-              assert.equal(await works(httpA, t), false, 'instance A refuses at once');
-              assert.equal((await refresh(httpB, t.refresh_token)).status, 400);
-            }
-          }
-          assert.equal(await atResourceServer(rs, bystanderTokens.access_token), 200, "another user's token still works");
-        } finally {
-          await rs?.stop();
-          await b.stop();
-          await a.stop();
-          await db.drop();
-        }
+            assert.equal(await atResourceServer(rs, bystanderTokens.access_token), 200, "another user's token still works");
+          },
+          signIn,
+        );
       },
     );
   }

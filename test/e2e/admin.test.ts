@@ -1,32 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { uuidv7 } from '../../src/common/ids';
 import { startApp, TestApp, TEST_DB } from '../support/app';
-import { eventually, Http, login, PASSWORD, refresh, register, Tokens, uniqueEmail } from '../support/http';
+import { eventually, Http, login, PASSWORD, refresh, register, SESSION_FIELDS, Tokens, uniqueEmail } from '../support/http';
+import { runCli } from '../support/processes';
 
 const ADMIN_EMAIL = 'root-admin@example.com';
 const ADMIN_PASSWORD = 'admin password 1';
 // The contract's fields, with v2's emailVerified.
 const USER_FIELDS = ['activeSessions', 'createdAt', 'disabled', 'email', 'emailVerified', 'id', 'lastLoginAt', 'mfaEnabled', 'name', 'role'];
-const SESSION_FIELDS = [
-  'acr',
-  'authTime',
-  'createdAt',
-  'current',
-  'deviceId',
-  'deviceName',
-  'dpopBound',
-  'expiresAt',
-  'id',
-  'idleExpiresAt',
-  'ip',
-  'lastUsedAt',
-  'revokedAt',
-  'revokedReason',
-  'userAgent',
-];
 const EVENT_FIELDS = ['actorId', 'createdAt', 'details', 'id', 'ip', 'sessionId', 'type', 'userAgent', 'userId'];
 const MISSING = '01900000-0000-7000-8000-000000000000';
 
@@ -469,20 +451,7 @@ describe(`admin API [${TEST_DB}]`, () => {
   });
 
   it('create-admin reads the password from stdin; promote and demote keep at least one admin', async () => {
-    const cli = (args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], {
-          env: { ...process.env, ...app.env, LOG_LEVEL: 'error' },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-        child.stdin.end(stdin);
-      });
+    const cli = (args: string[], stdin?: string) => runCli(app, args, stdin);
 
     const email = uniqueEmail('cli-admin');
     const created = await cli(['create-admin', email], 'cli admin password\n');

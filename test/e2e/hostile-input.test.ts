@@ -455,20 +455,14 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       { path: '/auth/email/confirm' },
       { path: '/auth/email/revert' },
     ];
-    for (const r of jsonRoutes) {
-      for (const [label, raw] of shapes) {
-        add({
-          category: 'arrays and nested objects as bodies',
-          name: `${r.path} with ${label}`,
-          method: 'POST',
-          path: r.path,
-          as: r.as,
-          raw,
-          expect: [400],
-          error: r.error,
-        });
+    /** Each raw body POSTed to every JSON route, refused with 400 and the route's error code (or `error`). */
+    const addAtEveryJsonRoute = (category: string, bodies: Array<[label: string, raw: string]>, error?: string) => {
+      for (const r of jsonRoutes) {
+        for (const [label, raw] of bodies)
+          add({ category, name: `${r.path} with ${label}`, method: 'POST', path: r.path, as: r.as, raw, expect: [400], error: r.error ?? error });
       }
-    }
+    };
+    addAtEveryJsonRoute('arrays and nested objects as bodies', shapes);
 
     // ---------- huge strings ----------
     const huge: Array<[string, string, Record<string, unknown>, number[], Who?]> = [
@@ -532,22 +526,13 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
           expect: [400],
           error: 'validation_failed',
         });
-      add({
-        category: 'unicode edge cases',
-        name: `login e-mail with ${label}`,
-        method: 'POST',
-        path: '/auth/login',
-        body: { email: `${user.email[0]}${s}${user.email.slice(1)}`, password: PASSWORD },
-        expect: [400, 401],
-      });
-      add({
-        category: 'unicode edge cases',
-        name: `login password with ${label}`,
-        method: 'POST',
-        path: '/auth/login',
-        body: { email: user.email, password: `${PASSWORD}${s}` },
-        expect: [400, 401],
-      });
+      const logins = [
+        { field: 'e-mail', body: { email: `${user.email[0]}${s}${user.email.slice(1)}`, password: PASSWORD } },
+        { field: 'password', body: { email: user.email, password: `${PASSWORD}${s}` } },
+      ];
+      for (const { field, body } of logins) {
+        add({ category: 'unicode edge cases', name: `login ${field} with ${label}`, method: 'POST', path: '/auth/login', body, expect: [400, 401] });
+      }
       add({
         category: 'unicode edge cases',
         name: `refresh token with ${label}`,
@@ -618,24 +603,21 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       `\\'; SELECT SLEEP(5); --`,
     ];
     for (const s of sqlish) {
-      add({
-        category: 'SQL-looking strings',
-        name: `login e-mail ${s}`,
-        method: 'POST',
-        path: '/auth/login',
-        body: { email: s, password: PASSWORD },
-        expect: [401],
-        error: 'invalid_credentials',
-      });
-      add({
-        category: 'SQL-looking strings',
-        name: `login password ${s}`,
-        method: 'POST',
-        path: '/auth/login',
-        body: { email: user.email, password: s },
-        expect: [401],
-        error: 'invalid_credentials',
-      });
+      const logins = [
+        { field: 'e-mail', body: { email: s, password: PASSWORD } },
+        { field: 'password', body: { email: user.email, password: s } },
+      ];
+      for (const { field, body } of logins) {
+        add({
+          category: 'SQL-looking strings',
+          name: `login ${field} ${s}`,
+          method: 'POST',
+          path: '/auth/login',
+          body,
+          expect: [401],
+          error: 'invalid_credentials',
+        });
+      }
       add({
         category: 'SQL-looking strings',
         name: `register e-mail ${s}`,
@@ -810,20 +792,7 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       ['nested __proto__', `{"email":{"__proto__":{"x":1}},"password":"${PASSWORD}"}`],
       ['prototype', `{"prototype":{"role":"admin"},"email":"${other}","password":"${PASSWORD}"}`],
     ];
-    for (const r of jsonRoutes) {
-      for (const [label, raw] of pollution) {
-        add({
-          category: 'prototype pollution keys',
-          name: `${r.path} with ${label}`,
-          method: 'POST',
-          path: r.path,
-          as: r.as,
-          raw,
-          expect: [400],
-          error: r.error ?? 'validation_failed',
-        });
-      }
-    }
+    addAtEveryJsonRoute('prototype pollution keys', pollution, 'validation_failed');
     add({
       category: 'prototype pollution keys',
       name: 'form __proto__ on /auth/token',
@@ -854,25 +823,14 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
       expect: [400],
       error: 'invalid_request',
     });
+    const queryRoutes = [
+      { method: 'GET', path: '/admin/users', as: 'admin' },
+      { method: 'POST', path: '/auth/logout', as: 'user' },
+    ] as const;
     for (const q of ['__proto__=x', '__proto__[role]=admin', 'constructor=x', 'constructor[prototype][role]=admin']) {
-      add({
-        category: 'prototype pollution keys',
-        name: `/admin/users?${q}`,
-        method: 'GET',
-        path: `/admin/users?${q}`,
-        as: 'admin',
-        expect: [400],
-        error: 'validation_failed',
-      });
-      add({
-        category: 'prototype pollution keys',
-        name: `/auth/logout?${q}`,
-        method: 'POST',
-        path: `/auth/logout?${q}`,
-        as: 'user',
-        expect: [400],
-        error: 'validation_failed',
-      });
+      for (const { method, path, as } of queryRoutes) {
+        add({ category: 'prototype pollution keys', name: `${path}?${q}`, method, path: `${path}?${q}`, as, expect: [400], error: 'validation_failed' });
+      }
     }
 
     // ---------- wrong content types ----------
@@ -946,28 +904,23 @@ describe(`hostile input on every route [${TEST_DB}]`, () => {
         expect: [415],
         error: 'unsupported_media_type',
       });
-      add({
-        category: 'wrong content types',
-        name: `/auth/logout with a ${type} body`,
-        method: 'POST',
-        path: '/auth/logout',
-        as: 'user',
-        raw: 'x',
-        contentType: type,
-        expect: [415],
-        error: 'unsupported_media_type',
-      });
-      add({
-        category: 'wrong content types',
-        name: `admin disable with a ${type} body`,
-        method: 'POST',
-        path: `/admin/users/${userId}/disable`,
-        as: 'admin',
-        raw: 'x',
-        contentType: type,
-        expect: [415],
-        error: 'unsupported_media_type',
-      });
+      const bodilessRoutes = [
+        { label: '/auth/logout', path: '/auth/logout', as: 'user' },
+        { label: 'admin disable', path: `/admin/users/${userId}/disable`, as: 'admin' },
+      ] as const;
+      for (const { label, path, as } of bodilessRoutes) {
+        add({
+          category: 'wrong content types',
+          name: `${label} with a ${type} body`,
+          method: 'POST',
+          path,
+          as,
+          raw: 'x',
+          contentType: type,
+          expect: [415],
+          error: 'unsupported_media_type',
+        });
+      }
     }
     add({
       category: 'wrong content types',

@@ -1,7 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { Clock } from '../../src/common/clock';
 import { ShiftedClock } from '../support/clock';
 import { freshDatabase, startApp, TestApp, TEST_DB } from '../support/app';
@@ -10,25 +8,10 @@ import { Http, Tokens, decodeJwt, eventually, login, refresh, register, works } 
 import { SmtpSink } from '../support/smtp';
 import { enrolTotp, firstStep, totpCode, verify } from '../support/mfa';
 import { addResourceServer } from '../support/resource-servers';
+import { runCli } from '../support/processes';
 
 const ADMIN_EMAIL = 'mfa-required-admin@example.com';
 const ADMIN_PASSWORD = 'mfa required admin password';
-
-/** The operator's CLI, as a process of its own against the app's database and configuration. */
-function cli(app: TestApp, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, '../../src/cli/main.js'), ...args], {
-      env: { ...process.env, ...app.env, LOG_LEVEL: 'error' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST_DB}]`, () => {
   let app: TestApp;
@@ -188,12 +171,12 @@ describe(`MFA_REQUIRED=all: enrolment first, admins at aal2, admin reset [${TEST
     assert.equal(await auditCount(app, 'mfa_factor_removed', { userId: user.id }), 1);
     await smtp.next(user.email, /Two-step sign-in is off/);
 
-    const done = await cli(app, ['mfa:reset', ADMIN_EMAIL]);
+    const done = await runCli(app, ['mfa:reset', ADMIN_EMAIL]);
     assert.equal(done.code, 0, done.stderr);
     assert.match(done.stdout, /1 second factor\(s\) removed/);
     // Another process revoked them: this instance learns it from the revocation log.
     await eventually(async () => !(await works(http, admin)), 10_000, 50);
-    assert.equal((await cli(app, ['mfa:reset', 'nobody@example.com'])).code, 1);
+    assert.equal((await runCli(app, ['mfa:reset', 'nobody@example.com'])).code, 1);
     const back = await login(http, ADMIN_EMAIL, ADMIN_PASSWORD);
     assert.ok(back.access_token, 'one step again');
   });
@@ -238,7 +221,7 @@ describe(`MFA_REQUIRED reaches sessions opened before it [${TEST_DB}]`, () => {
     const user = await register(http);
     const t = await login(http, user.email);
     assert.equal(decodeJwt(t.access_token).payload.mfa_enrollment_required, undefined);
-    const promoted = await cli(app, ['promote', user.email]);
+    const promoted = await runCli(app, ['promote', user.email]);
     assert.equal(promoted.code, 0, promoted.stderr);
     const r = await refresh(http, t.refresh_token);
     assert.equal(r.status, 200, r.text);

@@ -36,6 +36,9 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
 
   /** DPoP proofs are dated by latchkey's clock. */
   const nowS = () => Math.floor(clock.now() / 1000);
+  /** The session holding `token` changes the password it registered with (PUT, or `method`). */
+  const changePassword = (token: string, newPassword: string, method = 'PUT') =>
+    http.request(method, '/me/password', { currentPassword: 'correct horse battery', newPassword }, { token });
 
   /** A new user with an authenticator app, enrolled from a first session (returned). */
   async function enrolledUser(): Promise<{ email: string; id: string; secret: string; recoveryCodes: string[]; factorId: string; first: Tokens }> {
@@ -199,12 +202,7 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const u = await enrolledUser();
     const t = (await refresh(http, u.first.refresh_token)).body;
     const { mfaToken } = await firstStep(http, u.email);
-    const changed = await http.request(
-      'PUT',
-      '/me/password',
-      { currentPassword: 'correct horse battery', newPassword: 'a pending-token password 1' },
-      { token: t.access_token },
-    );
+    const changed = await changePassword(t.access_token, 'a pending-token password 1');
     assert.equal(changed.status, 200, changed.text);
     const late = await verify(http, { mfaToken, method: 'totp', code: nextCode(u.secret) });
     assert.equal(late.status, 401, late.text);
@@ -425,12 +423,7 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     clock.offsetMs += 2 * 3600_000;
     const lapsed = (await refresh(http, up.refresh_token)).body;
     for (const method of ['PUT', 'POST']) {
-      const r = await http.request(
-        method,
-        '/me/password',
-        { currentPassword: 'correct horse battery', newPassword: 'a new password 123' },
-        { token: lapsed.access_token },
-      );
+      const r = await changePassword(lapsed.access_token, 'a new password 123', method);
       assert.equal(r.status, 401, r.text);
       assert.equal(r.body.error, 'insufficient_user_authentication');
     }
@@ -532,12 +525,7 @@ describe(`second factor: two-step login, TOTP, recovery codes, step-up [${TEST_D
     const viaCookie = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery', deviceId: 'browser-device', useCookie: true });
     assert.ok(viaCookie.body.access_token, viaCookie.text);
     assert.equal(decodeJwt(viaCookie.body.access_token).payload.acr, 'aal1');
-    const changed = await http.request(
-      'PUT',
-      '/me/password',
-      { currentPassword: 'correct horse battery', newPassword: 'correct horse battery 2' },
-      { token: other.access_token },
-    );
+    const changed = await changePassword(other.access_token, 'correct horse battery 2');
     assert.equal(changed.status, 200, changed.text);
     assert.equal((await column(app, 'SELECT id FROM trusted_devices WHERE user_id = ?', [u.id])).length, 0);
     const afterChange = await browser.post('/auth/login', { email: u.email, password: 'correct horse battery 2', deviceId: 'browser-device', useCookie: true });

@@ -4,7 +4,7 @@ import { freshDatabase, REDIS_URL, TestDatabase, TEST_DB } from '../support/app'
 import { freePort } from '../support/faults';
 import { ProcessClock } from '../support/clock';
 import { Http, PASSWORD, Tokens, eventually, login, refresh, register, uniqueEmail } from '../support/http';
-import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, resourceServerProcess, twoInstances } from '../support/processes';
+import { ServiceProcess, atResourceServer, latchkeyProcess, logsOf, resourceServerProcess, withTwoInstancesAndResourceServer } from '../support/processes';
 import { addResourceServer } from '../support/resource-servers';
 import { needs, redisAnswers } from '../support/services';
 
@@ -134,16 +134,8 @@ describe(`two latchkey instances: a revocation on A reaches a resource server fo
 
   for (const mode of ['polling only', 'with Redis'] as const) {
     it(mode, { skip: mode === 'with Redis' && redisSkip }, async () => {
-      const db = freshDatabase();
       // One issuer (the address clients use, here B's); A and B share the database and keys.
-      const [a, b] = await twoInstances(db, mode, { ADMIN_EMAIL, ADMIN_PASSWORD });
-      let rs: ServiceProcess | undefined;
-      try {
-        await a.start();
-        await b.start();
-        const httpA = new Http(a.url);
-        const admin = await login(httpA, ADMIN_EMAIL, ADMIN_PASSWORD);
-        rs = await (await resourceServerProcess(b.url, await addResourceServer(httpA, admin.access_token))).start();
+      await withTwoInstancesAndResourceServer(mode, { ADMIN_EMAIL, ADMIN_PASSWORD }, async ({ a, b, rs, httpA }) => {
         const user = await register(httpA);
         for (let i = 0; i < 5; i++) {
           const t = await login(httpA, user.email, PASSWORD, { deviceId: `two-instances-${i}` });
@@ -151,12 +143,7 @@ describe(`two latchkey instances: a revocation on A reaches a resource server fo
           await httpA.post('/auth/logout', undefined, { token: t.access_token });
           await refusedAt(rs, t, `revocation ${i} on A, verifier on B (${mode})`, [a, b]);
         }
-      } finally {
-        await rs?.stop();
-        await b.stop();
-        await a.stop();
-        await db.drop();
-      }
+      });
     });
   }
 });

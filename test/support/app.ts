@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { after, before } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ import { AppModule } from '../../src/app.module';
 import { configureApp, createAdapter } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { DatabaseService } from '../../src/database/database.service';
+import { Http } from './http';
+import { SmtpSink } from './smtp';
 
 /** Which database the e2e suite runs against: `TEST_DB=sqlite` (default) or `TEST_DB=mysql`. */
 export const TEST_DB = (process.env.TEST_DB ?? 'sqlite') as 'sqlite' | 'mysql';
@@ -121,4 +124,73 @@ export async function startAppAtOwnUrl(env: Record<string, string> = {}, databas
   const { freePort } = await import('./faults');
   const port = await freePort();
   return startApp({ ...env, PORT: String(port), JWT_ISSUER: `http://127.0.0.1:${port}` }, database, overrides);
+}
+
+/**
+ * An app at http://localhost:<port>, its JWT_ISSUER too: what a page needs for WebAuthn (a relying
+ * party id that is a domain name) and for the cookie-mode sign-in (COOKIE_SECURE follows the issuer).
+ */
+export async function startAppAtLocalhost(env: Record<string, string> = {}, database?: TestDatabase, overrides: Override[] = []): Promise<TestApp> {
+  const { freePort } = await import('./faults');
+  const port = await freePort();
+  const app = await startApp({ ...env, PORT: String(port), JWT_ISSUER: `http://localhost:${port}` }, database, overrides);
+  app.url = `http://localhost:${port}`;
+  return app;
+}
+
+/** A suite's app, a client of it and, for an app that mails, the SMTP sink it mails to. */
+export interface AppSuite {
+  readonly app: TestApp;
+  readonly http: Http;
+  readonly smtp: SmtpSink;
+}
+
+/** `{ SMTP_URL }` of the suite's sink, or nothing for an app that sends no mail. */
+export type MailEnv = Record<string, string>;
+
+/**
+ * What an AppSuite holds, started by `start` (the sink first: the app is given its address) and
+ * stopped by `stop`, which undoes whatever of it did start. The getters are read in hooks and tests,
+ * once `start` has run.
+ */
+export function suiteApp(
+  startApp: (mail: MailEnv) => Promise<TestApp>,
+  { mail }: { mail: boolean },
+): AppSuite & { start(): Promise<void>; stop(): Promise<void> } {
+  let app: TestApp | undefined;
+  let http: Http | undefined;
+  let smtp: SmtpSink | undefined;
+  const started = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not started: read it in a hook or a test`);
+    return value;
+  };
+  return {
+    get app() {
+      return started(app, 'the app');
+    },
+    get http() {
+      return started(http, 'the app');
+    },
+    get smtp() {
+      if (!mail) throw new Error('this suite sends no mail');
+      return started(smtp, 'the SMTP sink');
+    },
+    async start() {
+      if (mail) smtp = await SmtpSink.start();
+      app = await startApp(smtp ? { SMTP_URL: smtp.url } : {});
+      http = new Http(app.url);
+    },
+    async stop() {
+      await app?.close();
+      await smtp?.stop();
+    },
+  };
+}
+
+/** An app that mails to an SMTP sink, both started before the suite's tests and stopped after them. */
+export function appWithMailSuite(startApp: (mail: MailEnv) => Promise<TestApp>): AppSuite {
+  const suite = suiteApp(startApp, { mail: true });
+  before(() => suite.start());
+  after(() => suite.stop());
+  return suite;
 }

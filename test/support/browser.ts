@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, Browser, BrowserContext, BrowserContextOptions, ConsoleMessage, Page } from 'playwright-core';
+import { AppSuite, MailEnv, suiteApp, TestApp } from './app';
 
 const ROOT = join(__dirname, '../../..');
 /** Screenshots of every browser test land here (the README's come from these). */
@@ -121,4 +123,68 @@ export async function shot(page: Page, name: string, fullPage = true): Promise<s
   const path = join(SHOTS, name);
   await page.screenshot({ path, fullPage });
   return path;
+}
+
+/** A browser suite: its app (and mail sink), one Chromium, and the fresh page of the test that runs. */
+export interface BrowserSuite extends AppSuite {
+  readonly browser: Browser;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  readonly errors: PageErrors;
+}
+
+/**
+ * Registers the hooks of a browser suite: the app that `app` starts (given the sink's `SMTP_URL`
+ * when `mail`) and Chromium before the tests, a fresh page with `page`'s options before each test,
+ * closed after it (telling what the page showed and did if the test failed, and asserting no
+ * unexpected page error), and everything stopped after the tests.
+ */
+export function browserSuite(options: { app: (mail: MailEnv) => Promise<TestApp>; page: BrowserContextOptions; mail?: boolean }): BrowserSuite {
+  const server = suiteApp(options.app, { mail: options.mail ?? false });
+  let browser: Browser | undefined;
+  let current: Awaited<ReturnType<typeof freshPage>> | undefined;
+  const open = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not open: read it in a hook or a test`);
+    return value;
+  };
+
+  before(async () => {
+    await server.start();
+    browser = await launch();
+  });
+  beforeEach(async () => {
+    current = await freshPage(open(browser, 'the browser'), options.page);
+  });
+  afterEach(async (test) => {
+    await current?.close(test);
+    current = undefined;
+  });
+  after(async () => {
+    await browser?.close();
+    await server.stop();
+  });
+
+  return {
+    get app() {
+      return server.app;
+    },
+    get http() {
+      return server.http;
+    },
+    get smtp() {
+      return server.smtp;
+    },
+    get browser() {
+      return open(browser, 'the browser');
+    },
+    get context() {
+      return open(current, 'the page').context;
+    },
+    get page() {
+      return open(current, 'the page').page;
+    },
+    get errors() {
+      return open(current, 'the page').errors;
+    },
+  };
 }

@@ -85,6 +85,25 @@ export function uniqueEmail(prefix = 'user'): string {
 
 export const PASSWORD = 'correct horse battery';
 
+/** The fields of a session in the API (GET /me/sessions, GET /admin/users/:id/sessions), sorted. */
+export const SESSION_FIELDS: readonly string[] = [
+  'acr',
+  'authTime',
+  'createdAt',
+  'current',
+  'deviceId',
+  'deviceName',
+  'dpopBound',
+  'expiresAt',
+  'id',
+  'idleExpiresAt',
+  'ip',
+  'lastUsedAt',
+  'revokedAt',
+  'revokedReason',
+  'userAgent',
+];
+
 export async function register(http: Http, email = uniqueEmail(), password = PASSWORD, name?: string): Promise<{ id: string; email: string }> {
   const r = await http.post('/auth/register', { email, password, ...(name ? { name } : {}) });
   if (r.status !== 201) throw new Error(`register failed: ${r.status} ${r.text}`);

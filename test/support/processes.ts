@@ -2,7 +2,9 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { freePort } from './faults';
-import { REDIS_URL, testEnv, TestDatabase } from './app';
+import { freshDatabase, REDIS_URL, testEnv, TestApp, TestDatabase } from './app';
+import { Http, login, Tokens } from './http';
+import { addResourceServer } from './resource-servers';
 
 const DIST = join(__dirname, '../..');
 
@@ -79,6 +81,23 @@ export class ServiceProcess {
   }
 }
 
+/** The operator's CLI, as a process of its own against `app`'s database and configuration, given `stdin` (then its end). */
+export function runCli(app: TestApp, args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(DIST, 'src/cli/main.js'), ...args], {
+      env: { ...process.env, ...app.env, LOG_LEVEL: 'error' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
 /** `node dist/src/main.js` on a free port, its JWT_ISSUER its own URL unless given. */
 export async function latchkeyProcess(database: TestDatabase, env: Record<string, string> = {}, port?: number): Promise<ServiceProcess> {
   const p = port ?? (await freePort());
@@ -133,3 +152,32 @@ export async function atResourceServer(rs: ServiceProcess, accessToken: string):
 
 /** The processes' own logs (never tokens), for a failure message worth reading. */
 export const logsOf = (processes: ServiceProcess[]): string => processes.map((p) => `--- ${p.name} :${p.port}\n${p.output.slice(-3000)}`).join('\n');
+
+/**
+ * Runs `body` against two instances (`twoInstances`) on a fresh database and a resource server
+ * following B, registered by A's admin (signed in by `signIn`); then stops them all and drops the
+ * database, however `body` ended.
+ */
+export async function withTwoInstancesAndResourceServer(
+  mode: 'polling only' | 'with Redis',
+  admin: { ADMIN_EMAIL: string; ADMIN_PASSWORD: string },
+  body: (setup: { a: ServiceProcess; b: ServiceProcess; rs: ServiceProcess; httpA: Http; httpB: Http; admin: Tokens }) => Promise<void>,
+  signIn: (http: Http, email: string, password: string) => Promise<Tokens> = login,
+): Promise<void> {
+  const db = freshDatabase();
+  const [a, b] = await twoInstances(db, mode, admin);
+  let rs: ServiceProcess | undefined;
+  try {
+    await a.start();
+    await b.start();
+    const [httpA, httpB] = [new Http(a.url), new Http(b.url)];
+    const adminTokens = await signIn(httpA, admin.ADMIN_EMAIL, admin.ADMIN_PASSWORD);
+    rs = await (await resourceServerProcess(b.url, await addResourceServer(httpA, adminTokens.access_token))).start();
+    await body({ a, b, rs, httpA, httpB, admin: adminTokens });
+  } finally {
+    await rs?.stop();
+    await b.stop();
+    await a.stop();
+    await db.drop();
+  }
+}

@@ -126,18 +126,10 @@ export class SoftwareAuthenticator {
         ['authData', authData],
       ]),
     );
-    return {
-      id: credential.id,
-      rawId: credential.id,
-      type: 'public-key',
-      response: {
-        clientDataJSON: clientDataJSON.toString('base64url'),
-        attestationObject: attestationObject.toString('base64url'),
-        transports: this.options.transports ?? ['internal', 'hybrid'],
-      },
-      authenticatorAttachment: 'platform',
-      clientExtensionResults: {},
-    };
+    return this.credentialJson(credential, clientDataJSON, {
+      attestationObject: attestationObject.toString('base64url'),
+      transports: this.options.transports ?? ['internal', 'hybrid'],
+    });
   }
 
   /** navigator.credentials.get(): an assertion by the first allowed credential, or by a resident one for this RP. */
@@ -153,19 +145,11 @@ export class SoftwareAuthenticator {
       this.options.counter === 'zero' ? 0 : credential.signCount,
     );
     const signature = sign('sha256', Buffer.concat([authenticatorData, sha256(clientDataJSON)]), credential.privateKey);
-    return {
-      id: credential.id,
-      rawId: credential.id,
-      type: 'public-key',
-      response: {
-        clientDataJSON: clientDataJSON.toString('base64url'),
-        authenticatorData: authenticatorData.toString('base64url'),
-        signature: signature.toString('base64url'),
-        userHandle: overrides.userHandle ?? credential.userHandle,
-      },
-      authenticatorAttachment: 'platform',
-      clientExtensionResults: {},
-    };
+    return this.credentialJson(credential, clientDataJSON, {
+      authenticatorData: authenticatorData.toString('base64url'),
+      signature: signature.toString('base64url'),
+      userHandle: overrides.userHandle ?? credential.userHandle,
+    });
   }
 
   /** The next assertion reports `count + 1`. */
@@ -184,6 +168,18 @@ export class SoftwareAuthenticator {
     const credential = this.credentials.get(credentialId);
     if (!credential) throw new Error(`no credential ${credentialId} on this authenticator`);
     return credential;
+  }
+
+  /** The PublicKeyCredential a platform authenticator hands the page (as JSON), around a ceremony's `response`. */
+  private credentialJson<R extends object>(credential: SoftCredential, clientDataJSON: Buffer, response: R) {
+    return {
+      id: credential.id,
+      rawId: credential.id,
+      type: 'public-key' as const,
+      response: { clientDataJSON: clientDataJSON.toString('base64url'), ...response },
+      authenticatorAttachment: 'platform' as const,
+      clientExtensionResults: {},
+    };
   }
 
   private pick(rpId: string, allow: Array<{ id: string }>, wanted: string | undefined): SoftCredential {
