@@ -17,8 +17,8 @@ describe('account deletion in Chromium', () => {
   });
 
   async function signIn(email: string, password: string): Promise<void> {
-    await suite.page.getByLabel('E-mail address').fill(email);
-    await suite.page.getByLabel('Password').fill(password);
+    await suite.page.getByLabel('E-mail address', { exact: true }).fill(email);
+    await suite.page.getByLabel('Password', { exact: true }).fill(password);
     await suite.page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
@@ -70,23 +70,23 @@ describe('account deletion in Chromium', () => {
     suite.errors.expect(/Failed to load resource: the server responded with a status of (400|401)/);
     await suite.page.goto(`${suite.app.url}/account/security`);
     await signIn(user.email, PASSWORD);
-    await suite.page.getByRole('heading', { name: 'Security' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Security', exact: true }).waitFor();
 
     await suite.page.getByRole('button', { name: 'Delete my account' }).click();
     await suite.page.getByRole('heading', { name: 'Delete your account' }).waitFor();
-    await suite.page.getByLabel('Password').fill(PASSWORD);
+    await suite.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await suite.page.getByRole('button', { name: 'Delete my account' }).click();
     await suite.page.getByText('Type your e-mail address exactly as shown to confirm.').waitFor();
     assert.equal(await works(suite.http, elsewhere), true, 'not without the typed address');
 
     await suite.page.getByLabel(/Type your e-mail address/).fill(user.email);
-    await suite.page.getByLabel('Password').fill('not my password');
+    await suite.page.getByLabel('Password', { exact: true }).fill('not my password');
     await suite.page.getByRole('button', { name: 'Delete my account' }).click();
     await suite.page.getByText('The password is wrong. Nothing was deleted.').waitFor();
     assert.equal(await works(suite.http, elsewhere), true);
     await shot(suite.page, 'security-delete-account.png');
 
-    await suite.page.getByLabel('Password').fill(PASSWORD);
+    await suite.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await suite.page.getByRole('button', { name: 'Delete my account' }).click();
     await suite.page.getByRole('heading', { name: 'Your account is deleted' }).waitFor();
     assert.equal(await works(suite.http, elsewhere), false, 'every device is signed out');

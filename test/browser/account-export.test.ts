@@ -19,8 +19,8 @@ describe('downloading my data in Chromium', () => {
   it('downloads one JSON file of the account and its events; a second download within the hour is refused with a message', async () => {
     const user = await register(suite.http, `export-page-${Date.now()}@example.com`, PASSWORD, 'Dana Download');
     await suite.page.goto(`${suite.app.url}/account/security`);
-    await suite.page.getByLabel('E-mail address').fill(user.email);
-    await suite.page.getByLabel('Password').fill(PASSWORD);
+    await suite.page.getByLabel('E-mail address', { exact: true }).fill(user.email);
+    await suite.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await suite.page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await suite.page.getByRole('heading', { name: 'Your data' }).waitFor();
 

@@ -53,8 +53,8 @@ describe('admin dashboard in Chromium', () => {
   }
 
   async function signIn(p: Page, email = ADMIN_EMAIL, password = ADMIN_PASSWORD): Promise<void> {
-    await p.getByLabel('E-mail address').fill(email);
-    await p.getByLabel('Password').fill(password);
+    await p.getByLabel('E-mail address', { exact: true }).fill(email);
+    await p.getByLabel('Password', { exact: true }).fill(password);
     await p.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
@@ -91,7 +91,7 @@ describe('admin dashboard in Chromium', () => {
 
   it('1. an admin signs in; a wrong password gets a clear message; a reload restores the session silently', async () => {
     await suite.page.goto(`${suite.app.url}/admin`);
-    await suite.page.getByLabel('E-mail address').waitFor();
+    await suite.page.getByLabel('E-mail address', { exact: true }).waitFor();
     await shot(suite.page, '01-sign-in.png');
 
     suite.errors.expect(/status of 401 .*\/auth\/login$/);
@@ -110,7 +110,7 @@ describe('admin dashboard in Chromium', () => {
 
     await suite.page.reload();
     await suite.page.getByRole('heading', { name: 'Users' }).waitFor();
-    assert.equal(await suite.page.getByLabel('Password').count(), 0, 'restored from the refresh cookie, no sign-in form');
+    assert.equal(await suite.page.getByLabel('Password', { exact: true }).count(), 0, 'restored from the refresh cookie, no sign-in form');
   });
 
   it('2. searches a user who has 3 signed-in devices', async () => {
@@ -347,7 +347,7 @@ describe('admin dashboard in Chromium', () => {
     assert.equal(seen.body.lastLoginAt !== null, true, 'the sign-in itself worked');
     assert.equal(seen.body.activeSessions, 0, 'and the dashboard signed it out again');
     await suite.page.reload();
-    await suite.page.getByLabel('E-mail address').waitFor();
+    await suite.page.getByLabel('E-mail address', { exact: true }).waitFor();
     assert.equal(await suite.page.getByRole('heading', { name: 'Users' }).count(), 0, 'no session to restore');
   });
 
@@ -488,7 +488,7 @@ describe('admin dashboard in Chromium', () => {
       );
       await suite.page.getByRole('link', { name: 'Events', exact: true }).click();
       await suite.page.locator('#event-list li.event').first().waitFor();
-      assert.equal(await suite.page.getByLabel('Password').count(), 0, 'still signed in');
+      assert.equal(await suite.page.getByLabel('Password', { exact: true }).count(), 0, 'still signed in');
     } finally {
       await short.stop();
     }

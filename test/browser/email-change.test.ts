@@ -28,8 +28,8 @@ describe('e-mail change in Chromium', () => {
     const other = await login(suite.http, user.email, PASSWORD, { deviceId: 'browser-email-other' });
     const to = uniqueEmail('browser-moved');
     await suite.page.goto(`${suite.app.url}/account/security`);
-    await suite.page.getByLabel('E-mail address').fill(user.email);
-    await suite.page.getByLabel('Password').fill(PASSWORD);
+    await suite.page.getByLabel('E-mail address', { exact: true }).fill(user.email);
+    await suite.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await suite.page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await suite.page.getByRole('heading', { name: 'E-mail address' }).waitFor();
 

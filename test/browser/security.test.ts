@@ -47,8 +47,8 @@ describe('second factors and passkeys in Chromium', () => {
 
   async function signInWithPassword(email: string, password: string): Promise<void> {
     await suite.page.goto(`${suite.app.url}/account/security`);
-    await suite.page.getByLabel('E-mail address').fill(email);
-    await suite.page.getByLabel('Password').fill(password);
+    await suite.page.getByLabel('E-mail address', { exact: true }).fill(email);
+    await suite.page.getByLabel('Password', { exact: true }).fill(password);
     await suite.page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
@@ -68,7 +68,7 @@ describe('second factors and passkeys in Chromium', () => {
     await virtualAuthenticator();
     const user = await register(suite.http, `passkey-${Date.now()}@example.com`, PASSWORD, 'Pat Passkey');
     await signInWithPassword(user.email, PASSWORD);
-    await suite.page.getByRole('heading', { name: 'Security' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Security', exact: true }).waitFor();
     await suite.page.getByText('Off. Add an authenticator app or a passkey').waitFor();
 
     await suite.page.getByRole('button', { name: 'Add a passkey' }).click();
@@ -94,19 +94,21 @@ describe('second factors and passkeys in Chromium', () => {
     await suite.page.getByRole('button', { name: 'Sign out' }).click();
     await suite.page.getByRole('heading', { name: 'Sign in to manage your security' }).waitFor();
     await suite.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
-    await suite.page.getByRole('heading', { name: 'Security' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Security', exact: true }).waitFor();
     await suite.page.getByText(user.email).waitFor();
     await factors.getByText('Work laptop').waitFor();
 
-    // The password now asks for a second step, which the passkey answers.
+    // The password now asks for a second step, which the passkey answers. (Until the sign-out is
+    // done the overview stays, with its "New e-mail address" field: fill nothing before the form.)
     await suite.page.getByRole('button', { name: 'Sign out' }).click();
-    await suite.page.getByLabel('E-mail address').fill(user.email);
-    await suite.page.getByLabel('Password').fill(PASSWORD);
+    await suite.page.getByRole('heading', { name: 'Sign in to manage your security' }).waitFor();
+    await suite.page.getByLabel('E-mail address', { exact: true }).fill(user.email);
+    await suite.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await suite.page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await suite.page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Two-step sign-in', level: 1 }).waitFor();
     await shot(suite.page, 'security-second-step.png');
     await suite.page.getByRole('button', { name: 'Use a passkey' }).click();
-    await suite.page.getByRole('heading', { name: 'Security' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Security', exact: true }).waitFor();
     await factors.getByText('Work laptop').waitFor();
   });
 
@@ -114,7 +116,7 @@ describe('second factors and passkeys in Chromium', () => {
     await virtualAuthenticator();
     const user = await register(suite.http, `step-up-${Date.now()}@example.com`, PASSWORD, 'Sam Step-up');
     await signInWithPassword(user.email, PASSWORD);
-    await suite.page.getByRole('heading', { name: 'Security' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Security', exact: true }).waitFor();
     const secret = await addAuthenticatorApp();
     await suite.page.getByRole('button', { name: 'I have saved them' }).click();
     await suite.page.getByRole('list', { name: 'Your second factors' }).getByText('Authenticator app', { exact: true }).first().waitFor();
@@ -154,13 +156,13 @@ describe('second factors and passkeys in Chromium', () => {
     // Without a second factor the admin API refuses (403 mfa_enrollment_required): the dashboard says what to do.
     suite.errors.expect(/status of 403/);
     await suite.page.goto(`${suite.app.url}/admin`);
-    await suite.page.getByLabel('E-mail address').fill(ADMIN_EMAIL);
-    await suite.page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await suite.page.getByLabel('E-mail address', { exact: true }).fill(ADMIN_EMAIL);
+    await suite.page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
     await suite.page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await suite.page.getByRole('heading', { name: 'Turn on two-step sign-in first' }).waitFor();
     await suite.page.getByRole('link', { name: 'Set up two-step sign-in' }).click();
     // The account page shares the dashboard's session (one refresh cookie per origin): no second sign-in.
-    await suite.page.getByRole('heading', { name: 'Security' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Security', exact: true }).waitFor();
     await suite.page.getByText(ADMIN_EMAIL).waitFor();
     const secret = await addAuthenticatorApp();
     await suite.page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
@@ -170,10 +172,10 @@ describe('second factors and passkeys in Chromium', () => {
     await suite.page.getByRole('heading', { name: 'Sign in to manage your security' }).waitFor();
 
     await suite.page.goto(`${suite.app.url}/admin`);
-    await suite.page.getByLabel('E-mail address').fill(ADMIN_EMAIL);
-    await suite.page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await suite.page.getByLabel('E-mail address', { exact: true }).fill(ADMIN_EMAIL);
+    await suite.page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
     await suite.page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await suite.page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor();
+    await suite.page.getByRole('heading', { name: 'Two-step sign-in', level: 1 }).waitFor();
     const code = suite.page.getByLabel('Code from your authenticator app');
     assert.equal(await code.evaluate((el) => el === document.activeElement), true, 'the code field has the focus');
     await shot(suite.page, 'dashboard-second-step.png');
