@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service';
 import type { Role } from '../common/role';
 import type { KeysetCursor } from '../common/keyset';
+import { Numeric, numberOrNull } from '../database/columns';
 
 /** Escapes LIKE's wildcards for the `ESCAPE '!'` clause: %, _ and the escape character itself. */
 export function likeContains(text: string): string {
@@ -21,6 +22,20 @@ export interface AdminUserRow {
   activeSessions: number;
   /** Whether the user has an active second factor. */
   mfaEnabled: boolean;
+}
+
+/** A row of AdminUsersRepository's statement, as the drivers return it. */
+interface AdminUserRecord {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  disabled_at: Numeric | null;
+  created_at: Numeric;
+  last_login_at: Numeric | null;
+  email_verified_at: Numeric | null;
+  active_sessions: Numeric;
+  active_factors: Numeric;
 }
 
 export interface UserListQuery {
@@ -65,7 +80,7 @@ export class AdminUsersRepository {
       params.push(query.after.createdAt, query.after.createdAt, query.after.id);
     }
     const limit = Math.max(1, Math.min(1000, Math.floor(query.limit)));
-    const rows = await this.database.rows<Record<string, unknown>>(
+    const rows = await this.database.rows<AdminUserRecord>(
       `${this.select(where.length ? `WHERE ${where.join(' AND ')}` : '')}
         ORDER BY u.created_at DESC, u.id DESC
         LIMIT ${limit}`,
@@ -75,21 +90,21 @@ export class AdminUsersRepository {
   }
 
   async findById(id: string, now: number): Promise<AdminUserRow | null> {
-    const rows = await this.database.rows<Record<string, unknown>>(this.select('WHERE u.id = ?'), [now, now, id]);
+    const rows = await this.database.rows<AdminUserRecord>(this.select('WHERE u.id = ?'), [now, now, id]);
     return rows[0] ? toRow(rows[0]) : null;
   }
 }
 
-function toRow(r: Record<string, unknown>): AdminUserRow {
+function toRow(r: AdminUserRecord): AdminUserRow {
   return {
-    id: r.id as string,
-    email: r.email as string,
-    name: (r.name as string | null) ?? null,
-    role: r.role as Role,
-    disabledAt: r.disabled_at === null || r.disabled_at === undefined ? null : Number(r.disabled_at),
+    id: r.id,
+    email: r.email,
+    name: r.name ?? null,
+    role: r.role,
+    disabledAt: numberOrNull(r.disabled_at),
     createdAt: Number(r.created_at),
-    lastLoginAt: r.last_login_at === null || r.last_login_at === undefined ? null : Number(r.last_login_at),
-    emailVerifiedAt: r.email_verified_at === null || r.email_verified_at === undefined ? null : Number(r.email_verified_at),
+    lastLoginAt: numberOrNull(r.last_login_at),
+    emailVerifiedAt: numberOrNull(r.email_verified_at),
     activeSessions: Number(r.active_sessions),
     mfaEnabled: Number(r.active_factors) > 0,
   };

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { IsNull, Not } from 'typeorm';
 import type { Role } from '../common/role';
 import { Db, DatabaseService } from '../database/database.service';
+import { Numeric, numberOrNull } from '../database/columns';
 import { User } from './user.entity';
 
 /** A user's standing as of a row lock: what a login or a password change must re-check. */
@@ -52,9 +53,10 @@ export class UsersRepository {
       `${this.database.causalPrefix}SELECT disabled_at, password_hash, password_reset_required_at FROM users WHERE id = ?${this.database.forUpdate}`,
       [userId],
     );
-    const row = rows[0] as { disabled_at: unknown; password_hash: string; password_reset_required_at: unknown } | undefined;
-    const time = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    return row ? { passwordHash: row.password_hash, disabledAt: time(row.disabled_at), passwordResetRequiredAt: time(row.password_reset_required_at) } : null;
+    const row = rows[0] as { disabled_at: Numeric | null; password_hash: string; password_reset_required_at: Numeric | null } | undefined;
+    return row
+      ? { passwordHash: row.password_hash, disabledAt: numberOrNull(row.disabled_at), passwordResetRequiredAt: numberOrNull(row.password_reset_required_at) }
+      : null;
   }
 
   /** Every administrator, locked for the enclosing transaction (the last-admin rule). */
