@@ -6,6 +6,7 @@
  * of the last full run with: node dist/bench/run-all.js <scenario>… (the report marks them).
  */
 import { spawn } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as mysql from 'mysql2/promise';
@@ -47,8 +48,10 @@ function runOne(file: string, nodeArgs: string[], limitS: number): Promise<numbe
   });
 }
 
-async function versions(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
+/** The database's version and the machine the run had, for the report's "Where and when". */
+async function versions(): Promise<Record<string, unknown>> {
+  const cpu = cpus();
+  const out: Record<string, unknown> = { machine: { cores: cpu.length, memoryGiB: round(totalmem() / 2 ** 30, 1), cpu: cpu[0]?.model ?? 'unknown CPU' } };
   try {
     const conn = await mysql.createConnection(MYSQL);
     const [[row]] = (await conn.query('SELECT VERSION() AS v')) as unknown as [Array<{ v: string }>];
