@@ -69,11 +69,16 @@ interface EndedTest {
  * only which element never came.
  */
 class PageJournal {
+  /** How many of the page's last events a failure tells. */
+  private static readonly KEPT = 80;
   private readonly lines: string[] = [];
   private readonly started = Date.now();
 
   constructor(private readonly page: Page) {
-    const note = (line: string) => this.lines.push(`+${Date.now() - this.started}ms ${line}`.slice(0, 300)) > 80 && this.lines.shift();
+    const note = (line: string) => {
+      this.lines.push(`+${Date.now() - this.started}ms ${line}`.slice(0, 300));
+      if (this.lines.length > PageJournal.KEPT) this.lines.shift();
+    };
     page.on('framenavigated', (frame) => frame === page.mainFrame() && note(`navigated ${frame.url()}`));
     page.on('console', (m) => note(`console.${m.type()} ${m.text()}`));
     page.on('pageerror', (e) => note(`pageerror ${e.message}`));
